@@ -1,0 +1,357 @@
+"""Stream configs: the seed's step ``config`` block, merged with top-level defaults and checked.
+
+A tap config is either one seed block (``url``, ``destination``, ``auth``, ``pagination``, ...)
+or a ``streams`` list of such blocks, where top-level keys are defaults for every stream
+(mappings such as ``params`` and ``headers`` are merged key by key). Everything is checked
+here, before any request, and every error names the stream and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_generic_api.errors import ConfigError
+
+#: Keys a stream block may hold (the seed's, plus ``name``).
+STREAM_KEYS = frozenset(
+    {
+        "name",
+        "url",
+        "method",
+        "data_path",
+        "timeout",
+        "params",
+        "headers",
+        "auth",
+        "pagination",
+        "destination",
+        "rate_limit",
+        "transform",
+    }
+)
+#: Keys that belong to the whole run, never to one stream.
+TOP_LEVEL_KEYS = frozenset({"streams", "secrets", "variables", "org_slug", "user_agent"})
+
+AUTH_TYPES = ("bearer", "header", "query", "basic", "oauth2")
+PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")
+METHODS = ("GET", "POST")
+
+#: Seed keys accepted by the schema whose behaviour is not built yet. They fail loudly
+#: rather than being silently ignored.
+NOT_SUPPORTED_YET = {
+    "rate_limit": "rate limiting and retry settings",
+    "transform": "transformations (flatten, add_fields)",
+}
+OAUTH2_GRANT_KEYS = ("token_url", "client_id", "client_secret", "refresh_token", "scopes")
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_MAX_PAGES = 10_000
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The ``auth`` block of one stream.
+
+    Attributes:
+        type: One of :data:`AUTH_TYPES`.
+        provider: Provider name (``HUBSPOT``); secrets are looked up under its lower-case form.
+        secret_key: A key of config ``secrets`` holding the credential.
+        header_name: Header for ``type: header`` (default ``X-API-Key``).
+        param_name: Query parameter for ``type: query`` (default ``api_key``).
+    """
+
+    type: str
+    provider: str | None = None
+    secret_key: str | None = None
+    header_name: str = "X-API-Key"
+    param_name: str = "api_key"
+
+
+@dataclass(frozen=True)
+class PaginationConfig:
+    """The ``pagination`` block of one stream.
+
+    Attributes:
+        type: One of :data:`PAGINATION_TYPES`.
+        param: Query parameter carrying the cursor, offset or page number.
+        response_path: Dotted path to the next cursor or next URL; ``""`` for a
+            ``link`` paginator means the RFC 8288 ``Link`` header.
+        limit: Page size in records, or None to let the API decide.
+        limit_param: Query parameter carrying ``limit``.
+        max_pages: Safety stop: most pages requested for one stream in one run.
+    """
+
+    type: str = "none"
+    param: str | None = None
+    response_path: str = ""
+    limit: int | None = None
+    limit_param: str = "limit"
+    max_pages: int = DEFAULT_MAX_PAGES
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Everything needed to extract one stream, checked.
+
+    Attributes:
+        name: Stream name (``name`` or ``destination.table``).
+        index: Position in ``streams`` (None for a single top-level stream), for messages.
+        url: URL template.
+        method: HTTP method.
+        data_path: Dotted path to the records in each response body.
+        timeout: Request timeout in seconds.
+        params: Query parameter templates.
+        headers: Header templates.
+        auth: Auth block, or None for an API without auth.
+        pagination: Pagination block.
+        key_fields: ``destination.key_fields``, the stream's key properties.
+        batch_size: ``destination.batch_size`` (rows), a hint for the target.
+    """
+
+    name: str
+    index: int | None
+    url: str
+    method: str = "GET"
+    data_path: str = ""
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    params: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    auth: AuthConfig | None = None
+    pagination: PaginationConfig = field(default_factory=PaginationConfig)
+    key_fields: tuple[str, ...] = ()
+    batch_size: int | None = None
+
+    @property
+    def where(self) -> str:
+        """Config location of this stream for error messages: ``streams[2]`` or ``config``."""
+        return f"streams[{self.index}]" if self.index is not None else "config"
+
+
+def deep_merge(defaults: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``defaults`` updated with ``override``; nested mappings merge key by key."""
+    merged = copy.deepcopy(dict(defaults))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def stream_blocks(config: Mapping[str, Any]) -> list[tuple[int | None, dict[str, Any]]]:
+    """Split a tap config into per-stream blocks with top-level defaults applied.
+
+    Args:
+        config: The whole tap config.
+
+    Returns:
+        ``[(index, block)]``; index is None when the config is a single top-level block.
+
+    Raises:
+        ConfigError: ``streams`` is not a non-empty list of objects.
+    """
+    defaults = {k: v for k, v in config.items() if k in STREAM_KEYS}
+    streams = config.get("streams")
+    if streams is None:
+        return [(None, defaults)]
+    if not isinstance(streams, list) or not streams:
+        msg = "Config key 'streams' must be a non-empty list of stream objects."
+        raise ConfigError(msg)
+    blocks = []
+    for index, block in enumerate(streams):
+        if not isinstance(block, Mapping):
+            msg = f"streams[{index}] must be an object, got {type(block).__name__}."
+            raise ConfigError(msg)
+        unknown = sorted(set(block) - STREAM_KEYS)
+        if unknown:
+            msg = (
+                f"streams[{index}]: unknown key(s) {unknown}. "
+                f"Valid stream keys: {sorted(STREAM_KEYS)}."
+            )
+            raise ConfigError(msg)
+        blocks.append((index, deep_merge(defaults, block)))
+    return blocks
+
+
+def _require_mapping(block: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = block.get(key) or {}
+    if not isinstance(value, Mapping):
+        msg = f"{where}.{key} must be an object, got {type(value).__name__}."
+        raise ConfigError(msg)
+    return value
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        msg = f"{where} must be a positive integer, got {value!r}."
+        raise ConfigError(msg)
+    return value
+
+
+def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
+    if value not in choices:
+        msg = f"{where}: invalid value {value!r}. Valid values: {', '.join(choices)}."
+        raise ConfigError(msg)
+    return str(value)
+
+
+def _parse_auth(raw: Mapping[str, Any], where: str) -> AuthConfig | None:
+    if not raw:
+        return None
+    auth_type = _choice(raw.get("type", "bearer"), AUTH_TYPES, f"{where}.auth.type")
+    if auth_type == "oauth2":
+        grants = [key for key in OAUTH2_GRANT_KEYS if raw.get(key)]
+        if grants:
+            msg = (
+                f"{where}.auth: OAuth2 token grants ({', '.join(grants)}) are not supported "
+                "yet. Use auth.type 'oauth2' with a ready access token from 'secrets' "
+                "(sent as a bearer token)."
+            )
+            raise ConfigError(msg)
+    provider = raw.get("provider")
+    secret_key = raw.get("secret_key")
+    if not provider and not secret_key:
+        msg = (
+            f"{where}.auth needs 'provider' (looked up in config 'secrets' as "
+            "'<provider lower-case>' or '<provider lower-case>_api_key') or 'secret_key'."
+        )
+        raise ConfigError(msg)
+    return AuthConfig(
+        type=auth_type,
+        provider=str(provider) if provider else None,
+        secret_key=str(secret_key) if secret_key else None,
+        header_name=str(raw.get("header_name") or "X-API-Key"),
+        param_name=str(raw.get("param_name") or "api_key"),
+    )
+
+
+_DEFAULT_PARAM = {"offset": "offset", "page": "page"}
+
+
+def _parse_pagination(raw: Mapping[str, Any], where: str) -> PaginationConfig:
+    where = f"{where}.pagination"
+    kind = _choice(raw.get("type", "none"), PAGINATION_TYPES, f"{where}.type")
+    param = raw.get("param") or _DEFAULT_PARAM.get(kind)
+    response_path = raw.get("response_path")
+    if response_path is not None and not isinstance(response_path, str):
+        msg = f"{where}.response_path must be a dotted path string, got {response_path!r}."
+        raise ConfigError(msg)
+    if kind == "cursor":
+        if not param:
+            msg = f"{where}.param is required for cursor pagination (for example 'after')."
+            raise ConfigError(msg)
+        if not response_path:
+            msg = (
+                f"{where}.response_path is required for cursor pagination "
+                "(for example 'meta.next_cursor')."
+            )
+            raise ConfigError(msg)
+    limit = raw.get("limit")
+    if limit is not None:
+        limit = _positive_int(limit, f"{where}.limit")
+    max_pages = _positive_int(raw.get("max_pages", DEFAULT_MAX_PAGES), f"{where}.max_pages")
+    return PaginationConfig(
+        type=kind,
+        param=str(param) if param else None,
+        response_path=response_path or "",
+        limit=limit,
+        limit_param=str(raw.get("limit_param") or "limit"),
+        max_pages=max_pages,
+    )
+
+
+def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
+    """Check one merged stream block and build its :class:`StreamConfig`.
+
+    Args:
+        index: Position in ``streams``, or None for a single top-level block.
+        block: The merged block.
+
+    Returns:
+        The stream's config.
+
+    Raises:
+        ConfigError: A key is missing, has the wrong type or an invalid value, or asks for
+            behaviour that is not supported yet.
+    """
+    where = f"streams[{index}]" if index is not None else "config"
+    for key, what in NOT_SUPPORTED_YET.items():
+        if block.get(key):
+            msg = (
+                f"{where}.{key}: {what} are not supported yet. Remove '{key}' from the "
+                "config to run without it."
+            )
+            raise ConfigError(msg)
+
+    url = block.get("url")
+    if not isinstance(url, str) or not url.strip():
+        msg = f"{where}.url is required: the API endpoint, for example 'https://api.example.com/v1/items'."
+        raise ConfigError(msg)
+    destination = _require_mapping(block, "destination", where)
+    table = destination.get("table")
+    name = block.get("name") or table
+    if not isinstance(name, str) or not name.strip():
+        msg = f"{where}.destination.table is required: the stream and table name."
+        raise ConfigError(msg)
+
+    key_fields = destination.get("key_fields") or []
+    if not isinstance(key_fields, list) or not all(isinstance(k, str) for k in key_fields):
+        msg = f"{where}.destination.key_fields must be a list of field names, got {key_fields!r}."
+        raise ConfigError(msg)
+    batch_size = destination.get("batch_size")
+    if batch_size is not None:
+        batch_size = _positive_int(batch_size, f"{where}.destination.batch_size")
+
+    method = str(block.get("method") or "GET").upper()
+    _choice(method, METHODS, f"{where}.method")
+    data_path = block.get("data_path") or ""
+    if not isinstance(data_path, str):
+        msg = f"{where}.data_path must be a dotted path string ('' for the root), got {data_path!r}."
+        raise ConfigError(msg)
+    timeout = block.get("timeout", DEFAULT_TIMEOUT_SECONDS)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        msg = f"{where}.timeout must be a positive number of seconds, got {timeout!r}."
+        raise ConfigError(msg)
+
+    return StreamConfig(
+        name=name,
+        index=index,
+        url=url.strip(),
+        method=method,
+        data_path=data_path,
+        timeout=float(timeout),
+        params=dict(_require_mapping(block, "params", where)),
+        headers=dict(_require_mapping(block, "headers", where)),
+        auth=_parse_auth(_require_mapping(block, "auth", where), where),
+        pagination=_parse_pagination(_require_mapping(block, "pagination", where), where),
+        key_fields=tuple(key_fields),
+        batch_size=batch_size,
+    )
+
+
+def parse_streams(config: Mapping[str, Any]) -> list[StreamConfig]:
+    """Check a whole tap config and return one :class:`StreamConfig` per stream.
+
+    Args:
+        config: The tap config.
+
+    Returns:
+        Stream configs in config order.
+
+    Raises:
+        ConfigError: Any stream block is invalid, or two streams share a name.
+    """
+    streams = [parse_stream(index, block) for index, block in stream_blocks(config)]
+    seen: dict[str, str] = {}
+    for stream in streams:
+        if stream.name in seen:
+            msg = (
+                f"{stream.where}: stream name '{stream.name}' is already used by "
+                f"{seen[stream.name]}; set a distinct 'name' or destination.table."
+            )
+            raise ConfigError(msg)
+        seen[stream.name] = stream.where
+    return streams

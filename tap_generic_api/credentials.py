@@ -1,0 +1,111 @@
+"""Credential resolution, in the seed's priority order.
+
+1. Config ``secrets`` under ``<provider lower-case>`` or ``<provider lower-case>_api_key``
+   (the output of an earlier decrypt step).
+2. The ``org_integration_credentials`` table in BigQuery, decrypted with Cloud KMS
+   (not configured in this version; see README).
+3. Config ``secrets`` under ``auth.secret_key``.
+
+A secret may be a plain string, a JSON object, or a JSON text holding one of
+``api_key``, ``access_token``, ``token``, or ``username`` + ``password`` (basic auth).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tap_generic_api.config import AuthConfig
+from tap_generic_api.errors import CredentialError
+
+#: Fields of a JSON credential holding a token, in order of preference.
+TOKEN_FIELDS = ("api_key", "access_token", "token", "key", "secret")
+
+
+def candidate_keys(provider: str) -> list[str]:
+    """Return the ``secrets`` keys checked for ``provider``: ``["hubspot", "hubspot_api_key"]``."""
+    lower = provider.lower()
+    return [lower, f"{lower}_api_key"]
+
+
+def extract_secret(value: Any, auth_type: str) -> str:
+    """Pull the usable secret out of a stored credential.
+
+    Args:
+        value: A string, a JSON text, or a mapping.
+        auth_type: The stream's ``auth.type``; ``basic`` wants ``user:pass``.
+
+    Returns:
+        The token (or ``user:pass`` for basic auth).
+
+    Raises:
+        CredentialError: The credential is empty or a mapping without a known field.
+            The message names the fields present, never their values.
+    """
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("{"):
+            try:
+                value = json.loads(stripped)
+            except ValueError:
+                return stripped
+        else:
+            if not stripped:
+                msg = "The credential is an empty string."
+                raise CredentialError(msg)
+            return stripped
+    if isinstance(value, Mapping):
+        if auth_type == "basic" and "username" in value:
+            return f"{value['username']}:{value.get('password', '')}"
+        for field in TOKEN_FIELDS:
+            if value.get(field):
+                return str(value[field])
+        msg = (
+            "The credential is a JSON object without a usable field; expected one of "
+            f"{', '.join(TOKEN_FIELDS)} (or username/password for basic auth), "
+            f"found fields: {sorted(value)}."
+        )
+        raise CredentialError(msg)
+    msg = f"The credential has unsupported type {type(value).__name__}."
+    raise CredentialError(msg)
+
+
+def resolve_secret(
+    auth: AuthConfig,
+    secrets: Mapping[str, Any],
+    *,
+    org_slug: str | None,
+    stream: str,
+) -> str:
+    """Resolve the secret for one stream's ``auth`` block.
+
+    Args:
+        auth: The stream's auth block.
+        secrets: Config ``secrets``.
+        org_slug: Config ``org_slug`` (for messages).
+        stream: Stream name (for messages).
+
+    Returns:
+        The secret (token, key, or ``user:pass``).
+
+    Raises:
+        CredentialError: Nothing resolved; the message lists the sources tried.
+    """
+    tried: list[str] = []
+    if auth.provider:
+        for key in candidate_keys(auth.provider):
+            if key in secrets:
+                return extract_secret(secrets[key], auth.type)
+        tried.append(f"config secrets keys {candidate_keys(auth.provider)}")
+    if auth.secret_key:
+        if auth.secret_key in secrets:
+            return extract_secret(secrets[auth.secret_key], auth.type)
+        tried.append(f"config secrets key '{auth.secret_key}' (auth.secret_key)")
+    provider = auth.provider.upper() if auth.provider else "(none)"
+    msg = (
+        f"Failed to resolve credential for provider {provider} (org {org_slug or '(none)'}) "
+        f"in stream '{stream}'. Tried: {'; '.join(tried)}. Set the integration up: put the "
+        "secret in config 'secrets' (for example from a decrypt step)."
+    )
+    raise CredentialError(msg)

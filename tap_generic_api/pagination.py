@@ -1,0 +1,251 @@
+"""``pagination`` config -> singer-sdk paginator (cursor, offset, page, link, none).
+
+Each paginator has two duties: read the next token from a response (``get_next``,
+``has_more``) and put the current token into the next request (``update_request``).
+The page safety stop and loop detection live in one place, :class:`SafePaginator`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams.rest import HTTPRequest
+
+from tap_generic_api.config import PaginationConfig
+from tap_generic_api.paths import MISSING, DottedPath
+from tap_generic_api.responses import read_json
+
+#: Returns the records of a response (already decoded and cached).
+RecordsOf = Callable[[requests.Response], list[Any]]
+
+logger = logging.getLogger("tap_generic_api.pagination")
+
+
+class PaginationLoopError(RuntimeError):
+    """The API handed back a cursor or next URL this stream has already requested."""
+
+
+class SafePaginator(BaseAPIPaginator[Any]):
+    """Base paginator with the page cap and loop detection shared by every type.
+
+    Args:
+        start_value: Token of the first request.
+        config: The stream's pagination block.
+        records_of: Function returning a response's records.
+        stream: Stream name, for messages.
+    """
+
+    def __init__(
+        self, start_value: Any, *, config: PaginationConfig, records_of: RecordsOf, stream: str
+    ) -> None:
+        super().__init__(start_value)
+        self.config = config
+        self.records_of = records_of
+        self.stream = stream
+        self._seen: set[Any] = set()
+        self.truncated = False
+
+    def advance(self, response: requests.Response) -> None:
+        """Move to the next token, or finish.
+
+        Finishes when ``has_more`` is false or there is no next token; when the API echoes
+        the current token straight back (it marks the last page so; logged as a warning);
+        and at ``pagination.max_pages`` (logged as a warning: the result may be truncated).
+
+        Args:
+            response: The response just read.
+
+        Raises:
+            PaginationLoopError: The next token was already requested earlier in this stream.
+        """
+        self._page_count += 1
+        if self._value is not None:
+            self._seen.add(self._value)
+        if not self.has_more(response):
+            self._finished = True
+            return
+        new_value = self.get_next(response)
+        if new_value is None or new_value == "":
+            self._finished = True
+            return
+        if new_value == self._value:
+            logger.warning(
+                "Stream '%s': the API returned the same pagination token again (%r); "
+                "treating the page as the last one.",
+                self.stream,
+                new_value,
+            )
+            self._finished = True
+            return
+        if new_value in self._seen:
+            msg = (
+                f"Stream '{self.stream}': pagination loop detected, the API returned "
+                f"{new_value!r} which was already requested in this run. Stopping so no "
+                "page is read twice; check pagination.type and pagination.response_path."
+            )
+            raise PaginationLoopError(msg)
+        if self._page_count >= self.config.max_pages:
+            logger.warning(
+                "Stream '%s': stopped after %d pages (pagination.max_pages); the result may "
+                "be truncated. Raise max_pages or narrow the request with params.",
+                self.stream,
+                self._page_count,
+            )
+            self.truncated = True
+            self._finished = True
+            return
+        self._value = new_value
+
+    def update_request(self, request: HTTPRequest) -> None:
+        """Put the current token and page size into ``request`` (in place)."""
+        if self.config.limit is not None:
+            request.params[self.config.limit_param] = self.config.limit
+        if self._value is not None and self.config.param:
+            request.params[self.config.param] = self._value
+
+    def get_next(self, response: requests.Response) -> Any:  # pragma: no cover - abstract
+        """Return the next token, or None when there is no next page."""
+        raise NotImplementedError
+
+
+class NoPaginator(SafePaginator):
+    """A single request (``type: none``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(None, **kwargs)
+
+    def has_more(self, response: requests.Response) -> bool:
+        """Return False: one page only."""
+        return False
+
+    def get_next(self, response: requests.Response) -> None:
+        """Return None: there is no next page."""
+        return None
+
+
+class CursorPaginator(SafePaginator):
+    """Cursor from the body at ``response_path``, sent back as ``param``.
+
+    ``data.-1.id`` (the last record's id, Stripe's ``starting_after``) works because paths
+    index lists. An empty page that still carries a cursor is followed: some APIs page
+    through empty pages.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(None, **kwargs)
+        self._path = DottedPath(self.config.response_path)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the cursor at ``response_path`` as text, or None when absent or empty."""
+        value = self._path.resolve(read_json(response))
+        if value is MISSING or value is None or value == "" or value is False:
+            return None
+        return str(value)
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Return True when an empty page still carries a next cursor."""
+        return self.get_next(response) is not None
+
+
+class OffsetPaginator(SafePaginator):
+    """Numeric offset in ``param`` (first 0), advancing by the records received.
+
+    Stops on an empty page, or on a page shorter than ``limit`` when a limit is set.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(0, **kwargs)
+
+    def has_more(self, response: requests.Response) -> bool:
+        """Return False on an empty page or a page shorter than ``limit``."""
+        count = len(self.records_of(response))
+        limit = self.config.limit
+        return count > 0 and (limit is None or count >= limit)
+
+    def get_next(self, response: requests.Response) -> int:
+        """Return the offset of the next page."""
+        return int(self._value) + len(self.records_of(response))
+
+
+class PagePaginator(SafePaginator):
+    """Page number in ``param`` (first 1).
+
+    Stops on an empty page, or on a page shorter than ``limit`` when a limit is set.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(1, **kwargs)
+
+    def has_more(self, response: requests.Response) -> bool:
+        """Return False on an empty page or a page shorter than ``limit``."""
+        count = len(self.records_of(response))
+        limit = self.config.limit
+        return count > 0 and (limit is None or count >= limit)
+
+    def get_next(self, response: requests.Response) -> int:
+        """Return the next page number."""
+        return int(self._value) + 1
+
+
+class LinkPaginator(SafePaginator):
+    """Next URL from the body at ``response_path``, or from the RFC 8288 ``Link`` header.
+
+    The next URL is requested as given (resolved against the current URL when relative),
+    never rebuilt from the configured params.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(None, **kwargs)
+        self._path = DottedPath(self.config.response_path) if self.config.response_path else None
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the absolute next URL, or None on the last page."""
+        if self._path is None:
+            link = response.links.get("next", {}).get("url")
+        else:
+            value = self._path.resolve(read_json(response))
+            link = value if isinstance(value, str) else None
+        if not link:
+            return None
+        return urljoin(response.url, link)
+
+    def continue_if_empty(self, response: requests.Response) -> bool:
+        """Return True when an empty page still links to a next page."""
+        return self.get_next(response) is not None
+
+    def update_request(self, request: HTTPRequest) -> None:
+        """First page: configured URL, params and page size. Later pages: the next URL as given."""
+        if self._value is None:
+            if self.config.limit is not None:
+                request.params[self.config.limit_param] = self.config.limit
+            return
+        request.url = self._value
+        request.params = {}
+
+
+PAGINATORS: dict[str, type[SafePaginator]] = {
+    "none": NoPaginator,
+    "cursor": CursorPaginator,
+    "offset": OffsetPaginator,
+    "page": PagePaginator,
+    "link": LinkPaginator,
+}
+
+
+def build_paginator(config: PaginationConfig, *, records_of: RecordsOf, stream: str) -> SafePaginator:
+    """Return a fresh paginator for one stream run.
+
+    Args:
+        config: The stream's pagination block (``type`` already checked).
+        records_of: Function returning a response's records.
+        stream: Stream name, for messages.
+
+    Returns:
+        A new paginator positioned at the first page.
+    """
+    return PAGINATORS[config.type](config=config, records_of=records_of, stream=stream)

@@ -1,0 +1,61 @@
+"""Removing secrets from URLs and text before they reach logs or error messages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+#: Query parameters whose values are secrets whatever the config says.
+SENSITIVE_PARAMS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "client_secret",
+        "password",
+        "secret",
+        "signature",
+        "_auth_token",
+        "auth",
+    }
+)
+MASK = "***"
+
+
+def redact_url(url: str | None, extra_params: Iterable[str] = ()) -> str:
+    """Return ``url`` with secret query values and any user:password replaced by ``***``.
+
+    Args:
+        url: The URL (may be None).
+        extra_params: More parameter names to mask (for example ``auth.param_name``).
+
+    Returns:
+        The redacted URL.
+    """
+    if not url:
+        return ""
+    sensitive = SENSITIVE_PARAMS | {p.lower() for p in extra_params}
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(name.lower() in sensitive for name, _ in pairs):
+            query = urlencode(
+                [(n, MASK if n.lower() in sensitive else v) for n, v in pairs], safe="*"
+            )
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text`` with ``***``, longest first.
+
+    Longest first, so a secret that contains a shorter one is masked whole.
+    """
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = re.sub(re.escape(secret), MASK, text)
+    return text

@@ -1,0 +1,88 @@
+"""Reading a response body: JSON once per response, records at ``data_path``."""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any
+
+import requests
+import simplejson
+
+from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.paths import MISSING, DottedPath
+from tap_generic_api.redact import redact_url
+
+#: Characters of a body quoted in an error message.
+BODY_EXCERPT_CHARS = 300
+
+_CACHE_ATTR = "_tap_generic_api_json"
+
+
+def body_excerpt(response: requests.Response, limit: int = BODY_EXCERPT_CHARS) -> str:
+    """Return the first ``limit`` characters of the body, on one line."""
+    text = response.text[: limit + 1]
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def read_json(response: requests.Response) -> Any:
+    """Decode the body once and cache it on the response (paginator and parser share it).
+
+    Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit.
+
+    Args:
+        response: A 2xx response.
+
+    Returns:
+        The decoded document.
+
+    Raises:
+        ResponseShapeError: The body is not JSON (an HTML error page sent with status 200);
+            the message gives the URL (secrets redacted), content type and an excerpt.
+    """
+    cached = getattr(response, _CACHE_ATTR, MISSING)
+    if cached is not MISSING:
+        return cached
+    try:
+        document = simplejson.loads(response.content, parse_float=decimal.Decimal)
+    except ValueError as exc:
+        msg = (
+            f"Response from {redact_url(response.url)} is not JSON "
+            f"(status {response.status_code}, content type "
+            f"{response.headers.get('Content-Type', 'unknown')!r}): {body_excerpt(response)!r}"
+        )
+        raise ResponseShapeError(msg) from exc
+    setattr(response, _CACHE_ATTR, document)
+    return document
+
+
+def records_at(document: Any, path: DottedPath, *, url: str) -> list[Any]:
+    """Return the records at ``data_path``.
+
+    A list is the records; a single object is one record; ``null`` is zero records.
+
+    Args:
+        document: The decoded body.
+        path: The compiled ``data_path``.
+        url: The request URL (already redacted), for error messages.
+
+    Returns:
+        The records, in response order.
+
+    Raises:
+        ResponseShapeError: The path is absent (never a silent zero-row run); the message
+            names the path and the keys present where it stopped.
+    """
+    found = path.resolve(document)
+    if found is MISSING:
+        keys = sorted(document) if isinstance(document, dict) else type(document).__name__
+        msg = (
+            f"data_path '{path.path}' not found in the response from {url}. "
+            f"Top-level keys present: {keys}."
+        )
+        raise ResponseShapeError(msg)
+    if found is None:
+        return []
+    if isinstance(found, list):
+        return found
+    return [found]

@@ -1,0 +1,219 @@
+"""tap-generic-api: the Tap class and its config schema (the seed's keys)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+
+from tap_generic_api.auth import build_authenticator
+from tap_generic_api.config import (
+    AUTH_TYPES,
+    METHODS,
+    PAGINATION_TYPES,
+    StreamConfig,
+    parse_streams,
+)
+from tap_generic_api.credentials import resolve_secret
+from tap_generic_api.cli import run_cli
+from tap_generic_api.errors import ConfigError
+from tap_generic_api.streams import GenericAPIStream
+from tap_generic_api.templating import builtin_variables
+
+_STRING_MAP = th.ObjectType(additional_properties=th.StringType)
+
+AUTH_SCHEMA = th.ObjectType(
+    th.Property(
+        "type",
+        th.StringType,
+        allowed_values=list(AUTH_TYPES),
+        default="bearer",
+        description="How the credential is sent: bearer | header | query | basic | oauth2.",
+    ),
+    th.Property(
+        "provider",
+        th.StringType,
+        description=(
+            "Provider name (e.g. HUBSPOT). The credential is looked up in config 'secrets' "
+            "under '<provider lower-case>' or '<provider lower-case>_api_key'."
+        ),
+    ),
+    th.Property("secret_key", th.StringType, description="Key in config 'secrets' holding the credential."),
+    th.Property("header_name", th.StringType, default="X-API-Key", description="Header for type 'header'."),
+    th.Property("param_name", th.StringType, default="api_key", description="Query parameter for type 'query'."),
+    th.Property("token_url", th.StringType, description="OAuth2 token endpoint (not supported yet)."),
+    th.Property("client_id", th.StringType, description="OAuth2 client id (not supported yet)."),
+    th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret (not supported yet)."),
+    th.Property("refresh_token", th.StringType, secret=True, description="OAuth2 refresh token (not supported yet)."),
+    th.Property("scopes", th.StringType, description="OAuth2 scopes (not supported yet)."),
+)
+
+PAGINATION_SCHEMA = th.ObjectType(
+    th.Property(
+        "type",
+        th.StringType,
+        allowed_values=list(PAGINATION_TYPES),
+        default="none",
+        description="cursor | offset | page | link | none.",
+    ),
+    th.Property("param", th.StringType, description="Query parameter for the cursor, offset or page number."),
+    th.Property(
+        "response_path",
+        th.StringType,
+        description=(
+            "Dotted path to the next cursor or next URL in the body ('data.-1.id' = last "
+            "record's id). For link pagination, '' means the RFC 8288 Link header."
+        ),
+    ),
+    th.Property("limit", th.IntegerType, description="Page size in records."),
+    th.Property("limit_param", th.StringType, default="limit", description="Query parameter for the page size."),
+    th.Property(
+        "max_pages",
+        th.IntegerType,
+        default=10000,
+        description="Safety stop: most pages requested per stream per run.",
+    ),
+)
+
+DESTINATION_SCHEMA = th.ObjectType(
+    th.Property("table", th.StringType, description="Target table name; also the stream name."),
+    th.Property("batch_size", th.IntegerType, description="Rows per batch (applied by the target; default 1000)."),
+    th.Property(
+        "key_fields",
+        th.ArrayType(th.StringType),
+        description="Record fields that identify a row: the stream's key properties and insertId source.",
+    ),
+)
+
+#: The seed's step config block: one stream.
+STREAM_PROPERTIES = [
+    th.Property("name", th.StringType, description="Stream name (default: destination.table)."),
+    th.Property(
+        "url",
+        th.StringType,
+        description="Endpoint URL; {variable} placeholders allowed.",
+        examples=["https://api.hubspot.com/crm/v3/objects/contacts"],
+    ),
+    th.Property("method", th.StringType, allowed_values=list(METHODS), default="GET", description="HTTP method."),
+    th.Property("data_path", th.StringType, default="", description="Dotted path to the records; '' = root."),
+    th.Property("timeout", th.NumberType, default=60, description="Request timeout in seconds."),
+    th.Property("params", _STRING_MAP, description="Query parameters; values may use {variable}."),
+    th.Property("headers", _STRING_MAP, description="Headers; values may use {variable}."),
+    th.Property("auth", AUTH_SCHEMA, description="Authentication."),
+    th.Property("pagination", PAGINATION_SCHEMA, description="Pagination."),
+    th.Property("destination", DESTINATION_SCHEMA, description="Destination table, batch size, key fields."),
+    th.Property(
+        "rate_limit",
+        th.ObjectType(
+            th.Property("requests_per_second", th.NumberType, default=10),
+            th.Property("retry_on_429", th.BooleanType, default=True),
+            th.Property("max_retries", th.IntegerType, default=3),
+        ),
+        description="Rate limiting and retries (not supported yet).",
+    ),
+    th.Property(
+        "transform",
+        th.ObjectType(
+            th.Property("flatten", th.BooleanType, default=False),
+            th.Property("add_fields", _STRING_MAP),
+        ),
+        description="Transformations (not supported yet).",
+    ),
+]
+
+
+class TapGenericAPI(Tap):
+    """Extracts any REST API described by config into Singer SCHEMA, RECORD and STATE messages."""
+
+    name = "tap-generic-api"
+    package_name = "tap-generic-api-bigquery"
+
+    config_jsonschema = th.PropertiesList(
+        *STREAM_PROPERTIES,
+        th.Property(
+            "streams",
+            th.ArrayType(th.ObjectType(*STREAM_PROPERTIES)),
+            description="Several streams; top-level stream keys are defaults for each.",
+        ),
+        th.Property(
+            "secrets",
+            th.ObjectType(additional_properties=True),
+            secret=True,
+            description=(
+                "Decrypted credentials by key (e.g. {'hubspot': '...'}), as an earlier "
+                "decrypt step produces them."
+            ),
+        ),
+        th.Property("variables", _STRING_MAP, description="Values for {variable} placeholders."),
+        th.Property("org_slug", th.StringType, description="Organisation slug; the {org_slug} variable."),
+    ).to_dict()
+
+    def _stream_configs(self) -> list[StreamConfig]:
+        return parse_streams(self.config)
+
+    def _variables(self) -> dict[str, Any]:
+        variables = builtin_variables(self.config.get("org_slug"), now=datetime.now(UTC))
+        user = self.config.get("variables") or {}
+        if not isinstance(user, dict):
+            msg = "Config key 'variables' must be an object of name -> value."
+            raise ConfigError(msg)
+        variables.update(user)
+        return variables
+
+    def discover_streams(self) -> list[GenericAPIStream]:
+        """Build one stream per stream config, checking the whole config first.
+
+        Returns:
+            The streams, in config order.
+
+        Raises:
+            ConfigError: Any stream config, template variable or credential is invalid;
+                raised before any request is made.
+        """
+        configs = self._stream_configs()
+        variables = self._variables()
+        secrets = self.config.get("secrets") or {}
+        secret_values = [v for v in secrets.values() if isinstance(v, str)]
+        streams = []
+        for stream_config in configs:
+            authenticator = None
+            if stream_config.auth is not None:
+                secret = resolve_secret(
+                    stream_config.auth,
+                    secrets,
+                    org_slug=self.config.get("org_slug"),
+                    stream=stream_config.name,
+                )
+                secret_values.append(secret)
+                authenticator = build_authenticator(stream_config.auth, secret)
+            if stream_config.batch_size is not None:
+                self.logger.info(
+                    "Stream '%s': destination.batch_size is applied by the target; set "
+                    "'batch_size' in the target config.",
+                    stream_config.name,
+                )
+            streams.append(
+                GenericAPIStream(
+                    self,
+                    stream_config,
+                    variables=variables,
+                    authenticator=authenticator,
+                    secrets=secret_values,
+                )
+            )
+        return streams
+
+
+def main() -> None:
+    """Console entry point: run the CLI; a config error prints its messages and exits 1.
+
+    The SDK only turns config errors into clean messages inside ``invoke``; ``--discover``
+    builds the streams earlier, so without this a bad config would end in a traceback.
+    """
+    run_cli(TapGenericAPI.cli)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Shaping records into BigQuery rows: the raw ELT wrap and the insertId."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import simplejson
+
+#: Columns of a raw ELT table, in order: ``org_slug`` STRING, ``raw_data`` STRING (the record
+#: as JSON text), ``extracted_at`` TIMESTAMP.
+RAW_COLUMNS = ("org_slug", "raw_data", "extracted_at")
+
+
+def to_json(value: Any) -> str:
+    """Serialise a record as compact JSON, keeping ``Decimal`` digits exactly.
+
+    NaN and Infinity become ``null`` (JSON has no such numbers).
+    """
+    return simplejson.dumps(
+        value, use_decimal=True, ignore_nan=True, separators=(",", ":"), default=str
+    )
+
+
+def _canonical(value: Any) -> str:
+    return simplejson.dumps(
+        value, use_decimal=True, ignore_nan=True, separators=(",", ":"), sort_keys=True, default=str
+    )
+
+
+def raw_row(record: Mapping[str, Any], *, org_slug: str | None, extracted_at: str) -> dict[str, Any]:
+    """Wrap a record for a raw ELT table.
+
+    Args:
+        record: The record as received.
+        org_slug: Config ``org_slug`` (may be None).
+        extracted_at: RFC 3339 UTC timestamp for the ``extracted_at`` column.
+
+    Returns:
+        ``{"org_slug": ..., "raw_data": "<record JSON>", "extracted_at": ...}``.
+    """
+    return {"org_slug": org_slug, "raw_data": to_json(record), "extracted_at": extracted_at}
+
+
+def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str]) -> str:
+    """Return a deterministic insertId: the same row gets the same id on every retry.
+
+    With key fields, the id hashes the stream name and the key values (the seed's rule, so
+    include ``updated_at`` among key fields to keep changed records); without, it hashes the
+    stream name and the whole record. 64 hex characters (BigQuery allows 128).
+
+    Args:
+        stream: Stream name.
+        record: The record.
+        key_fields: The stream's key properties.
+
+    Returns:
+        The insertId.
+    """
+    if key_fields:
+        source = _canonical([stream, [record.get(k) for k in key_fields]])
+    else:
+        source = _canonical([stream, record])
+    return hashlib.sha256(source.encode()).hexdigest()
