@@ -1,0 +1,263 @@
+"""Local services for the demo, the tests and the benchmarks, all on 127.0.0.1.
+
+* :class:`BigQueryEmulator`: the ``local-bigquery`` emulator installed by
+  ``scripts/install_emulator.sh`` into ``.emulator/venv``.
+* :class:`DatasetteAPI`: Datasette serving a generated SQLite table of ``items``, with
+  ``datasette-auth-tokens`` for bearer and query-token auth. It offers a body cursor
+  (``next`` / ``_next``), a body next URL (``next_url``), an RFC 8288 ``Link`` header, and
+  offset/limit through the canned query ``items_page``.
+
+Every server is a child process that receives SIGTERM when its parent dies (Linux
+``PR_SET_PDEATHSIG``), and is stopped by the context manager's exit: none outlives its user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_VENV = Path(os.environ.get("LBQ_VENV", ROOT / ".emulator" / "venv"))
+EMULATOR_HOME = Path(os.environ.get("LBQ_HOME", ROOT / ".emulator" / "home"))
+HOST = "127.0.0.1"
+
+#: Bearer / query token accepted by the local Datasette.
+DATASETTE_TOKEN = "local-demo-token"
+#: Query parameter carrying the token for query auth.
+DATASETTE_TOKEN_PARAM = "_auth_token"
+
+
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            msg = f"server exited with {proc.returncode} before it was ready; log:\n{log.read_text()[-3000:]}"
+            raise RuntimeError(msg)
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback only
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: ready
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    msg = f"server not ready at {url} after {timeout} s; log:\n{log.read_text()[-3000:]}"
+    raise RuntimeError(msg)
+
+
+class _Server:
+    """A child-process server with a log file; use as a context manager."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = free_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{type(self).__name__.lower()}-")
+        self.workdir = Path(self._tmp.name)
+        self.log_path = self.workdir / "server.log"
+
+    def _spawn(self, cmd: list[str], ready_url: str, env: dict[str, str] | None = None,
+               timeout: float = 60.0) -> None:
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PDEATHSIG
+        )
+        _wait_ready(ready_url, self.proc, timeout, self.log_path)
+
+    def stop(self) -> None:
+        """Stop the server and remove its files."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        with contextlib.suppress(OSError):
+            self._tmp.cleanup()
+
+    def __enter__(self) -> _Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class BigQueryEmulator(_Server):
+    """The local BigQuery emulator on a free port, with an empty data directory.
+
+    Attributes:
+        endpoint: ``http://127.0.0.1:<port>``, for ``client_options={"api_endpoint": ...}``.
+    """
+
+    project = "local"
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__()
+        if port:
+            self.port = port
+        self.grpc_port = free_port()
+        self.endpoint = f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        """Start the emulator and wait until it answers (up to 60 s)."""
+        exe = EMULATOR_VENV / "bin" / "local-bigquery"
+        if not exe.exists():
+            msg = f"{exe} not found: run scripts/install_emulator.sh first"
+            raise RuntimeError(msg)
+        data_dir = self.workdir / "data"
+        data_dir.mkdir()
+        self._spawn(
+            [str(exe), "serve", "--host", HOST, "--port", str(self.port),
+             "--grpc-port", str(self.grpc_port), "--data-dir", str(data_dir)],
+            ready_url=f"{self.endpoint}/bigquery/v2/projects/{self.project}/datasets",
+            env={"HOME": str(EMULATOR_HOME)},
+        )
+
+    def client(self) -> Any:
+        """Return a real ``google.cloud.bigquery.Client`` pointed at the emulator."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        return bigquery.Client(
+            project=self.project,
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": self.endpoint},
+        )
+
+
+def item(i: int) -> dict[str, Any]:
+    """Return generated record number ``i`` (1-based): ten fields of mixed types."""
+    return {
+        "id": i,
+        "name": f"Item {i}",
+        "email": f"user{i}@example.com",
+        "amount": round(i * 1.25, 2),
+        "quantity": i % 97,
+        "active": i % 3 != 0,
+        "category": ("alpha", "beta", "gamma", "delta")[i % 4],
+        "note": None if i % 5 == 0 else f"note {i}",
+        "created_at": f"2026-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
+        "updated_at": f"2026-02-{1 + i % 28:02d}T{i % 24:02d}:30:00Z",
+    }
+
+
+def write_items_db(path: Path, count: int) -> None:
+    """Write a SQLite database with table ``items`` holding ``item(1..count)``."""
+    con = sqlite3.connect(path)
+    con.execute(
+        "create table items (id integer primary key, name text, email text, amount real, "
+        "quantity integer, active integer, category text, note text, created_at text, "
+        "updated_at text)"
+    )
+    columns = list(item(1))
+    con.executemany(
+        f"insert into items values ({', '.join('?' for _ in columns)})",
+        ([item(i)[c] for c in columns] for i in range(1, count + 1)),
+    )
+    con.commit()
+    con.close()
+
+
+def served_item(i: int) -> dict[str, Any]:
+    """Return record ``i`` as Datasette serves it (SQLite has no booleans: 0/1)."""
+    record = item(i)
+    record["active"] = int(record["active"])
+    return record
+
+
+class DatasetteAPI(_Server):
+    """Datasette serving ``count`` generated items under ``/items/items.json``.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:<port>``.
+        count: Records served.
+    """
+
+    database = "items"
+
+    def __init__(self, count: int, port: int | None = None) -> None:
+        super().__init__()
+        if port:
+            self.port = port
+        self.count = count
+        self.base_url = f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        """Generate the database and start Datasette (page size up to 1,000 rows)."""
+        db = self.workdir / f"{self.database}.db"
+        write_items_db(db, self.count)
+        metadata = {
+            "databases": {
+                self.database: {
+                    "allow": {"id": "pipeline"},
+                    "queries": {
+                        "items_page": {
+                            "sql": "select * from items order by id limit :limit offset :offset"
+                        }
+                    },
+                }
+            },
+            "plugins": {
+                "datasette-auth-tokens": {
+                    "tokens": [{"token": DATASETTE_TOKEN, "actor": {"id": "pipeline"}}],
+                    "param": DATASETTE_TOKEN_PARAM,
+                }
+            },
+        }
+        meta_path = self.workdir / "metadata.json"
+        meta_path.write_text(json.dumps(metadata))
+        exe = Path(sys.executable).parent / "datasette"
+        self._spawn(
+            [str(exe), "serve", str(db), "-m", str(meta_path), "-h", HOST, "-p", str(self.port),
+             "--setting", "max_returned_rows", "1000",
+             "--setting", "default_page_size", "1000",
+             "--setting", "suggest_facets", "off",
+             "--setting", "sql_time_limit_ms", "10000"],
+            ready_url=f"{self.base_url}/-/versions.json",
+        )
+
+    @property
+    def table_url(self) -> str:
+        """JSON URL of the items table."""
+        return f"{self.base_url}/{self.database}/items.json"
+
+    @property
+    def query_url(self) -> str:
+        """JSON URL of the ``items_page`` canned query (params ``limit`` and ``offset``)."""
+        return f"{self.base_url}/{self.database}/items_page.json"
