@@ -81,8 +81,7 @@ class _Server:
         self.workdir = Path(self._tmp.name)
         self.log_path = self.workdir / "server.log"
 
-    def _spawn(self, cmd: list[str], ready_url: str, env: dict[str, str] | None = None,
-               timeout: float = 60.0) -> None:
+    def _spawn(self, cmd: list[str], ready_url: str, env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             cmd,
@@ -143,8 +142,18 @@ class BigQueryEmulator(_Server):
         data_dir = self.workdir / "data"
         data_dir.mkdir()
         self._spawn(
-            [str(exe), "serve", "--host", HOST, "--port", str(self.port),
-             "--grpc-port", str(self.grpc_port), "--data-dir", str(data_dir)],
+            [
+                str(exe),
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--grpc-port",
+                str(self.grpc_port),
+                "--data-dir",
+                str(data_dir),
+            ],
             ready_url=f"{self.endpoint}/bigquery/v2/projects/{self.project}/datasets",
             env={"HOME": str(EMULATOR_HOME)},
         )
@@ -226,11 +235,7 @@ class DatasetteAPI(_Server):
             "databases": {
                 self.database: {
                     "allow": {"id": "pipeline"},
-                    "queries": {
-                        "items_page": {
-                            "sql": "select * from items order by id limit :limit offset :offset"
-                        }
-                    },
+                    "queries": {"items_page": {"sql": "select * from items order by id limit :limit offset :offset"}},
                 }
             },
             "plugins": {
@@ -244,11 +249,29 @@ class DatasetteAPI(_Server):
         meta_path.write_text(json.dumps(metadata))
         exe = Path(sys.executable).parent / "datasette"
         self._spawn(
-            [str(exe), "serve", str(db), "-m", str(meta_path), "-h", HOST, "-p", str(self.port),
-             "--setting", "max_returned_rows", "1000",
-             "--setting", "default_page_size", "1000",
-             "--setting", "suggest_facets", "off",
-             "--setting", "sql_time_limit_ms", "10000"],
+            [
+                str(exe),
+                "serve",
+                str(db),
+                "-m",
+                str(meta_path),
+                "-h",
+                HOST,
+                "-p",
+                str(self.port),
+                "--setting",
+                "max_returned_rows",
+                "1000",
+                "--setting",
+                "default_page_size",
+                "1000",
+                "--setting",
+                "suggest_facets",
+                "off",
+                "--setting",
+                "sql_time_limit_ms",
+                "10000",
+            ],
             ready_url=f"{self.base_url}/-/versions.json",
         )
 

@@ -17,6 +17,38 @@ from tap_generic_api.config import AuthConfig
 from tap_generic_api.errors import CredentialError
 
 
+class _KeepURL:
+    """Mixin: add auth headers without touching the URL.
+
+    The SDK's ``authenticate_request`` always rebuilds the query string with
+    ``parse_qs``/``urlencode`` (even with no auth params), which re-escapes characters
+    such as ``$`` and drops blank parameters in next-page URLs the API gave us.
+    """
+
+    auth_headers: dict[str, str]
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add the auth headers; leave the URL byte for byte."""
+        request.headers.update(self.auth_headers)
+        return request
+
+
+class NoAuth(_KeepURL, APIAuthenticatorBase):
+    """For APIs without auth: sends nothing and leaves requests unchanged."""
+
+
+class BearerAuth(_KeepURL, BearerTokenAuthenticator):
+    """``Authorization: Bearer <token>``."""
+
+
+class HeaderKeyAuth(_KeepURL, APIKeyAuthenticator):
+    """``<header_name>: <key>`` (seed default header ``X-API-Key``)."""
+
+
+class BasicAuth(_KeepURL, BasicAuthenticator):
+    """``Authorization: Basic base64(user:password)``."""
+
+
 class QueryKeyAuthenticator(APIAuthenticatorBase):
     """Adds ``param_name=<secret>`` to the query string of every request.
 
@@ -57,11 +89,11 @@ class QueryKeyAuthenticator(APIAuthenticatorBase):
 
 
 def _bearer(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
-    return BearerTokenAuthenticator(token=secret)
+    return BearerAuth(token=secret)
 
 
 def _header(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
-    return APIKeyAuthenticator(key=auth.header_name, value=secret, location="header")
+    return HeaderKeyAuth(key=auth.header_name, value=secret, location="header")
 
 
 def _query(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
@@ -76,7 +108,7 @@ def _basic(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
             "(or a JSON object with username and password)."
         )
         raise CredentialError(msg)
-    return BasicAuthenticator(username=username, password=password)
+    return BasicAuth(username=username, password=password)
 
 
 #: auth.type -> builder. ``oauth2`` with a ready token is a bearer token (the seed's behaviour).

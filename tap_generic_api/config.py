@@ -167,10 +167,7 @@ def stream_blocks(config: Mapping[str, Any]) -> list[tuple[int | None, dict[str,
             raise ConfigError(msg)
         unknown = sorted(set(block) - STREAM_KEYS)
         if unknown:
-            msg = (
-                f"streams[{index}]: unknown key(s) {unknown}. "
-                f"Valid stream keys: {sorted(STREAM_KEYS)}."
-            )
+            msg = f"streams[{index}]: unknown key(s) {unknown}. Valid stream keys: {sorted(STREAM_KEYS)}."
             raise ConfigError(msg)
         blocks.append((index, deep_merge(defaults, block)))
     return blocks
@@ -244,10 +241,7 @@ def _parse_pagination(raw: Mapping[str, Any], where: str) -> PaginationConfig:
             msg = f"{where}.param is required for cursor pagination (for example 'after')."
             raise ConfigError(msg)
         if not response_path:
-            msg = (
-                f"{where}.response_path is required for cursor pagination "
-                "(for example 'meta.next_cursor')."
-            )
+            msg = f"{where}.response_path is required for cursor pagination (for example 'meta.next_cursor')."
             raise ConfigError(msg)
     limit = raw.get("limit")
     if limit is not None:
@@ -280,10 +274,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     where = f"streams[{index}]" if index is not None else "config"
     for key, what in NOT_SUPPORTED_YET.items():
         if block.get(key):
-            msg = (
-                f"{where}.{key}: {what} are not supported yet. Remove '{key}' from the "
-                "config to run without it."
-            )
+            msg = f"{where}.{key}: {what} are not supported yet. Remove '{key}' from the config to run without it."
             raise ConfigError(msg)
 
     url = block.get("url")

@@ -40,9 +40,7 @@ class SafePaginator(BaseAPIPaginator[Any]):
         stream: Stream name, for messages.
     """
 
-    def __init__(
-        self, start_value: Any, *, config: PaginationConfig, records_of: RecordsOf, stream: str
-    ) -> None:
+    def __init__(self, start_value: Any, *, config: PaginationConfig, records_of: RecordsOf, stream: str) -> None:
         super().__init__(start_value)
         self.config = config
         self.records_of = records_of

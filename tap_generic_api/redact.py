@@ -45,10 +45,40 @@ def redact_url(url: str | None, extra_params: Iterable[str] = ()) -> str:
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(name.lower() in sensitive for name, _ in pairs):
-            query = urlencode(
-                [(n, MASK if n.lower() in sensitive else v) for n, v in pairs], safe="*"
-            )
+            query = urlencode([(n, MASK if n.lower() in sensitive else v) for n, v in pairs], safe="*")
     return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+#: Config keys whose values are secrets, wherever they appear.
+SECRET_CONFIG_KEYS = frozenset({"secrets", "client_secret", "refresh_token", "credentials_json"})
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def secret_values(config: object) -> list[str]:
+    """Return every string held under a secret key (:data:`SECRET_CONFIG_KEYS`) of a config.
+
+    Searches at any depth, including nested ``streams`` blocks.
+    """
+    found: list[str] = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            if key in SECRET_CONFIG_KEYS:
+                found.extend(_strings(value))
+            else:
+                found.extend(secret_values(value))
+    elif isinstance(config, list):
+        for value in config:
+            found.extend(secret_values(value))
+    return found
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:

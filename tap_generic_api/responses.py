@@ -76,10 +76,7 @@ def records_at(document: Any, path: DottedPath, *, url: str) -> list[Any]:
     found = path.resolve(document)
     if found is MISSING:
         keys = sorted(document) if isinstance(document, dict) else type(document).__name__
-        msg = (
-            f"data_path '{path.path}' not found in the response from {url}. "
-            f"Top-level keys present: {keys}."
-        )
+        msg = f"data_path '{path.path}' not found in the response from {url}. Top-level keys present: {keys}."
         raise ResponseShapeError(msg)
     if found is None:
         return []

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+from tap_generic_api.auth import NoAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.pagination import SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
@@ -65,14 +66,12 @@ class GenericAPIStream(RESTStream[Any]):
         self._url = render(stream_config.url, variables, where=f"{where}.url")
         self._params = render_mapping(stream_config.params, variables, where=f"{where}.params")
         self._headers = render_mapping(stream_config.headers, variables, where=f"{where}.headers")
-        # The SDK calls the authenticator on every request; a bare base adds nothing.
-        self._authenticator = authenticator or APIAuthenticatorBase()
+        # The SDK calls the authenticator on every request.
+        self._authenticator = authenticator or NoAuth()
         self._secrets = tuple(secrets)
         self._data_path = DottedPath(stream_config.data_path)
         self._query_secret_params = (
-            [stream_config.auth.param_name]
-            if stream_config.auth and stream_config.auth.type == "query"
-            else []
+            [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
         )
         self._paginator: SafePaginator | None = None
         super().__init__(
@@ -109,9 +108,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     def get_new_paginator(self) -> SafePaginator:
         """Return a fresh paginator and keep it to place its token in each request."""
-        self._paginator = build_paginator(
-            self.stream_config.pagination, records_of=self._records_of, stream=self.name
-        )
+        self._paginator = build_paginator(self.stream_config.pagination, records_of=self._records_of, stream=self.name)
         return self._paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:

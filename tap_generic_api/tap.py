@@ -7,8 +7,10 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_generic_api.auth import build_authenticator
+from tap_generic_api.cli import run_cli
 from tap_generic_api.config import (
     AUTH_TYPES,
     METHODS,
@@ -17,20 +19,23 @@ from tap_generic_api.config import (
     parse_streams,
 )
 from tap_generic_api.credentials import resolve_secret
-from tap_generic_api.cli import run_cli
 from tap_generic_api.errors import ConfigError
+from tap_generic_api.redact import redact_text, secret_values
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
 
 _STRING_MAP = th.ObjectType(additional_properties=th.StringType)
+
+# Stream-level properties declare no JSON-schema `default`: the SDK writes schema defaults
+# into the config, including every `streams[]` item, where they would override top-level
+# defaults. Defaults are applied by tap_generic_api.config and stated in the descriptions.
 
 AUTH_SCHEMA = th.ObjectType(
     th.Property(
         "type",
         th.StringType,
         allowed_values=list(AUTH_TYPES),
-        default="bearer",
-        description="How the credential is sent: bearer | header | query | basic | oauth2.",
+        description="How the credential is sent: bearer | header | query | basic | oauth2 (default bearer).",
     ),
     th.Property(
         "provider",
@@ -41,8 +46,8 @@ AUTH_SCHEMA = th.ObjectType(
         ),
     ),
     th.Property("secret_key", th.StringType, description="Key in config 'secrets' holding the credential."),
-    th.Property("header_name", th.StringType, default="X-API-Key", description="Header for type 'header'."),
-    th.Property("param_name", th.StringType, default="api_key", description="Query parameter for type 'query'."),
+    th.Property("header_name", th.StringType, description="Header for type 'header' (default X-API-Key)."),
+    th.Property("param_name", th.StringType, description="Query parameter for type 'query' (default api_key)."),
     th.Property("token_url", th.StringType, description="OAuth2 token endpoint (not supported yet)."),
     th.Property("client_id", th.StringType, description="OAuth2 client id (not supported yet)."),
     th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret (not supported yet)."),
@@ -55,10 +60,13 @@ PAGINATION_SCHEMA = th.ObjectType(
         "type",
         th.StringType,
         allowed_values=list(PAGINATION_TYPES),
-        default="none",
-        description="cursor | offset | page | link | none.",
+        description="cursor | offset | page | link | none (default none).",
     ),
-    th.Property("param", th.StringType, description="Query parameter for the cursor, offset or page number."),
+    th.Property(
+        "param",
+        th.StringType,
+        description="Query parameter for the cursor, offset or page number (default offset / page).",
+    ),
     th.Property(
         "response_path",
         th.StringType,
@@ -68,12 +76,11 @@ PAGINATION_SCHEMA = th.ObjectType(
         ),
     ),
     th.Property("limit", th.IntegerType, description="Page size in records."),
-    th.Property("limit_param", th.StringType, default="limit", description="Query parameter for the page size."),
+    th.Property("limit_param", th.StringType, description="Query parameter for the page size (default limit)."),
     th.Property(
         "max_pages",
         th.IntegerType,
-        default=10000,
-        description="Safety stop: most pages requested per stream per run.",
+        description="Safety stop: most pages requested per stream per run (default 10000).",
     ),
 )
 
@@ -96,9 +103,9 @@ STREAM_PROPERTIES = [
         description="Endpoint URL; {variable} placeholders allowed.",
         examples=["https://api.hubspot.com/crm/v3/objects/contacts"],
     ),
-    th.Property("method", th.StringType, allowed_values=list(METHODS), default="GET", description="HTTP method."),
-    th.Property("data_path", th.StringType, default="", description="Dotted path to the records; '' = root."),
-    th.Property("timeout", th.NumberType, default=60, description="Request timeout in seconds."),
+    th.Property("method", th.StringType, allowed_values=list(METHODS), description="HTTP method (default GET)."),
+    th.Property("data_path", th.StringType, description="Dotted path to the records; '' = root."),
+    th.Property("timeout", th.NumberType, description="Request timeout in seconds (default 60)."),
     th.Property("params", _STRING_MAP, description="Query parameters; values may use {variable}."),
     th.Property("headers", _STRING_MAP, description="Headers; values may use {variable}."),
     th.Property("auth", AUTH_SCHEMA, description="Authentication."),
@@ -107,16 +114,16 @@ STREAM_PROPERTIES = [
     th.Property(
         "rate_limit",
         th.ObjectType(
-            th.Property("requests_per_second", th.NumberType, default=10),
-            th.Property("retry_on_429", th.BooleanType, default=True),
-            th.Property("max_retries", th.IntegerType, default=3),
+            th.Property("requests_per_second", th.NumberType, description="Default 10."),
+            th.Property("retry_on_429", th.BooleanType, description="Default true."),
+            th.Property("max_retries", th.IntegerType, description="Default 3."),
         ),
         description="Rate limiting and retries (not supported yet).",
     ),
     th.Property(
         "transform",
         th.ObjectType(
-            th.Property("flatten", th.BooleanType, default=False),
+            th.Property("flatten", th.BooleanType, description="Default false."),
             th.Property("add_fields", _STRING_MAP),
         ),
         description="Transformations (not supported yet).",
@@ -142,13 +149,25 @@ class TapGenericAPI(Tap):
             th.ObjectType(additional_properties=True),
             secret=True,
             description=(
-                "Decrypted credentials by key (e.g. {'hubspot': '...'}), as an earlier "
-                "decrypt step produces them."
+                "Decrypted credentials by key (e.g. {'hubspot': '...'}), as an earlier decrypt step produces them."
             ),
         ),
         th.Property("variables", _STRING_MAP, description="Values for {variable} placeholders."),
         th.Property("org_slug", th.StringType, description="Organisation slug; the {org_slug} variable."),
     ).to_dict()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate against the JSON schema with secret values masked in every message.
+
+        jsonschema quotes the offending value ("'abc' is not of type 'object'"), which for
+        a misplaced secret would print it.
+        """
+        errors = super()._validate_config(raise_errors=False)
+        errors = [redact_text(error, secret_values(self._config)) for error in errors]
+        if errors and raise_errors:
+            msg = "Config validation failed"
+            raise ConfigValidationError(msg, errors=errors, schema=self.config_jsonschema)
+        return errors
 
     def _stream_configs(self) -> list[StreamConfig]:
         return parse_streams(self.config)
@@ -175,7 +194,7 @@ class TapGenericAPI(Tap):
         configs = self._stream_configs()
         variables = self._variables()
         secrets = self.config.get("secrets") or {}
-        secret_values = [v for v in secrets.values() if isinstance(v, str)]
+        known_secrets = secret_values(self.config)
         streams = []
         for stream_config in configs:
             authenticator = None
@@ -186,7 +205,7 @@ class TapGenericAPI(Tap):
                     org_slug=self.config.get("org_slug"),
                     stream=stream_config.name,
                 )
-                secret_values.append(secret)
+                known_secrets.append(secret)
                 authenticator = build_authenticator(stream_config.auth, secret)
             if stream_config.batch_size is not None:
                 self.logger.info(
@@ -200,7 +219,7 @@ class TapGenericAPI(Tap):
                     stream_config,
                     variables=variables,
                     authenticator=authenticator,
-                    secrets=secret_values,
+                    secrets=known_secrets,
                 )
             )
         return streams

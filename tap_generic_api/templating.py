@@ -60,10 +60,10 @@ def render(template: str, variables: Mapping[str, Any], *, where: str) -> str:
     """
 
     def substitute(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "{{":
+        matched = match.group(0)
+        if matched == "{{":
             return "{"
-        if token == "}}":
+        if matched == "}}":
             return "}"
         name = match.group(1)
         if name not in variables:
@@ -78,9 +78,7 @@ def render(template: str, variables: Mapping[str, Any], *, where: str) -> str:
     return _PLACEHOLDER.sub(substitute, template)
 
 
-def render_mapping(
-    mapping: Mapping[str, Any], variables: Mapping[str, Any], *, where: str
-) -> dict[str, str]:
+def render_mapping(mapping: Mapping[str, Any], variables: Mapping[str, Any], *, where: str) -> dict[str, str]:
     """Render every value of a params or headers mapping (keys are left as they are).
 
     Args:

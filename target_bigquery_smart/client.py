@@ -37,9 +37,7 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
         client_options = {"api_endpoint": config["api_endpoint"]}
         credentials = AnonymousCredentials()
     elif config.get("credentials_path"):
-        credentials = service_account.Credentials.from_service_account_file(
-            config["credentials_path"]
-        )
+        credentials = service_account.Credentials.from_service_account_file(config["credentials_path"])
     elif config.get("credentials_json"):
         try:
             info = json.loads(config["credentials_json"])

@@ -121,10 +121,7 @@ def stream_rows(
                 + ", ".join(f"{x.get('reason')}: {x.get('message')}" for x in e.get("errors", []))
                 for e in errors[:10]
             )
-            msg = (
-                f"Streaming insert into {table.full_table_id or table} rejected "
-                f"{len(errors)} row(s): {details}"
-            )
+            msg = f"Streaming insert into {table.full_table_id or table} rejected {len(errors)} row(s): {details}"
             raise LoadError(msg)
     return requests_sent
 
@@ -158,9 +155,7 @@ def load_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[dic
         schema=table.schema,
     )
     try:
-        job = client.load_table_from_file(
-            io.BytesIO(payload), table, job_config=job_config, job_id=job_id
-        )
+        job = client.load_table_from_file(io.BytesIO(payload), table, job_config=job_config, job_id=job_id)
     except Conflict:
         # The same batch was submitted before (a retry after a lost response): wait for
         # that job rather than loading the rows twice.
@@ -169,9 +164,7 @@ def load_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[dic
     try:
         job.result()
     except Exception as exc:
-        reasons = "; ".join(
-            f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10]
-        )
+        reasons = "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10])
         msg = f"Load job {job_id} into {table_id} failed: {reasons or exc}"
         raise LoadError(msg) from exc
     return job_id

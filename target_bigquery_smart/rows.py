@@ -18,9 +18,7 @@ def to_json(value: Any) -> str:
 
     NaN and Infinity become ``null`` (JSON has no such numbers).
     """
-    return simplejson.dumps(
-        value, use_decimal=True, ignore_nan=True, separators=(",", ":"), default=str
-    )
+    return simplejson.dumps(value, use_decimal=True, ignore_nan=True, separators=(",", ":"), default=str)
 
 
 def _canonical(value: Any) -> str:

@@ -28,8 +28,10 @@ class MissingKeyError(ValueError):
 
 
 def table_name(stream_name: str) -> str:
-    """Return a BigQuery table name for a stream: characters other than letters, digits
-    and ``_`` become ``_`` (``public-users`` -> ``public_users``)."""
+    """Return a BigQuery table name for a stream.
+
+    Characters other than letters, digits and ``_`` become ``_`` (``public-users`` -> ``public_users``).
+    """
     return re.sub(r"[^A-Za-z0-9_]", "_", stream_name)[:1024]
 
 
@@ -92,9 +94,7 @@ class BigQuerySink(BatchSink):
             self._ensure_table(),
             rows,
             context["row_ids"],
-            streaming_threshold=int(
-                self.config.get("streaming_threshold") or loader.DEFAULT_STREAMING_THRESHOLD
-            ),
+            streaming_threshold=int(self.config.get("streaming_threshold") or loader.DEFAULT_STREAMING_THRESHOLD),
         )
         self.stats["rows"] += result.rows
         if result.method == "streaming":
@@ -102,9 +102,7 @@ class BigQuerySink(BatchSink):
         else:
             self.stats["load_jobs"] += 1
         self.tally_record_written(result.rows)
-        self.logger.info(
-            "Committed %d rows to %s by %s.", result.rows, self.table_id, result.method
-        )
+        self.logger.info("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
 
     def mark_drained(self) -> None:
         """Count a committed batch (called by the SDK only after ``process_batch`` returned)."""

@@ -65,8 +65,9 @@ class PipelineRun:
     target_stderr: str
 
 
-def run_pipeline(tmp_path: Path, tap_config: dict, target_config: dict,
-                 state: dict | None = None, timeout: float = 300) -> PipelineRun:
+def run_pipeline(
+    tmp_path: Path, tap_config: dict, target_config: dict, state: dict | None = None, timeout: float = 300
+) -> PipelineRun:
     """Run the two console scripts joined by a pipe; return exit codes, STATE lines, logs."""
     tap_path = tmp_path / f"tap-{uuid.uuid4().hex[:6]}.json"
     target_path = tmp_path / f"target-{uuid.uuid4().hex[:6]}.json"
@@ -83,13 +84,16 @@ def run_pipeline(tmp_path: Path, tap_config: dict, target_config: dict,
         tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=tap_err_file, env=env)
         target = subprocess.run(
             [str(BIN / "target-bigquery-smart"), "--config", str(target_path)],
-            stdin=tap.stdout, capture_output=True, env=env, timeout=timeout, check=False,
+            stdin=tap.stdout,
+            capture_output=True,
+            env=env,
+            timeout=timeout,
+            check=False,
         )
         tap.stdout.close()
         tap.wait(timeout=timeout)
     states = [json.loads(line) for line in target.stdout.decode().splitlines() if line.strip()]
-    return PipelineRun(tap.returncode, target.returncode, states,
-                       tap_err.read_text(), target.stderr.decode())
+    return PipelineRun(tap.returncode, target.returncode, states, tap_err.read_text(), target.stderr.decode())
 
 
 def table_rows(client, project: str, dataset: str, table: str, order_by: str = "") -> list[dict]:
