@@ -66,19 +66,24 @@ class BigQuerySink(BatchSink):
             )
         return self._table
 
-    def process_record(self, record: dict, context: dict) -> None:
-        """Shape the record into a row now, so the buffer holds only rows and insertIds.
+    def _singer_validate_message(self, record: dict) -> None:
+        """Check key properties; the error names the stream and the record's position.
 
         Raises:
-            MissingKeyError: The record lacks a key property (named with the stream).
+            MissingKeyError: The record lacks a key property.
         """
         missing = [k for k in self.key_properties if k not in record]
         if missing:
+            # Called before the SDK tallies the record, so this record is number read + 1.
             msg = (
-                f"Stream '{self.stream_name}': record {self._total_records_read} lacks key "
-                f"propert{'y' if len(missing) == 1 else 'ies'} {missing}."
+                f"Stream '{self.stream_name}': record {self._total_records_read + 1} lacks key "
+                f"propert{'y' if len(missing) == 1 else 'ies'} {missing}; "
+                f"fields present: {sorted(record)[:20]}."
             )
             raise MissingKeyError(msg)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Shape the record into a row now, so the buffer holds only rows and insertIds."""
         context.setdefault("rows", []).append(
             raw_row(record, org_slug=self.config.get("org_slug"), extracted_at=self._target.extracted_at)
         )

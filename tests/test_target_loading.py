@@ -1,0 +1,172 @@
+"""target-bigquery-smart against the emulator: batching, insertIds, load jobs, STATE timing."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+
+import pytest
+from conftest import table_rows
+
+from target_bigquery_smart import loader, sinks
+from target_bigquery_smart.rows import insert_id
+from target_bigquery_smart.target import TargetBigQuerySmart
+
+pytestmark = pytest.mark.emulator
+
+SCHEMA = {"type": "object", "properties": {"id": {}}, "additionalProperties": True}
+
+
+def schema_line(stream="items", keys=("id",)):
+    return json.dumps({"type": "SCHEMA", "stream": stream, "schema": SCHEMA, "key_properties": list(keys)})
+
+
+def record_line(record, stream="items"):
+    return json.dumps({"type": "RECORD", "stream": stream, "record": record})
+
+
+def state_line(value):
+    return json.dumps({"type": "STATE", "value": value})
+
+
+def run_target(config, lines) -> list[dict]:
+    """Run the target in-process on ``lines``; return the STATE values it wrote."""
+    target = TargetBigQuerySmart(config=config, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def insert_spy(monkeypatch):
+    """Record every streaming insert (row count, row_ids) and pass it to the real client."""
+    calls = []
+    real = loader.bigquery.Client.insert_rows_json
+
+    def spy(self, table, rows, row_ids=None, **kwargs):
+        calls.append({"rows": len(rows), "row_ids": list(row_ids or [])})
+        return real(self, table, rows, row_ids=row_ids, **kwargs)
+
+    monkeypatch.setattr(loader.bigquery.Client, "insert_rows_json", spy)
+    return calls
+
+
+@pytest.fixture
+def batch_spy(monkeypatch):
+    """Record each batch handed to insert_rows_smart (size and method), calling the real one."""
+    batches = []
+    real = loader.insert_rows_smart
+
+    def spy(client, table, rows, row_ids, **kwargs):
+        result = real(client, table, rows, row_ids, **kwargs)
+        batches.append({"rows": len(rows), "method": result.method})
+        return result
+
+    monkeypatch.setattr(sinks.loader, "insert_rows_smart", spy)
+    return batches
+
+
+def test_small_batch_is_one_streaming_insert_with_explicit_insert_ids(
+    target_config, bq_client, insert_spy, batch_spy
+):
+    records = [{"id": i, "name": f"n{i}"} for i in range(50)]
+    lines = [schema_line()] + [record_line(r) for r in records]
+    run_target(target_config, lines)
+
+    assert len(insert_spy) == 1
+    assert insert_spy[0]["rows"] == 50
+    expected_ids = [insert_id("items", r, ["id"]) for r in records]
+    assert insert_spy[0]["row_ids"] == expected_ids
+    assert len(set(expected_ids)) == 50
+    assert batch_spy == [{"rows": 50, "method": "streaming"}]
+
+    # The same 50 rows again within a minute: BigQuery de-duplicates by insertId.
+    run_target(target_config, lines)
+    assert insert_spy[1]["row_ids"] == expected_ids
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert len(rows) == 50
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(50))
+
+
+def test_ten_thousand_records_are_ten_load_jobs(target_config, bq_client, insert_spy, batch_spy):
+    lines = [schema_line()] + [record_line({"id": i}) for i in range(10_000)]
+    run_target({**target_config, "batch_size": 1000}, lines)
+    assert batch_spy == [{"rows": 1000, "method": "load_job"}] * 10
+    assert insert_spy == []
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert len(rows) == 10_000
+
+
+def test_buffer_never_exceeds_batch_size(target_config, batch_spy):
+    lines = [schema_line()] + [record_line({"id": i, "pad": "x" * 50}) for i in range(20_000)]
+    run_target({**target_config, "batch_size": 1000}, lines)
+    assert max(b["rows"] for b in batch_spy) == 1000
+    assert sum(b["rows"] for b in batch_spy) == 20_000
+
+
+def test_state_is_written_only_after_the_rows_before_it_are_committed(target_config, monkeypatch):
+    events = []
+    real = loader.insert_rows_smart
+
+    def spy(client, table, rows, row_ids, **kwargs):
+        result = real(client, table, rows, row_ids, **kwargs)
+        events.append(("commit", len(rows)))
+        return result
+
+    monkeypatch.setattr(sinks.loader, "insert_rows_smart", spy)
+    real_write = TargetBigQuerySmart._write_state_message
+
+    def write_spy(self, state):
+        events.append(("state", state["n"]))
+        real_write(self, state)
+
+    monkeypatch.setattr(TargetBigQuerySmart, "_write_state_message", write_spy)
+
+    lines = [schema_line(), state_line({"n": 0})]
+    lines += [record_line({"id": i}) for i in range(0, 150)]
+    lines.append(state_line({"n": 1}))  # after record 149: needs the second batch committed
+    lines += [record_line({"id": i}) for i in range(150, 230)]
+    lines.append(state_line({"n": 2.5}))  # a Decimal in STATE must not crash the writer
+    states = run_target({**target_config, "batch_size": 100, "streaming_threshold": 10}, lines)
+
+    assert events == [
+        ("state", 0),  # nothing buffered: safe at once
+        ("commit", 100),
+        ("commit", 100),
+        ("state", 1),
+        ("commit", 30),
+        ("state", 2.5),
+    ]
+    assert states == [{"n": 0}, {"n": 1}, {"n": 2.5}]
+
+
+def test_no_state_after_a_failed_commit(target_config, monkeypatch):
+    def failing(*args, **kwargs):
+        raise loader.LoadError("boom")
+
+    monkeypatch.setattr(sinks.loader, "insert_rows_smart", failing)
+    lines = [schema_line()] + [record_line({"id": i}) for i in range(10)] + [state_line({"n": 1})]
+    target = TargetBigQuerySmart(config=target_config, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(loader.LoadError):
+        target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
+    assert out.getvalue() == ""
+
+
+def test_record_missing_key_property_names_stream_and_record(target_config):
+    lines = [schema_line(), record_line({"id": 1}), record_line({"name": "no id"})]
+    with pytest.raises(sinks.MissingKeyError, match=r"Stream 'items': record 2 lacks key property \['id'\]"):
+        run_target(target_config, lines)
+
+
+def test_load_job_retry_with_same_content_does_not_load_twice(target_config, bq_client):
+    table = loader.ensure_table(
+        bq_client, f"{target_config['project']}.{target_config['dataset']}.retry", sinks.RAW_SCHEMA
+    )
+    rows = [{"org_slug": "a", "raw_data": json.dumps({"id": i}), "extracted_at": "2026-01-01T00:00:00Z"} for i in range(200)]
+    first = loader.load_rows(bq_client, table, rows)
+    second = loader.load_rows(bq_client, table, rows)  # as after a lost response
+    assert first == second
+    assert len(table_rows(bq_client, target_config["project"], target_config["dataset"], "retry")) == 200
