@@ -68,9 +68,7 @@ def batch_spy(monkeypatch):
     return batches
 
 
-def test_small_batch_is_one_streaming_insert_with_explicit_insert_ids(
-    target_config, bq_client, insert_spy, batch_spy
-):
+def test_small_batch_is_one_streaming_insert_with_explicit_insert_ids(target_config, bq_client, insert_spy, batch_spy):
     records = [{"id": i, "name": f"n{i}"} for i in range(50)]
     lines = [schema_line()] + [record_line(r) for r in records]
     run_target(target_config, lines)
@@ -165,7 +163,9 @@ def test_load_job_retry_with_same_content_does_not_load_twice(target_config, bq_
     table = loader.ensure_table(
         bq_client, f"{target_config['project']}.{target_config['dataset']}.retry", sinks.RAW_SCHEMA
     )
-    rows = [{"org_slug": "a", "raw_data": json.dumps({"id": i}), "extracted_at": "2026-01-01T00:00:00Z"} for i in range(200)]
+    rows = [
+        {"org_slug": "a", "raw_data": json.dumps({"id": i}), "extracted_at": "2026-01-01T00:00:00Z"} for i in range(200)
+    ]
     first = loader.load_rows(bq_client, table, rows)
     second = loader.load_rows(bq_client, table, rows)  # as after a lost response
     assert first == second
