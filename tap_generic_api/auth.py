@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import requests
@@ -11,10 +14,14 @@ from singer_sdk.authenticators import (
     APIKeyAuthenticator,
     BasicAuthenticator,
     BearerTokenAuthenticator,
+    OAuthAuthenticator,
 )
 
-from tap_generic_api.config import AuthConfig
+from tap_generic_api.config import AuthConfig, OAuth2Config
 from tap_generic_api.errors import CredentialError
+from tap_generic_api.redact import redact_text
+
+logger = logging.getLogger("tap_generic_api.auth")
 
 
 class _KeepURL:
@@ -88,6 +95,109 @@ class QueryKeyAuthenticator(APIAuthenticatorBase):
         return request
 
 
+class OAuth2TokenError(CredentialError):
+    """The token endpoint refused the grant; the message has its status and a redacted excerpt."""
+
+
+class OAuth2GrantAuth(OAuthAuthenticator):
+    """OAuth2 ``client_credentials`` or ``refresh_token`` grant (RFC 6749 sections 4.4 and 6).
+
+    One instance is shared by every stream with the same token endpoint and client, so the
+    run asks for one token and reuses it for its lifetime less a safety margin (10% of the
+    lifetime, at most 60 s). A refresh token the endpoint rotates is kept for the next refresh.
+
+    Args:
+        config: The grant settings.
+        client_secret: The client secret.
+        refresh_token: The refresh token (``refresh_token`` grant).
+    """
+
+    #: Longest safety margin in seconds before ``expires_in`` at which the token is renewed.
+    MAX_MARGIN_SECONDS = 60.0
+
+    def __init__(self, config: OAuth2Config, *, client_secret: str | None, refresh_token: str | None) -> None:
+        super().__init__(
+            auth_endpoint=config.token_url,
+            oauth_scopes=config.scopes,
+            client_id=config.client_id,
+            client_secret=client_secret,
+        )
+        self.grant_type = config.grant_type
+        self._refresh_token = refresh_token
+        self._lock = threading.Lock()
+
+    @property
+    def secrets(self) -> list[str]:
+        """Secret strings this authenticator holds (for redaction)."""
+        return [s for s in (self.client_secret, self._refresh_token, self.access_token) if s]
+
+    @property
+    def oauth_request_body(self) -> dict:
+        """Form body of the token request for the configured grant."""
+        body = {"grant_type": self.grant_type}
+        if self.grant_type == "refresh_token":
+            body["refresh_token"] = self._refresh_token or ""
+        if self.client_id:
+            body["client_id"] = self.client_id
+        if self.client_secret:
+            body["client_secret"] = self.client_secret
+        if self.oauth_scopes:
+            body["scope"] = self.oauth_scopes
+        return body
+
+    def is_token_valid(self) -> bool:
+        """Return True while the token has more than the safety margin of its lifetime left."""
+        if self.last_refreshed is None or not self.access_token:
+            return False
+        if not self.expires_in:
+            return True
+        margin = min(self.MAX_MARGIN_SECONDS, self.expires_in * 0.1)
+        age = (datetime.now(UTC) - self.last_refreshed).total_seconds()
+        return age < self.expires_in - margin
+
+    def invalidate(self) -> None:
+        """Forget the current token, so the next request asks for a new one (after a 401)."""
+        with self._lock:
+            self.last_refreshed = None
+
+    def update_access_token(self) -> None:
+        """Ask the token endpoint for a new access token.
+
+        Raises:
+            OAuth2TokenError: The endpoint answered with an error or without ``access_token``.
+        """
+        requested_at = datetime.now(UTC)
+        response = self._session.post(self.auth_endpoint, data=self.oauth_request_body, timeout=60)
+        if response.status_code >= 400:  # noqa: PLR2004
+            excerpt = redact_text(" ".join(response.text[:300].split()), self.secrets)
+            msg = (
+                f"OAuth2 token request to {self.auth_endpoint} failed with status "
+                f"{response.status_code}: {excerpt!r}. Check auth.client_id, auth.client_secret "
+                "and auth.refresh_token."
+            )
+            raise OAuth2TokenError(msg)
+        try:
+            token = response.json()
+            self.access_token = str(token["access_token"])
+        except (ValueError, KeyError, TypeError):
+            msg = f"OAuth2 token response from {self.auth_endpoint} has no 'access_token'."
+            raise OAuth2TokenError(msg) from None
+        expires_in = token.get("expires_in")
+        self.expires_in = int(expires_in) if expires_in else None
+        if token.get("refresh_token"):
+            self._refresh_token = str(token["refresh_token"])
+        self.last_refreshed = requested_at
+        logger.info("Obtained an OAuth2 access token from %s (expires in %s s).", self.auth_endpoint, self.expires_in)
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add ``Authorization: Bearer <token>``, renewing the token first when due."""
+        with self._lock:
+            if not self.is_token_valid():
+                self.update_access_token()
+            request.headers["Authorization"] = f"Bearer {self.access_token}"
+        return request
+
+
 def _bearer(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
     return BearerAuth(token=secret)
 
@@ -122,7 +232,7 @@ AUTHENTICATORS: dict[str, Callable[[AuthConfig, str], APIAuthenticatorBase]] = {
 
 
 def build_authenticator(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
-    """Build the authenticator for one stream.
+    """Build the authenticator for one stream (OAuth2 grants: see :class:`OAuth2Registry`).
 
     Args:
         auth: The stream's auth block (``type`` already checked against the registry).
@@ -135,3 +245,17 @@ def build_authenticator(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
         CredentialError: The secret does not fit the auth type (basic without ``:``).
     """
     return AUTHENTICATORS[auth.type](auth, secret)
+
+
+class OAuth2Registry:
+    """Shares one :class:`OAuth2GrantAuth` per token endpoint and client across streams."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str | None, str], OAuth2GrantAuth] = {}
+
+    def get(self, config: OAuth2Config, *, client_secret: str | None, refresh_token: str | None) -> OAuth2GrantAuth:
+        """Return the shared authenticator for this endpoint, client and grant."""
+        key = (config.token_url, config.client_id, config.grant_type)
+        if key not in self._by_key:
+            self._by_key[key] = OAuth2GrantAuth(config, client_secret=client_secret, refresh_token=refresh_token)
+        return self._by_key[key]

@@ -30,6 +30,12 @@ STREAM_KEYS = frozenset(
         "destination",
         "rate_limit",
         "transform",
+        "body",
+        "allowed_hosts",
+        "replication_key",
+        "start_date",
+        "schema",
+        "infer_schema",
     }
 )
 #: Keys that belong to the whole run, never to one stream.
@@ -42,13 +48,57 @@ METHODS = ("GET", "POST")
 #: Seed keys accepted by the schema whose behaviour is not built yet. They fail loudly
 #: rather than being silently ignored.
 NOT_SUPPORTED_YET = {
-    "rate_limit": "rate limiting and retry settings",
     "transform": "transformations (flatten, add_fields)",
 }
-OAUTH2_GRANT_KEYS = ("token_url", "client_id", "client_secret", "refresh_token", "scopes")
+OAUTH2_GRANTS = ("client_credentials", "refresh_token")
+PAGINATION_LOCATIONS = ("query", "body")
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_PAGES = 10_000
+DEFAULT_REQUESTS_PER_SECOND = 10.0
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_MAX_RETRY_WAIT_SECONDS = 300.0
+DEFAULT_INFER_SCHEMA_PAGES = 3
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """The ``rate_limit`` block of one stream (the seed's defaults).
+
+    Attributes:
+        requests_per_second: Most requests per second, shared by every stream with the same
+            value; requests are spaced evenly (no bursts).
+        retry_on_429: Retry a 429 answer (after ``Retry-After``); False fails at once.
+        max_retries: Retries after the first attempt, for 429, 5xx, timeouts and connection errors.
+        max_retry_wait: Longest wait in seconds the tap accepts; a longer ``Retry-After`` is
+            an error rather than a silent hang.
+    """
+
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
+    retry_on_429: bool = True
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_SECONDS
+
+
+@dataclass(frozen=True)
+class OAuth2Config:
+    """Token grant settings of ``auth.type: oauth2`` (absent: the secret is a ready token).
+
+    Attributes:
+        grant_type: ``client_credentials`` or ``refresh_token``.
+        token_url: Token endpoint.
+        client_id: Client id.
+        client_secret: Client secret (may come from the resolved credential instead).
+        refresh_token: Refresh token for the ``refresh_token`` grant.
+        scopes: Space-separated scopes, or None.
+    """
+
+    grant_type: str
+    token_url: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    refresh_token: str | None = None
+    scopes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +118,7 @@ class AuthConfig:
     secret_key: str | None = None
     header_name: str = "X-API-Key"
     param_name: str = "api_key"
+    oauth2: OAuth2Config | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +133,7 @@ class PaginationConfig:
         limit: Page size in records, or None to let the API decide.
         limit_param: Query parameter carrying ``limit``.
         max_pages: Safety stop: most pages requested for one stream in one run.
+        location: Where the token and page size go: ``query`` parameters or the JSON ``body``.
     """
 
     type: str = "none"
@@ -90,6 +142,7 @@ class PaginationConfig:
     limit: int | None = None
     limit_param: str = "limit"
     max_pages: int = DEFAULT_MAX_PAGES
+    location: str = "query"
 
 
 @dataclass(frozen=True)
@@ -109,6 +162,13 @@ class StreamConfig:
         pagination: Pagination block.
         key_fields: ``destination.key_fields``, the stream's key properties.
         batch_size: ``destination.batch_size`` (rows), a hint for the target.
+        body: JSON body template for POST requests.
+        rate_limit: Rate limit and retry settings.
+        allowed_hosts: Hosts besides the configured URL's that next links may point to.
+        replication_key: Record field whose greatest value is the stream's bookmark.
+        start_date: Where the first incremental run starts (ISO-8601).
+        schema: The stream's own JSON schema, or None.
+        infer_schema: Infer the schema from records sampled from the first pages.
     """
 
     name: str
@@ -123,6 +183,13 @@ class StreamConfig:
     pagination: PaginationConfig = field(default_factory=PaginationConfig)
     key_fields: tuple[str, ...] = ()
     batch_size: int | None = None
+    body: Any = None
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    allowed_hosts: tuple[str, ...] = ()
+    replication_key: str | None = None
+    start_date: str | None = None
+    schema: Mapping[str, Any] | None = None
+    infer_schema: bool = False
 
     @property
     def where(self) -> str:
@@ -199,18 +266,11 @@ def _parse_auth(raw: Mapping[str, Any], where: str) -> AuthConfig | None:
     if not raw:
         return None
     auth_type = _choice(raw.get("type", "bearer"), AUTH_TYPES, f"{where}.auth.type")
-    if auth_type == "oauth2":
-        grants = [key for key in OAUTH2_GRANT_KEYS if raw.get(key)]
-        if grants:
-            msg = (
-                f"{where}.auth: OAuth2 token grants ({', '.join(grants)}) are not supported "
-                "yet. Use auth.type 'oauth2' with a ready access token from 'secrets' "
-                "(sent as a bearer token)."
-            )
-            raise ConfigError(msg)
+    oauth2 = _parse_oauth2(raw, where) if auth_type == "oauth2" else None
     provider = raw.get("provider")
     secret_key = raw.get("secret_key")
-    if not provider and not secret_key:
+    # An OAuth2 grant may carry its secrets in the auth block; oauth2_secrets() checks them.
+    if not provider and not secret_key and oauth2 is None:
         msg = (
             f"{where}.auth needs 'provider' (looked up in config 'secrets' as "
             "'<provider lower-case>' or '<provider lower-case>_api_key') or 'secret_key'."
@@ -222,6 +282,59 @@ def _parse_auth(raw: Mapping[str, Any], where: str) -> AuthConfig | None:
         secret_key=str(secret_key) if secret_key else None,
         header_name=str(raw.get("header_name") or "X-API-Key"),
         param_name=str(raw.get("param_name") or "api_key"),
+        oauth2=oauth2,
+    )
+
+
+def _parse_oauth2(raw: Mapping[str, Any], where: str) -> OAuth2Config | None:
+    """Return the token-grant settings, or None when no grant key is set (a ready token)."""
+    if not raw.get("token_url") and not raw.get("grant_type"):
+        return None
+    token_url = raw.get("token_url")
+    if not isinstance(token_url, str) or not token_url.startswith(("http://", "https://")):
+        msg = f"{where}.auth.token_url is required for OAuth2 token grants: the token endpoint URL."
+        raise ConfigError(msg)
+    default_grant = "refresh_token" if raw.get("refresh_token") else "client_credentials"
+    grant = _choice(raw.get("grant_type", default_grant), OAUTH2_GRANTS, f"{where}.auth.grant_type")
+    scopes = raw.get("scopes")
+    if isinstance(scopes, list):
+        scopes = " ".join(str(x) for x in scopes)
+    return OAuth2Config(
+        grant_type=grant,
+        token_url=token_url,
+        client_id=raw.get("client_id"),
+        client_secret=raw.get("client_secret"),
+        refresh_token=raw.get("refresh_token"),
+        scopes=scopes or None,
+    )
+
+
+def _positive_number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        msg = f"{where} must be a positive number, got {value!r}."
+        raise ConfigError(msg)
+    return float(value)
+
+
+def _parse_rate_limit(raw: Mapping[str, Any], where: str) -> RateLimitConfig:
+    where = f"{where}.rate_limit"
+    retry_on_429 = raw.get("retry_on_429", True)
+    if not isinstance(retry_on_429, bool):
+        msg = f"{where}.retry_on_429 must be true or false, got {retry_on_429!r}."
+        raise ConfigError(msg)
+    max_retries = raw.get("max_retries", DEFAULT_MAX_RETRIES)
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        msg = f"{where}.max_retries must be an integer >= 0, got {max_retries!r}."
+        raise ConfigError(msg)
+    return RateLimitConfig(
+        requests_per_second=_positive_number(
+            raw.get("requests_per_second", DEFAULT_REQUESTS_PER_SECOND), f"{where}.requests_per_second"
+        ),
+        retry_on_429=retry_on_429,
+        max_retries=max_retries,
+        max_retry_wait=_positive_number(
+            raw.get("max_retry_wait", DEFAULT_MAX_RETRY_WAIT_SECONDS), f"{where}.max_retry_wait"
+        ),
     )
 
 
@@ -247,6 +360,7 @@ def _parse_pagination(raw: Mapping[str, Any], where: str) -> PaginationConfig:
     if limit is not None:
         limit = _positive_int(limit, f"{where}.limit")
     max_pages = _positive_int(raw.get("max_pages", DEFAULT_MAX_PAGES), f"{where}.max_pages")
+    location = _choice(raw.get("location", "query"), PAGINATION_LOCATIONS, f"{where}.location")
     return PaginationConfig(
         type=kind,
         param=str(param) if param else None,
@@ -254,6 +368,7 @@ def _parse_pagination(raw: Mapping[str, Any], where: str) -> PaginationConfig:
         limit=limit,
         limit_param=str(raw.get("limit_param") or "limit"),
         max_pages=max_pages,
+        location=location,
     )
 
 
@@ -307,6 +422,37 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         msg = f"{where}.timeout must be a positive number of seconds, got {timeout!r}."
         raise ConfigError(msg)
 
+    body = block.get("body")
+    if body is not None and method != "POST":
+        msg = f"{where}.body is only sent with method POST (method is {method})."
+        raise ConfigError(msg)
+    pagination = _parse_pagination(_require_mapping(block, "pagination", where), where)
+    if pagination.location == "body" and method != "POST":
+        msg = f"{where}.pagination.location 'body' needs method POST."
+        raise ConfigError(msg)
+    allowed_hosts = block.get("allowed_hosts") or []
+    if not isinstance(allowed_hosts, list) or not all(isinstance(h, str) for h in allowed_hosts):
+        msg = f"{where}.allowed_hosts must be a list of host names, got {allowed_hosts!r}."
+        raise ConfigError(msg)
+    replication_key = block.get("replication_key")
+    if replication_key is not None and (not isinstance(replication_key, str) or not replication_key):
+        msg = f"{where}.replication_key must be a record field name, got {replication_key!r}."
+        raise ConfigError(msg)
+    start_date = block.get("start_date")
+    if start_date is not None:
+        start_date = _iso_datetime(start_date, f"{where}.start_date")
+    schema = block.get("schema")
+    if schema is not None and (not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping)):
+        msg = f"{where}.schema must be a JSON schema object with 'properties'."
+        raise ConfigError(msg)
+    infer_schema = block.get("infer_schema", False)
+    if not isinstance(infer_schema, bool):
+        msg = f"{where}.infer_schema must be true or false, got {infer_schema!r}."
+        raise ConfigError(msg)
+    if schema is not None and infer_schema:
+        msg = f"{where}: set either 'schema' or 'infer_schema', not both."
+        raise ConfigError(msg)
+
     return StreamConfig(
         name=name,
         index=index,
@@ -317,10 +463,32 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         params=dict(_require_mapping(block, "params", where)),
         headers=dict(_require_mapping(block, "headers", where)),
         auth=_parse_auth(_require_mapping(block, "auth", where), where),
-        pagination=_parse_pagination(_require_mapping(block, "pagination", where), where),
+        pagination=pagination,
         key_fields=tuple(key_fields),
         batch_size=batch_size,
+        body=body,
+        rate_limit=_parse_rate_limit(_require_mapping(block, "rate_limit", where), where),
+        allowed_hosts=tuple(h.lower() for h in allowed_hosts),
+        replication_key=replication_key,
+        start_date=start_date,
+        schema=dict(schema) if schema is not None else None,
+        infer_schema=infer_schema,
     )
+
+
+def _iso_datetime(value: Any, where: str) -> str:
+    """Check an ISO-8601 date or timestamp; return it unchanged."""
+    from datetime import datetime
+
+    if not isinstance(value, str):
+        msg = f"{where} must be an ISO-8601 date or timestamp string, got {value!r}."
+        raise ConfigError(msg)
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        msg = f"{where}: {value!r} is not an ISO-8601 date or timestamp (e.g. 2024-01-01T00:00:00Z)."
+        raise ConfigError(msg) from None
+    return value
 
 
 def parse_streams(config: Mapping[str, Any]) -> list[StreamConfig]:

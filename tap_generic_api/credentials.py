@@ -71,14 +71,14 @@ def extract_secret(value: Any, auth_type: str) -> str:
     raise CredentialError(msg)
 
 
-def resolve_secret(
+def resolve_credential(
     auth: AuthConfig,
     secrets: Mapping[str, Any],
     *,
     org_slug: str | None,
     stream: str,
-) -> str:
-    """Resolve the secret for one stream's ``auth`` block.
+) -> Any:
+    """Resolve the stored credential for one stream's ``auth`` block, as stored.
 
     Args:
         auth: The stream's auth block.
@@ -87,7 +87,7 @@ def resolve_secret(
         stream: Stream name (for messages).
 
     Returns:
-        The secret (token, key, or ``user:pass``).
+        The credential: a string or a JSON object.
 
     Raises:
         CredentialError: Nothing resolved; the message lists the sources tried.
@@ -96,11 +96,11 @@ def resolve_secret(
     if auth.provider:
         for key in candidate_keys(auth.provider):
             if key in secrets:
-                return extract_secret(secrets[key], auth.type)
+                return secrets[key]
         tried.append(f"config secrets keys {candidate_keys(auth.provider)}")
     if auth.secret_key:
         if auth.secret_key in secrets:
-            return extract_secret(secrets[auth.secret_key], auth.type)
+            return secrets[auth.secret_key]
         tried.append(f"config secrets key '{auth.secret_key}' (auth.secret_key)")
     provider = auth.provider.upper() if auth.provider else "(none)"
     msg = (
@@ -109,3 +109,55 @@ def resolve_secret(
         "secret in config 'secrets' (for example from a decrypt step)."
     )
     raise CredentialError(msg)
+
+
+def resolve_secret(auth: AuthConfig, secrets: Mapping[str, Any], *, org_slug: str | None, stream: str) -> str:
+    """Resolve the usable secret (token, key, or ``user:pass``) for one stream.
+
+    Raises:
+        CredentialError: Nothing resolved, or the credential holds no usable field.
+    """
+    credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream)
+    return extract_secret(credential, auth.type)
+
+
+def oauth2_secrets(
+    auth: AuthConfig, secrets: Mapping[str, Any], *, org_slug: str | None, stream: str
+) -> tuple[str | None, str | None, str | None]:
+    """Return ``(client_id, client_secret, refresh_token)`` for an OAuth2 grant.
+
+    Values in the ``auth`` block win. A resolved credential fills the gaps: a JSON object
+    with ``client_id`` / ``client_secret`` / ``refresh_token``, or a plain string taken as
+    the client secret (``client_credentials``) or the refresh token (``refresh_token`` grant).
+
+    Raises:
+        CredentialError: A needed secret is missing everywhere.
+    """
+    grant = auth.oauth2
+    assert grant is not None
+    client_id, client_secret, refresh_token = grant.client_id, grant.client_secret, grant.refresh_token
+    if auth.provider or auth.secret_key:
+        credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream)
+        if isinstance(credential, str) and credential.strip().startswith("{"):
+            try:
+                credential = json.loads(credential)
+            except ValueError:
+                pass
+        if isinstance(credential, Mapping):
+            client_id = client_id or credential.get("client_id")
+            client_secret = client_secret or credential.get("client_secret")
+            refresh_token = refresh_token or credential.get("refresh_token")
+        elif grant.grant_type == "refresh_token":
+            refresh_token = refresh_token or str(credential)
+        else:
+            client_secret = client_secret or str(credential)
+    if grant.grant_type == "refresh_token" and not refresh_token:
+        msg = f"Stream '{stream}': auth.grant_type 'refresh_token' needs auth.refresh_token (or one in secrets)."
+        raise CredentialError(msg)
+    if grant.grant_type == "client_credentials" and not (client_id and client_secret):
+        msg = (
+            f"Stream '{stream}': auth.grant_type 'client_credentials' needs auth.client_id and "
+            "auth.client_secret (or a credential in secrets holding them)."
+        )
+        raise CredentialError(msg)
+    return client_id, client_secret, refresh_token

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from singer_sdk.pagination import BaseAPIPaginator
@@ -30,6 +30,10 @@ class PaginationLoopError(RuntimeError):
     """The API handed back a cursor or next URL this stream has already requested."""
 
 
+class ForeignHostError(RuntimeError):
+    """A next link points to a host other than the configured one (credentials would leak)."""
+
+
 class SafePaginator(BaseAPIPaginator[Any]):
     """Base paginator with the page cap and loop detection shared by every type.
 
@@ -38,13 +42,29 @@ class SafePaginator(BaseAPIPaginator[Any]):
         config: The stream's pagination block.
         records_of: Function returning a response's records.
         stream: Stream name, for messages.
+        first_url: The configured (rendered) URL; next links must stay on its host.
+        allowed_hosts: Other hosts next links may point to.
+        redact: Masks secrets in a URL, for messages.
     """
 
-    def __init__(self, start_value: Any, *, config: PaginationConfig, records_of: RecordsOf, stream: str) -> None:
+    def __init__(
+        self,
+        start_value: Any,
+        *,
+        config: PaginationConfig,
+        records_of: RecordsOf,
+        stream: str,
+        first_url: str = "",
+        allowed_hosts: tuple[str, ...] = (),
+        redact: Callable[[str], str] = str,
+    ) -> None:
         super().__init__(start_value)
         self.config = config
         self.records_of = records_of
         self.stream = stream
+        self.first_url = first_url
+        self.allowed_hosts = allowed_hosts
+        self.redact = redact
         self._seen: set[Any] = set()
         self.truncated = False
 
@@ -100,11 +120,16 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self._value = new_value
 
     def update_request(self, request: HTTPRequest) -> None:
-        """Put the current token and page size into ``request`` (in place)."""
+        """Put the current token and page size into ``request`` (in place): query or JSON body."""
+        values: dict[str, Any] = {}
         if self.config.limit is not None:
-            request.params[self.config.limit_param] = self.config.limit
+            values[self.config.limit_param] = self.config.limit
         if self._value is not None and self.config.param:
-            request.params[self.config.param] = self._value
+            values[self.config.param] = self._value
+        if self.config.location == "body":
+            request.data = {**(request.data or {}), **values}  # type: ignore[dict-item]
+        else:
+            request.params.update(values)
 
     def get_next(self, response: requests.Response) -> Any:  # pragma: no cover - abstract
         """Return the next token, or None when there is no next page."""
@@ -202,7 +227,11 @@ class LinkPaginator(SafePaginator):
         self._path = DottedPath(self.config.response_path) if self.config.response_path else None
 
     def get_next(self, response: requests.Response) -> str | None:
-        """Return the absolute next URL, or None on the last page."""
+        """Return the absolute next URL, or None on the last page.
+
+        Raises:
+            ForeignHostError: The link points to another host not in ``allowed_hosts``.
+        """
         if self._path is None:
             link = response.links.get("next", {}).get("url")
         else:
@@ -210,20 +239,53 @@ class LinkPaginator(SafePaginator):
             link = value if isinstance(value, str) else None
         if not link:
             return None
-        return urljoin(response.url, link)
+        next_url = urljoin(response.url, link)
+        allowed = {_host(self.first_url or response.url), *self.allowed_hosts}
+        host = _host(next_url)
+        if host not in allowed:
+            msg = (
+                f"Stream '{self.stream}': the next link points to host '{host}', not the configured "
+                f"host '{_host(self.first_url or response.url)}' ({self.redact(next_url)}). Credentials are "
+                "only sent to the configured host; add the host to allowed_hosts to follow it."
+            )
+            raise ForeignHostError(msg)
+        return next_url
 
     def continue_if_empty(self, response: requests.Response) -> bool:
         """Return True when an empty page still links to a next page."""
         return self.get_next(response) is not None
 
     def update_request(self, request: HTTPRequest) -> None:
-        """First page: configured URL, params and page size. Later pages: the next URL as given."""
+        """First page: configured URL, params and page size.
+
+        Later pages: the next URL as given, byte for byte; configured params (and the page
+        size) the next URL lacks are appended, never repeated.
+        """
+        first_params = dict(request.params)
+        if self.config.limit is not None:
+            first_params[self.config.limit_param] = self.config.limit
         if self._value is None:
-            if self.config.limit is not None:
-                request.params[self.config.limit_param] = self.config.limit
+            request.params = first_params
             return
-        request.url = self._value
+        request.url = _append_missing(self._value, first_params)
         request.params = {}
+
+
+def _host(url: str) -> str:
+    """Return ``host[:port]`` of a URL, lower-case."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
+
+
+def _append_missing(url: str, params: dict[str, Any]) -> str:
+    """Append to ``url`` the ``params`` whose names its query lacks; the rest stays byte for byte."""
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    present = {name for name, _ in parse_qsl(query, keep_blank_values=True)}
+    missing = [(k, str(v)) for k, v in params.items() if k not in present and v is not None]
+    if not missing:
+        return url
+    extra = urlencode(missing)
+    query = f"{query}&{extra}" if query else extra
+    return urlunsplit((scheme, netloc, path, query, fragment))
 
 
 PAGINATORS: dict[str, type[SafePaginator]] = {
@@ -235,15 +297,16 @@ PAGINATORS: dict[str, type[SafePaginator]] = {
 }
 
 
-def build_paginator(config: PaginationConfig, *, records_of: RecordsOf, stream: str) -> SafePaginator:
+def build_paginator(config: PaginationConfig, *, records_of: RecordsOf, stream: str, **options: Any) -> SafePaginator:
     """Return a fresh paginator for one stream run.
 
     Args:
         config: The stream's pagination block (``type`` already checked).
         records_of: Function returning a response's records.
         stream: Stream name, for messages.
+        **options: ``first_url``, ``allowed_hosts``, ``redact`` (see :class:`SafePaginator`).
 
     Returns:
         A new paginator positioned at the first page.
     """
-    return PAGINATORS[config.type](config=config, records_of=records_of, stream=stream)
+    return PAGINATORS[config.type](config=config, records_of=records_of, stream=stream, **options)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 #: Query parameters whose values are secrets whatever the config says.
 SENSITIVE_PARAMS = frozenset(
@@ -89,3 +90,41 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = re.sub(re.escape(secret), MASK, text)
     return text
+
+
+def _variants(secret: str) -> set[str]:
+    """Return the secret as written and as it appears percent-encoded in a URL."""
+    return {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+
+
+def install_log_redaction(secrets: Iterable[str]) -> None:
+    """Mask ``secrets`` in every log record created from now on, by any logger at any level.
+
+    A log record factory rather than a handler filter, because libraries log through their
+    own loggers and handlers (urllib3 logs each request line, query-auth key included, at
+    DEBUG). Calling it again adds more secrets.
+
+    Args:
+        secrets: Secret strings (shorter than 4 characters are ignored).
+    """
+    new = {v for s in secrets if s and len(s) >= 4 for v in _variants(s)}
+    current = logging.getLogRecordFactory()
+    base = getattr(current, "_redaction_base", current)
+    known = getattr(current, "_redaction_secrets", set()) | new
+    if not known:
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's problem, not ours
+            return record
+        masked = redact_text(message, known)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return record
+
+    factory._redaction_base = base  # type: ignore[attr-defined]
+    factory._redaction_secrets = known  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

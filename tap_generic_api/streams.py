@@ -2,48 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import backoff
 import requests
-from singer_sdk.authenticators import APIAuthenticatorBase
+from pyrate_limiter import Limiter
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_generic_api.auth import NoAuth
+from tap_generic_api import retries, templating
+from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
+from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
+from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import redact_text, redact_url
 from tap_generic_api.responses import body_excerpt, read_json, records_at
-from tap_generic_api.templating import render, render_mapping
+from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
 
 
-def permissive_schema(key_fields: Iterable[str]) -> dict[str, Any]:
-    """Return the SCHEMA for a stream: any object, with its key properties declared.
-
-    Records go out as the API sent them, so the schema does not constrain their shape.
-    """
-    return {
-        "type": "object",
-        "properties": {name: {} for name in key_fields},
-        "additionalProperties": True,
-    }
+class APIRequestError(FatalAPIError):
+    """A request failed for good (retries exhausted, or a network error); secrets masked."""
 
 
 class GenericAPIStream(RESTStream[Any]):
     """A REST stream whose URL, auth, pagination and record path all come from config.
+
+    Requests go through the run's shared rate limiter, are retried per :mod:`retries`,
+    and follow the stream's paginator. Templates are checked at start-up and rendered when
+    the stream starts (incremental variables need the bookmark from STATE).
 
     Args:
         tap: The tap.
         stream_config: The stream's checked config.
         variables: Values for ``{variable}`` placeholders (config ``variables`` + built-ins).
         authenticator: The request authenticator, or None for an API without auth.
+        limiter: The shared limiter for this stream's ``requests_per_second``.
+        run_started: The run's start time (UTC), the ``{end_date}`` of incremental runs.
         secrets: Secret strings to mask in any message this stream writes.
     """
 
@@ -57,30 +62,71 @@ class GenericAPIStream(RESTStream[Any]):
         stream_config: StreamConfig,
         *,
         variables: Mapping[str, Any],
-        authenticator: APIAuthenticatorBase | None,
+        authenticator: Any,
+        limiter: Limiter,
+        run_started: datetime,
         secrets: Iterable[str] = (),
     ) -> None:
         self.stream_config = stream_config
-        where = stream_config.where
-        # Rendered once per run: templates are checked before any request and {now} is stable.
-        self._url = render(stream_config.url, variables, where=f"{where}.url")
-        self._params = render_mapping(stream_config.params, variables, where=f"{where}.params")
-        self._headers = render_mapping(stream_config.headers, variables, where=f"{where}.headers")
+        self._variables = dict(variables)
+        self._run_started = run_started
         # The SDK calls the authenticator on every request.
         self._authenticator = authenticator or NoAuth()
+        self._limiter = limiter
         self._secrets = tuple(secrets)
         self._data_path = DottedPath(stream_config.data_path)
         self._query_secret_params = (
             [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
         )
         self._paginator: SafePaginator | None = None
-        super().__init__(
-            tap=tap,
-            name=stream_config.name,
-            schema=permissive_schema(stream_config.key_fields),
-            http_method=stream_config.method,
-        )
+        self._check_templates()
+        # Rendered for real when the stream starts; these are the start-up values.
+        self._render(self._variables_for(bookmark=None))
+        extra = [stream_config.replication_key] if stream_config.replication_key else []
+        if stream_config.schema is not None:
+            schema = with_fields(stream_config.schema, [*stream_config.key_fields, *extra])
+        else:
+            schema = permissive_schema(stream_config.key_fields, extra)
+        super().__init__(tap=tap, name=stream_config.name, schema=schema, http_method=stream_config.method)
         self.primary_keys = list(stream_config.key_fields)
+        self.replication_key = stream_config.replication_key
+
+    # -- templates ---------------------------------------------------------------
+
+    def _check_templates(self) -> None:
+        """Fail at start-up on unknown variables, or start-date variables without a start."""
+        config = self.stream_config
+        known = set(self._variables) | set(templating.INCREMENTAL_VARIABLES)
+        templates: list[tuple[str, str]] = [(f"{config.where}.url", config.url)]
+        templates += [(f"{config.where}.params.{k}", str(v)) for k, v in config.params.items()]
+        templates += [(f"{config.where}.headers.{k}", str(v)) for k, v in config.headers.items()]
+        templates += [(f"{config.where}.body", s) for s in _strings_in(config.body)]
+        needs_start = {"start_date", "start_date_unix", "bookmark"}
+        for where, template in templates:
+            for name in templating.placeholders(template):
+                if name not in known:
+                    templating.render(template, self._variables, where=where)  # raises, naming it
+                if name in needs_start and config.start_date is None:
+                    msg = (
+                        f"'{where}' uses {{{name}}} but the stream has no start_date: set "
+                        f"{config.where}.start_date (ISO-8601) for the first run."
+                    )
+                    raise ConfigError(msg)
+
+    def _variables_for(self, bookmark: Any) -> dict[str, Any]:
+        values = templating.incremental_variables(bookmark, self.stream_config.start_date, self._run_started)
+        values.update(self._variables)
+        return values
+
+    def _render(self, variables: Mapping[str, Any]) -> None:
+        config = self.stream_config
+        where = config.where
+        self._url = templating.render(config.url, variables, where=f"{where}.url")
+        self._params = templating.render_mapping(config.params, variables, where=f"{where}.params")
+        self._headers = templating.render_mapping(config.headers, variables, where=f"{where}.headers")
+        self._body = templating.render_value(config.body, variables, where=f"{where}.body")
+
+    # -- SDK hooks: request building ----------------------------------------------
 
     @property
     def url_base(self) -> str:
@@ -89,7 +135,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     @property
     def authenticator(self) -> Any:
-        """The stream's authenticator (a ``requests`` auth hook), or None."""
+        """The stream's authenticator (a ``requests`` auth hook)."""
         return self._authenticator
 
     @property
@@ -103,29 +149,171 @@ class GenericAPIStream(RESTStream[Any]):
         return dict(self._headers)
 
     def get_url(self, context: Mapping[str, Any] | None) -> str:
-        """Return the rendered URL (templating is ours, done once at start-up)."""
+        """Return the rendered URL (templating is ours)."""
         return self._url
 
     def get_new_paginator(self) -> SafePaginator:
         """Return a fresh paginator and keep it to place its token in each request."""
-        self._paginator = build_paginator(self.stream_config.pagination, records_of=self._records_of, stream=self.name)
+        self._paginator = build_paginator(
+            self.stream_config.pagination,
+            records_of=self._records_of,
+            stream=self.name,
+            first_url=self._url,
+            allowed_hosts=self.stream_config.allowed_hosts,
+            redact=self.redact_url,
+        )
         return self._paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build the request for the paginator's current page.
 
-        Configured params and headers, then the paginator's token and page size; a link
-        paginator replaces the URL with the next URL as given.
+        Configured params, headers and body, then the paginator's token and page size; a
+        link paginator replaces the URL with the next URL as given.
         """
+        body = self._body
         request = HTTPRequest(
             url=self._url,
             method=self.http_method,
             headers=self.http_headers,
             params=dict(self._params),
+            data=dict(body) if isinstance(body, Mapping) else body,
         )
         if self._paginator is not None:
             self._paginator.update_request(request)
         return request
+
+    # -- SDK hooks: sending, retries, errors ----------------------------------------
+
+    def _request(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+        """Send one request under the rate limit, then classify the answer.
+
+        On a 401 with an OAuth2 grant the token is renewed once and the request sent again.
+        """
+        response = self._send(prepared_request, context)
+        if response.status_code == HTTPStatus.UNAUTHORIZED and isinstance(self._authenticator, OAuth2GrantAuth):
+            self.logger.info("Stream '%s': 401 with an OAuth2 token; renewing the token and retrying once.", self.name)
+            self._authenticator.invalidate()
+            response = self._send(prepared_request, context)
+        self.validate_response(response)
+        return response
+
+    def _send(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+        # A copy per attempt: a resend after a token renewal must not rewrite the first request.
+        authenticated = self.authenticator(prepared_request.copy())
+        RateLimiters.acquire(self._limiter)
+        response = self.requests_session.send(authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects)
+        self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
+        return response
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Raise per the retry policy: 429 and 500/502/503/504 retriable, other errors fatal."""
+        if response.status_code >= HTTPStatus.BAD_REQUEST:
+            retries.classify(
+                response,
+                retry_on_429=self.stream_config.rate_limit.retry_on_429,
+                message=self.response_error_message(response),
+            )
+
+    def backoff_wait_generator(self) -> Any:
+        """Return the waits: ``Retry-After`` on 429 (seconds or HTTP date), else ``2^attempt`` seconds."""
+        return retries.wait_generator(
+            max_retry_wait=self.stream_config.rate_limit.max_retry_wait,
+            describe=self._describe,
+        )()
+
+    def backoff_max_tries(self) -> int:
+        """Return the attempts per request: 1 + ``rate_limit.max_retries``."""
+        return self.stream_config.rate_limit.max_retries + 1
+
+    def backoff_jitter(self, value: float) -> float:
+        """No jitter: waits are exactly what the API asked for, or ``2^attempt`` seconds."""
+        return value
+
+    def backoff_handler(self, details: Any) -> None:
+        """Log each retry as a warning: stream, cause (status and redacted URL), wait."""
+        exc = details.get("exception")
+        response = getattr(exc, "response", None)
+        cause = self._describe(response) if isinstance(response, requests.Response) else self._safe(str(exc))
+        self.logger.warning(
+            "Stream '%s': retrying in %.1f s (attempt %d of %d) after: %s",
+            self.name,
+            details.get("wait", 0.0),
+            details.get("tries", 0) + 1,
+            self.backoff_max_tries(),
+            cause,
+        )
+
+    def request_decorator(self, func: Callable) -> Callable:
+        """Retry with ``backoff`` through the SDK's hooks; give up with one clear, secret-free error.
+
+        Built here rather than with ``super()`` because the SDK hands ``backoff`` its logger,
+        whose messages quote exception text (a connection error's URL carries a query-auth key).
+        """
+        attempts = self.backoff_max_tries()
+        decorated = backoff.on_exception(
+            self.backoff_wait_generator,
+            (
+                ConnectionResetError,
+                RetriableAPIError,
+                requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ),
+            max_tries=attempts,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )(func)
+
+        @functools.wraps(func)
+        def call(prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+            try:
+                return decorated(prepared_request, context)
+            except RetriableAPIError as exc:
+                msg = f"{exc} (gave up after {attempts} attempts)"
+                raise APIRequestError(msg) from None
+            except requests.RequestException as exc:
+                msg = (
+                    f"Stream '{self.name}': request to {self.redact_url(prepared_request.url)} failed after "
+                    f"{attempts} attempts: {type(exc).__name__}: {self._safe(str(exc))}"
+                )
+                raise APIRequestError(msg) from None
+
+        return call
+
+    def _describe(self, response: requests.Response) -> str:
+        return (
+            f"Stream '{self.name}': API error {response.status_code} {response.reason} "
+            f"for {self.redact_url(response.url)}"
+        )
+
+    def _safe(self, text: str) -> str:
+        return redact_text(text, self._all_secrets())
+
+    def _all_secrets(self) -> list[str]:
+        extra = self._authenticator.secrets if isinstance(self._authenticator, OAuth2GrantAuth) else []
+        return [*self._secrets, *extra]
+
+    def redact_url(self, url: str | None) -> str:
+        """Return ``url`` with secrets masked (query-auth param, known secret names, values)."""
+        return self._safe(redact_url(url, self._query_secret_params))
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Build an error message: stream, status, reason, redacted URL, short body excerpt.
+
+        The SDK's default appends the whole body; this one quotes at most 300 characters with
+        secrets masked (APIs echo credentials back), and says what a 401 usually means.
+        """
+        msg = self._describe(response)
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
+            msg += " (the credential is invalid or expired)"
+        excerpt = body_excerpt(response)
+        if excerpt:
+            msg += f": {self._safe(excerpt)}"
+        return msg
+
+    # -- records -------------------------------------------------------------------
 
     def _records_of(self, response: requests.Response) -> list[Any]:
         return records_at(read_json(response), self._data_path, url=self.redact_url(response.url))
@@ -134,23 +322,58 @@ class GenericAPIStream(RESTStream[Any]):
         """Yield the records at ``data_path`` in response order."""
         yield from self._records_of(response)
 
-    def redact_url(self, url: str | None) -> str:
-        """Return ``url`` with secrets masked (query-auth param, known secret names, values)."""
-        return redact_text(redact_url(url, self._query_secret_params), self._secrets)
+    def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
+        """Render templates with this run's bookmark, then yield records page by page.
 
-    def response_error_message(self, response: requests.Response) -> str:
-        """Build an error message: stream, status, reason, redacted URL, short body excerpt.
-
-        The SDK's default appends the whole body; this one quotes at most 300 characters
-        with secrets masked, and says what a 401 usually means.
+        With a replication key, records older than the bookmark are skipped (the API may
+        ignore the filter); records equal to it are kept, as Singer's at-least-once rule wants.
         """
-        msg = (
-            f"Stream '{self.name}': API error {response.status_code} {response.reason} "
-            f"for {self.redact_url(response.url)}"
-        )
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            msg += " (the credential is invalid or expired)"
-        excerpt = body_excerpt(response)
-        if excerpt:
-            msg += f": {redact_text(excerpt, self._secrets)}"
-        return msg
+        bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
+        self._render(self._variables_for(bookmark))
+        key = self.replication_key
+        for record in self.request_records(context):
+            if key and bookmark is not None and _older(record.get(key), bookmark):
+                continue
+            yield record
+
+    def infer_schema(self, pages: int) -> None:
+        """Replace the schema with one inferred from the records of the first ``pages`` pages.
+
+        Must run before the catalog is read (the tap calls it while building streams).
+        """
+        inferrer = SchemaInferrer()
+        self._render(self._variables_for(None))
+        paginator = self.get_new_paginator()
+        decorated = self.request_decorator(self._request)
+        sampled = 0
+        while not paginator.finished and paginator.count < pages:
+            prepared = self._prepare_request(context=None, page=paginator)
+            response = decorated(prepared, None)
+            for record in self._records_of(response):
+                inferrer.add(record)
+                sampled += 1
+            paginator.advance(response)
+        extra = [self.replication_key] if self.replication_key else []
+        self._schema = with_fields(inferrer.schema(), [*self.primary_keys, *extra])
+        self._metadata = None
+        self.logger.info("Stream '%s': schema inferred from %d records.", self.name, sampled)
+
+
+def _older(value: Any, bookmark: Any) -> bool:
+    """Return True when ``value`` sorts before ``bookmark``; incomparable values are kept."""
+    if value is None:
+        return False
+    try:
+        return bool(value < bookmark)
+    except TypeError:
+        return False
+
+
+def _strings_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings_in(v)]
+    return []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,18 +11,20 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_generic_api.auth import build_authenticator
+from tap_generic_api.auth import OAuth2Registry, build_authenticator
 from tap_generic_api.cli import run_cli
 from tap_generic_api.config import (
     AUTH_TYPES,
+    DEFAULT_INFER_SCHEMA_PAGES,
     METHODS,
     PAGINATION_TYPES,
     StreamConfig,
     parse_streams,
 )
-from tap_generic_api.credentials import resolve_secret
+from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ConfigError
-from tap_generic_api.redact import redact_text, secret_values
+from tap_generic_api.ratelimit import RateLimiters
+from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
 
@@ -172,8 +176,12 @@ class TapGenericAPI(Tap):
     def _stream_configs(self) -> list[StreamConfig]:
         return parse_streams(self.config)
 
+    @functools.cached_property
+    def _run_started(self) -> datetime:
+        return datetime.now(UTC)
+
     def _variables(self) -> dict[str, Any]:
-        variables = builtin_variables(self.config.get("org_slug"), now=datetime.now(UTC))
+        variables = builtin_variables(self.config.get("org_slug"), now=self._run_started)
         user = self.config.get("variables") or {}
         if not isinstance(user, dict):
             msg = "Config key 'variables' must be an object of name -> value."
@@ -195,18 +203,11 @@ class TapGenericAPI(Tap):
         variables = self._variables()
         secrets = self.config.get("secrets") or {}
         known_secrets = secret_values(self.config)
+        limiters = RateLimiters()
+        oauth2 = OAuth2Registry()
         streams = []
         for stream_config in configs:
-            authenticator = None
-            if stream_config.auth is not None:
-                secret = resolve_secret(
-                    stream_config.auth,
-                    secrets,
-                    org_slug=self.config.get("org_slug"),
-                    stream=stream_config.name,
-                )
-                known_secrets.append(secret)
-                authenticator = build_authenticator(stream_config.auth, secret)
+            authenticator = self._authenticator(stream_config, secrets, oauth2, known_secrets)
             if stream_config.batch_size is not None:
                 self.logger.info(
                     "Stream '%s': destination.batch_size is applied by the target; set "
@@ -219,10 +220,39 @@ class TapGenericAPI(Tap):
                     stream_config,
                     variables=variables,
                     authenticator=authenticator,
+                    limiter=limiters.get(stream_config.rate_limit.requests_per_second),
+                    run_started=self._run_started,
                     secrets=known_secrets,
                 )
             )
+        install_log_redaction(known_secrets)
+        for stream in streams:
+            if stream.stream_config.infer_schema:
+                stream.infer_schema(DEFAULT_INFER_SCHEMA_PAGES)
         return streams
+
+    def _authenticator(
+        self,
+        stream_config: StreamConfig,
+        secrets: dict[str, Any],
+        oauth2: OAuth2Registry,
+        known_secrets: list[str],
+    ) -> Any:
+        """Resolve the stream's credential and build its authenticator (None without auth)."""
+        auth = stream_config.auth
+        if auth is None:
+            return None
+        org_slug = self.config.get("org_slug")
+        if auth.oauth2 is not None:
+            client_id, client_secret, refresh_token = oauth2_secrets(
+                auth, secrets, org_slug=org_slug, stream=stream_config.name
+            )
+            known_secrets.extend(s for s in (client_secret, refresh_token) if s)
+            grant = dataclasses.replace(auth.oauth2, client_id=client_id)
+            return oauth2.get(grant, client_secret=client_secret, refresh_token=refresh_token)
+        secret = resolve_secret(auth, secrets, org_slug=org_slug, stream=stream_config.name)
+        known_secrets.append(secret)
+        return build_authenticator(auth, secret)
 
 
 def main() -> None:

@@ -97,3 +97,59 @@ def render_mapping(mapping: Mapping[str, Any], variables: Mapping[str, Any], *, 
         for key, value in mapping.items()
         if value is not None
     }
+
+
+#: Variables that depend on the stream's bookmark; known only when the stream starts.
+INCREMENTAL_VARIABLES = ("start_date", "start_date_unix", "end_date", "end_date_unix", "bookmark")
+
+
+def _to_unix(value: Any) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+def incremental_variables(bookmark: Any, start_date: str | None, now: datetime) -> dict[str, Any]:
+    """Return the incremental variables for one stream run.
+
+    Args:
+        bookmark: The replication key value from STATE, or None on a first run.
+        start_date: The stream's ``start_date`` (ISO-8601), or None.
+        now: The run's start time (UTC).
+
+    Returns:
+        ``start_date`` / ``bookmark`` (the bookmark, else ``start_date``), their ``_unix``
+        forms in epoch seconds, and ``end_date`` / ``end_date_unix`` (the run's start time).
+        ``start_date`` and ``bookmark`` are absent when neither is known.
+    """
+    values: dict[str, Any] = {
+        "end_date": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_date_unix": int(now.timestamp()),
+    }
+    start = bookmark if bookmark is not None else start_date
+    if start is not None:
+        values["start_date"] = start
+        values["bookmark"] = start
+        values["start_date_unix"] = _to_unix(start)
+    return values
+
+
+def render_value(value: Any, variables: Mapping[str, Any], *, where: str) -> Any:
+    """Render every string inside a JSON value (a POST ``body``); other values pass through.
+
+    A string that is exactly one placeholder (``"{start_date_unix}"``) takes the variable's
+    value with its type, so numbers stay numbers in a JSON body.
+    """
+    if isinstance(value, str):
+        names = placeholders(value)
+        if len(names) == 1 and value == f"{{{names[0]}}}" and names[0] in variables:
+            return variables[names[0]]
+        return render(value, variables, where=where)
+    if isinstance(value, Mapping):
+        return {k: render_value(v, variables, where=f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, variables, where=f"{where}[{i}]") for i, v in enumerate(value)]
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +20,27 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from local_services import BigQueryEmulator, DatasetteAPI  # noqa: E402
 
 BIN = Path(sys.executable).parent
+
+#: Tests use secrets containing this marker; none may reach captured output or logs.
+LEAK_MARKER = "NEVERLOG"
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_output(caplog, capsys):
+    """Fail any test whose captured stdout, stderr or logs (any level) contain a secret."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    out, err = capsys.readouterr()
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    for where, text in (("logs", caplog.text), ("stdout", out), ("stderr", err)):
+        assert LEAK_MARKER not in text, f"a secret leaked into {where}"
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """pytest-httpserver listens on loopback only."""
+    return ("127.0.0.1", 0)
 
 
 @pytest.fixture(scope="session")

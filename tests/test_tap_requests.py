@@ -8,6 +8,7 @@ import json
 from contextlib import redirect_stdout
 
 import pytest
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
 from tap_generic_api.pagination import PaginationLoopError
@@ -293,18 +294,24 @@ def test_unknown_variable_names_it_and_the_key():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"rate_limit": {"requests_per_second": 5}}, r"config.rate_limit: .*not supported yet"),
+        ({"rate_limit": {"requests_per_second": 0}}, r"config.rate_limit.requests_per_second must be a positive"),
+        ({"rate_limit": {"max_retries": -1}}, r"config.rate_limit.max_retries must be an integer >= 0"),
         ({"transform": {"flatten": True}}, r"config.transform: .*not supported yet"),
         (
-            {"auth": {"type": "oauth2", "provider": "X", "token_url": "https://t"}},
-            r"OAuth2 token grants .*not supported yet",
+            {"auth": {"type": "oauth2", "token_url": "https://t/token", "client_id": "c"}},
+            r"'client_credentials' needs auth.client_id and auth.client_secret",
         ),
+        ({"auth": {"type": "oauth2", "token_url": "ftp://t"}}, r"auth.token_url is required"),
+        ({"body": {"q": 1}}, r"config.body is only sent with method POST"),
+        ({"start_date": "yesterday"}, r"config.start_date: 'yesterday' is not an ISO-8601"),
+        ({"params": {"since": "{start_date}"}}, r"uses \{start_date\} but the stream has no start_date"),
+        ({"allowed_hosts": "evil.example"}, r"allowed_hosts must be a list"),
         ({"pagination": {"type": "cursor", "param": "after"}}, r"pagination.response_path is required"),
         ({"auth": {"type": "bearer"}}, r"auth needs 'provider'"),
     ],
 )
-def test_config_errors(config, message):
-    with pytest.raises(ConfigError, match=message):
+def test_config_errors(config, message, requests_mock):
+    with pytest.raises(ConfigValidationError, match=message):
         _tap(**config)
 
 

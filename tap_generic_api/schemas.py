@@ -1,0 +1,109 @@
+"""SCHEMA for a stream: permissive by default, given by config, or inferred from sample records."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: JSON Schema type of a Python value decoded from JSON.
+_TYPE_OF = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (decimal.Decimal, "number"),
+    (str, "string"),
+)
+
+
+#: Schema of a key property or replication key whose type is not known: any scalar.
+ANY_SCALAR: dict[str, Any] = {"type": ["string", "integer", "number", "boolean", "null"]}
+
+
+def permissive_schema(key_fields: Iterable[str], extra_fields: Iterable[str] = ()) -> dict[str, Any]:
+    """Return a schema accepting any object, with key properties (and ``extra_fields``) declared.
+
+    Records go out as the API sent them, so the schema does not constrain their shape.
+    """
+    names = [*key_fields, *extra_fields]
+    return {
+        "type": "object",
+        "properties": {name: dict(ANY_SCALAR) for name in names},
+        "additionalProperties": True,
+    }
+
+
+def with_fields(schema: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """Return ``schema`` with any of ``fields`` missing from its properties added as any scalar."""
+    result = dict(schema)
+    properties = dict(result.get("properties") or {})
+    for name in fields:
+        properties.setdefault(name, dict(ANY_SCALAR))
+    result["properties"] = properties
+    result.setdefault("type", "object")
+    return result
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    for python_type, name in _TYPE_OF:
+        if isinstance(value, python_type):
+            return name
+    return "string"
+
+
+class SchemaInferrer:
+    """Builds a JSON schema from sample records, widening types as it sees more.
+
+    Rules: ``integer`` + ``number`` widen to ``number``; any other mix of scalar types
+    widens to ``string``; objects merge their properties; arrays merge their items; a field
+    seen only as ``null`` becomes ``["string", "null"]`` (never a null-only type); every
+    field is nullable, since a later record may omit it.
+    """
+
+    def __init__(self) -> None:
+        self._root: dict[str, Any] = {"types": {"object"}, "properties": {}, "items": None}
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Take one record into account."""
+        self._merge(self._root, record)
+
+    def _merge(self, node: dict[str, Any], value: Any) -> None:
+        kind = _json_type(value)
+        node["types"].add(kind)
+        if kind == "object":
+            for key, child in value.items():
+                sub = node["properties"].setdefault(key, {"types": set(), "properties": {}, "items": None})
+                self._merge(sub, child)
+        elif kind == "array":
+            if node["items"] is None:
+                node["items"] = {"types": set(), "properties": {}, "items": None}
+            for child in value:
+                self._merge(node["items"], child)
+
+    def schema(self) -> dict[str, Any]:
+        """Return the inferred schema of the records added so far."""
+        schema = self._render(self._root)
+        schema["type"] = "object"
+        return schema
+
+    def _render(self, node: dict[str, Any]) -> dict[str, Any]:
+        types = set(node["types"]) - {"null"}
+        if "integer" in types and "number" in types:
+            types.discard("integer")
+        if len(types) > 1:
+            # Incompatible types: only a string holds every value faithfully.
+            return {"type": ["string", "null"]}
+        kind = types.pop() if types else "string"
+        result: dict[str, Any] = {"type": [kind, "null"]}
+        if kind == "object":
+            result["properties"] = {k: self._render(v) for k, v in node["properties"].items()}
+        elif kind == "array":
+            items = node["items"]
+            result["items"] = self._render(items) if items and items["types"] - {"null"} else {}
+        return result

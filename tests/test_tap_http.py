@@ -1,0 +1,518 @@
+"""Production HTTP behaviour: retries and waits, rate limit, link safety, OAuth2, incremental."""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import io
+import json
+import time
+import types
+from contextlib import redirect_stdout
+
+import backoff._sync
+import pytest
+import requests
+
+from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
+from tap_generic_api.retries import RetryWaitTooLongError
+from tap_generic_api.streams import APIRequestError
+from tap_generic_api.tap import TapGenericAPI
+
+API = "https://api.example.com/v1/items"
+SECRET = "sk_live_NEVERLOG_5f3a9"  # must never appear in any output (see conftest)
+FAST = {"requests_per_second": 1000}
+
+
+def _tap(state=None, **config):
+    base = {
+        "url": API,
+        "destination": {"table": "items", "key_fields": ["id"]},
+        "auth": {"type": "bearer", "provider": "VENDOR"},
+        "secrets": {"vendor": SECRET},
+        "rate_limit": FAST,
+    }
+    base.update(config)
+    return TapGenericAPI(config=base, parse_env_config=False, state=state)
+
+
+def _extract(tap, name="items"):
+    return list(tap.streams[name].get_records(None))
+
+
+def _sync(tap):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.sync_all()
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the waits backoff asks for, without sleeping."""
+    waits: list[float] = []
+    monkeypatch.setattr(backoff._sync, "time", types.SimpleNamespace(sleep=waits.append))
+    return waits
+
+
+# --- retries -------------------------------------------------------------------
+
+
+def test_429_with_retry_after_seconds_waits_that_long(requests_mock, sleeps):
+    requests_mock.get(API, [{"status_code": 429, "headers": {"Retry-After": "2"}}, {"json": [{"id": 1}]}])
+    assert _extract(_tap()) == [{"id": 1}]
+    assert requests_mock.call_count == 2
+    assert sleeps == [2.0]
+
+
+def test_429_with_retry_after_http_date(requests_mock, sleeps):
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    requests_mock.get(API, [{"status_code": 429, "headers": {"Retry-After": when}}, {"json": []}])
+    _extract(_tap())
+    assert requests_mock.call_count == 2
+    assert len(sleeps) == 1
+    assert 27.5 <= sleeps[0] <= 30.0
+
+
+def test_429_without_retry_after_backs_off_exponentially(requests_mock, sleeps):
+    requests_mock.get(API, [{"status_code": 429}] * 3 + [{"json": []}])
+    _extract(_tap())
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
+def test_503_four_times_with_max_retries_3_gives_up_with_clear_error(requests_mock, sleeps):
+    requests_mock.get(API, status_code=503, reason="Service Unavailable", text=f"down for maintenance {SECRET}")
+    tap = _tap(auth={"type": "query", "provider": "VENDOR"}, rate_limit={**FAST, "max_retries": 3})
+    with pytest.raises(APIRequestError) as info:
+        _extract(tap)
+    assert requests_mock.call_count == 4
+    assert sleeps == [1.0, 2.0, 4.0]
+    message = str(info.value)
+    assert "Stream 'items': API error 503 Service Unavailable" in message
+    assert "for https://api.example.com/v1/items?api_key=***:" in message
+    assert "down for maintenance ***" in message
+    assert "gave up after 4 attempts" in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_other_retryable_5xx(requests_mock, sleeps, status):
+    requests_mock.get(API, [{"status_code": status}, {"json": [{"id": 1}]}])
+    assert len(_extract(_tap())) == 1
+    assert requests_mock.call_count == 2
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422, 501])
+def test_other_errors_fail_at_once(requests_mock, sleeps, status):
+    requests_mock.get(API, status_code=status, text="nope")
+    with pytest.raises(Exception, match=f"API error {status}"):
+        _extract(_tap())
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_401_says_the_credential_is_invalid_or_expired(requests_mock, sleeps):
+    requests_mock.get(API, status_code=401, reason="Unauthorized", json={"error": f"bad token {SECRET}"})
+    with pytest.raises(Exception, match="credential is invalid or expired") as info:
+        _extract(_tap())
+    assert SECRET not in str(info.value)
+    assert requests_mock.call_count == 1
+
+
+def test_retry_on_429_false_fails_at_once(requests_mock, sleeps):
+    requests_mock.get(API, status_code=429, headers={"Retry-After": "1"})
+    with pytest.raises(Exception, match=r"API error 429.*retry_on_429 is false"):
+        _extract(_tap(rate_limit={**FAST, "retry_on_429": False}))
+    assert requests_mock.call_count == 1
+
+
+def test_absurd_retry_after_is_an_error_not_a_hang(requests_mock, sleeps):
+    requests_mock.get(API, status_code=429, headers={"Retry-After": "86400"})
+    with pytest.raises(RetryWaitTooLongError, match=r"asks to wait 86400 s .*max_retry_wait \(300 s\)"):
+        _extract(_tap())
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+
+
+def test_connection_errors_are_retried_then_reported_without_secret(requests_mock, sleeps):
+    requests_mock.get(API, exc=requests.exceptions.ConnectionError(f"refused for {API}?api_key={SECRET}"))
+    with pytest.raises(APIRequestError) as info:
+        _extract(_tap(auth={"type": "query", "provider": "VENDOR"}, rate_limit={**FAST, "max_retries": 2}))
+    assert requests_mock.call_count == 3
+    assert sleeps == [1.0, 2.0]
+    assert "failed after 3 attempts: ConnectionError" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_timeouts_are_retried(requests_mock, sleeps):
+    requests_mock.get(API, [{"exc": requests.exceptions.ReadTimeout("slow")}, {"json": [{"id": 1}]}])
+    assert len(_extract(_tap())) == 1
+    assert sleeps == [1.0]
+
+
+# --- rate limit -----------------------------------------------------------------
+
+
+def test_fifty_requests_at_ten_per_second_take_at_least_4_9_seconds(requests_mock):
+    pages = [{"json": [{"id": i}]} for i in range(49)] + [{"json": []}]
+    requests_mock.get(API, pages)
+    tap = _tap(pagination={"type": "page", "limit": 1}, rate_limit={"requests_per_second": 10})
+    started = time.monotonic()
+    assert len(_extract(tap)) == 49
+    elapsed = time.monotonic() - started
+    assert requests_mock.call_count == 50
+    assert elapsed >= 4.9
+
+
+def test_rate_limit_is_shared_across_streams(requests_mock):
+    requests_mock.get("https://api.example.com/a", json=[{"id": 1}])
+    requests_mock.get("https://api.example.com/b", json=[{"id": 2}])
+    config = {
+        "rate_limit": {"requests_per_second": 5},
+        "streams": [
+            {"url": "https://api.example.com/a", "destination": {"table": "a"}},
+            {"url": "https://api.example.com/b", "destination": {"table": "b"}},
+        ],
+    }
+    tap = TapGenericAPI(config=config, parse_env_config=False)
+    started = time.monotonic()
+    for _ in range(3):
+        _extract(tap, "a")
+        _extract(tap, "b")
+    # 6 requests through one limiter at 5/s: at least 5 intervals of 0.2 s.
+    assert time.monotonic() - started >= 0.99
+
+
+# --- pagination safety ---------------------------------------------------------------
+
+
+def test_cursor_cycle_a_b_a_stops_after_three_requests(requests_mock):
+    requests_mock.get(
+        API,
+        [
+            {"json": {"data": [{"id": 1}], "next": "A"}},
+            {"json": {"data": [{"id": 2}], "next": "B"}},
+            {"json": {"data": [{"id": 3}], "next": "A"}},
+            {"json": {"data": [{"id": 4}], "next": "C"}},
+        ],
+    )
+    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "c", "response_path": "next"})
+    with pytest.raises(PaginationLoopError, match="returned 'A' which was already requested"):
+        _extract(tap)
+    assert requests_mock.call_count == 3
+
+
+def test_cursor_echoed_back_on_last_page_ends_cleanly(requests_mock, caplog):
+    requests_mock.get(
+        API,
+        [
+            {"json": {"data": [{"id": 1}], "next": "A"}},
+            {"json": {"data": [{"id": 2}], "next": "A"}},
+        ],
+    )
+    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "c", "response_path": "next"})
+    assert len(_extract(tap)) == 2
+    assert requests_mock.call_count == 2
+    assert "same pagination token again ('A')" in caplog.text
+
+
+def test_endless_api_stops_at_max_pages(requests_mock, caplog):
+    counter = iter(range(10**6))
+    requests_mock.get(API, json=lambda request, context: {"data": [{"id": 1}], "next": f"c{next(counter)}"})
+    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "c", "response_path": "next", "max_pages": 25})
+    assert len(_extract(tap)) == 25
+    assert requests_mock.call_count == 25
+    assert "Stream 'items': stopped after 25 pages" in caplog.text
+    assert "may be truncated" in caplog.text
+
+
+def test_empty_page_with_cursor_continues(requests_mock):
+    requests_mock.get(
+        API,
+        [
+            {"json": {"data": [], "next": "A"}},
+            {"json": {"data": [{"id": 1}], "next": None}},
+        ],
+    )
+    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "c", "response_path": "next"})
+    assert _extract(tap) == [{"id": 1}]
+    assert requests_mock.call_count == 2
+
+
+def test_next_link_to_another_host_is_refused(requests_mock):
+    requests_mock.get(API, json=[{"id": 1}], headers={"Link": '<https://evil.example/steal?page=2>; rel="next"'})
+    evil = requests_mock.get("https://evil.example/steal", json=[])
+    with pytest.raises(ForeignHostError, match="host 'evil.example', not the configured host 'api.example.com'"):
+        _extract(_tap(pagination={"type": "link"}))
+    assert evil.call_count == 0
+
+
+def test_next_link_to_allowed_host_is_followed(requests_mock):
+    requests_mock.get(API, json=[{"id": 1}], headers={"Link": '<https://cdn.example.com/p2>; rel="next"'})
+    requests_mock.get("https://cdn.example.com/p2", json=[{"id": 2}])
+    assert len(_extract(_tap(pagination={"type": "link"}, allowed_hosts=["cdn.example.com"]))) == 2
+
+
+def test_next_link_relative_and_params_not_repeated_and_escapes_kept(requests_mock):
+    requests_mock.get(
+        API,
+        [
+            {"json": {"items": [{"id": 1}], "next": "items?cursor=a%2Fb%3D&status=open"}},
+            {"json": {"items": [{"id": 2}]}},
+        ],
+    )
+    tap = _tap(
+        data_path="items",
+        params={"status": "open", "expand": "all"},
+        pagination={"type": "link", "response_path": "next", "limit": 50, "limit_param": "per_page"},
+    )
+    assert len(_extract(tap)) == 2
+    urls = [r.url for r in requests_mock.request_history]
+    assert urls[0] == f"{API}?status=open&expand=all&per_page=50"
+    assert urls[1] == f"{API}?cursor=a%2Fb%3D&status=open&expand=all&per_page=50"
+
+
+# --- OAuth2 ------------------------------------------------------------------------
+
+
+TOKEN_URL = "https://auth.example.com/oauth/token"
+
+
+def _oauth_config(**auth):
+    return {
+        "auth": {"type": "oauth2", "token_url": TOKEN_URL, "client_id": "cid", "client_secret": SECRET, **auth},
+        "secrets": {},
+        "streams": [
+            {"url": "https://api.example.com/a", "destination": {"table": "a"}},
+            {"url": "https://api.example.com/b", "destination": {"table": "b"}},
+        ],
+        "rate_limit": FAST,
+    }
+
+
+def test_oauth2_client_credentials_one_token_for_all_streams(requests_mock):
+    token = requests_mock.post(TOKEN_URL, json={"access_token": "at-1", "expires_in": 3600})
+    requests_mock.get("https://api.example.com/a", json=[{"id": 1}])
+    requests_mock.get("https://api.example.com/b", json=[{"id": 2}])
+    tap = TapGenericAPI(config=_oauth_config(scopes="read write"), parse_env_config=False)
+    _extract(tap, "a")
+    _extract(tap, "b")
+    _extract(tap, "a")
+    assert token.call_count == 1
+    form = dict(pair.split("=") for pair in token.last_request.text.split("&"))
+    assert form["grant_type"] == "client_credentials"
+    assert form["client_id"] == "cid"
+    assert form["scope"] == "read+write"
+    api_calls = [r for r in requests_mock.request_history if r.url != TOKEN_URL]
+    assert {r.headers["Authorization"] for r in api_calls} == {"Bearer at-1"}
+
+
+def test_oauth2_refresh_token_grant_renews_once_on_401(requests_mock):
+    token = requests_mock.post(
+        TOKEN_URL,
+        [
+            {"json": {"access_token": "at-1", "expires_in": 3600}},
+            {"json": {"access_token": "at-2", "expires_in": 3600, "refresh_token": "rt-2"}},
+        ],
+    )
+    api = requests_mock.get("https://api.example.com/a", [{"status_code": 401}, {"json": [{"id": 1}]}])
+    config = _oauth_config(refresh_token="rt-1")
+    config["auth"].pop("client_secret")
+    config["auth"]["client_id"] = None
+    tap = TapGenericAPI(config=config, parse_env_config=False)
+    assert _extract(tap, "a") == [{"id": 1}]
+    assert token.call_count == 2
+    assert "grant_type=refresh_token" in token.request_history[0].text
+    assert "refresh_token=rt-1" in token.request_history[0].text
+    assert [r.headers["Authorization"] for r in api.request_history] == ["Bearer at-1", "Bearer at-2"]
+
+
+def test_oauth2_token_expiring_within_margin_is_renewed(requests_mock):
+    token = requests_mock.post(
+        TOKEN_URL,
+        [
+            {"json": {"access_token": "at-1", "expires_in": 30}},
+            {"json": {"access_token": "at-2", "expires_in": 3600}},
+        ],
+    )
+    requests_mock.get("https://api.example.com/a", json=[])
+    tap = TapGenericAPI(config=_oauth_config(), parse_env_config=False)
+    _extract(tap, "a")
+    _extract(tap, "a")  # 30 s lifetime minus a 3 s margin: still fine
+    assert token.call_count == 1
+    auth = tap.streams["a"].authenticator
+    auth.last_refreshed -= datetime.timedelta(seconds=28)
+    _extract(tap, "a")
+    assert token.call_count == 2
+
+
+def test_oauth2_plain_token_is_a_bearer_token(requests_mock):
+    requests_mock.get(API, json=[])
+    _extract(_tap(auth={"type": "oauth2", "provider": "VENDOR"}))
+    assert requests_mock.last_request.headers["Authorization"] == f"Bearer {SECRET}"
+
+
+def test_oauth2_token_endpoint_error_is_clear_and_masked(requests_mock):
+    requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_client", "echo": SECRET})
+    requests_mock.get("https://api.example.com/a", json=[])
+    tap = TapGenericAPI(config=_oauth_config(), parse_env_config=False)
+    with pytest.raises(Exception, match="OAuth2 token request to .* failed with status 400") as info:
+        _extract(tap, "a")
+    assert SECRET not in str(info.value)
+
+
+# --- incremental ---------------------------------------------------------------------
+
+
+def test_second_incremental_run_sends_bookmark_and_emits_only_new_records(requests_mock):
+    def api(request, context):
+        since = request.qs["updated_since"][0].upper()
+        records = [
+            {"id": 1, "updated_at": "2026-01-02T00:00:00Z"},
+            {"id": 2, "updated_at": "2026-01-03T00:00:00Z"},
+        ]
+        if since >= "2026-01-03":
+            # A sloppy API: it also returns one old record the filter should have dropped.
+            records = [records[0], {"id": 3, "updated_at": "2026-01-04T00:00:00Z"}]
+        return records
+
+    requests_mock.get(API, json=api)
+    config = {
+        "replication_key": "updated_at",
+        "start_date": "2026-01-01T00:00:00Z",
+        "params": {"updated_since": "{bookmark}", "until": "{end_date_unix}"},
+    }
+    first = _sync(_tap(**config))
+    assert [m["record"]["id"] for m in first if m["type"] == "RECORD"] == [1, 2]
+    assert requests_mock.request_history[0].qs["updated_since"] == ["2026-01-01t00:00:00z"]
+    state = [m for m in first if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["items"]["replication_key_value"] == "2026-01-03T00:00:00Z"
+
+    second = _sync(_tap(state=state, **config))
+    assert requests_mock.request_history[-1].qs["updated_since"] == ["2026-01-03t00:00:00z"]
+    assert [m["record"]["id"] for m in second if m["type"] == "RECORD"] == [3]
+    state2 = [m for m in second if m["type"] == "STATE"][-1]["value"]
+    assert state2["bookmarks"]["items"]["replication_key_value"] == "2026-01-04T00:00:00Z"
+
+
+def test_unix_start_date_variables(requests_mock):
+    requests_mock.get(API, json=[])
+    tap = _tap(
+        start_date="2024-01-01T00:00:00Z",
+        replication_key="created",
+        params={"created[gte]": "{start_date_unix}", "created[lte]": "{end_date_unix}"},
+    )
+    _extract(tap)
+    qs = requests_mock.last_request.qs
+    assert qs["created[gte]"] == ["1704067200"]
+    assert abs(int(qs["created[lte]"][0]) - time.time()) < 60
+
+
+# --- many streams, POST, schema --------------------------------------------------------
+
+
+def test_two_streams_each_send_their_own_credential(requests_mock):
+    requests_mock.get("https://api.example.com/a", json=[])
+    requests_mock.get("https://other.example.com/b", json=[])
+    config = {
+        "secrets": {"vendor_a": "key-A", "vendor_b": "key-B"},
+        "auth": {"type": "bearer", "provider": "VENDOR_A"},
+        "streams": [
+            {"url": "https://api.example.com/a", "destination": {"table": "a"}},
+            {
+                "url": "https://other.example.com/b",
+                "destination": {"table": "b"},
+                "auth": {"type": "header", "provider": "VENDOR_B", "header_name": "X-Key"},
+            },
+        ],
+        "rate_limit": FAST,
+    }
+    tap = TapGenericAPI(config=config, parse_env_config=False)
+    _extract(tap, "a")
+    _extract(tap, "b")
+    a, b = requests_mock.request_history
+    assert a.headers["Authorization"] == "Bearer key-A"
+    assert "X-Key" not in a.headers
+    assert b.headers["X-Key"] == "key-B"
+    assert b.headers.get("Authorization", "").startswith("Bearer key-A") is False
+
+
+def test_post_with_templated_body_and_cursor_in_body(requests_mock):
+    requests_mock.post(
+        API,
+        [
+            {"json": {"results": [{"id": 1}], "paging": {"next": "t2"}}},
+            {"json": {"results": [{"id": 2}], "paging": {}}},
+        ],
+    )
+    tap = _tap(
+        method="POST",
+        body={"filter": {"org": "{org_slug}", "since": "{start_date_unix}"}, "sort": ["id"]},
+        start_date="2024-01-01T00:00:00Z",
+        org_slug="acme",
+        data_path="results",
+        pagination={
+            "type": "cursor",
+            "param": "after",
+            "response_path": "paging.next",
+            "limit": 100,
+            "location": "body",
+        },
+    )
+    assert len(_extract(tap)) == 2
+    bodies = [r.json() for r in requests_mock.request_history]
+    assert bodies[0] == {"filter": {"org": "acme", "since": 1704067200}, "sort": ["id"], "limit": 100}
+    assert bodies[1] == {"filter": {"org": "acme", "since": 1704067200}, "sort": ["id"], "limit": 100, "after": "t2"}
+    assert all(r.qs == {} for r in requests_mock.request_history)
+
+
+def test_infer_schema_from_first_pages(requests_mock):
+    requests_mock.get(
+        API,
+        [
+            {"json": {"data": [{"id": 1, "amount": 1, "tags": ["a"], "meta": {"x": None}}], "next": "p2"}},
+            {"json": {"data": [{"id": 2, "amount": 2.5, "note": None, "meta": {"x": "s"}}]}},
+        ],
+    )
+    tap = _tap(
+        data_path="data", infer_schema=True, pagination={"type": "cursor", "param": "c", "response_path": "next"}
+    )
+    schema = tap.streams["items"].schema
+    props = schema["properties"]
+    assert props["id"] == {"type": ["integer", "null"]}
+    assert props["amount"] == {"type": ["number", "null"]}
+    assert props["tags"] == {"type": ["array", "null"], "items": {"type": ["string", "null"]}}
+    assert props["note"] == {"type": ["string", "null"]}
+    assert props["meta"] == {"type": ["object", "null"], "properties": {"x": {"type": ["string", "null"]}}}
+
+
+def test_stream_given_schema_is_emitted(requests_mock):
+    requests_mock.get(API, json=[{"id": 1, "name": "a"}])
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    messages = _sync(_tap(schema=schema))
+    assert messages[0]["schema"]["properties"] == schema["properties"]
+
+
+def test_query_secret_never_logged_at_debug_over_real_http(httpserver, caplog):
+    """Real HTTP on loopback: urllib3 logs request lines at DEBUG; the key must be masked."""
+    httpserver.expect_request("/items", query_string={"api_key": SECRET}).respond_with_json(
+        {"data": [{"id": 1}], "echo": SECRET}
+    )
+    httpserver.expect_request("/boom").respond_with_data(f"error for {SECRET}", status=418)
+    config = {
+        "auth": {"type": "query", "provider": "VENDOR"},
+        "secrets": {"vendor": SECRET},
+        "data_path": "data",
+        "rate_limit": FAST,
+        "streams": [
+            {"url": httpserver.url_for("/items"), "destination": {"table": "items"}},
+            {"url": httpserver.url_for("/boom"), "destination": {"table": "boom"}},
+        ],
+    }
+    tap = TapGenericAPI(config=config, parse_env_config=False)
+    assert _extract(tap, "items") == [{"id": 1}]
+    with pytest.raises(Exception, match="API error 418") as info:
+        _extract(tap, "boom")
+    assert SECRET not in str(info.value)
+    assert "api_key=" in caplog.text  # urllib3's DEBUG request line was logged ...
+    assert SECRET not in caplog.text  # ... with the key masked
