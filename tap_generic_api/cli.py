@@ -1,25 +1,47 @@
-"""Console entry helper shared by the tap and the target."""
+"""Console entry helper shared by the tap and the target: clean messages for expected errors."""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+import traceback
 from collections.abc import Callable
 
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
+
+#: Errors whose message says everything the user needs; no traceback unless asked for.
+_CLEAN_ERRORS: tuple[type[BaseException], ...] = (FatalAPIError, InvalidInputLine)
+
+
+def register_clean_error(*kinds: type[BaseException]) -> None:
+    """Add exception types that are reported as one message rather than a traceback."""
+    global _CLEAN_ERRORS  # noqa: PLW0603 - a registry of the process's own error types
+    _CLEAN_ERRORS = (*_CLEAN_ERRORS, *kinds)
 
 
 def run_cli(cli: Callable[[], object]) -> None:
-    """Run a singer-sdk CLI; a :class:`ConfigValidationError` prints its errors and exits 1.
+    """Run a singer-sdk CLI; report config and known runtime errors as one clear message.
+
+    A config error prints each problem; a known runtime error (API error, bad input line,
+    pagination loop, load failure) prints its message. Set ``TRACEBACK=1`` in the
+    environment to also print the traceback.
 
     Args:
         cli: The plugin's ``cli`` click command.
 
     Raises:
-        SystemExit: With status 1 on a config error.
+        SystemExit: With status 1 on such an error.
     """
     try:
         cli()
     except ConfigValidationError as exc:
         for error in exc.errors or [str(exc)]:
             sys.stderr.write(f"Config error: {error}\n")
+        raise SystemExit(1) from None
+    except _CLEAN_ERRORS as exc:
+        if os.environ.get("TRACEBACK"):
+            traceback.print_exc()
+        logging.shutdown()
+        sys.stderr.write(f"Error: {exc}\n")
         raise SystemExit(1) from None

@@ -9,7 +9,8 @@ here, before any request, and every error names the stream and the key.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,28 @@ STREAM_KEYS = frozenset(
         "infer_schema",
     }
 )
+#: Keys of the nested blocks, checked so that a misspelt key is an error, not a silent default.
+NESTED_KEYS = {
+    "auth": frozenset(
+        {
+            "type",
+            "provider",
+            "secret_key",
+            "header_name",
+            "param_name",
+            "token_url",
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "refresh_token",
+            "scopes",
+        }
+    ),
+    "pagination": frozenset({"type", "param", "response_path", "limit", "limit_param", "max_pages", "location"}),
+    "destination": frozenset({"table", "batch_size", "key_fields"}),
+    "rate_limit": frozenset({"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait"}),
+    "transform": frozenset({"flatten", "add_fields"}),
+}
 #: Keys that belong to the whole run, never to one stream.
 TOP_LEVEL_KEYS = frozenset({"streams", "secrets", "variables", "org_slug", "user_agent"})
 
@@ -240,11 +263,27 @@ def stream_blocks(config: Mapping[str, Any]) -> list[tuple[int | None, dict[str,
     return blocks
 
 
+def unknown_key_error(where: str, unknown: list[str], valid: Iterable[str]) -> ConfigError:
+    """Build the error for misspelt or unsupported keys, suggesting the closest valid key."""
+    valid = sorted(valid)
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, valid, n=1)
+        hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    msg = f"{where}: unknown key(s) {', '.join(hints)}. Valid keys: {', '.join(valid)}."
+    return ConfigError(msg)
+
+
 def _require_mapping(block: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     value = block.get(key) or {}
     if not isinstance(value, Mapping):
         msg = f"{where}.{key} must be an object, got {type(value).__name__}."
         raise ConfigError(msg)
+    if key in NESTED_KEYS:
+        unknown = sorted(set(value) - NESTED_KEYS[key])
+        if unknown:
+            msg_0 = f"{where}.{key}"
+            raise unknown_key_error(msg_0, unknown, NESTED_KEYS[key])
     return value
 
 

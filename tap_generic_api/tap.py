@@ -12,7 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_generic_api.auth import OAuth2Registry, build_authenticator
-from tap_generic_api.cli import run_cli
+from tap_generic_api.cli import register_clean_error, run_cli
 from tap_generic_api.config import (
     AUTH_TYPES,
     DEFAULT_INFER_SCHEMA_PAGES,
@@ -20,9 +20,11 @@ from tap_generic_api.config import (
     PAGINATION_TYPES,
     StreamConfig,
     parse_streams,
+    unknown_key_error,
 )
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
-from tap_generic_api.errors import ConfigError
+from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.streams import GenericAPIStream
@@ -52,11 +54,21 @@ AUTH_SCHEMA = th.ObjectType(
     th.Property("secret_key", th.StringType, description="Key in config 'secrets' holding the credential."),
     th.Property("header_name", th.StringType, description="Header for type 'header' (default X-API-Key)."),
     th.Property("param_name", th.StringType, description="Query parameter for type 'query' (default api_key)."),
-    th.Property("token_url", th.StringType, description="OAuth2 token endpoint (not supported yet)."),
-    th.Property("client_id", th.StringType, description="OAuth2 client id (not supported yet)."),
-    th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret (not supported yet)."),
-    th.Property("refresh_token", th.StringType, secret=True, description="OAuth2 refresh token (not supported yet)."),
-    th.Property("scopes", th.StringType, description="OAuth2 scopes (not supported yet)."),
+    th.Property(
+        "token_url",
+        th.StringType,
+        description="OAuth2 token endpoint; enables the client_credentials or refresh_token grant.",
+    ),
+    th.Property("client_id", th.StringType, description="OAuth2 client id."),
+    th.Property("client_secret", th.StringType, secret=True, description="OAuth2 client secret."),
+    th.Property("refresh_token", th.StringType, secret=True, description="OAuth2 refresh token (refresh_token grant)."),
+    th.Property(
+        "grant_type",
+        th.StringType,
+        allowed_values=["client_credentials", "refresh_token"],
+        description="OAuth2 grant (default refresh_token when refresh_token is set, else client_credentials).",
+    ),
+    th.Property("scopes", th.StringType, description="OAuth2 scopes, space-separated."),
 )
 
 PAGINATION_SCHEMA = th.ObjectType(
@@ -81,6 +93,12 @@ PAGINATION_SCHEMA = th.ObjectType(
     ),
     th.Property("limit", th.IntegerType, description="Page size in records."),
     th.Property("limit_param", th.StringType, description="Query parameter for the page size (default limit)."),
+    th.Property(
+        "location",
+        th.StringType,
+        allowed_values=["query", "body"],
+        description="Where the token and page size go: query parameters or the JSON body (default query).",
+    ),
     th.Property(
         "max_pages",
         th.IntegerType,
@@ -118,12 +136,43 @@ STREAM_PROPERTIES = [
     th.Property(
         "rate_limit",
         th.ObjectType(
-            th.Property("requests_per_second", th.NumberType, description="Default 10."),
-            th.Property("retry_on_429", th.BooleanType, description="Default true."),
-            th.Property("max_retries", th.IntegerType, description="Default 3."),
+            th.Property(
+                "requests_per_second",
+                th.NumberType,
+                description="Requests per second, shared by streams with the same value. Default 10.",
+            ),
+            th.Property(
+                "retry_on_429", th.BooleanType, description="Retry 429 answers after Retry-After. Default true."
+            ),
+            th.Property("max_retries", th.IntegerType, description="Retries after the first attempt. Default 3."),
+            th.Property(
+                "max_retry_wait",
+                th.NumberType,
+                description="Longest wait in seconds accepted from Retry-After or backoff. Default 300.",
+            ),
         ),
-        description="Rate limiting and retries (not supported yet).",
+        description="Rate limit and retries.",
     ),
+    th.Property(
+        "body", th.ObjectType(additional_properties=True), description="JSON body for POST; strings may use {variable}."
+    ),
+    th.Property(
+        "allowed_hosts",
+        th.ArrayType(th.StringType),
+        description="Hosts besides the URL's own that next links may point to (credentials go there too).",
+    ),
+    th.Property("replication_key", th.StringType, description="Record field whose greatest value is the bookmark."),
+    th.Property(
+        "start_date",
+        th.StringType,
+        description="ISO-8601 start of the first incremental run; {start_date} and {bookmark} fall back to it.",
+    ),
+    th.Property(
+        "schema",
+        th.ObjectType(additional_properties=True),
+        description="The stream's JSON schema (default: any object with the key properties).",
+    ),
+    th.Property("infer_schema", th.BooleanType, description="Infer the schema from the first 3 pages (default false)."),
     th.Property(
         "transform",
         th.ObjectType(
@@ -136,7 +185,7 @@ STREAM_PROPERTIES = [
 
 
 class TapGenericAPI(Tap):
-    """Extracts any REST API described by config into Singer SCHEMA, RECORD and STATE messages."""
+    """Extract any REST API described by config into Singer SCHEMA, RECORD and STATE messages."""
 
     name = "tap-generic-api"
     package_name = "tap-generic-api-bigquery"
@@ -168,6 +217,12 @@ class TapGenericAPI(Tap):
         """
         errors = super()._validate_config(raise_errors=False)
         errors = [redact_text(error, secret_values(self._config)) for error in errors]
+        if not errors:
+            known = set(self.config_jsonschema["properties"])
+            unknown = sorted(set(self._config) - known)
+            if unknown:
+                msg = "config"
+                raise unknown_key_error(msg, unknown, known - {"streams"} | {"streams"})
         if errors and raise_errors:
             msg = "Config validation failed"
             raise ConfigValidationError(msg, errors=errors, schema=self.config_jsonschema)
@@ -253,6 +308,9 @@ class TapGenericAPI(Tap):
         secret = resolve_secret(auth, secrets, org_slug=org_slug, stream=stream_config.name)
         known_secrets.append(secret)
         return build_authenticator(auth, secret)
+
+
+register_clean_error(PaginationLoopError, ForeignHostError, ResponseShapeError)
 
 
 def main() -> None:

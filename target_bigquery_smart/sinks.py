@@ -58,12 +58,7 @@ class BigQuerySink(BatchSink):
 
     def _ensure_table(self) -> bigquery.Table:
         if self._table is None:
-            self._table = loader.ensure_table(
-                self._target.bq_client,
-                self.table_id,
-                RAW_SCHEMA,
-                location=self.config.get("location"),
-            )
+            self._table = self._target.ensure_table(self.table_id, RAW_SCHEMA)
         return self._table
 
     def _singer_validate_message(self, record: dict) -> None:

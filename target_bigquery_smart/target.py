@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -12,17 +13,18 @@ from google.cloud import bigquery
 from singer_sdk import Target
 from singer_sdk import typing as th
 
-from tap_generic_api.cli import run_cli
+from tap_generic_api.cli import register_clean_error, run_cli
+from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
-from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink
+from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink, MissingKeyError
 
 
 class TargetBigQuerySmart(Target):
-    """Loads Singer streams into BigQuery in batches of at most ``batch_size`` rows.
+    """Load Singer streams into BigQuery in batches, writing STATE only after commits."""
 
-    STATE messages are written to stdout only once every row received before them is
-    committed to BigQuery, and after every commit (not only at the end of input).
-    """
+    # One line only: the SDK prints the class docstring as the --about description.
+    # Each stream buffers at most `batch_size` rows; a STATE message goes to stdout once every
+    # row received before it is committed, checked after every commit.
 
     name = "target-bigquery-smart"
     package_name = "tap-generic-api-bigquery"
@@ -64,6 +66,17 @@ class TargetBigQuerySmart(Target):
         ),
     ).to_dict()
 
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        """Add the SDK's built-in settings, less those this target does not honour.
+
+        ``load_method`` (upsert/overwrite) and ``batch_size_rows`` would be accepted and
+        ignored; ``batch_size`` is this target's batch setting.
+        """
+        super().append_builtin_config(config_jsonschema)
+        for key in ("load_method", "batch_size_rows"):
+            config_jsonschema["properties"].pop(key, None)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
@@ -71,11 +84,21 @@ class TargetBigQuerySmart(Target):
         self._last_seen_state: Any = None
         #: STATE messages not yet safe to write: (state, {stream: drain_count at arrival}).
         self._pending_states: list[tuple[Any, dict[str, int]]] = []
+        self._table_lock = threading.Lock()
 
     @cached_property
     def bq_client(self) -> bigquery.Client:
         """The one BigQuery client of this run."""
         return make_client(self.config)
+
+    def ensure_table(self, table_id: str, schema: Any) -> bigquery.Table:
+        """Create the dataset (once per run) and the table when missing; return the table.
+
+        Serialised with a lock: sinks drain in parallel, and concurrent ``datasets.insert``
+        calls for one dataset can fail.
+        """
+        with self._table_lock:
+            return loader.ensure_table(self.bq_client, table_id, schema, location=self.config.get("location"))
 
     # STATE handling: the SDK writes target STATE only at the end of input or on its
     # 5-minute drain; we write the newest safe STATE after every commit.
@@ -134,6 +157,9 @@ class TargetBigQuerySmart(Target):
         # The SDK's json.dumps crashes on Decimal, which its reader produces for numbers.
         sys.stdout.write(simplejson.dumps(state, use_decimal=True) + "\n")
         sys.stdout.flush()
+
+
+register_clean_error(loader.LoadError, MissingKeyError)
 
 
 def main() -> None:

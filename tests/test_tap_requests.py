@@ -305,7 +305,6 @@ def test_unknown_variable_names_it_and_the_key():
         ({"body": {"q": 1}}, r"config.body is only sent with method POST"),
         ({"start_date": "yesterday"}, r"config.start_date: 'yesterday' is not an ISO-8601"),
         ({"params": {"since": "{start_date}"}}, r"uses \{start_date\} but the stream has no start_date"),
-        ({"allowed_hosts": "evil.example"}, r"allowed_hosts must be a list"),
         ({"pagination": {"type": "cursor", "param": "after"}}, r"pagination.response_path is required"),
         ({"auth": {"type": "bearer"}}, r"auth needs 'provider'"),
     ],
@@ -362,3 +361,22 @@ def test_sync_writes_schema_record_state_messages(requests_mock):
     assert schema["key_properties"] == ["id"]
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert records == [{"id": 1, "v": 1.10}, {"id": 2, "nested": {"a": [1]}}]
+
+
+def test_schema_declares_exactly_the_keys_the_config_parser_knows():
+    from tap_generic_api.config import NESTED_KEYS, STREAM_KEYS
+
+    properties = TapGenericAPI.config_jsonschema["properties"]
+    stream_properties = properties["streams"]["items"]["properties"]
+    assert set(stream_properties) == STREAM_KEYS
+    for block, keys in NESTED_KEYS.items():
+        assert set(stream_properties[block]["properties"]) == keys, block
+
+
+def test_misspelt_keys_are_errors_with_a_suggestion():
+    with pytest.raises(
+        ConfigValidationError, match=r"config: unknown key\(s\) 'data_pth' \(did you mean 'data_path'\?\)"
+    ):
+        _tap(data_pth="rows")
+    with pytest.raises(ConfigValidationError, match=r"config.pagination: unknown key\(s\) 'respone_path'"):
+        _tap(pagination={"type": "cursor", "param": "c", "respone_path": "next"})

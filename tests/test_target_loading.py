@@ -14,6 +14,7 @@ from target_bigquery_smart.rows import insert_id
 from target_bigquery_smart.target import TargetBigQuerySmart
 
 pytestmark = pytest.mark.emulator
+CAPTURE_DEBUG_LOGS = False
 
 SCHEMA = {"type": "object", "properties": {"id": {}}, "additionalProperties": True}
 
