@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import re
 from typing import Any
 
 import requests
@@ -18,9 +19,14 @@ BODY_EXCERPT_CHARS = 300
 _CACHE_ATTR = "_tap_generic_api_json"
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
 def body_excerpt(response: requests.Response, limit: int = BODY_EXCERPT_CHARS) -> str:
-    """Return the first ``limit`` characters of the body, on one line."""
-    text = response.text[: limit + 1]
+    """Return the first ``limit`` characters of the body on one line (HTML tags removed)."""
+    text = response.text[: limit * 20]
+    if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
+        text = _TAG.sub(" ", text)
     text = " ".join(text.split())
     return text[:limit] + ("..." if len(text) > limit else "")
 

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
@@ -380,3 +381,31 @@ def test_misspelt_keys_are_errors_with_a_suggestion():
         _tap(data_pth="rows")
     with pytest.raises(ConfigValidationError, match=r"config.pagination: unknown key\(s\) 'respone_path'"):
         _tap(pagination={"type": "cursor", "param": "c", "respone_path": "next"})
+
+
+def test_meltano_yml_declares_every_setting():
+    import yaml
+
+    from tap_generic_api.config import STREAM_KEYS, TOP_LEVEL_KEYS
+
+    project = yaml.safe_load((Path(__file__).resolve().parent.parent / "meltano.yml").read_text())
+    tap = project["plugins"]["extractors"][0]
+    declared = {s["name"] for s in tap["settings"]}
+    assert declared == STREAM_KEYS | (TOP_LEVEL_KEYS - {"user_agent"})
+    assert next(s for s in tap["settings"] if s["name"] == "secrets")["sensitive"] is True
+    from target_bigquery_smart.target import TargetBigQuerySmart
+
+    target = project["plugins"]["loaders"][0]
+    builtin = {
+        "add_record_metadata",
+        "validate_records",
+        "stream_maps",
+        "stream_map_config",
+        "faker_config",
+        "flattening_enabled",
+        "flattening_max_depth",
+        "flattening_max_key_length",
+        "flattening_separator",
+    }
+    own = set(TargetBigQuerySmart.config_jsonschema["properties"]) - builtin
+    assert {s["name"] for s in target["settings"]} == own
