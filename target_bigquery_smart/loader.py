@@ -1,12 +1,20 @@
-"""How rows reach BigQuery: streaming insert for small batches, a load job for larger ones.
+"""How rows reach BigQuery: streaming insert, load job, or staging + MERGE.
 
-Every call goes through ``google-cloud-bigquery``. Both paths are idempotent:
+Small batches go by streaming insert, larger ones by load job, and ``write_mode: merge``
+batches through a staging table and MERGE.
 
-* streaming inserts send explicit insertIds (``row_ids``), so a retried request is
-  de-duplicated by BigQuery (best effort, for at least one minute);
-* load jobs get a job id derived from the table and the batch content, so a load retried
-  after a timeout answers ``409 Already Exists`` and the existing job is awaited instead of
-  loading the rows twice.
+Every call goes through ``google-cloud-bigquery``. Every path is idempotent:
+
+* streaming inserts send explicit insertIds (``row_ids``), so a request retried by the client
+  after a lost response is de-duplicated by BigQuery (best effort, for at least one minute);
+  rows BigQuery did not try (reason ``stopped``, because another row of the request was
+  invalid) are sent again with the same insertIds;
+* load jobs and MERGE queries get a job id derived from the table and the batch content, so
+  one submitted again after a timeout answers ``409 Already Exists`` and the existing job is
+  awaited instead of writing the rows twice.
+
+Limits (BigQuery documentation, "Quotas and limits", streaming inserts): at most 500 rows
+(recommended) and 10 MB per insertAll request.
 """
 
 from __future__ import annotations
@@ -14,14 +22,15 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from google.api_core.exceptions import Conflict
+from google.api_core.exceptions import Conflict, GoogleAPICallError, NotFound
 from google.cloud import bigquery
 
-from target_bigquery_smart.rows import to_json
+from target_bigquery_smart.rows import KEY_HASH_COLUMN, to_json
+from target_bigquery_smart.schema import merge_schema
 
 logger = logging.getLogger("target_bigquery_smart.loader")
 
@@ -29,28 +38,45 @@ logger = logging.getLogger("target_bigquery_smart.loader")
 STREAMING_MAX_ROWS = 500
 #: Bytes per insertAll request; BigQuery's limit is 10 MB, keep a margin for the envelope.
 STREAMING_MAX_BYTES = 9_000_000
+#: Times rows marked ``stopped`` are sent again before giving up.
+STOPPED_RETRIES = 3
 DEFAULT_STREAMING_THRESHOLD = 100
 
 
 class LoadError(RuntimeError):
-    """BigQuery refused rows; the message names the table, the rows and the reasons."""
+    """BigQuery refused a batch; the message names the table and the reasons."""
 
 
 @dataclass(frozen=True)
+class RowError:
+    """A row BigQuery (or the target's own checks) refused.
+
+    Attributes:
+        index: Position of the row in its batch (0-based).
+        reasons: ``reason: message`` strings.
+    """
+
+    index: int
+    reasons: tuple[str, ...]
+
+
+@dataclass
 class LoadResult:
     """What one :func:`insert_rows_smart` call did.
 
     Attributes:
         rows: Rows committed.
-        method: ``"streaming"`` or ``"load_job"``.
-        requests: insertAll requests sent (streaming) or 1 (load job).
-        job_id: The load job id, or None for streaming.
+        method: ``"streaming"``, ``"load_job"`` or ``"merge"``.
+        requests: insertAll requests sent (streaming) or jobs run.
+        job_id: The load or MERGE job id, or None for streaming.
+        rejected: Rows refused (streaming only; a load job is all or nothing).
     """
 
     rows: int
     method: str
     requests: int
     job_id: str | None = None
+    rejected: list[RowError] = field(default_factory=list)
 
 
 def ensure_table(
@@ -59,44 +85,72 @@ def ensure_table(
     schema: Sequence[bigquery.SchemaField],
     *,
     location: str | None = None,
+    partition_field: str | None = None,
+    cluster_fields: Sequence[str] = (),
 ) -> bigquery.Table:
-    """Create the dataset and the table when missing; return the table.
+    """Create the dataset and the table when missing, or add missing columns; return the table.
 
     Args:
         client: BigQuery client.
         table_id: ``project.dataset.table``.
-        schema: Columns for a new table.
+        schema: Columns wanted. Columns the table lacks are added (NULLABLE, so existing rows
+            read NULL); existing columns are never changed.
         location: Dataset location for a new dataset.
+        partition_field: TIMESTAMP column for day partitioning of a new table, or None.
+        cluster_fields: Clustering columns of a new table (at most 4).
 
     Returns:
         The table as it exists in BigQuery.
     """
-    project, dataset, _ = table_id.split(".")
-    dataset_ref = bigquery.Dataset(f"{project}.{dataset}")
-    if location:
-        dataset_ref.location = location
-    client.create_dataset(dataset_ref, exists_ok=True)
-    return client.create_table(bigquery.Table(table_id, schema=list(schema)), exists_ok=True)
+    try:
+        table = client.get_table(table_id)
+    except NotFound:
+        project, dataset, _ = table_id.split(".")
+        dataset_ref = bigquery.Dataset(f"{project}.{dataset}")
+        if location:
+            dataset_ref.location = location
+        client.create_dataset(dataset_ref, exists_ok=True)
+        new = bigquery.Table(table_id, schema=list(schema))
+        if partition_field:
+            new.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=partition_field
+            )
+        if cluster_fields:
+            new.clustering_fields = list(cluster_fields)[:4]
+        return client.create_table(new, exists_ok=True)
+    merged = merge_schema(table.schema, schema)
+    if merged is not None:
+        added = sorted({f.name for f in merged} - {f.name for f in table.schema})
+        table.schema = merged
+        table = client.update_table(table, ["schema"])
+        logger.info("Added columns to %s: %s", table_id, ", ".join(added) or "(nested fields)")
+    return table
 
 
-def _chunks(rows: Sequence[dict[str, Any]], row_ids: Sequence[str]):
-    """Yield ``(start, rows, ids)`` chunks within the insertAll row and byte limits."""
-    start, size, count = 0, 0, 0
-    for index, row in enumerate(rows):
-        row_size = len(to_json(row)) + len(row_ids[index]) + 32
-        if count and (count >= STREAMING_MAX_ROWS or size + row_size > STREAMING_MAX_BYTES):
-            yield start, rows[start:index], row_ids[start:index]
-            start, size, count = index, 0, 0
-        size += row_size
-        count += 1
-    if count:
-        yield start, rows[start:], row_ids[start:]
+def _chunks(rows: Sequence[dict[str, Any]], indexes: Sequence[int], sizes: Sequence[int]) -> Iterator[list[int]]:
+    """Yield lists of row indexes within the insertAll row and byte limits."""
+    chunk: list[int] = []
+    size = 0
+    for index in indexes:
+        if chunk and (len(chunk) >= STREAMING_MAX_ROWS or size + sizes[index] > STREAMING_MAX_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(index)
+        size += sizes[index]
+    if chunk:
+        yield chunk
 
 
 def stream_rows(
-    client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]], row_ids: Sequence[str]
-) -> int:
+    client: bigquery.Client,
+    table: bigquery.Table,
+    rows: Sequence[dict[str, Any]],
+    row_ids: Sequence[str],
+) -> tuple[int, list[RowError]]:
     """Send rows by streaming insert with explicit insertIds.
+
+    Rows BigQuery marked ``stopped`` (not tried because another row in the request was
+    invalid) are sent again, with the same insertIds, up to :data:`STOPPED_RETRIES` times.
 
     Args:
         client: BigQuery client.
@@ -105,40 +159,82 @@ def stream_rows(
         row_ids: One insertId per row.
 
     Returns:
-        The number of insertAll requests sent.
-
-    Raises:
-        LoadError: BigQuery reported per-row errors; the message lists row positions
-            (0-based within the batch) and reasons.
+        ``(insertAll requests sent, rows refused with their reasons)``.
     """
+    sizes = [len(to_json(row)) + len(row_ids[i]) + 32 for i, row in enumerate(rows)]
+    pending = list(range(len(rows)))
+    rejected: list[RowError] = []
     requests_sent = 0
-    for start, chunk, ids in _chunks(rows, row_ids):
-        errors = client.insert_rows_json(table, chunk, row_ids=list(ids))
-        requests_sent += 1
-        if errors:
-            details = "; ".join(
-                f"row {start + e.get('index', 0)}: "
-                + ", ".join(f"{x.get('reason')}: {x.get('message')}" for x in e.get("errors", []))
-                for e in errors[:10]
-            )
-            msg = f"Streaming insert into {table.full_table_id or table} rejected {len(errors)} row(s): {details}"
-            raise LoadError(msg)
-    return requests_sent
+    for _ in range(STOPPED_RETRIES + 1):
+        stopped: list[int] = []
+        for chunk in _chunks(rows, pending, sizes):
+            errors = client.insert_rows_json(table, [rows[i] for i in chunk], row_ids=[row_ids[i] for i in chunk])
+            requests_sent += 1
+            for error in errors:
+                index = chunk[error.get("index", 0)]
+                reasons = tuple(
+                    f"{e.get('reason')}: {e.get('message')}".rstrip(": ") for e in error.get("errors", [])
+                ) or ("unknown: no reason given",)
+                if all(r.startswith("stopped") for r in reasons):
+                    stopped.append(index)
+                else:
+                    rejected.append(RowError(index, reasons))
+        if not stopped:
+            break
+        pending = stopped
+    else:
+        rejected.extend(RowError(i, ("stopped: not inserted after retries",)) for i in pending)
+    rejected.sort(key=lambda e: e.index)
+    return requests_sent, rejected
+
+
+def content_job_id(kind: str, table_id: str, payload: bytes) -> str:
+    """Return a job id derived from the kind of job, the table and the exact payload."""
+    digest = hashlib.sha256(f"{kind}\n{table_id}\n".encode() + payload).hexdigest()
+    return f"target_bigquery_smart_{kind}_{digest[:48]}"
 
 
 def load_job_id(table_id: str, payload: bytes) -> str:
-    """Return a load job id derived from the table and the exact batch payload."""
-    digest = hashlib.sha256(table_id.encode() + b"\n" + payload).hexdigest()
-    return f"target_bigquery_smart_{digest[:48]}"
+    """Return the load job id for ``payload`` into ``table_id``."""
+    return content_job_id("load", table_id, payload)
 
 
-def load_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]]) -> str:
-    """Load rows with one newline-delimited JSON load job (``WRITE_APPEND``).
+def _run_idempotent(client: bigquery.Client, job_id: str, submit: Any, what: str) -> bigquery.job._AsyncJob:
+    """Submit a job with a fixed id; on 409 (submitted before) wait for the existing job."""
+    try:
+        job = submit()
+    except Conflict:
+        logger.info("Job %s already exists; waiting for it instead of running it again.", job_id)
+        job = client.get_job(job_id)
+    try:
+        job.result()
+    except GoogleAPICallError as exc:
+        reasons = "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10])
+        msg = f"{what} (job {job_id}) failed: {reasons or exc}"
+        raise LoadError(msg) from None
+    return job
+
+
+def _table_id(table: bigquery.Table) -> str:
+    return f"{table.project}.{table.dataset_id}.{table.table_id}"
+
+
+def load_rows(
+    client: bigquery.Client,
+    table: bigquery.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    write_disposition: str = bigquery.WriteDisposition.WRITE_APPEND,
+) -> str:
+    """Load rows with one newline-delimited JSON load job.
+
+    Uploads are not gzip-compressed: the local emulator cannot read compressed uploads.
 
     Args:
         client: BigQuery client.
         table: Destination table (with schema).
         rows: JSON-ready rows.
+        write_disposition: ``WRITE_APPEND`` (default) or ``WRITE_TRUNCATE``.
 
     Returns:
         The job id.
@@ -147,26 +243,74 @@ def load_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[dic
         LoadError: The job failed; the message gives its error reasons.
     """
     payload = "\n".join(to_json(row) for row in rows).encode()
-    table_id = f"{table.project}.{table.dataset_id}.{table.table_id}"
+    table_id = _table_id(table)
     job_id = load_job_id(table_id, payload)
     job_config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
-        write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+        write_disposition=write_disposition,
         schema=table.schema,
     )
+    _run_idempotent(
+        client,
+        job_id,
+        lambda: client.load_table_from_file(io.BytesIO(payload), table, job_config=job_config, job_id=job_id),
+        f"Load job into {table_id}",
+    )
+    return job_id
+
+
+def _quote(name: str) -> str:
+    return f"`{name}`"
+
+
+def merge_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]]) -> str:
+    """Upsert rows by ``_sdc_key_hash``: load them into a staging table, MERGE, drop it.
+
+    Rows with the same key in the batch are reduced to the last one first. Streaming insert
+    is never used here: rows in the streaming buffer block MERGE for up to 90 minutes.
+
+    Args:
+        client: BigQuery client.
+        table: Destination table (with the ``_sdc_key_hash`` column).
+        rows: JSON-ready rows, in stream order.
+
+    Returns:
+        The MERGE job id.
+
+    Raises:
+        LoadError: The staging load or the MERGE failed.
+    """
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        latest.pop(row[KEY_HASH_COLUMN], None)  # re-insert so the last occurrence keeps its order
+        latest[row[KEY_HASH_COLUMN]] = row
+    unique = list(latest.values())
+    payload = "\n".join(to_json(row) for row in unique).encode()
+    table_id = _table_id(table)
+    digest = hashlib.sha256(payload).hexdigest()[:16]
+    staging_id = f"{table.project}.{table.dataset_id}.{table.table_id}__staging_{digest}"
+    staging = client.create_table(bigquery.Table(staging_id, schema=table.schema), exists_ok=True)
     try:
-        job = client.load_table_from_file(io.BytesIO(payload), table, job_config=job_config, job_id=job_id)
-    except Conflict:
-        # The same batch was submitted before (a retry after a lost response): wait for
-        # that job rather than loading the rows twice.
-        logger.info("Load job %s already exists; waiting for it instead of reloading.", job_id)
-        job = client.get_job(job_id)
-    try:
-        job.result()
-    except Exception as exc:
-        reasons = "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10])
-        msg = f"Load job {job_id} into {table_id} failed: {reasons or exc}"
-        raise LoadError(msg) from exc
+        load_rows(client, staging, unique, write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
+        columns = [f.name for f in table.schema]
+        updates = ", ".join(f"{_quote(c)} = S.{_quote(c)}" for c in columns if c != KEY_HASH_COLUMN)
+        names = ", ".join(_quote(c) for c in columns)
+        values = ", ".join(f"S.{_quote(c)}" for c in columns)
+        # Identifiers come from the table's own schema, quoted; no values are formatted in.
+        sql = (
+            f"MERGE `{table_id}` T USING `{staging_id}` S ON T.{KEY_HASH_COLUMN} = S.{KEY_HASH_COLUMN} "  # noqa: S608
+            f"WHEN MATCHED THEN UPDATE SET {updates} "
+            f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+        )
+        job_id = content_job_id("merge", table_id, payload)
+        _run_idempotent(
+            client,
+            job_id,
+            lambda: client.query(sql, job_id=job_id),
+            f"MERGE into {table_id}",
+        )
+    finally:
+        client.delete_table(staging_id, not_found_ok=True)
     return job_id
 
 
@@ -177,8 +321,11 @@ def insert_rows_smart(
     row_ids: Sequence[str],
     *,
     streaming_threshold: int = DEFAULT_STREAMING_THRESHOLD,
+    merge: bool = False,
 ) -> LoadResult:
-    """Commit one batch: streaming insert below ``streaming_threshold`` rows, else a load job.
+    """Commit one batch: MERGE in merge mode, else streaming insert or a load job.
+
+    Streaming insert is used below ``streaming_threshold`` rows, a load job otherwise.
 
     Args:
         client: BigQuery client.
@@ -186,17 +333,31 @@ def insert_rows_smart(
         rows: JSON-ready rows (at most one batch).
         row_ids: One insertId per row (used by streaming inserts).
         streaming_threshold: Batches with fewer rows than this go by streaming insert.
+        merge: Upsert by key through a staging table.
 
     Returns:
-        What was done.
+        What was done, including rows BigQuery refused (streaming only).
 
     Raises:
-        LoadError: BigQuery refused the rows.
+        LoadError: A load or MERGE job failed.
     """
     if not rows:
         return LoadResult(rows=0, method="none", requests=0)
+    if merge:
+        job_id = merge_rows(client, table, rows)
+        return LoadResult(rows=len(rows), method="merge", requests=2, job_id=job_id)
     if len(rows) < streaming_threshold:
-        sent = stream_rows(client, table, rows, row_ids)
-        return LoadResult(rows=len(rows), method="streaming", requests=sent)
+        sent, rejected = stream_rows(client, table, rows, row_ids)
+        return LoadResult(rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected)
     job_id = load_rows(client, table, rows)
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
+
+
+DEAD_LETTER_SCHEMA = (
+    bigquery.SchemaField("stream", "STRING"),
+    bigquery.SchemaField("record_number", "INT64", description="Position of the record in its stream, from 1."),
+    bigquery.SchemaField("insert_id", "STRING"),
+    bigquery.SchemaField("errors", "STRING", description="Reasons, one per line."),
+    bigquery.SchemaField("row_data", "STRING", description="The row as JSON text."),
+    bigquery.SchemaField("failed_at", "TIMESTAMP"),
+)

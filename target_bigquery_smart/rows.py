@@ -61,3 +61,35 @@ def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str])
     else:
         source = _canonical([stream, record])
     return hashlib.sha256(source.encode()).hexdigest()
+
+
+#: Column holding, in flattened mode, record fields the stream's SCHEMA does not declare.
+EXTRA_COLUMN = "_sdc_extra"
+#: Column holding the hash of the key property values (merge mode), the MERGE key.
+KEY_HASH_COLUMN = "_sdc_key_hash"
+
+
+def key_hash(record: Mapping[str, Any], key_fields: Sequence[str]) -> str:
+    """Return the SHA-256 hex of the key property values (the MERGE key)."""
+    return hashlib.sha256(_canonical([record.get(k) for k in key_fields]).encode()).hexdigest()
+
+
+def render_add_fields(add_fields: Mapping[str, Any], *, org_slug: str | None, now: str) -> dict[str, Any]:
+    """Render ``add_fields`` values: ``{org_slug}`` and ``{now}`` are replaced, other text is kept.
+
+    Args:
+        add_fields: Column name -> constant or template.
+        org_slug: Config ``org_slug``.
+        now: The run's start time, RFC 3339 UTC.
+
+    Returns:
+        Column name -> value.
+    """
+    values = {"org_slug": org_slug or "", "now": now}
+    rendered = {}
+    for name, template in add_fields.items():
+        if isinstance(template, str):
+            for key, value in values.items():
+                template = template.replace(f"{{{key}}}", value)
+        rendered[name] = template
+    return rendered

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from google.cloud import bigquery
 from singer_sdk.sinks import BatchSink
 
 from target_bigquery_smart import loader
-from target_bigquery_smart.rows import insert_id, raw_row
+from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
+from target_bigquery_smart.shaping import RowShaper
 
 if TYPE_CHECKING:
     from target_bigquery_smart.target import TargetBigQuerySmart
 
 DEFAULT_BATCH_SIZE = 1000
-
-RAW_SCHEMA = (
-    bigquery.SchemaField("org_slug", "STRING", mode="NULLABLE"),
-    bigquery.SchemaField("raw_data", "STRING", mode="NULLABLE", description="The record as JSON text."),
-    bigquery.SchemaField("extracted_at", "TIMESTAMP", mode="NULLABLE"),
-)
+#: Rejected rows quoted in an error message.
+MAX_REPORTED_ROWS = 10
 
 
 class MissingKeyError(ValueError):
     """A record lacks one of its stream's key properties."""
+
+
+class RejectedRowsError(loader.LoadError):
+    """Rows were refused and no ``dead_letter_table`` is set; the message lists them."""
 
 
 def table_name(stream_name: str) -> str:
@@ -44,12 +46,30 @@ class BigQuerySink(BatchSink):
         self._table: bigquery.Table | None = None
         #: Batches committed so far; the target compares it to decide which STATE is safe.
         self.drain_count = 0
-        self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0}
+        self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0}
+        settings = target.settings
+        self.merge = settings.write_mode == "merge"
+        if self.merge and not self.key_properties:
+            msg = (
+                f"Stream '{self.stream_name}': write_mode 'merge' needs key properties, and its SCHEMA "
+                "message has none (set destination.key_fields in the tap)."
+            )
+            raise loader.LoadError(msg)
+        self.shaper = RowShaper(
+            self.schema.get("properties") or {},
+            flatten=settings.flatten,
+            add_fields=render_add_fields(settings.add_fields, org_slug=settings.org_slug, now=target.extracted_at),
+            key_fields=self.key_properties,
+            merge=self.merge,
+            existing=target.table_schema(self.table_id),
+            org_slug=settings.org_slug,
+            extracted_at=target.extracted_at,
+        )
 
     @property
     def max_size(self) -> int:
         """Rows per batch (config ``batch_size``, default 1000)."""
-        return int(self.config.get("batch_size") or DEFAULT_BATCH_SIZE)
+        return self._target.settings.batch_size
 
     @property
     def table_id(self) -> str:
@@ -58,11 +78,33 @@ class BigQuerySink(BatchSink):
 
     def _ensure_table(self) -> bigquery.Table:
         if self._table is None:
-            self._table = self._target.ensure_table(self.table_id, RAW_SCHEMA)
+            settings = self._target.settings
+            cluster: list[str] = []
+            if settings.cluster_on_key_fields:
+                by_source = {c.source: c for c in self.shaper.columns}
+                cluster = [
+                    by_source[k].name
+                    for k in self.key_properties
+                    if k in by_source and not by_source[k].repeated and by_source[k].type not in ("RECORD", "JSON")
+                ]
+                if not cluster and self.merge:
+                    cluster = [KEY_HASH_COLUMN]
+                if not cluster:
+                    self.logger.warning(
+                        "Stream '%s': cluster_on_key_fields needs key columns (flatten: true) or "
+                        "write_mode merge; the table is not clustered.",
+                        self.stream_name,
+                    )
+            self._table = self._target.ensure_table(
+                self.table_id,
+                self.shaper.schema(),
+                partition_field="extracted_at" if settings.partition_by_extracted_at else None,
+                cluster_fields=cluster,
+            )
         return self._table
 
     def _singer_validate_message(self, record: dict) -> None:
-        """Check key properties; the error names the stream and the record's position.
+        """Check key properties; the error names the stream, the record and the input line.
 
         Raises:
             MissingKeyError: The record lacks a key property.
@@ -79,30 +121,94 @@ class BigQuerySink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Shape the record into a row now, so the buffer holds only rows and insertIds."""
-        context.setdefault("rows", []).append(
-            raw_row(record, org_slug=self.config.get("org_slug"), extracted_at=self._target.extracted_at)
-        )
+        row, problems = self.shaper.shape(record)
+        context.setdefault("rows", []).append(row)
         context.setdefault("row_ids", []).append(insert_id(self.stream_name, record, self.key_properties))
+        context.setdefault("numbers", []).append(self._total_records_read)
+        if problems:
+            context.setdefault("problems", {})[len(context["rows"]) - 1] = problems
 
     def process_batch(self, context: dict) -> None:
-        """Commit the buffered rows with :func:`loader.insert_rows_smart`."""
-        rows = context.get("rows") or []
+        """Commit the buffered rows with :func:`loader.insert_rows_smart`.
+
+        Rows the target found invalid are never sent: they go to the dead-letter table, or
+        the batch fails before anything is written. Rows BigQuery refuses go to the dead-letter
+        table, or fail the run; in both cases the message names the stream, record and reason.
+
+        Raises:
+            RejectedRowsError: Rows were refused and no dead-letter table is set.
+        """
+        rows: list[dict] = context.get("rows") or []
         if not rows:
             return
+        ids: list[str] = context["row_ids"]
+        numbers: list[int] = context["numbers"]
+        local = [loader.RowError(i, tuple(p)) for i, p in sorted((context.get("problems") or {}).items())]
+        if local and not self._target.settings.dead_letter_table:
+            raise self._rejected_error(local, numbers)
+        bad = {e.index for e in local}
+        keep = [i for i in range(len(rows)) if i not in bad]
+        table = self._ensure_table()
         result = loader.insert_rows_smart(
             self._target.bq_client,
-            self._ensure_table(),
-            rows,
-            context["row_ids"],
-            streaming_threshold=int(self.config.get("streaming_threshold") or loader.DEFAULT_STREAMING_THRESHOLD),
+            table,
+            [rows[i] for i in keep],
+            [ids[i] for i in keep],
+            streaming_threshold=self._target.settings.streaming_threshold,
+            merge=self.merge,
         )
+        rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
+        if rejected:
+            if not self._target.settings.dead_letter_table:
+                raise self._rejected_error(rejected, numbers)
+            self._dead_letter(rejected, rows, ids, numbers)
         self.stats["rows"] += result.rows
-        if result.method == "streaming":
-            self.stats["streaming_requests"] += result.requests
-        else:
-            self.stats["load_jobs"] += 1
+        self.stats["streaming_requests"] += result.requests if result.method == "streaming" else 0
+        self.stats["load_jobs"] += 1 if result.method == "load_job" else 0
+        self.stats["merges"] += 1 if result.method == "merge" else 0
         self.tally_record_written(result.rows)
         self.logger.info("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
+
+    def _rejected_error(self, rejected: list[loader.RowError], numbers: list[int]) -> RejectedRowsError:
+        details = "; ".join(f"record {numbers[e.index]}: {', '.join(e.reasons)}" for e in rejected[:MAX_REPORTED_ROWS])
+        more = f" (and {len(rejected) - MAX_REPORTED_ROWS} more)" if len(rejected) > MAX_REPORTED_ROWS else ""
+        msg = (
+            f"Stream '{self.stream_name}': {len(rejected)} row(s) refused for {self.table_id}: {details}{more}. "
+            "Set dead_letter_table to keep loading and collect such rows."
+        )
+        return RejectedRowsError(msg)
+
+    def _dead_letter(
+        self, rejected: list[loader.RowError], rows: list[dict], ids: list[str], numbers: list[int]
+    ) -> None:
+        settings = self._target.settings
+        table_id = f"{self.config['project']}.{self.config['dataset']}.{settings.dead_letter_table}"
+        table = self._target.ensure_table(table_id, loader.DEAD_LETTER_SCHEMA)
+        failed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        letters = [
+            {
+                "stream": self.stream_name,
+                "record_number": numbers[e.index],
+                "insert_id": ids[e.index],
+                "errors": "\n".join(e.reasons),
+                "row_data": to_json(rows[e.index]),
+                "failed_at": failed_at,
+            }
+            for e in rejected
+        ]
+        _, refused = loader.stream_rows(self._target.bq_client, table, letters, [ids[e.index] for e in rejected])
+        if refused:
+            msg = f"Stream '{self.stream_name}': the dead-letter table {table_id} refused rows: {refused[0].reasons}"
+            raise loader.LoadError(msg)
+        self.stats["dead_letters"] += len(letters)
+        self.logger.warning(
+            "Stream '%s': %d row(s) refused and written to %s (first: record %d: %s).",
+            self.stream_name,
+            len(letters),
+            table_id,
+            numbers[rejected[0].index],
+            "; ".join(rejected[0].reasons),
+        )
 
     def mark_drained(self) -> None:
         """Count a committed batch (called by the SDK only after ``process_batch`` returned)."""

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
 import simplejson
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 
 from tap_generic_api.cli import register_clean_error, run_cli
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
+from target_bigquery_smart.reader import InputError, LineNumberedReader
+from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
 from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink, MissingKeyError
 
 
@@ -29,6 +34,7 @@ class TargetBigQuerySmart(Target):
     name = "target-bigquery-smart"
     package_name = "tap-generic-api-bigquery"
     default_sink_class = BigQuerySink
+    message_reader_class = LineNumberedReader
 
     config_jsonschema = th.PropertiesList(
         th.Property("project", th.StringType, required=True, description="GCP project id."),
@@ -64,6 +70,45 @@ class TargetBigQuerySmart(Target):
             default=100,
             description="Batches with fewer rows go by streaming insert; others by load job.",
         ),
+        th.Property(
+            "flatten",
+            th.BooleanType,
+            description="One column per SCHEMA property instead of org_slug/raw_data/extracted_at (default false).",
+        ),
+        th.Property(
+            "add_fields",
+            th.ObjectType(additional_properties=True),
+            description="Extra STRING columns: name -> constant, '{org_slug}' or '{now}'.",
+        ),
+        th.Property(
+            "transform",
+            th.ObjectType(
+                th.Property("flatten", th.BooleanType),
+                th.Property("add_fields", th.ObjectType(additional_properties=True)),
+            ),
+            description="The extractor's form of flatten and add_fields (top-level keys win).",
+        ),
+        th.Property(
+            "write_mode",
+            th.StringType,
+            allowed_values=list(WRITE_MODES),
+            description="append (default) or merge: upsert by key properties via a staging table and MERGE.",
+        ),
+        th.Property(
+            "dead_letter_table",
+            th.StringType,
+            description="Table in the dataset collecting refused rows with their reasons (default: fail the run).",
+        ),
+        th.Property(
+            "partition_by_extracted_at",
+            th.BooleanType,
+            description="Day-partition new tables on extracted_at (default false).",
+        ),
+        th.Property(
+            "cluster_on_key_fields",
+            th.BooleanType,
+            description="Cluster new tables on the key columns (default false).",
+        ),
     ).to_dict()
 
     @classmethod
@@ -71,7 +116,7 @@ class TargetBigQuerySmart(Target):
         """Add the SDK's built-in settings, less those this target does not honour.
 
         ``load_method`` (upsert/overwrite) and ``batch_size_rows`` would be accepted and
-        ignored; ``batch_size`` is this target's batch setting.
+        ignored; ``write_mode`` and ``batch_size`` are this target's settings.
         """
         super().append_builtin_config(config_jsonschema)
         for key in ("load_method", "batch_size_rows"):
@@ -79,26 +124,68 @@ class TargetBigQuerySmart(Target):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: The checked settings (raises a config error naming the key).
+        self.settings: Settings = parse_settings(self.config)
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
         self.extracted_at = datetime.now(UTC).isoformat(timespec="microseconds")
         self._last_seen_state: Any = None
-        #: STATE messages not yet safe to write: (state, {stream: drain_count at arrival}).
-        self._pending_states: list[tuple[Any, dict[str, int]]] = []
+        #: STATE messages not yet safe to write: (state, [(sink, drain_count at arrival)]).
+        self._pending_states: list[tuple[Any, list[tuple[BigQuerySink, int]]]] = []
         self._table_lock = threading.Lock()
+        if isinstance(self.message_reader, LineNumberedReader):
+            self.message_reader.on_error = self._on_input_error
 
     @cached_property
     def bq_client(self) -> bigquery.Client:
         """The one BigQuery client of this run."""
         return make_client(self.config)
 
-    def ensure_table(self, table_id: str, schema: Any) -> bigquery.Table:
-        """Create the dataset (once per run) and the table when missing; return the table.
+    def table_schema(self, table_id: str) -> list[bigquery.SchemaField]:
+        """Return the current schema of ``table_id``, or ``[]`` when it does not exist."""
+        try:
+            return list(self.bq_client.get_table(table_id).schema)
+        except NotFound:
+            return []
+
+    def ensure_table(
+        self,
+        table_id: str,
+        schema: Sequence[bigquery.SchemaField],
+        *,
+        partition_field: str | None = None,
+        cluster_fields: Sequence[str] = (),
+    ) -> bigquery.Table:
+        """Create the dataset and table when missing, or add missing columns; return the table.
 
         Serialised with a lock: sinks drain in parallel, and concurrent ``datasets.insert``
         calls for one dataset can fail.
         """
         with self._table_lock:
-            return loader.ensure_table(self.bq_client, table_id, schema, location=self.config.get("location"))
+            return loader.ensure_table(
+                self.bq_client,
+                table_id,
+                schema,
+                location=self.config.get("location"),
+                partition_field=partition_field,
+                cluster_fields=cluster_fields,
+            )
+
+    def get_sink(self, stream_name: str, **kwargs: Any) -> Any:
+        """Return the stream's sink; on a changed SCHEMA, commit the old sink's rows first.
+
+        The SDK keeps the old sink's rows until its next full drain, so rows under a new
+        SCHEMA could be written before older ones; in merge mode that would let an old
+        version of a row win.
+        """
+        schema = kwargs.get("schema")
+        existing = self._sinks_active.get(stream_name)
+        if (
+            schema is not None
+            and existing is not None
+            and (existing.original_schema != schema or existing.key_properties != kwargs.get("key_properties"))
+        ):
+            self.drain_one(existing)
+        return super().get_sink(stream_name, **kwargs)
 
     # STATE handling: the SDK writes target STATE only at the end of input or on its
     # 5-minute drain; we write the newest safe STATE after every commit.
@@ -109,11 +196,11 @@ class TargetBigQuerySmart(Target):
         if state == self._last_seen_state:
             return
         self._last_seen_state = state
-        waits = {
-            name: sink.drain_count
-            for name, sink in self._sinks_active.items()
+        waits = [
+            (sink, sink.drain_count)
+            for sink in [*self._sinks_active.values(), *self._sinks_to_clear]
             if isinstance(sink, BigQuerySink) and sink.current_size > 0
-        }
+        ]
         self._pending_states.append((state, waits))
         self._write_committed_state()
 
@@ -122,6 +209,16 @@ class TargetBigQuerySmart(Target):
         if self._pending_states:
             self._write_committed_state()
 
+    def _on_input_error(self, error: BaseException) -> None:
+        """Before stopping on bad input, commit the rows read so far and write their STATE."""
+        if isinstance(error, loader.LoadError):
+            return  # a failed commit must not be retried here, nor STATE advanced past it
+        try:
+            self.drain_all()
+            self._write_committed_state()
+        except Exception:
+            self.logger.exception("Could not commit the rows read before the bad input line.")
+
     def process_endofpipe(self) -> None:
         """Commit every buffered row, then write the last STATE received."""
         super().process_endofpipe()
@@ -129,23 +226,22 @@ class TargetBigQuerySmart(Target):
         for name, sink in self._sinks_active.items():
             if isinstance(sink, BigQuerySink):
                 self.logger.info(
-                    "Stream '%s': %d rows committed to %s (%d streaming requests, %d load jobs).",
+                    "Stream '%s': %d rows committed to %s (%d streaming requests, %d load jobs, "
+                    "%d merges, %d dead-lettered).",
                     name,
                     sink.stats["rows"],
                     sink.table_id,
                     sink.stats["streaming_requests"],
                     sink.stats["load_jobs"],
+                    sink.stats["merges"],
+                    sink.stats["dead_letters"],
                 )
 
     def _write_committed_state(self) -> None:
         """Write the newest pending STATE whose earlier rows are all committed."""
         safe_index = -1
         for index, (_, waits) in enumerate(self._pending_states):
-            if all(
-                self._sinks_active[name].drain_count > count  # type: ignore[attr-defined]
-                for name, count in waits.items()
-                if name in self._sinks_active
-            ):
+            if all(sink.drain_count > count for sink, count in waits):
                 safe_index = index
         if safe_index < 0:
             return
@@ -159,7 +255,7 @@ class TargetBigQuerySmart(Target):
         sys.stdout.flush()
 
 
-register_clean_error(loader.LoadError, MissingKeyError)
+register_clean_error(loader.LoadError, MissingKeyError, InputError, RecordsWithoutSchemaException)
 
 
 def main() -> None:

@@ -75,7 +75,7 @@ def test_every_record_lands_once(style, datasette_10k, bq_client, target_config,
     assert all(row["extracted_at"] is not None for row in rows)
     # 10 batches of 1,000 rows, each a load job; no streaming insert.
     assert "10000 rows committed to" in run.target_stderr
-    assert "(0 streaming requests, 10 load jobs)" in run.target_stderr
+    assert "(0 streaming requests, 10 load jobs, 0 merges, 0 dead-lettered)" in run.target_stderr
     # The token never reaches the logs.
     assert DATASETTE_TOKEN not in run.tap_stderr
     assert DATASETTE_TOKEN not in run.target_stderr

@@ -161,9 +161,12 @@ def test_record_missing_key_property_names_stream_and_record(target_config):
 
 
 def test_load_job_retry_with_same_content_does_not_load_twice(target_config, bq_client):
-    table = loader.ensure_table(
-        bq_client, f"{target_config['project']}.{target_config['dataset']}.retry", sinks.RAW_SCHEMA
-    )
+    raw_schema = [
+        loader.bigquery.SchemaField("org_slug", "STRING"),
+        loader.bigquery.SchemaField("raw_data", "STRING"),
+        loader.bigquery.SchemaField("extracted_at", "TIMESTAMP"),
+    ]
+    table = loader.ensure_table(bq_client, f"{target_config['project']}.{target_config['dataset']}.retry", raw_schema)
     rows = [
         {"org_slug": "a", "raw_data": json.dumps({"id": i}), "extracted_at": "2026-01-01T00:00:00Z"} for i in range(200)
     ]

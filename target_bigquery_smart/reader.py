@@ -1,0 +1,84 @@
+"""Reading Singer messages from stdin with line numbers, so bad input is reported by line."""
+
+from __future__ import annotations
+
+import typing as t
+from collections import Counter
+from collections.abc import Callable
+
+import simplejson
+from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+#: Characters of a bad line quoted in an error message.
+EXCERPT = 120
+
+
+class InputError(InvalidInputLine):
+    """A message on stdin cannot be processed; the text names the line (and stream)."""
+
+
+class LineNumberedReader(SingerReader):
+    """A Singer reader that counts lines and reports a failing line by number.
+
+    The SDK's reader quotes a whole unparseable line in its error (records can be large or
+    hold secrets) and never says which line. The loop below is the SDK's, with the count and
+    an ``on_error`` hook added so the target can commit what it holds before stopping.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line_number = 0
+        #: Called with the exception before it propagates (commit buffered rows, write STATE).
+        self.on_error: Callable[[BaseException], None] | None = None
+
+    def deserialize_json(self, line: str) -> dict:
+        """Decode one line; numbers with fractions become ``Decimal``.
+
+        Raises:
+            InputError: The line is not JSON (quoted up to 120 characters).
+        """
+        try:
+            return simplejson.loads(line, use_decimal=True)
+        except ValueError:
+            excerpt = line.strip()[:EXCERPT]
+            msg = f"Input line {self.line_number} is not valid JSON: {excerpt!r}"
+            raise InputError(msg) from None
+
+    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]) -> Counter:
+        """Process each line; on an error, call ``on_error`` and re-raise with the line number."""
+        stats: Counter = Counter()
+        for line in file_input or self.default_input:
+            self.line_number += 1
+            if not line.strip():
+                continue
+            try:
+                message = self.deserialize_json(line)
+                self.assert_line_requires(message, requires={"type"})
+                callback = callbacks.get(message["type"])
+                if callback is None:
+                    self._process_unknown_message(message)
+                else:
+                    callback(message)
+            except Exception as exc:
+                error = exc if isinstance(exc, InputError) else self._located(exc, line)
+                if self.on_error is not None:
+                    self.on_error(error)
+                if error is exc:
+                    raise
+                raise error from exc
+            stats[message["type"]] += 1
+        return stats
+
+    def _located(self, exc: Exception, line: str) -> Exception:
+        """Return an error of the same meaning whose text starts with the line number."""
+        try:
+            stream = simplejson.loads(line).get("stream")
+        except (ValueError, AttributeError):
+            stream = None
+        where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
+        text = str(exc).split("\n")[0][:500]
+        try:
+            return type(exc)(f"{where}: {text}")
+        except TypeError:
+            return InputError(f"{where}: {type(exc).__name__}: {text}")

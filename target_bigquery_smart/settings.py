@@ -1,0 +1,100 @@
+"""The target's config, checked once: every error names the key."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from singer_sdk.exceptions import ConfigValidationError
+
+WRITE_MODES = ("append", "merge")
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+
+
+class TargetConfigError(ConfigValidationError):
+    """A target setting is invalid; the message names the key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[message])
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Target settings with defaults applied.
+
+    Attributes:
+        batch_size: Rows buffered per stream before a commit.
+        streaming_threshold: Batches with fewer rows go by streaming insert.
+        flatten: One column per SCHEMA property instead of the raw ELT wrap.
+        add_fields: Extra columns: name -> constant or ``{org_slug}`` / ``{now}`` template.
+        write_mode: ``append`` or ``merge`` (upsert by key properties).
+        dead_letter_table: Table (same dataset) collecting refused rows, or None to fail.
+        partition_by_extracted_at: Day-partition new tables on ``extracted_at``.
+        cluster_on_key_fields: Cluster new tables on the key columns.
+        org_slug: Written to the ``org_slug`` column.
+    """
+
+    batch_size: int = 1000
+    streaming_threshold: int = 100
+    flatten: bool = False
+    add_fields: Mapping[str, Any] = field(default_factory=dict)
+    write_mode: str = "append"
+    dead_letter_table: str | None = None
+    partition_by_extracted_at: bool = False
+    cluster_on_key_fields: bool = False
+    org_slug: str | None = None
+
+
+def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        msg = f"Target config '{key}' must be a positive integer, got {value!r}."
+        raise TargetConfigError(msg)
+    return value
+
+
+def parse_settings(config: Mapping[str, Any]) -> Settings:
+    """Check the target config and return its :class:`Settings`.
+
+    ``transform.flatten`` and ``transform.add_fields`` (the extractor's form) are accepted as
+    well as top-level ``flatten`` and ``add_fields``; top-level keys win.
+
+    Raises:
+        TargetConfigError: A setting is invalid.
+    """
+    transform = config.get("transform") or {}
+    if not isinstance(transform, Mapping):
+        msg = "Target config 'transform' must be an object with 'flatten' and/or 'add_fields'."
+        raise TargetConfigError(msg)
+    flatten = config.get("flatten", transform.get("flatten", False))
+    if not isinstance(flatten, bool):
+        msg = f"Target config 'flatten' must be true or false, got {flatten!r}."
+        raise TargetConfigError(msg)
+    add_fields = {**(transform.get("add_fields") or {}), **(config.get("add_fields") or {})}
+    for name in add_fields:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,299}", str(name)):
+            msg = f"Target config 'add_fields': '{name}' is not a valid BigQuery column name."
+            raise TargetConfigError(msg)
+    write_mode = config.get("write_mode") or "append"
+    if write_mode not in WRITE_MODES:
+        msg = f"Target config 'write_mode': invalid value {write_mode!r}. Valid values: {', '.join(WRITE_MODES)}."
+        raise TargetConfigError(msg)
+    dead_letter = config.get("dead_letter_table") or None
+    if dead_letter is not None and not _TABLE_NAME.match(str(dead_letter)):
+        msg = f"Target config 'dead_letter_table': {dead_letter!r} is not a table name (letters, digits, _)."
+        raise TargetConfigError(msg)
+    return Settings(
+        batch_size=_positive_int(config, "batch_size", 1000),
+        streaming_threshold=_positive_int(config, "streaming_threshold", 100),
+        flatten=flatten,
+        add_fields=add_fields,
+        write_mode=write_mode,
+        dead_letter_table=dead_letter,
+        partition_by_extracted_at=bool(config.get("partition_by_extracted_at", False)),
+        cluster_on_key_fields=bool(config.get("cluster_on_key_fields", False)),
+        org_slug=config.get("org_slug"),
+    )

@@ -1,0 +1,142 @@
+"""A stream's row shape: its BigQuery columns and how each record becomes a row.
+
+Raw ELT mode (default): ``org_slug``, ``raw_data`` (the record as JSON text), ``extracted_at``.
+Flattened mode: ``org_slug``, ``extracted_at``, one column per SCHEMA property (see
+:mod:`target_bigquery_smart.schema`), and ``_sdc_extra`` (JSON) for record fields the SCHEMA
+does not declare (nested ones by dotted path, ``address.zip``), so nothing is lost. Both
+modes add one STRING column per ``add_fields`` entry (``org_slug`` / ``extracted_at``
+entries set those columns), and in merge mode the ``_sdc_key_hash`` column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from google.cloud import bigquery
+
+from target_bigquery_smart.rows import EXTRA_COLUMN, KEY_HASH_COLUMN, key_hash, to_json
+from target_bigquery_smart.schema import Column, columns_for
+from target_bigquery_smart.values import UnstorableValueError, convert
+
+_META = ("org_slug", "extracted_at")
+
+
+class RowShaper:
+    """Builds rows for one stream.
+
+    Args:
+        properties: The stream SCHEMA's ``properties``.
+        flatten: Flattened columns instead of the raw ELT wrap.
+        add_fields: Rendered ``add_fields`` (column -> value).
+        key_fields: Key properties (for the merge key).
+        merge: Add the ``_sdc_key_hash`` column.
+        existing: The table's current schema, or empty for a new table.
+        org_slug: Config ``org_slug``.
+        extracted_at: The run's start time, RFC 3339 UTC.
+    """
+
+    def __init__(
+        self,
+        properties: Mapping[str, Any],
+        *,
+        flatten: bool,
+        add_fields: Mapping[str, Any],
+        key_fields: Sequence[str],
+        merge: bool,
+        existing: Sequence[bigquery.SchemaField],
+        org_slug: str | None,
+        extracted_at: str,
+    ) -> None:
+        self.flatten = flatten
+        self.key_fields = list(key_fields)
+        self.merge = merge
+        self.meta = {"org_slug": org_slug, "extracted_at": extracted_at}
+        self.extra_columns = {name: value for name, value in add_fields.items() if name not in _META}
+        for name in _META:
+            if name in add_fields:
+                self.meta[name] = add_fields[name]
+        # Converted once; a bad add_fields.extracted_at is a config error, raised here.
+        self.meta["extracted_at"] = convert(self.meta["extracted_at"], "TIMESTAMP")
+        reserved = [*_META, "raw_data", EXTRA_COLUMN, KEY_HASH_COLUMN, *self.extra_columns]
+        own = {f.name.lower() for f in existing if f.name in reserved}
+        record_fields = [f for f in existing if f.name.lower() not in own]
+        self.columns: list[Column] = columns_for(properties, record_fields, reserved) if flatten else []
+        self._by_source = {c.source: c for c in self.columns}
+
+    def schema(self) -> list[bigquery.SchemaField]:
+        """Return the table schema for rows of this shape."""
+        fields = [
+            bigquery.SchemaField("org_slug", "STRING", description="Organisation slug (target config)."),
+        ]
+        if self.flatten:
+            fields.append(bigquery.SchemaField("extracted_at", "TIMESTAMP", description="Start of the load run."))
+            fields += [c.to_schema_field() for c in self.columns]
+            fields.append(
+                bigquery.SchemaField(EXTRA_COLUMN, "JSON", description="Record fields not declared in the SCHEMA.")
+            )
+        else:
+            fields.append(bigquery.SchemaField("raw_data", "STRING", description="The record as JSON text."))
+            fields.append(bigquery.SchemaField("extracted_at", "TIMESTAMP", description="Start of the load run."))
+        fields += [bigquery.SchemaField(name, "STRING", description="add_fields") for name in self.extra_columns]
+        if self.merge:
+            fields.append(bigquery.SchemaField(KEY_HASH_COLUMN, "STRING", description="SHA-256 of the key values."))
+        return fields
+
+    def shape(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Return ``(row, problems)``; a row with problems must not be loaded as is.
+
+        Args:
+            record: The record.
+
+        Returns:
+            The JSON-ready row and a list of problems (``field: reason``), empty when valid.
+        """
+        problems: list[str] = []
+        row: dict[str, Any] = {"org_slug": self.meta["org_slug"]}
+        if self.flatten:
+            row["extracted_at"] = self.meta["extracted_at"]
+            extra: dict[str, Any] = {}
+            for name, value in record.items():
+                column = self._by_source.get(name)
+                if column is None:
+                    extra[name] = value
+                elif value is not None:
+                    row[column.name] = _shape_value(value, column, name, problems, extra)
+            row[EXTRA_COLUMN] = to_json(extra) if extra else None
+        else:
+            row["raw_data"] = to_json(record)
+            row["extracted_at"] = self.meta["extracted_at"]
+        row.update(self.extra_columns)
+        if self.merge:
+            row[KEY_HASH_COLUMN] = key_hash(record, self.key_fields)
+        return row, problems
+
+
+def _shape_value(value: Any, column: Column, path: str, problems: list[str], extra: dict[str, Any]) -> Any:
+    """Shape one value for ``column``; undeclared nested fields go to ``extra`` by dotted path."""
+    if column.repeated:
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list, got {type(value).__name__}")
+            return None
+        item = Column(column.source, column.name, column.type, False, column.fields)
+        shaped = [_shape_value(v, item, f"{path}[{i}]", problems, extra) for i, v in enumerate(value) if v is not None]
+        return shaped
+    if column.type in ("RECORD", "STRUCT"):
+        if not isinstance(value, Mapping):
+            problems.append(f"{path}: expected an object, got {type(value).__name__}")
+            return None
+        by_source = {c.source: c for c in column.fields}
+        nested: dict[str, Any] = {}
+        for name, child in value.items():
+            sub = by_source.get(name)
+            if sub is None:
+                extra[f"{path}.{name}"] = child
+            elif child is not None:
+                nested[sub.name] = _shape_value(child, sub, f"{path}.{name}", problems, extra)
+        return nested
+    try:
+        return convert(value, column.type)
+    except UnstorableValueError as exc:
+        problems.append(f"{path}: {exc}")
+        return None
