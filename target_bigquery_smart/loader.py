@@ -306,7 +306,7 @@ def merge_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[di
         _run_idempotent(
             client,
             job_id,
-            lambda: client.query(sql, job_id=job_id),
+            lambda: client.query(sql, job_id=job_id, job_retry=None),
             f"MERGE into {table_id}",
         )
     finally:

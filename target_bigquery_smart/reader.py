@@ -39,7 +39,7 @@ class LineNumberedReader(SingerReader):
             InputError: The line is not JSON (quoted up to 120 characters).
         """
         try:
-            return simplejson.loads(line, use_decimal=True)
+            return simplejson.loads(line, use_decimal=True, allow_nan=True)
         except ValueError:
             excerpt = line.strip()[:EXCERPT]
             msg = f"Input line {self.line_number} is not valid JSON: {excerpt!r}"
