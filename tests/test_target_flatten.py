@@ -6,8 +6,8 @@ import json
 from decimal import Decimal
 
 import pytest
-from conftest import table_rows
 import simplejson
+from conftest import table_rows
 from test_target_loading import record_line, run_target, state_line
 
 from target_bigquery_smart.schema import assign_names, clean_name
