@@ -37,6 +37,7 @@ STREAM_KEYS = frozenset(
         "start_date",
         "schema",
         "infer_schema",
+        "is_sorted",
     }
 )
 #: Keys of the nested blocks, checked so that a misspelt key is an error, not a silent default.
@@ -189,7 +190,10 @@ class StreamConfig:
         rate_limit: Rate limit and retry settings.
         allowed_hosts: Hosts besides the configured URL's that next links may point to.
         replication_key: Record field whose greatest value is the stream's bookmark.
-        start_date: Where the first incremental run starts (ISO-8601).
+        start_date: Where the first incremental run starts: ISO-8601, or a number for a
+            numeric replication key.
+        is_sorted: The API returns records in replication-key order, so the bookmark
+            advances during the run and an interrupted run resumes where it stopped.
         schema: The stream's own JSON schema, or None.
         infer_schema: Infer the schema from records sampled from the first pages.
     """
@@ -210,7 +214,8 @@ class StreamConfig:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     allowed_hosts: tuple[str, ...] = ()
     replication_key: str | None = None
-    start_date: str | None = None
+    start_date: str | int | float | None = None
+    is_sorted: bool = False
     schema: Mapping[str, Any] | None = None
     infer_schema: bool = False
 
@@ -484,6 +489,13 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     if schema is not None and (not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping)):
         msg = f"{where}.schema must be a JSON schema object with 'properties'."
         raise ConfigError(msg)
+    is_sorted = block.get("is_sorted", False)
+    if not isinstance(is_sorted, bool):
+        msg = f"{where}.is_sorted must be true or false, got {is_sorted!r}."
+        raise ConfigError(msg)
+    if is_sorted and not replication_key:
+        msg = f"{where}.is_sorted needs a replication_key."
+        raise ConfigError(msg)
     infer_schema = block.get("infer_schema", False)
     if not isinstance(infer_schema, bool):
         msg = f"{where}.infer_schema must be true or false, got {infer_schema!r}."
@@ -510,15 +522,18 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         allowed_hosts=tuple(h.lower() for h in allowed_hosts),
         replication_key=replication_key,
         start_date=start_date,
+        is_sorted=is_sorted,
         schema=dict(schema) if schema is not None else None,
         infer_schema=infer_schema,
     )
 
 
-def _iso_datetime(value: Any, where: str) -> str:
-    """Check an ISO-8601 date or timestamp; return it unchanged."""
+def _iso_datetime(value: Any, where: str) -> str | int | float:
+    """Check an ISO-8601 date or timestamp (or a number, for numeric keys); return it unchanged."""
     from datetime import datetime
 
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
     if not isinstance(value, str):
         msg = f"{where} must be an ISO-8601 date or timestamp string, got {value!r}."
         raise ConfigError(msg)

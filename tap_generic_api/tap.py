@@ -163,8 +163,13 @@ STREAM_PROPERTIES = [
     ),
     th.Property("replication_key", th.StringType, description="Record field whose greatest value is the bookmark."),
     th.Property(
+        "is_sorted",
+        th.BooleanType,
+        description="Records arrive in replication-key order: the bookmark advances during the run (default false).",
+    ),
+    th.Property(
         "start_date",
-        th.StringType,
+        th.CustomType({"type": ["string", "number", "null"]}),
         description="ISO-8601 start of the first incremental run; {start_date} and {bookmark} fall back to it.",
     ),
     th.Property(

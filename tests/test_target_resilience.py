@@ -1,0 +1,172 @@
+"""Nothing lost, nothing twice: STATE timing, bad input, lost responses, crash and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import threading
+import uuid
+
+import pytest
+import requests
+from conftest import BIN, run_pipeline, table_rows
+from local_services import DATASETTE_TOKEN
+from test_target_loading import record_line, run_target, schema_line, state_line
+
+pytestmark = pytest.mark.emulator
+CAPTURE_DEBUG_LOGS = False
+
+
+class TargetProcess:
+    """target-bigquery-smart as a child process fed line by line."""
+
+    def __init__(self, tmp_path, config):
+        path = tmp_path / f"target-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps(config))
+        self.proc = subprocess.Popen(
+            [str(BIN / "target-bigquery-smart"), "--config", str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def send(self, lines):
+        self.proc.stdin.write("\n".join(lines) + "\n")
+        self.proc.stdin.flush()
+
+    def next_state(self, timeout=60):
+        return json.loads(self.lines.get(timeout=timeout))
+
+    def finish(self, timeout=120):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=timeout)
+        return self.proc.returncode, self.proc.stderr.read()
+
+
+def test_five_states_for_five_thousand_records_each_after_its_rows(tmp_path, target_config, bq_client):
+    target = TargetProcess(tmp_path, {**target_config, "batch_size": 1000})
+    project, dataset = target_config["project"], target_config["dataset"]
+    target.send([schema_line()])
+    for block in range(5):
+        target.send([record_line({"id": block * 1000 + i}) for i in range(1000)])
+        target.send([state_line({"block": block})])
+        state = target.next_state()
+        assert state == {"block": block}
+        # The STATE is out: its rows must already be queryable.
+        assert len(table_rows(bq_client, project, dataset, "items")) == (block + 1) * 1000
+    returncode, stderr = target.finish()
+    assert returncode == 0, stderr
+    assert target.lines.empty()  # exactly 5 STATE lines
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ('{"type": "RECORD", "stream": "items", "record": {"id": ', "Input line 1504 is not valid JSON"),
+        (record_line({"id": 1}, stream="ghost"), "Input line 1504 (stream 'ghost')"),
+        (record_line({"name": "no id"}), "Stream 'items': record 1501 lacks key property ['id']"),
+    ],
+)
+def test_bad_input_stops_with_line_number_after_committing_what_was_read(
+    tmp_path, target_config, bq_client, bad_line, message
+):
+    target = TargetProcess(tmp_path, {**target_config, "batch_size": 1000})
+    target.send([schema_line()] + [record_line({"id": i}) for i in range(1000)] + [state_line({"n": 1})])
+    target.send([record_line({"id": i}) for i in range(1000, 1500)] + [state_line({"n": 2}), bad_line])
+    returncode, stderr = target.finish()
+    assert returncode == 1
+    assert message in stderr
+    assert "Traceback" not in stderr
+    states = []
+    while not target.lines.empty():
+        states.append(json.loads(target.lines.get()))
+    assert states == [{"n": 1}, {"n": 2}]
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(1500))
+
+
+def test_streaming_insert_retried_after_lost_response_leaves_each_row_once(target_config, bq_client, monkeypatch):
+    from google.cloud.bigquery import _http
+
+    real = _http.Connection.api_request
+    lost = []
+
+    def flaky(self, method, path, *args, **kwargs):
+        response = real(self, method, path, *args, **kwargs)
+        if path.endswith("/insertAll") and not lost:
+            lost.append(path)
+            raise requests.exceptions.ConnectionError("connection reset after the server answered")
+        return response
+
+    monkeypatch.setattr(_http.Connection, "api_request", flaky)
+    run_target(target_config, [schema_line()] + [record_line({"id": i}) for i in range(40)])
+    assert lost  # the first insertAll really was sent, then its answer was lost
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(40))
+
+
+def _crash_and_resume(tmp_path, api, target_config, bq_client, write_mode):
+    tap_config = {
+        "url": api.table_url,
+        "params": {"_shape": "objects", "_size": "1000", "_sort": "id", "id__gt": "{bookmark}"},
+        "data_path": "rows",
+        "auth": {"type": "bearer", "provider": "DATASETTE"},
+        "secrets": {"datasette": DATASETTE_TOKEN},
+        "pagination": {"type": "cursor", "param": "_next", "response_path": "next"},
+        "replication_key": "id",
+        "is_sorted": True,
+        "start_date": 0,
+        "destination": {"table": "items", "key_fields": ["id"]},
+    }
+    config = {**target_config, "batch_size": 1000, "write_mode": write_mode}
+    tap_path, target_path = tmp_path / "tap.json", tmp_path / "target.json"
+    tap_path.write_text(json.dumps(tap_config))
+    target_path.write_text(json.dumps(config))
+    tap = subprocess.Popen(
+        [str(BIN / "tap-generic-api"), "--config", str(tap_path)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    target = subprocess.Popen(
+        [str(BIN / "target-bigquery-smart"), "--config", str(target_path)],
+        stdin=tap.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    tap.stdout.close()
+    states = []
+    for line in target.stdout:
+        states.append(json.loads(line))
+        if len(states) == 3:
+            os.kill(target.pid, signal.SIGKILL)
+            break
+    target.wait(timeout=60)
+    tap.kill()
+    tap.wait(timeout=60)
+    assert len(states) == 3, "the target ended before its third STATE"
+    bookmark = states[-1]["bookmarks"]["items"]["replication_key_value"]
+    assert 0 < bookmark < 10_000
+
+    resumed = run_pipeline(tmp_path, tap_config, config, state=states[-1])
+    assert resumed.tap_returncode == 0, resumed.tap_stderr[-2000:]
+    assert resumed.target_returncode == 0, resumed.target_stderr[-2000:]
+    rows = table_rows(bq_client, config["project"], config["dataset"], "items")
+    return [json.loads(r["raw_data"])["id"] for r in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("write_mode", ["append", "merge"])
+def test_crash_and_resume(tmp_path, datasette_10k, target_config, bq_client, write_mode):
+    ids = _crash_and_resume(tmp_path, datasette_10k, target_config, bq_client, write_mode)
+    assert set(ids) == set(range(1, 10_001))  # never missing
+    if write_mode == "merge":
+        assert len(ids) == 10_000  # exactly once by key
