@@ -284,3 +284,99 @@ class DatasetteAPI(_Server):
     def query_url(self) -> str:
         """JSON URL of the ``items_page`` canned query (params ``limit`` and ``offset``)."""
         return f"{self.base_url}/{self.database}/items_page.json"
+
+
+class KMSDouble:
+    """A local HTTP double of Cloud KMS's REST ``:encrypt`` and ``:decrypt`` methods.
+
+    No KMS emulator exists. This answers the two calls the project makes, in the REST API's
+    shapes (``POST /v1/{cryptoKey name}:encrypt`` with ``{"plaintext": base64}``, and
+    ``:decrypt`` with ``{"ciphertext": base64}``), so the real ``google-cloud-kms`` client
+    with REST transport and ``api_endpoint`` can be tested. Ciphertext is the plaintext XORed
+    with a stream derived from the key name, prefixed with a marker: decrypting with another
+    key fails, as it would in KMS. ``fail_with`` makes every call answer that HTTP status.
+
+    Attributes:
+        endpoint: ``http://127.0.0.1:<port>``.
+        calls: ``(method, key name)`` of each call received.
+    """
+
+    MARKER = b"kmsdouble1:"
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.calls: list[tuple[str, str]] = []
+        self.fail_with: int | None = None
+        double = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                double._handle(self)
+
+        self._server = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self.endpoint = f"http://{HOST}:{self._server.server_address[1]}"
+        self._thread: Any = None
+
+    @staticmethod
+    def _stream(key: str, length: int) -> bytes:
+        import hashlib
+
+        out = b""
+        counter = 0
+        while len(out) < length:
+            out += hashlib.sha256(f"{key}:{counter}".encode()).digest()
+            counter += 1
+        return out[:length]
+
+    def encrypt(self, key: str, plaintext: bytes) -> bytes:
+        """Return the ciphertext the double produces for ``plaintext`` under ``key``."""
+        return self.MARKER + bytes(a ^ b for a, b in zip(plaintext, self._stream(key, len(plaintext)), strict=True))
+
+    def _handle(self, request: Any) -> None:
+        import base64
+
+        path = request.path.split("?")[0]
+        name, _, method = path.removeprefix("/v1/").rpartition(":")
+        body = json.loads(request.rfile.read(int(request.headers.get("Content-Length") or 0)) or b"{}")
+        self.calls.append((method, name))
+        if self.fail_with:
+            self._reply(request, self.fail_with, {"error": {"code": self.fail_with, "message": "KMS double failure"}})
+            return
+        if method == "encrypt":
+            plaintext = base64.b64decode(body.get("plaintext", ""))
+            ciphertext = self.encrypt(name, plaintext)
+            self._reply(request, 200, {"name": name, "ciphertext": base64.b64encode(ciphertext).decode()})
+        elif method == "decrypt":
+            ciphertext = base64.b64decode(body.get("ciphertext", ""))
+            if not ciphertext.startswith(self.MARKER):
+                self._reply(request, 400, {"error": {"code": 400, "message": "Decryption failed"}})
+                return
+            data = ciphertext[len(self.MARKER) :]
+            plaintext = bytes(a ^ b for a, b in zip(data, self._stream(name, len(data)), strict=True))
+            self._reply(request, 200, {"plaintext": base64.b64encode(plaintext).decode()})
+        else:
+            self._reply(request, 404, {"error": {"code": 404, "message": f"unknown method {method}"}})
+
+    @staticmethod
+    def _reply(request: Any, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    def __enter__(self) -> KMSDouble:
+        import threading
+
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -63,7 +63,20 @@ NESTED_KEYS = {
     "transform": frozenset({"flatten", "add_fields"}),
 }
 #: Keys that belong to the whole run, never to one stream.
-TOP_LEVEL_KEYS = frozenset({"streams", "secrets", "variables", "org_slug", "user_agent"})
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "streams",
+        "secrets",
+        "variables",
+        "org_slug",
+        "user_agent",
+        "credentials_table",
+        "kms_key_name",
+        "bigquery_api_endpoint",
+        "kms_api_endpoint",
+        "google_credentials_path",
+    }
+)
 
 AUTH_TYPES = ("bearer", "header", "query", "basic", "oauth2")
 PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")

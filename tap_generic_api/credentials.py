@@ -2,8 +2,8 @@
 
 1. Config ``secrets`` under ``<provider lower-case>`` or ``<provider lower-case>_api_key``
    (the output of an earlier decrypt step).
-2. The ``org_integration_credentials`` table in BigQuery, decrypted with Cloud KMS
-   (not configured in this version; see README).
+2. The ``org_integration_credentials`` table in BigQuery (config ``credentials_table``),
+   decrypted with Cloud KMS (``kms_key_name``); see :mod:`tap_generic_api.credential_store`.
 3. Config ``secrets`` under ``auth.secret_key``.
 
 A secret may be a plain string, a JSON object, or a JSON text holding one of
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tap_generic_api.config import AuthConfig
+from tap_generic_api.credential_store import CredentialStore
 from tap_generic_api.errors import CredentialError
 
 #: Fields of a JSON credential holding a token, in order of preference.
@@ -24,9 +25,17 @@ TOKEN_FIELDS = ("api_key", "access_token", "token", "key", "secret")
 
 
 def candidate_keys(provider: str) -> list[str]:
-    """Return the ``secrets`` keys checked for ``provider``: ``["hubspot", "hubspot_api_key"]``."""
+    """Return the ``secrets`` keys checked for ``provider``, in order.
+
+    ``HUBSPOT`` -> ``["hubspot", "hubspot_api_key"]`` (the seed's rule). A provider ending in
+    ``_API`` also matches ``<name>_api_key``: the seed's Example 4 stores ``VENDOR_API``'s
+    secret under the context key ``vendor_api_key``.
+    """
     lower = provider.lower()
-    return [lower, f"{lower}_api_key"]
+    keys = [lower, f"{lower}_api_key"]
+    if lower.endswith("_api"):
+        keys.append(f"{lower}_key")
+    return keys
 
 
 def extract_secret(value: Any, auth_type: str) -> str:
@@ -77,20 +86,23 @@ def resolve_credential(
     *,
     org_slug: str | None,
     stream: str,
+    store: CredentialStore | None = None,
 ) -> Any:
     """Resolve the stored credential for one stream's ``auth`` block, as stored.
 
     Args:
         auth: The stream's auth block.
         secrets: Config ``secrets``.
-        org_slug: Config ``org_slug`` (for messages).
+        org_slug: Config ``org_slug`` (the organisation looked up in the credentials table).
         stream: Stream name (for messages).
+        store: The ``org_integration_credentials`` store, or None when not configured.
 
     Returns:
         The credential: a string or a JSON object.
 
     Raises:
         CredentialError: Nothing resolved; the message lists the sources tried.
+        CredentialStoreError: The BigQuery lookup or the KMS decryption failed.
     """
     tried: list[str] = []
     if auth.provider:
@@ -98,6 +110,14 @@ def resolve_credential(
             if key in secrets:
                 return secrets[key]
         tried.append(f"config secrets keys {candidate_keys(auth.provider)}")
+        if store is not None:
+            if not org_slug:
+                msg = f"Stream '{stream}': config 'org_slug' is required to look credentials up in 'credentials_table'."
+                raise CredentialError(msg)
+            found = store.fetch(org_slug, auth.provider)
+            if found is not None:
+                return found
+            tried.append(f"table {store.config.table_id} (no row for org {org_slug}, provider {auth.provider.upper()})")
     if auth.secret_key:
         if auth.secret_key in secrets:
             return secrets[auth.secret_key]
@@ -105,24 +125,37 @@ def resolve_credential(
     provider = auth.provider.upper() if auth.provider else "(none)"
     msg = (
         f"Failed to resolve credential for provider {provider} (org {org_slug or '(none)'}) "
-        f"in stream '{stream}'. Tried: {'; '.join(tried)}. Set the integration up: put the "
-        "secret in config 'secrets' (for example from a decrypt step)."
+        f"in stream '{stream}'. Tried: {'; '.join(tried)}. Set the integration up: "
+        f"'tap-generic-api-credentials set --config <tap config> --org {org_slug or '<org>'} "
+        f"--provider {provider}' (reads the secret from stdin), or put the secret in config 'secrets'."
     )
     raise CredentialError(msg)
 
 
-def resolve_secret(auth: AuthConfig, secrets: Mapping[str, Any], *, org_slug: str | None, stream: str) -> str:
+def resolve_secret(
+    auth: AuthConfig,
+    secrets: Mapping[str, Any],
+    *,
+    org_slug: str | None,
+    stream: str,
+    store: CredentialStore | None = None,
+) -> str:
     """Resolve the usable secret (token, key, or ``user:pass``) for one stream.
 
     Raises:
         CredentialError: Nothing resolved, or the credential holds no usable field.
     """
-    credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream)
+    credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream, store=store)
     return extract_secret(credential, auth.type)
 
 
 def oauth2_secrets(
-    auth: AuthConfig, secrets: Mapping[str, Any], *, org_slug: str | None, stream: str
+    auth: AuthConfig,
+    secrets: Mapping[str, Any],
+    *,
+    org_slug: str | None,
+    stream: str,
+    store: CredentialStore | None = None,
 ) -> tuple[str | None, str | None, str | None]:
     """Return ``(client_id, client_secret, refresh_token)`` for an OAuth2 grant.
 
@@ -137,7 +170,7 @@ def oauth2_secrets(
     assert grant is not None
     client_id, client_secret, refresh_token = grant.client_id, grant.client_secret, grant.refresh_token
     if auth.provider or auth.secret_key:
-        credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream)
+        credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream, store=store)
         if isinstance(credential, str) and credential.strip().startswith("{"):
             try:
                 credential = json.loads(credential)

@@ -22,6 +22,7 @@ from tap_generic_api.config import (
     parse_streams,
     unknown_key_error,
 )
+from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ConfigError, ResponseShapeError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
@@ -212,6 +213,25 @@ class TapGenericAPI(Tap):
         ),
         th.Property("variables", _STRING_MAP, description="Values for {variable} placeholders."),
         th.Property("org_slug", th.StringType, description="Organisation slug; the {org_slug} variable."),
+        th.Property("user_agent", th.StringType, description="User-Agent header of every request."),
+        th.Property(
+            "credentials_table",
+            th.CustomType({"type": ["object", "string", "null"]}),
+            description=(
+                "org_integration_credentials table: {project, dataset, table} or 'project.dataset.table'. "
+                "Looked up after 'secrets', decrypted with kms_key_name."
+            ),
+        ),
+        th.Property(
+            "kms_key_name", th.StringType, description="Cloud KMS CryptoKey decrypting credentials_table rows."
+        ),
+        th.Property("bigquery_api_endpoint", th.StringType, description="BigQuery endpoint for credentials_table."),
+        th.Property("kms_api_endpoint", th.StringType, description="Cloud KMS endpoint (REST)."),
+        th.Property(
+            "google_credentials_path",
+            th.StringType,
+            description="Service-account key for the credentials lookup (default Application Default Credentials).",
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -235,6 +255,11 @@ class TapGenericAPI(Tap):
 
     def _stream_configs(self) -> list[StreamConfig]:
         return parse_streams(self.config)
+
+    @functools.cached_property
+    def _credential_store(self) -> CredentialStore | None:
+        store_config = parse_store_config(self.config)
+        return CredentialStore(store_config) if store_config else None
 
     @functools.cached_property
     def _run_started(self) -> datetime:
@@ -303,14 +328,15 @@ class TapGenericAPI(Tap):
         if auth is None:
             return None
         org_slug = self.config.get("org_slug")
+        store = self._credential_store
         if auth.oauth2 is not None:
             client_id, client_secret, refresh_token = oauth2_secrets(
-                auth, secrets, org_slug=org_slug, stream=stream_config.name
+                auth, secrets, org_slug=org_slug, stream=stream_config.name, store=store
             )
             known_secrets.extend(s for s in (client_secret, refresh_token) if s)
             grant = dataclasses.replace(auth.oauth2, client_id=client_id)
             return oauth2.get(grant, client_secret=client_secret, refresh_token=refresh_token)
-        secret = resolve_secret(auth, secrets, org_slug=org_slug, stream=stream_config.name)
+        secret = resolve_secret(auth, secrets, org_slug=org_slug, stream=stream_config.name, store=store)
         known_secrets.append(secret)
         return build_authenticator(auth, secret)
 

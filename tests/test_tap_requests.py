@@ -391,7 +391,7 @@ def test_meltano_yml_declares_every_setting():
     project = yaml.safe_load((Path(__file__).resolve().parent.parent / "meltano.yml").read_text())
     tap = project["plugins"]["extractors"][0]
     declared = {s["name"] for s in tap["settings"]}
-    assert declared == STREAM_KEYS | (TOP_LEVEL_KEYS - {"user_agent"})
+    assert declared == STREAM_KEYS | TOP_LEVEL_KEYS
     assert next(s for s in tap["settings"] if s["name"] == "secrets")["sensitive"] is True
     from target_bigquery_smart.target import TargetBigQuerySmart
 

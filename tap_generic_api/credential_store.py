@@ -1,0 +1,234 @@
+"""Organisation credentials kept encrypted in BigQuery and decrypted with Cloud KMS.
+
+The table is the seed's ``org_integration_credentials``.
+
+Table layout (created by ``tap-generic-api-credentials set``):
+
+=======================  =========  =============================================
+column                   type       meaning
+=======================  =========  =============================================
+``org_slug``             STRING     organisation
+``provider``             STRING     provider name, upper-case (``HUBSPOT``)
+``encrypted_credential`` BYTES      KMS ciphertext of the secret
+``kms_key_name``         STRING     the CryptoKey that encrypted it
+``updated_at``           TIMESTAMP  when the row was written; the newest row wins
+=======================  =========  =============================================
+
+Lookups use query parameters (``@org_slug``, ``@provider``), never string formatting. Every
+call goes through ``google-cloud-bigquery`` and ``google-cloud-kms``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from google.api_core.exceptions import GoogleAPICallError, NotFound
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery, kms
+from google.oauth2 import service_account
+
+from tap_generic_api.errors import ConfigError, CredentialError
+
+TABLE_SCHEMA = (
+    bigquery.SchemaField("org_slug", "STRING", mode="REQUIRED"),
+    bigquery.SchemaField("provider", "STRING", mode="REQUIRED"),
+    bigquery.SchemaField("encrypted_credential", "BYTES", mode="REQUIRED"),
+    bigquery.SchemaField("kms_key_name", "STRING"),
+    bigquery.SchemaField("updated_at", "TIMESTAMP"),
+)
+
+
+class CredentialStoreError(CredentialError):
+    """A BigQuery or KMS call of the credential lookup failed; the text names the step."""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where credentials are kept.
+
+    Attributes:
+        table_id: ``project.dataset.table`` of ``org_integration_credentials``.
+        kms_key_name: ``projects/P/locations/L/keyRings/R/cryptoKeys/K``.
+        bigquery_endpoint: BigQuery API endpoint (an emulator), or None for Google's.
+        kms_endpoint: Cloud KMS API endpoint (a local double), or None for Google's.
+        credentials_path: Service-account key file, or None for Application Default Credentials.
+    """
+
+    table_id: str
+    kms_key_name: str
+    bigquery_endpoint: str | None = None
+    kms_endpoint: str | None = None
+    credentials_path: str | None = None
+
+
+def parse_store_config(config: Mapping[str, Any]) -> StoreConfig | None:
+    """Return the store settings from a tap config, or None when no table is configured.
+
+    Config keys: ``credentials_table`` (``{"project", "dataset", "table"}`` or the text
+    ``project.dataset.table``), ``kms_key_name``, and optionally ``bigquery_api_endpoint``,
+    ``kms_api_endpoint``, ``google_credentials_path``.
+
+    Raises:
+        ConfigError: The table or key is incomplete.
+    """
+    table = config.get("credentials_table")
+    if not table:
+        return None
+    if isinstance(table, str):
+        parts = table.split(".")
+    elif isinstance(table, Mapping):
+        parts = [table.get("project"), table.get("dataset"), table.get("table") or "org_integration_credentials"]
+    else:
+        parts = []
+    if len(parts) != 3 or not all(isinstance(p, str) and p for p in parts):
+        msg = (
+            'Config \'credentials_table\' must be {"project": ..., "dataset": ..., "table": ...} '
+            "or 'project.dataset.table'."
+        )
+        raise ConfigError(msg)
+    key = config.get("kms_key_name")
+    if not isinstance(key, str) or "/cryptoKeys/" not in key:
+        msg = (
+            "Config 'kms_key_name' is required with 'credentials_table': "
+            "projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>."
+        )
+        raise ConfigError(msg)
+    return StoreConfig(
+        table_id=".".join(parts),
+        kms_key_name=key,
+        bigquery_endpoint=config.get("bigquery_api_endpoint"),
+        kms_endpoint=config.get("kms_api_endpoint"),
+        credentials_path=config.get("google_credentials_path"),
+    )
+
+
+class CredentialStore:
+    """Reads (and writes) encrypted organisation credentials.
+
+    Args:
+        config: Where the credentials are kept.
+    """
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+
+    def _google_credentials(self, endpoint: str | None) -> Any:
+        if endpoint:
+            return AnonymousCredentials()
+        if self.config.credentials_path:
+            return service_account.Credentials.from_service_account_file(self.config.credentials_path)
+        return None
+
+    @cached_property
+    def bigquery(self) -> bigquery.Client:
+        """BigQuery client for the credentials table."""
+        endpoint = self.config.bigquery_endpoint
+        return bigquery.Client(
+            project=self.config.table_id.split(".")[0],
+            credentials=self._google_credentials(endpoint),
+            client_options={"api_endpoint": endpoint} if endpoint else None,
+        )
+
+    @cached_property
+    def kms(self) -> kms.KeyManagementServiceClient:
+        """Cloud KMS client (REST transport)."""
+        endpoint = self.config.kms_endpoint
+        return kms.KeyManagementServiceClient(
+            transport="rest",
+            credentials=self._google_credentials(endpoint),
+            client_options={"api_endpoint": endpoint} if endpoint else None,
+        )
+
+    def fetch(self, org_slug: str, provider: str) -> str | None:
+        """Return the decrypted credential of ``org_slug`` for ``provider``, or None if absent.
+
+        Args:
+            org_slug: Organisation slug.
+            provider: Provider name (compared upper-case).
+
+        Returns:
+            The plaintext credential, or None when the table (or the row) does not exist.
+
+        Raises:
+            CredentialStoreError: The query or the decryption failed; the message names the
+                step and never the secret.
+        """
+        sql = (
+            f"SELECT encrypted_credential FROM `{self.config.table_id}` "  # noqa: S608 - table id from config
+            "WHERE org_slug = @org_slug AND provider = @provider "
+            "ORDER BY updated_at DESC LIMIT 1"
+        )
+        job_config = bigquery.QueryJobConfig(
+            query_parameters=[
+                bigquery.ScalarQueryParameter("org_slug", "STRING", org_slug),
+                bigquery.ScalarQueryParameter("provider", "STRING", provider.upper()),
+            ]
+        )
+        try:
+            rows = list(self.bigquery.query_and_wait(sql, job_config=job_config))
+        except NotFound:
+            return None
+        except GoogleAPICallError as exc:
+            msg = f"Credential lookup in BigQuery table {self.config.table_id} failed: {exc.code} {exc.message}"
+            raise CredentialStoreError(msg) from None
+        if not rows:
+            return None
+        ciphertext = rows[0]["encrypted_credential"]
+        if isinstance(ciphertext, str):
+            ciphertext = base64.b64decode(ciphertext)
+        return self.decrypt(ciphertext, provider=provider)
+
+    def decrypt(self, ciphertext: bytes, *, provider: str) -> str:
+        """Decrypt a credential with the configured KMS key.
+
+        Raises:
+            CredentialStoreError: KMS refused; the message names the key, not the secret.
+        """
+        try:
+            response = self.kms.decrypt(request={"name": self.config.kms_key_name, "ciphertext": ciphertext})
+        except GoogleAPICallError as exc:
+            msg = (
+                f"KMS decrypt of the credential for provider {provider.upper()} with key "
+                f"{self.config.kms_key_name} failed: {exc.code} {exc.message}"
+            )
+            raise CredentialStoreError(msg) from None
+        return response.plaintext.decode()
+
+    def put(self, org_slug: str, provider: str, plaintext: str) -> None:
+        """Encrypt ``plaintext`` with KMS and add it as the newest row (table created if needed).
+
+        Raises:
+            CredentialStoreError: KMS or BigQuery refused; the message names the step.
+        """
+        try:
+            ciphertext = self.kms.encrypt(
+                request={"name": self.config.kms_key_name, "plaintext": plaintext.encode()}
+            ).ciphertext
+        except GoogleAPICallError as exc:
+            msg = f"KMS encrypt with key {self.config.kms_key_name} failed: {exc.code} {exc.message}"
+            raise CredentialStoreError(msg) from None
+        project, dataset, _ = self.config.table_id.split(".")
+        try:
+            self.bigquery.create_dataset(f"{project}.{dataset}", exists_ok=True)
+            self.bigquery.create_table(bigquery.Table(self.config.table_id, schema=list(TABLE_SCHEMA)), exists_ok=True)
+            sql = (
+                f"INSERT INTO `{self.config.table_id}` "  # noqa: S608 - table id from config
+                "(org_slug, provider, encrypted_credential, kms_key_name, updated_at) "
+                "VALUES (@org_slug, @provider, @ciphertext, @key, CURRENT_TIMESTAMP())"
+            )
+            job_config = bigquery.QueryJobConfig(
+                query_parameters=[
+                    bigquery.ScalarQueryParameter("org_slug", "STRING", org_slug),
+                    bigquery.ScalarQueryParameter("provider", "STRING", provider.upper()),
+                    bigquery.ScalarQueryParameter("ciphertext", "BYTES", ciphertext),
+                    bigquery.ScalarQueryParameter("key", "STRING", self.config.kms_key_name),
+                ]
+            )
+            self.bigquery.query_and_wait(sql, job_config=job_config)
+        except GoogleAPICallError as exc:
+            msg = f"Writing the credential to BigQuery table {self.config.table_id} failed: {exc.code} {exc.message}"
+            raise CredentialStoreError(msg) from None
