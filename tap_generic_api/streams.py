@@ -22,6 +22,7 @@ from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
+from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import redact_text, redact_url
 from tap_generic_api.responses import body_excerpt, read_json, records_at
@@ -82,6 +83,7 @@ class GenericAPIStream(RESTStream[Any]):
             [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
         )
         self._paginator: SafePaginator | None = None
+        self._retries = 0
         self._check_templates()
         # Rendered for real when the stream starts; these are the start-up values.
         self._render(self._variables_for(bookmark=None))
@@ -240,6 +242,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     def backoff_handler(self, details: Any) -> None:
         """Log each retry as a warning: stream, cause (status and redacted URL), wait."""
+        self._retries += 1
         exc = details.get("exception")
         response = getattr(exc, "response", None)
         cause = self._describe(response) if isinstance(response, requests.Response) else self._safe(str(exc))
@@ -340,10 +343,19 @@ class GenericAPIStream(RESTStream[Any]):
         bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
         self._render(self._variables_for(bookmark))
         key = self.replication_key
+        progress = Progress(self.logger, self.name)
+        self._retries = 0
         for record in self.request_records(context):
             if key and bookmark is not None and _older(record.get(key), bookmark):
                 continue
+            progress.add(pages=self._paginator.count + 1 if self._paginator else 1)
             yield record
+        progress.summary(
+            SummaryMetric.STREAM_SUMMARY,
+            pages=self._paginator.count if self._paginator else 0,
+            retries=self._retries,
+            truncated=bool(self._paginator and self._paginator.truncated),
+        )
 
     def infer_schema(self, pages: int) -> None:
         """Replace the schema with one inferred from the records of the first ``pages`` pages.

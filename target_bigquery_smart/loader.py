@@ -70,6 +70,8 @@ class LoadResult:
         requests: insertAll requests sent (streaming) or jobs run.
         job_id: The load or MERGE job id, or None for streaming.
         rejected: Rows refused (streaming only; a load job is all or nothing).
+        retries: Requests sent again: ``stopped`` rows re-sent, or a job found already
+            submitted (409) and awaited.
     """
 
     rows: int
@@ -77,6 +79,7 @@ class LoadResult:
     requests: int
     job_id: str | None = None
     rejected: list[RowError] = field(default_factory=list)
+    retries: int = 0
 
 
 def ensure_table(
@@ -146,7 +149,7 @@ def stream_rows(
     table: bigquery.Table,
     rows: Sequence[dict[str, Any]],
     row_ids: Sequence[str],
-) -> tuple[int, list[RowError]]:
+) -> tuple[int, list[RowError], int]:
     """Send rows by streaming insert with explicit insertIds.
 
     Rows BigQuery marked ``stopped`` (not tried because another row in the request was
@@ -159,13 +162,16 @@ def stream_rows(
         row_ids: One insertId per row.
 
     Returns:
-        ``(insertAll requests sent, rows refused with their reasons)``.
+        ``(insertAll requests sent, rows refused with their reasons, rows sent again)``.
     """
     sizes = [len(to_json(row)) + len(row_ids[i]) + 32 for i, row in enumerate(rows)]
     pending = list(range(len(rows)))
     rejected: list[RowError] = []
     requests_sent = 0
-    for _ in range(STOPPED_RETRIES + 1):
+    resent = 0
+    for attempt in range(STOPPED_RETRIES + 1):
+        if attempt:
+            resent += len(pending)
         stopped: list[int] = []
         for chunk in _chunks(rows, pending, sizes):
             errors = client.insert_rows_json(table, [rows[i] for i in chunk], row_ids=[row_ids[i] for i in chunk])
@@ -185,7 +191,7 @@ def stream_rows(
     else:
         rejected.extend(RowError(i, ("stopped: not inserted after retries",)) for i in pending)
     rejected.sort(key=lambda e: e.index)
-    return requests_sent, rejected
+    return requests_sent, rejected, resent
 
 
 def content_job_id(kind: str, table_id: str, payload: bytes) -> str:
@@ -347,8 +353,10 @@ def insert_rows_smart(
         job_id = merge_rows(client, table, rows)
         return LoadResult(rows=len(rows), method="merge", requests=2, job_id=job_id)
     if len(rows) < streaming_threshold:
-        sent, rejected = stream_rows(client, table, rows, row_ids)
-        return LoadResult(rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected)
+        sent, rejected, resent = stream_rows(client, table, rows, row_ids)
+        return LoadResult(
+            rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
+        )
     job_id = load_rows(client, table, rows)
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
 

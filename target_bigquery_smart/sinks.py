@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from google.cloud import bigquery
 from singer_sdk.sinks import BatchSink
 
+from tap_generic_api.progress import Progress
 from target_bigquery_smart import loader
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
@@ -46,7 +47,8 @@ class BigQuerySink(BatchSink):
         self._table: bigquery.Table | None = None
         #: Batches committed so far; the target compares it to decide which STATE is safe.
         self.drain_count = 0
-        self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0}
+        self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0, "retries": 0}
+        self.progress = Progress(self.logger, self.stream_name, unit="rows")
         settings = target.settings
         self.merge = settings.write_mode == "merge"
         if self.merge and not self.key_properties:
@@ -166,8 +168,10 @@ class BigQuerySink(BatchSink):
         self.stats["streaming_requests"] += result.requests if result.method == "streaming" else 0
         self.stats["load_jobs"] += 1 if result.method == "load_job" else 0
         self.stats["merges"] += 1 if result.method == "merge" else 0
+        self.stats["retries"] += result.retries
         self.tally_record_written(result.rows)
-        self.logger.info("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
+        self.progress.add(result.rows)
+        self.logger.debug("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
 
     def _rejected_error(self, rejected: list[loader.RowError], numbers: list[int]) -> RejectedRowsError:
         details = "; ".join(f"record {numbers[e.index]}: {', '.join(e.reasons)}" for e in rejected[:MAX_REPORTED_ROWS])
@@ -196,7 +200,7 @@ class BigQuerySink(BatchSink):
             }
             for e in rejected
         ]
-        _, refused = loader.stream_rows(self._target.bq_client, table, letters, [ids[e.index] for e in rejected])
+        _, refused, _ = loader.stream_rows(self._target.bq_client, table, letters, [ids[e.index] for e in rejected])
         if refused:
             msg = f"Stream '{self.stream_name}': the dead-letter table {table_id} refused rows: {refused[0].reasons}"
             raise loader.LoadError(msg)

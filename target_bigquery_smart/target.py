@@ -17,6 +17,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 
 from tap_generic_api.cli import register_clean_error, run_cli
+from tap_generic_api.progress import SummaryMetric
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.reader import InputError, LineNumberedReader
@@ -223,18 +224,17 @@ class TargetBigQuerySmart(Target):
         """Commit every buffered row, then write the last STATE received."""
         super().process_endofpipe()
         self._write_committed_state()
-        for name, sink in self._sinks_active.items():
+        for sink in self._sinks_active.values():
             if isinstance(sink, BigQuerySink):
-                self.logger.info(
-                    "Stream '%s': %d rows committed to %s (%d streaming requests, %d load jobs, "
-                    "%d merges, %d dead-lettered).",
-                    name,
-                    sink.stats["rows"],
-                    sink.table_id,
-                    sink.stats["streaming_requests"],
-                    sink.stats["load_jobs"],
-                    sink.stats["merges"],
-                    sink.stats["dead_letters"],
+                stats = sink.stats
+                sink.progress.summary(
+                    SummaryMetric.TABLE_SUMMARY,
+                    table=sink.table_id,
+                    streaming_calls=stats["streaming_requests"],
+                    load_jobs=stats["load_jobs"],
+                    merges=stats["merges"],
+                    dead_lettered=stats["dead_letters"],
+                    retries=stats["retries"],
                 )
 
     def _write_committed_state(self) -> None:

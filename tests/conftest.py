@@ -127,3 +127,14 @@ def table_rows(client, project: str, dataset: str, table: str, order_by: str = "
     """Return every row of a table as dicts."""
     sql = f"SELECT * FROM `{project}.{dataset}.{table}` {order_by}"
     return [dict(row.items()) for row in client.query_and_wait(sql)]
+
+
+def metric_points(log_text: str, metric: str) -> list[dict]:
+    """Return the METRIC points named ``metric`` found in a plugin's log output."""
+    points = []
+    for line in log_text.splitlines():
+        if "METRIC: " in line:
+            point = json.loads(line.split("METRIC: ", 1)[1])
+            if point.get("metric") == metric:
+                points.append(point)
+    return points

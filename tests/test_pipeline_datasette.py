@@ -7,10 +7,11 @@ records, each once, with raw_data parsing back to the served record.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from conftest import run_pipeline, table_rows
-from local_services import DATASETTE_TOKEN, DATASETTE_TOKEN_PARAM, served_item
+from conftest import metric_points, run_pipeline, table_rows
+from local_services import DATASETTE_TOKEN, DATASETTE_TOKEN_PARAM, DatasetteAPI, served_item
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -74,8 +75,56 @@ def test_every_record_lands_once(style, datasette_10k, bq_client, target_config,
     assert {row["org_slug"] for row in rows} == {"acme"}
     assert all(row["extracted_at"] is not None for row in rows)
     # 10 batches of 1,000 rows, each a load job; no streaming insert.
-    assert "10000 rows committed to" in run.target_stderr
-    assert "(0 streaming requests, 10 load jobs, 0 merges, 0 dead-lettered)" in run.target_stderr
+    (table,) = metric_points(run.target_stderr, "table_summary")
+    assert table["tags"]["rows"] == 10_000
+    assert table["tags"]["load_jobs"] == 10
+    assert table["tags"]["streaming_calls"] == 0
+    (stream,) = metric_points(run.tap_stderr, "stream_summary")
+    assert stream["tags"]["records"] == 10_000
     # The token never reaches the logs.
     assert DATASETTE_TOKEN not in run.tap_stderr
     assert DATASETTE_TOKEN not in run.target_stderr
+
+
+@pytest.fixture(scope="module")
+def datasette_100k():
+    with DatasetteAPI(100_000) as api:
+        yield api
+
+
+def test_hundred_thousand_records_show_progress_and_a_matching_summary(
+    datasette_100k, bq_client, target_config, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PROGRESS_INTERVAL_SECONDS", "0.5")
+    tap_config = {
+        **_styles(datasette_100k)["body_cursor"],
+        "destination": {"table": "items", "key_fields": ["id"]},
+        "secrets": {"datasette": DATASETTE_TOKEN},
+        "rate_limit": {"requests_per_second": 100},
+    }
+    run = run_pipeline(tmp_path, tap_config, target_config, timeout=600)
+    assert run.tap_returncode == 0, run.tap_stderr[-3000:]
+    assert run.target_returncode == 0, run.target_stderr[-3000:]
+    count = next(
+        iter(
+            bq_client.query_and_wait(
+                f"SELECT COUNT(*) AS n FROM `{target_config['project']}.{target_config['dataset']}.items`"
+            )
+        )
+    )["n"]
+    assert count == 100_000
+
+    progress = re.findall(r"Stream 'items': (\d+) pages, (\d+) records, \d+ records/s", run.tap_stderr)
+    assert progress, "no progress line"
+    counts = [int(records) for _, records in progress]
+    assert counts == sorted(counts)
+    assert 0 < counts[-1] <= 100_000
+    assert re.search(r"Stream 'items': \d+ rows, \d+ rows/s", run.target_stderr)
+
+    (stream,) = metric_points(run.tap_stderr, "stream_summary")
+    assert stream["tags"]["records"] == count
+    assert stream["tags"]["pages"] == 100
+    (table,) = metric_points(run.target_stderr, "table_summary")
+    assert table["tags"]["rows"] == count
+    assert table["tags"]["load_jobs"] == 100
+    assert "Summary for stream 'items': table=" in run.target_stderr
