@@ -42,7 +42,7 @@ AUTH_SCHEMA = th.ObjectType(
         "type",
         th.StringType,
         allowed_values=list(AUTH_TYPES),
-        description="How the credential is sent: bearer | header | query | basic | oauth2 (default bearer).",
+        description="How the credential is sent: bearer, header, query, basic or oauth2 (default bearer).",
     ),
     th.Property(
         "provider",
@@ -77,7 +77,7 @@ PAGINATION_SCHEMA = th.ObjectType(
         "type",
         th.StringType,
         allowed_values=list(PAGINATION_TYPES),
-        description="cursor | offset | page | link | none (default none).",
+        description="cursor, offset, page, link or none (default none).",
     ),
     th.Property(
         "param",
@@ -247,7 +247,7 @@ class TapGenericAPI(Tap):
             unknown = sorted(set(self._config) - known)
             if unknown:
                 msg = "config"
-                raise unknown_key_error(msg, unknown, known - {"streams"} | {"streams"})
+                raise unknown_key_error(msg, unknown, known)
         if errors and raise_errors:
             msg = "Config validation failed"
             raise ConfigValidationError(msg, errors=errors, schema=self.config_jsonschema)

@@ -20,3 +20,13 @@ def test_ruff_format_is_clean():
         [str(RUFF), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_about_sections_are_current():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_about.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
