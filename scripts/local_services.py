@@ -380,3 +380,35 @@ class KMSDouble:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def shared_emulator() -> BigQueryEmulator:
+    """Return one emulator for the whole process, started on first use, stopped at exit.
+
+    Test modules that need an endpoint when they are imported (the SDK's standard suites take
+    their config at class creation) share it with the session fixture.
+    """
+    if "bigquery" not in _SHARED:
+        import atexit
+
+        emulator = BigQueryEmulator()
+        emulator.start()
+        atexit.register(emulator.stop)
+        _SHARED["bigquery"] = emulator
+    return _SHARED["bigquery"]
+
+
+def shared_datasette(count: int = 1000) -> DatasetteAPI:
+    """Return one Datasette of ``count`` items for the whole process, stopped at exit."""
+    key = f"datasette-{count}"
+    if key not in _SHARED:
+        import atexit
+
+        api = DatasetteAPI(count)
+        api.start()
+        atexit.register(api.stop)
+        _SHARED[key] = api
+    return _SHARED[key]

@@ -200,9 +200,13 @@ def content_job_id(kind: str, table_id: str, payload: bytes) -> str:
     return f"target_bigquery_smart_{kind}_{digest[:48]}"
 
 
-def load_job_id(table_id: str, payload: bytes) -> str:
-    """Return the load job id for ``payload`` into ``table_id``."""
-    return content_job_id("load", table_id, payload)
+def load_job_id(table_id: str, payload: bytes, batch_label: str = "") -> str:
+    """Return the load job id for ``payload`` into ``table_id``.
+
+    ``batch_label`` (stream, run and batch number) keeps two identical batches of one run
+    apart; a retry of the same batch has the same label and content, hence the same id.
+    """
+    return content_job_id("load", f"{table_id}\n{batch_label}", payload)
 
 
 def _run_idempotent(client: bigquery.Client, job_id: str, submit: Any, what: str) -> bigquery.job._AsyncJob:
@@ -231,6 +235,7 @@ def load_rows(
     rows: Sequence[dict[str, Any]],
     *,
     write_disposition: str = bigquery.WriteDisposition.WRITE_APPEND,
+    batch_label: str = "",
 ) -> str:
     """Load rows with one newline-delimited JSON load job.
 
@@ -241,6 +246,7 @@ def load_rows(
         table: Destination table (with schema).
         rows: JSON-ready rows.
         write_disposition: ``WRITE_APPEND`` (default) or ``WRITE_TRUNCATE``.
+        batch_label: Identifies the batch within the run (see :func:`load_job_id`).
 
     Returns:
         The job id.
@@ -250,7 +256,7 @@ def load_rows(
     """
     payload = "\n".join(to_json(row) for row in rows).encode()
     table_id = _table_id(table)
-    job_id = load_job_id(table_id, payload)
+    job_id = load_job_id(table_id, payload, batch_label)
     job_config = bigquery.LoadJobConfig(
         source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
         write_disposition=write_disposition,
@@ -269,7 +275,9 @@ def _quote(name: str) -> str:
     return f"`{name}`"
 
 
-def merge_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]]) -> str:
+def merge_rows(
+    client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]], *, batch_label: str = ""
+) -> str:
     """Upsert rows by ``_sdc_key_hash``: load them into a staging table, MERGE, drop it.
 
     Rows with the same key in the batch are reduced to the last one first. Streaming insert
@@ -279,6 +287,7 @@ def merge_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[di
         client: BigQuery client.
         table: Destination table (with the ``_sdc_key_hash`` column).
         rows: JSON-ready rows, in stream order.
+        batch_label: Identifies the batch within the run, for job ids.
 
     Returns:
         The MERGE job id.
@@ -308,7 +317,7 @@ def merge_rows(client: bigquery.Client, table: bigquery.Table, rows: Sequence[di
             f"WHEN MATCHED THEN UPDATE SET {updates} "
             f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
         )
-        job_id = content_job_id("merge", table_id, payload)
+        job_id = content_job_id("merge", f"{table_id}\n{batch_label}", payload)
         _run_idempotent(
             client,
             job_id,
@@ -328,6 +337,7 @@ def insert_rows_smart(
     *,
     streaming_threshold: int = DEFAULT_STREAMING_THRESHOLD,
     merge: bool = False,
+    batch_label: str = "",
 ) -> LoadResult:
     """Commit one batch: MERGE in merge mode, else streaming insert or a load job.
 
@@ -340,6 +350,7 @@ def insert_rows_smart(
         row_ids: One insertId per row (used by streaming inserts).
         streaming_threshold: Batches with fewer rows than this go by streaming insert.
         merge: Upsert by key through a staging table.
+        batch_label: Identifies the batch within the run, for job ids.
 
     Returns:
         What was done, including rows BigQuery refused (streaming only).
@@ -350,14 +361,14 @@ def insert_rows_smart(
     if not rows:
         return LoadResult(rows=0, method="none", requests=0)
     if merge:
-        job_id = merge_rows(client, table, rows)
+        job_id = merge_rows(client, table, rows, batch_label=batch_label)
         return LoadResult(rows=len(rows), method="merge", requests=2, job_id=job_id)
     if len(rows) < streaming_threshold:
         sent, rejected, resent = stream_rows(client, table, rows, row_ids)
         return LoadResult(
             rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
         )
-    job_id = load_rows(client, table, rows)
+    job_id = load_rows(client, table, rows, batch_label=batch_label)
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
 
 

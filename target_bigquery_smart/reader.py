@@ -50,6 +50,8 @@ class LineNumberedReader(SingerReader):
         stats: Counter = Counter()
         for line in file_input or self.default_input:
             self.line_number += 1
+            if self.line_number == 1:
+                line = line.lstrip("\ufeff")  # a byte-order mark some writers put first
             if not line.strip():
                 continue
             try:

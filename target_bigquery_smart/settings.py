@@ -11,6 +11,8 @@ from singer_sdk.exceptions import ConfigValidationError
 
 WRITE_MODES = ("append", "merge")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+# Project ids: letters, digits, hyphens; legacy domain-scoped ids add "domain:" and dots.
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,127}$")
 
 
 class TargetConfigError(ConfigValidationError):
@@ -86,6 +88,14 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     dead_letter = config.get("dead_letter_table") or None
     if dead_letter is not None and not _TABLE_NAME.match(str(dead_letter)):
         msg = f"Target config 'dead_letter_table': {dead_letter!r} is not a table name (letters, digits, _)."
+        raise TargetConfigError(msg)
+    dataset = config.get("dataset")
+    if not isinstance(dataset, str) or not _TABLE_NAME.match(dataset):
+        msg = f"Target config 'dataset': {dataset!r} is not a dataset name (letters, digits and _ only)."
+        raise TargetConfigError(msg)
+    project = config.get("project")
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        msg = f"Target config 'project': {project!r} is not a project id."
         raise TargetConfigError(msg)
     return Settings(
         batch_size=_positive_int(config, "batch_size", 1000),

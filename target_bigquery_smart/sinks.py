@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from google.cloud import bigquery
+from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
 from tap_generic_api.progress import Progress
@@ -22,7 +23,7 @@ DEFAULT_BATCH_SIZE = 1000
 MAX_REPORTED_ROWS = 10
 
 
-class MissingKeyError(ValueError):
+class MissingKeyError(MissingKeyPropertiesError):
     """A record lacks one of its stream's key properties."""
 
 
@@ -45,8 +46,11 @@ class BigQuerySink(BatchSink):
         super().__init__(target, *args, **kwargs)
         self._target = target
         self._table: bigquery.Table | None = None
+        self._schema_problem: str | None = None
         #: Batches committed so far; the target compares it to decide which STATE is safe.
         self.drain_count = 0
+        #: Batches started (numbers each batch's job id, so identical batches both load).
+        self.batches = 0
         self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0, "retries": 0}
         self.progress = Progress(self.logger, self.stream_name, unit="rows")
         settings = target.settings
@@ -121,9 +125,38 @@ class BigQuerySink(BatchSink):
             )
             raise MissingKeyError(msg)
 
+    def _validate_and_parse(self, record: dict) -> dict:
+        """Check the record against its SCHEMA; keep its values exactly as sent.
+
+        The SDK would also parse date-time strings into datetimes (rewriting them in
+        ``raw_data``) and stop on unparseable ones; flattened columns convert values
+        themselves (:mod:`target_bigquery_smart.values`). A record that does not match its
+        SCHEMA is a refused row: it goes to the dead-letter table, or fails the run naming
+        the stream, the record and the reason.
+
+        Raises:
+            RejectedRowsError: The record is invalid and no dead-letter table is set.
+        """
+        self._schema_problem = None
+        if self._validator is not None:
+            try:
+                self._validator.validate(record)
+            except InvalidRecord as exc:
+                reason = f"does not match its SCHEMA: {str(exc.error_message)[:300]}"
+                if not self._target.settings.dead_letter_table:
+                    msg = (
+                        f"Stream '{self.stream_name}': record {self._total_records_read + 1} {reason}. "
+                        "Set dead_letter_table to keep loading and collect such rows, or validate_records: false."
+                    )
+                    raise RejectedRowsError(msg) from None
+                self._schema_problem = f"schema: {reason}"
+        return record
+
     def process_record(self, record: dict, context: dict) -> None:
         """Shape the record into a row now, so the buffer holds only rows and insertIds."""
         row, problems = self.shaper.shape(record)
+        if self._schema_problem:
+            problems = [self._schema_problem, *problems]
         context.setdefault("rows", []).append(row)
         context.setdefault("row_ids", []).append(insert_id(self.stream_name, record, self.key_properties))
         context.setdefault("numbers", []).append(self._total_records_read)
@@ -151,13 +184,27 @@ class BigQuerySink(BatchSink):
         bad = {e.index for e in local}
         keep = [i for i in range(len(rows)) if i not in bad]
         table = self._ensure_table()
+        kept_ids = [ids[i] for i in keep]
+        threshold = self._target.settings.streaming_threshold
+        if len(set(kept_ids)) < len(kept_ids) and not self.merge:
+            # Rows sharing key values would share an insertId, and BigQuery would keep only
+            # one of them: load the batch by load job so every version is appended.
+            self.logger.info(
+                "Stream '%s': %d rows in this batch share key values with another; loading by "
+                "load job so that every version is kept.",
+                self.stream_name,
+                len(kept_ids) - len(set(kept_ids)),
+            )
+            threshold = 0
+        self.batches += 1
         result = loader.insert_rows_smart(
             self._target.bq_client,
             table,
             [rows[i] for i in keep],
-            [ids[i] for i in keep],
-            streaming_threshold=self._target.settings.streaming_threshold,
+            kept_ids,
+            streaming_threshold=threshold,
             merge=self.merge,
+            batch_label=f"{self.stream_name}:{self._target.extracted_at}:{self.batches}",
         )
         rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
         if rejected:

@@ -22,7 +22,7 @@ from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.reader import InputError, LineNumberedReader
 from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
-from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink, MissingKeyError
+from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink, MissingKeyError, table_name
 
 
 class TargetBigQuerySmart(Target):
@@ -133,6 +133,7 @@ class TargetBigQuerySmart(Target):
         #: STATE messages not yet safe to write: (state, [(sink, drain_count at arrival)]).
         self._pending_states: list[tuple[Any, list[tuple[BigQuerySink, int]]]] = []
         self._table_lock = threading.Lock()
+        self._table_owners: dict[str, str] = {}
         if isinstance(self.message_reader, LineNumberedReader):
             self.message_reader.on_error = self._on_input_error
 
@@ -179,6 +180,8 @@ class TargetBigQuerySmart(Target):
         version of a row win.
         """
         schema = kwargs.get("schema")
+        if schema is not None:
+            self._claim_table(stream_name)
         existing = self._sinks_active.get(stream_name)
         if (
             schema is not None
@@ -187,6 +190,24 @@ class TargetBigQuerySmart(Target):
         ):
             self.drain_one(existing)
         return super().get_sink(stream_name, **kwargs)
+
+    def _claim_table(self, stream_name: str) -> None:
+        """Refuse streams whose names give an empty table name or another stream's table.
+
+        Raises:
+            InputError: The stream's table name is empty or already used by another stream.
+        """
+        table = table_name(stream_name)
+        if not table.strip("_"):
+            msg = f"Stream name {stream_name!r} gives no usable table name (letters, digits or _ needed)."
+            raise InputError(msg)
+        owner = self._table_owners.setdefault(table, stream_name)
+        if owner != stream_name:
+            msg = (
+                f"Streams {owner!r} and {stream_name!r} would both load into table {table!r}; "
+                "rename one of them (for example with a stream map alias)."
+            )
+            raise InputError(msg)
 
     # STATE handling: the SDK writes target STATE only at the end of input or on its
     # 5-minute drain; we write the newest safe STATE after every commit.
@@ -206,6 +227,11 @@ class TargetBigQuerySmart(Target):
         self._write_committed_state()
 
     def _process_record_message(self, message_dict: dict) -> None:
+        record = message_dict.get("record")
+        if not isinstance(record, dict):
+            kind = type(record).__name__
+            msg = f"RECORD of stream '{message_dict.get('stream')}' has a {kind} 'record', not an object."
+            raise InputError(msg)
         super()._process_record_message(message_dict)
         if self._pending_states:
             self._write_committed_state()
@@ -250,8 +276,9 @@ class TargetBigQuerySmart(Target):
         self._write_state_message(state)
 
     def _write_state_message(self, state: dict) -> None:
-        # The SDK's json.dumps crashes on Decimal, which its reader produces for numbers.
-        sys.stdout.write(simplejson.dumps(state, use_decimal=True) + "\n")
+        # The SDK's json.dumps crashes on Decimal, which its reader produces for numbers;
+        # NaN is written back as it came (a tap's Python json writes it so).
+        sys.stdout.write(simplejson.dumps(state, use_decimal=True, allow_nan=True) + "\n")
         sys.stdout.flush()
 
 

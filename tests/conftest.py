@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from local_services import BigQueryEmulator, DatasetteAPI  # noqa: E402
+from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -49,9 +49,9 @@ def httpserver_listen_address():
 
 
 @pytest.fixture(scope="session")
-def bq_emulator():
-    with BigQueryEmulator() as emulator:
-        yield emulator
+def bq_emulator() -> BigQueryEmulator:
+    """The process-wide emulator (also used by the SDK standard suites at import time)."""
+    return shared_emulator()
 
 
 @pytest.fixture(scope="session")
