@@ -146,7 +146,14 @@ def resolve_secret(
         CredentialError: Nothing resolved, or the credential holds no usable field.
     """
     credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream, store=store)
-    return extract_secret(credential, auth.type)
+    secret = extract_secret(credential, auth.type)
+    if any(ch in secret for ch in "\r\n\x00"):
+        msg = (
+            f"Stream '{stream}': the credential for provider {auth.provider or auth.secret_key} contains a "
+            "line break or NUL character and cannot be sent in a request; check how it was stored."
+        )
+        raise CredentialError(msg)
+    return secret
 
 
 def oauth2_secrets(

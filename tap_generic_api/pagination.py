@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import simplejson
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
@@ -84,6 +85,8 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self._page_count += 1
         if self._value is not None:
             self._seen.add(self._value)
+        elif isinstance(self, LinkPaginator):
+            self._seen.add(response.url)  # the first page: a next link back to it is a loop
         if not self.has_more(response):
             self._finished = True
             return
@@ -96,14 +99,14 @@ class SafePaginator(BaseAPIPaginator[Any]):
                 "Stream '%s': the API returned the same pagination token again (%r); "
                 "treating the page as the last one.",
                 self.stream,
-                new_value,
+                self.redact(str(new_value)),
             )
             self._finished = True
             return
         if new_value in self._seen:
             msg = (
                 f"Stream '{self.stream}': pagination loop detected, the API returned "
-                f"{new_value!r} which was already requested in this run. Stopping so no "
+                f"{self.redact(str(new_value))!r} which was already requested in this run. Stopping so no "
                 "page is read twice; check pagination.type and pagination.response_path."
             )
             raise PaginationLoopError(msg)
@@ -165,9 +168,11 @@ class CursorPaginator(SafePaginator):
 
     def get_next(self, response: requests.Response) -> str | None:
         """Return the cursor at ``response_path`` as text, or None when absent or empty."""
-        value = self._path.resolve(read_json(response))
+        value = self._path.resolve(read_json(response, self.redact))
         if value is MISSING or value is None or value == "" or value is False:
             return None
+        if isinstance(value, dict | list):
+            return simplejson.dumps(value, separators=(",", ":"))  # an object cursor travels as JSON text
         return str(value)
 
     def continue_if_empty(self, response: requests.Response) -> bool:
@@ -235,7 +240,7 @@ class LinkPaginator(SafePaginator):
         if self._path is None:
             link = response.links.get("next", {}).get("url")
         else:
-            value = self._path.resolve(read_json(response))
+            value = self._path.resolve(read_json(response, self.redact))
             link = value if isinstance(value, str) else None
         if not link:
             return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
@@ -85,10 +84,12 @@ def secret_values(config: object) -> list[str]:
 def redact_text(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each secret in ``text`` with ``***``, longest first.
 
-    Longest first, so a secret that contains a shorter one is masked whole.
+    Each secret is also masked as it appears percent-encoded in a URL. Longest first, so a
+    secret that contains a shorter one is masked whole.
     """
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = re.sub(re.escape(secret), MASK, text)
+    variants = {v for s in secrets if s and len(s) >= 4 for v in _variants(s)}
+    for secret in sorted(variants, key=len, reverse=True):
+        text = text.replace(secret, MASK)
     return text
 
 
@@ -107,7 +108,7 @@ def install_log_redaction(secrets: Iterable[str]) -> None:
     Args:
         secrets: Secret strings (shorter than 4 characters are ignored).
     """
-    new = {v for s in secrets if s and len(s) >= 4 for v in _variants(s)}
+    new = {s for s in secrets if s and len(s) >= 4}
     current = logging.getLogRecordFactory()
     base = getattr(current, "_redaction_base", current)
     known = getattr(current, "_redaction_secrets", set()) | new

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -22,22 +23,30 @@ _CACHE_ATTR = "_tap_generic_api_json"
 _TAG = re.compile(r"<[^>]*>")
 
 
-def body_excerpt(response: requests.Response, limit: int = BODY_EXCERPT_CHARS) -> str:
-    """Return the first ``limit`` characters of the body on one line (HTML tags removed)."""
+def body_excerpt(
+    response: requests.Response, limit: int = BODY_EXCERPT_CHARS, redact: Callable[[str], str] = str
+) -> str:
+    """Return the first ``limit`` characters of the body on one line (HTML tags removed).
+
+    ``redact`` runs before the cut, so a secret straddling the limit is not half shown.
+    """
     text = response.text[: limit * 20]
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", text)
-    text = " ".join(text.split())
+    text = redact(" ".join(text.split()))
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
-def read_json(response: requests.Response) -> Any:
+def read_json(response: requests.Response, redact: Callable[[str], str] = redact_url) -> Any:
     """Decode the body once and cache it on the response (paginator and parser share it).
 
-    Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit.
+    Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit; ``NaN`` and
+    ``Infinity`` are accepted. An empty body (204 No Content) is ``None``: no records. A
+    body in a declared non-UTF-8 charset is decoded with it.
 
     Args:
         response: A 2xx response.
+        redact: Masks secrets in a URL or text, for the error message.
 
     Returns:
         The decoded document.
@@ -49,15 +58,20 @@ def read_json(response: requests.Response) -> Any:
     cached = getattr(response, _CACHE_ATTR, MISSING)
     if cached is not MISSING:
         return cached
+    declared = (response.encoding or "").lower().replace("_", "-")
+    body: str | bytes = response.text if declared and declared not in ("utf-8", "utf8") else response.content
+    if not body or not (body.strip() if isinstance(body, str) else body.strip()):
+        setattr(response, _CACHE_ATTR, None)
+        return None
     try:
-        document = simplejson.loads(response.content, parse_float=decimal.Decimal)
-    except ValueError as exc:
+        document = simplejson.loads(body, parse_float=decimal.Decimal, allow_nan=True)
+    except ValueError:
         msg = (
-            f"Response from {redact_url(response.url)} is not JSON "
+            f"Response from {redact(response.url)} is not JSON "
             f"(status {response.status_code}, content type "
-            f"{response.headers.get('Content-Type', 'unknown')!r}): {body_excerpt(response)!r}"
+            f"{response.headers.get('Content-Type', 'unknown')!r}): {body_excerpt(response, redact=redact)!r}"
         )
-        raise ResponseShapeError(msg) from exc
+        raise ResponseShapeError(msg) from None
     setattr(response, _CACHE_ATTR, document)
     return document
 
@@ -76,9 +90,11 @@ def records_at(document: Any, path: DottedPath, *, url: str) -> list[Any]:
         The records, in response order.
 
     Raises:
-        ResponseShapeError: The path is absent (never a silent zero-row run); the message
-            names the path and the keys present where it stopped.
+        ResponseShapeError: The path is absent (never a silent zero-row run), or holds
+            something other than objects; the message names the path and what it found.
     """
+    if document is None:
+        return []
     found = path.resolve(document)
     if found is MISSING:
         keys = sorted(document) if isinstance(document, dict) else type(document).__name__
@@ -86,6 +102,12 @@ def records_at(document: Any, path: DottedPath, *, url: str) -> list[Any]:
         raise ResponseShapeError(msg)
     if found is None:
         return []
-    if isinstance(found, list):
-        return found
-    return [found]
+    records = found if isinstance(found, list) else [found]
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            msg = (
+                f"data_path '{path.path}' in the response from {url} holds a {type(record).__name__} at "
+                f"position {position}, not an object: records must be JSON objects."
+            )
+            raise ResponseShapeError(msg)
+    return records

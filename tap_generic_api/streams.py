@@ -87,6 +87,9 @@ class GenericAPIStream(RESTStream[Any]):
         self._check_templates()
         # Rendered for real when the stream starts; these are the start-up values.
         self._render(self._variables_for(bookmark=None))
+        if not self._url.lower().startswith(("http://", "https://")):
+            msg = f"{stream_config.where}.url must be an http:// or https:// URL, got {self.redact_url(self._url)!r}."
+            raise ConfigError(msg)
         extra = [stream_config.replication_key] if stream_config.replication_key else []
         if stream_config.schema is not None:
             schema = with_fields(stream_config.schema, [*stream_config.key_fields, *extra])
@@ -320,15 +323,15 @@ class GenericAPIStream(RESTStream[Any]):
         msg = self._describe(response)
         if response.status_code == HTTPStatus.UNAUTHORIZED:
             msg += " (the credential is invalid or expired)"
-        excerpt = body_excerpt(response)
+        excerpt = body_excerpt(response, redact=self._safe)
         if excerpt:
-            msg += f": {self._safe(excerpt)}"
+            msg += f": {excerpt}"
         return msg
 
     # -- records -------------------------------------------------------------------
 
     def _records_of(self, response: requests.Response) -> list[Any]:
-        return records_at(read_json(response), self._data_path, url=self.redact_url(response.url))
+        return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the records at ``data_path`` in response order."""

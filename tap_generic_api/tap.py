@@ -126,7 +126,7 @@ STREAM_PROPERTIES = [
         description="Endpoint URL; {variable} placeholders allowed.",
         examples=["https://api.hubspot.com/crm/v3/objects/contacts"],
     ),
-    th.Property("method", th.StringType, allowed_values=list(METHODS), description="HTTP method (default GET)."),
+    th.Property("method", th.StringType, description=f"HTTP method: {' or '.join(METHODS)} (default GET)."),
     th.Property("data_path", th.StringType, description="Dotted path to the records; '' = root."),
     th.Property("timeout", th.NumberType, description="Request timeout in seconds (default 60)."),
     th.Property("params", _STRING_MAP, description="Query parameters; values may use {variable}."),
@@ -254,6 +254,12 @@ class TapGenericAPI(Tap):
         return errors
 
     def _stream_configs(self) -> list[StreamConfig]:
+        # --discover only warns on schema errors, so check the shapes used here ourselves.
+        for key in ("secrets", "variables"):
+            value = self.config.get(key)
+            if value is not None and not isinstance(value, dict):
+                msg = f"Config key '{key}' must be an object of name -> value, got {type(value).__name__}."
+                raise ConfigError(msg)
         return parse_streams(self.config)
 
     @functools.cached_property

@@ -63,7 +63,8 @@ class LineNumberedReader(SingerReader):
                 else:
                     callback(message)
             except Exception as exc:
-                error = exc if isinstance(exc, InputError) else self._located(exc, line)
+                located = str(exc).startswith(f"Input line {self.line_number}")
+                error = exc if located else self._located(exc, line)
                 if self.on_error is not None:
                     self.on_error(error)
                 if error is exc:

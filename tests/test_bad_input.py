@@ -1,0 +1,194 @@
+"""Bad input and hostile servers: clear errors, no secret in any message, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from conftest import BIN, table_rows
+from test_target_loading import record_line, run_target, schema_line, state_line
+
+from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
+from tap_generic_api.pagination import PaginationLoopError
+from tap_generic_api.tap import TapGenericAPI
+from target_bigquery_smart.reader import InputError
+from target_bigquery_smart.settings import TargetConfigError
+
+API = "https://api.example.com/v1/items"
+SECRET = "SUPERSECRET-NEVERLOG-zq81x"
+FAST = {"requests_per_second": 1000, "max_retries": 0}
+
+
+def _tap(**config):
+    base = {
+        "url": API,
+        "destination": {"table": "items", "key_fields": ["id"]},
+        "auth": {"type": "query", "provider": "X", "param_name": "appid"},
+        "secrets": {"x": SECRET},
+        "rate_limit": FAST,
+    }
+    base.update(config)
+    return TapGenericAPI(config=base, parse_env_config=False)
+
+
+def _extract(tap):
+    return list(tap.streams["items"].get_records(None))
+
+
+def test_non_json_200_with_custom_query_param_never_shows_the_key(requests_mock):
+    requests_mock.get(API, text=f"<html><p>echo appid={SECRET}</p></html>", headers={"Content-Type": "text/html"})
+    with pytest.raises(ResponseShapeError) as info:
+        _extract(_tap())
+    message = str(info.value)
+    assert "is not JSON" in message
+    assert "appid=***" in message
+    assert SECRET not in message
+
+
+def test_percent_encoded_secret_in_an_error_body_is_masked(requests_mock):
+    secret = "Ab+cd/Ef=Gh-NEVERLOG-1234"
+    requests_mock.get(API, status_code=404, json={"echo_url": "/v1/items?appid=Ab%2Bcd%2FEf%3DGh-NEVERLOG-1234"})
+    with pytest.raises(Exception, match="API error 404") as info:
+        _extract(_tap(secrets={"x": secret}))
+    assert "NEVERLOG" not in str(info.value)
+
+
+def test_secret_straddling_the_excerpt_limit_is_not_half_shown(requests_mock):
+    requests_mock.get(API, status_code=401, text="x" * 290 + f" key=Bearer {SECRET} " + "y" * 50)
+    with pytest.raises(Exception, match="API error 401") as info:
+        _extract(_tap())
+    assert "SUPERSECR" not in str(info.value)
+
+
+def test_secret_with_a_line_break_is_refused_without_echo():
+    with pytest.raises(CredentialError, match="contains a line break") as info:
+        _tap(secrets={"x": "SUPERSECRET\nNEVERLOG"})
+    assert "NEVERLOG" not in str(info.value)
+
+
+def test_url_scheme_other_than_http_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"config.url must be an http:// or https:// URL"):
+        _tap(url="ftp://127.0.0.1/x")
+
+
+def test_next_link_back_to_the_first_page_is_a_loop_not_a_second_read(requests_mock):
+    requests_mock.get(API, json={"data": [{"id": 1}], "next": f"{API}?appid={SECRET}"})
+    tap = _tap(data_path="data", pagination={"type": "link", "response_path": "next"})
+    with pytest.raises(PaginationLoopError) as info:
+        _extract(tap)
+    assert requests_mock.call_count == 1
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize("body", [{"data": [1, "a", None]}, {"data": "hello"}])
+def test_records_that_are_not_objects_are_a_clear_error(requests_mock, body):
+    requests_mock.get(API, json=body)
+    with pytest.raises(ResponseShapeError, match=r"data_path 'data' .* holds a (int|str) at position 0, not an object"):
+        _extract(_tap(data_path="data"))
+
+
+def test_204_and_nan_bodies(requests_mock):
+    requests_mock.get(API, status_code=204, text="")
+    assert _extract(_tap(data_path="data")) == []
+    requests_mock.get(API, text='{"data": [{"id": 1, "score": NaN}]}')
+    (record,) = _extract(_tap(data_path="data"))
+    assert record["score"] != record["score"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object, not a list"),
+    ],
+)
+def test_unreadable_config_file_is_a_clean_error(tmp_path, content, message):
+    path = tmp_path / "tap.json"
+    path.write_text(content)
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(path), "--discover"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_secrets_given_as_text_fail_cleanly_in_discovery(tmp_path):
+    path = tmp_path / "tap.json"
+    path.write_text(
+        json.dumps({"url": API, "destination": {"table": "t"}, "auth": {"provider": "X"}, "secrets": SECRET})
+    )
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(path), "--discover"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "Config key 'secrets' must be an object" in result.stderr
+    assert SECRET not in result.stderr + result.stdout
+
+
+# --- target ---------------------------------------------------------------------
+
+
+@pytest.mark.emulator
+def test_schema_change_then_state_then_bad_line_commits_before_the_state(target_config, bq_client, capsys):
+    v2 = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines = [schema_line(), record_line({"id": 1})]
+    lines += [json.dumps({"type": "SCHEMA", "stream": "items", "schema": v2, "key_properties": ["id"]})]
+    lines += [state_line({"pos": 1}), "{crash"]
+    with pytest.raises(InputError, match="Input line 5 is not valid JSON"):
+        run_target(target_config, lines)
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert [json.loads(r["raw_data"]) for r in rows] == [{"id": 1}]
+
+
+@pytest.mark.emulator
+def test_state_after_schema_change_is_written_at_the_end(target_config):
+    v2 = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines = [schema_line()] + [record_line({"id": i}) for i in range(3)] + [state_line({"pos": 3})]
+    lines += [json.dumps({"type": "SCHEMA", "stream": "items", "schema": v2, "key_properties": ["id"]})]
+    lines += [record_line({"id": 3})]
+    states = run_target({**target_config, "batch_size": 2}, lines)
+    assert states == [{"pos": 3}]
+
+
+@pytest.mark.emulator
+def test_nan_in_state_is_written_back(target_config):
+    lines = [schema_line(), record_line({"id": 1}), '{"type": "STATE", "value": {"n": NaN}}']
+    states = run_target(target_config, lines)
+    assert len(states) == 1
+    assert states[0]["n"] != states[0]["n"]
+
+
+@pytest.mark.emulator
+def test_record_that_is_not_an_object_names_the_line(target_config):
+    lines = [schema_line(), '{"type": "RECORD", "stream": "items", "record": [1, 2]}']
+    with pytest.raises(InputError, match=r"Input line 2 \(stream 'items'\): RECORD of stream 'items' has a list"):
+        run_target(target_config, lines)
+
+
+@pytest.mark.emulator
+def test_streams_that_would_share_a_table_are_refused(target_config):
+    lines = [schema_line(stream="a-b"), schema_line(stream="a.b")]
+    with pytest.raises(InputError, match=r"Streams 'a-b' and 'a.b' would both load into table 'a_b'"):
+        run_target(target_config, lines)
+
+
+@pytest.mark.emulator
+def test_identical_batches_both_load(target_config, bq_client):
+    lines = [schema_line(keys=())] + [record_line({"v": 1}) for _ in range(4)]
+    run_target({**target_config, "batch_size": 2, "streaming_threshold": 1}, lines)
+    assert len(table_rows(bq_client, target_config["project"], target_config["dataset"], "items")) == 4
+
+
+@pytest.mark.emulator
+def test_same_key_twice_in_a_small_batch_keeps_both_versions(target_config, bq_client):
+    lines = [schema_line(), record_line({"id": 1, "v": "old"}), record_line({"id": 1, "v": "new"})]
+    run_target(target_config, lines)
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["v"] for r in rows) == ["new", "old"]
+
+
+def test_bad_dataset_name_is_a_config_error(target_config):
+    with pytest.raises(TargetConfigError, match="'dataset': 'bad-ds.name' is not a dataset name"):
+        run_target({**target_config, "dataset": "bad-ds.name"}, [])
