@@ -16,3 +16,4 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 bash scripts/install_emulator.sh
+bash scripts/install_plugins.sh

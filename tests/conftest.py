@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator  # noqa: E402
