@@ -275,6 +275,19 @@ class DatasetteAPI(_Server):
             ready_url=f"{self.base_url}/-/versions.json",
         )
 
+    def add_items(self, count: int) -> None:
+        """Append ``count`` more generated items to the served table (Datasette sees them at once)."""
+        con = sqlite3.connect(self.workdir / f"{self.database}.db")
+        columns = list(item(1))
+        start = con.execute("select coalesce(max(id), 0) from items").fetchone()[0] + 1
+        con.executemany(
+            f"insert into items values ({', '.join('?' for _ in columns)})",
+            ([item(i)[c] for c in columns] for i in range(start, start + count)),
+        )
+        con.commit()
+        con.close()
+        self.count += count
+
     @property
     def table_url(self) -> str:
         """JSON URL of the items table."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -547,6 +548,9 @@ def _iso_datetime(value: Any, where: str) -> str | int | float:
 
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+        # A number given as text (Meltano and environment variables pass text).
+        return float(value) if "." in value else int(value)
     if not isinstance(value, str):
         msg = f"{where} must be an ISO-8601 date or timestamp string, got {value!r}."
         raise ConfigError(msg)

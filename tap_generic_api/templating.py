@@ -106,6 +106,8 @@ INCREMENTAL_VARIABLES = ("start_date", "start_date_unix", "end_date", "end_date_
 def _to_unix(value: Any) -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+        return int(float(value))
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
