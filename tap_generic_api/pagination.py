@@ -180,40 +180,39 @@ class CursorPaginator(SafePaginator):
         return self.get_next(response) is not None
 
 
-class OffsetPaginator(SafePaginator):
-    """Numeric offset in ``param`` (first 0), advancing by the records received.
+class _NumberedPaginator(SafePaginator):
+    """Offset or page-number pagination: the next token does not depend on the body.
 
     Stops on an empty page, or on a page shorter than ``limit`` when a limit is set.
     """
 
+    #: Token of the first request.
+    FIRST = 0
+
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(0, **kwargs)
+        super().__init__(self.FIRST, **kwargs)
 
     def has_more(self, response: requests.Response) -> bool:
         """Return False on an empty page or a page shorter than ``limit``."""
         count = len(self.records_of(response))
         limit = self.config.limit
         return count > 0 and (limit is None or count >= limit)
+
+
+class OffsetPaginator(_NumberedPaginator):
+    """Numeric offset in ``param`` (first 0), advancing by the records received."""
+
+    FIRST = 0
 
     def get_next(self, response: requests.Response) -> int:
         """Return the offset of the next page."""
         return int(self._value) + len(self.records_of(response))
 
 
-class PagePaginator(SafePaginator):
-    """Page number in ``param`` (first 1).
+class PagePaginator(_NumberedPaginator):
+    """Page number in ``param`` (first 1)."""
 
-    Stops on an empty page, or on a page shorter than ``limit`` when a limit is set.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(1, **kwargs)
-
-    def has_more(self, response: requests.Response) -> bool:
-        """Return False on an empty page or a page shorter than ``limit``."""
-        count = len(self.records_of(response))
-        limit = self.config.limit
-        return count > 0 and (limit is None or count >= limit)
+    FIRST = 1
 
     def get_next(self, response: requests.Response) -> int:
         """Return the next page number."""

@@ -53,13 +53,14 @@ def redact_url(url: str | None, extra_params: Iterable[str] = ()) -> str:
 SECRET_CONFIG_KEYS = frozenset({"secrets", "client_secret", "refresh_token", "credentials_json"})
 
 
-def _strings(value: object) -> list[str]:
+def strings_in(value: object) -> list[str]:
+    """Return every string inside a JSON value (nested objects and lists included)."""
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+        return [s for v in value.values() for s in strings_in(v)]
     if isinstance(value, list):
-        return [s for v in value for s in _strings(v)]
+        return [s for v in value for s in strings_in(v)]
     return []
 
 
@@ -72,7 +73,7 @@ def secret_values(config: object) -> list[str]:
     if isinstance(config, dict):
         for key, value in config.items():
             if key in SECRET_CONFIG_KEYS:
-                found.extend(_strings(value))
+                found.extend(strings_in(value))
             else:
                 found.extend(secret_values(value))
     elif isinstance(config, list):

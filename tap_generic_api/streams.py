@@ -24,7 +24,7 @@ from tap_generic_api.pagination import SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.ratelimit import RateLimiters
-from tap_generic_api.redact import redact_text, redact_url
+from tap_generic_api.redact import redact_text, redact_url, strings_in
 from tap_generic_api.responses import body_excerpt, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 
@@ -114,7 +114,7 @@ class GenericAPIStream(RESTStream[Any]):
         templates: list[tuple[str, str]] = [(f"{config.where}.url", config.url)]
         templates += [(f"{config.where}.params.{k}", str(v)) for k, v in config.params.items()]
         templates += [(f"{config.where}.headers.{k}", str(v)) for k, v in config.headers.items()]
-        templates += [(f"{config.where}.body", s) for s in _strings_in(config.body)]
+        templates += [(f"{config.where}.body", s) for s in strings_in(config.body)]
         needs_start = {"start_date", "start_date_unix", "bookmark"}
         for where, template in templates:
             for name in templating.placeholders(template):
@@ -391,13 +391,3 @@ def _older(value: Any, bookmark: Any) -> bool:
         return bool(value < bookmark)
     except TypeError:
         return False
-
-
-def _strings_in(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for v in value.values() for s in _strings_in(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in _strings_in(v)]
-    return []
