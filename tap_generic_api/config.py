@@ -58,7 +58,9 @@ NESTED_KEYS = {
             "scopes",
         }
     ),
-    "pagination": frozenset({"type", "param", "response_path", "limit", "limit_param", "max_pages", "location"}),
+    "pagination": frozenset(
+        {"type", "param", "response_path", "limit", "limit_param", "max_pages", "location", "max_concurrency"}
+    ),
     "destination": frozenset({"table", "batch_size", "key_fields"}),
     "rate_limit": frozenset({"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait"}),
     "transform": frozenset({"flatten", "add_fields"}),
@@ -97,6 +99,7 @@ DEFAULT_REQUESTS_PER_SECOND = 10.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_RETRY_WAIT_SECONDS = 300.0
 DEFAULT_INFER_SCHEMA_PAGES = 3
+DEFAULT_MAX_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class PaginationConfig:
         limit_param: Query parameter carrying ``limit``.
         max_pages: Safety stop: most pages requested for one stream in one run.
         location: Where the token and page size go: ``query`` parameters or the JSON ``body``.
+        max_concurrency: Pages fetched at once (offset and page pagination with a ``limit``).
     """
 
     type: str = "none"
@@ -181,6 +185,7 @@ class PaginationConfig:
     limit_param: str = "limit"
     max_pages: int = DEFAULT_MAX_PAGES
     location: str = "query"
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -419,6 +424,7 @@ def _parse_pagination(raw: Mapping[str, Any], where: str) -> PaginationConfig:
         limit = _positive_int(limit, f"{where}.limit")
     max_pages = _positive_int(raw.get("max_pages", DEFAULT_MAX_PAGES), f"{where}.max_pages")
     location = _choice(raw.get("location", "query"), PAGINATION_LOCATIONS, f"{where}.location")
+    max_concurrency = _positive_int(raw.get("max_concurrency", DEFAULT_MAX_CONCURRENCY), f"{where}.max_concurrency")
     return PaginationConfig(
         type=kind,
         param=str(param) if param else None,
@@ -427,6 +433,7 @@ def _parse_pagination(raw: Mapping[str, Any], where: str) -> PaginationConfig:
         limit_param=str(raw.get("limit_param") or "limit"),
         max_pages=max_pages,
         location=location,
+        max_concurrency=max_concurrency,
     )
 
 

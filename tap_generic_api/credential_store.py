@@ -27,18 +27,20 @@ from functools import cached_property
 from typing import Any
 
 from google.api_core.exceptions import GoogleAPICallError, NotFound
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery, kms
-from google.oauth2 import service_account
 
 from tap_generic_api.errors import ConfigError, CredentialError
 
-TABLE_SCHEMA = (
-    bigquery.SchemaField("org_slug", "STRING", mode="REQUIRED"),
-    bigquery.SchemaField("provider", "STRING", mode="REQUIRED"),
-    bigquery.SchemaField("encrypted_credential", "BYTES", mode="REQUIRED"),
-    bigquery.SchemaField("kms_key_name", "STRING"),
-    bigquery.SchemaField("updated_at", "TIMESTAMP"),
+# google-cloud-bigquery and google-cloud-kms are imported when a store is used: most runs
+# take their secrets from config, and the two libraries take longer to import than a small
+# extraction takes to run.
+
+#: Columns of the credentials table: (name, type, mode).
+TABLE_COLUMNS = (
+    ("org_slug", "STRING", "REQUIRED"),
+    ("provider", "STRING", "REQUIRED"),
+    ("encrypted_credential", "BYTES", "REQUIRED"),
+    ("kms_key_name", "STRING", "NULLABLE"),
+    ("updated_at", "TIMESTAMP", "NULLABLE"),
 )
 
 
@@ -118,14 +120,20 @@ class CredentialStore:
 
     def _google_credentials(self, endpoint: str | None) -> Any:
         if endpoint:
+            from google.auth.credentials import AnonymousCredentials
+
             return AnonymousCredentials()
         if self.config.credentials_path:
+            from google.oauth2 import service_account
+
             return service_account.Credentials.from_service_account_file(self.config.credentials_path)
         return None
 
     @cached_property
-    def bigquery(self) -> bigquery.Client:
-        """BigQuery client for the credentials table."""
+    def bigquery(self) -> Any:
+        """BigQuery client (``google.cloud.bigquery.Client``) for the credentials table."""
+        from google.cloud import bigquery
+
         endpoint = self.config.bigquery_endpoint
         return bigquery.Client(
             project=self.config.table_id.split(".")[0],
@@ -134,8 +142,10 @@ class CredentialStore:
         )
 
     @cached_property
-    def kms(self) -> kms.KeyManagementServiceClient:
-        """Cloud KMS client (REST transport)."""
+    def kms(self) -> Any:
+        """Cloud KMS client (``KeyManagementServiceClient``, REST transport)."""
+        from google.cloud import kms
+
         endpoint = self.config.kms_endpoint
         return kms.KeyManagementServiceClient(
             transport="rest",
@@ -162,6 +172,8 @@ class CredentialStore:
             "WHERE org_slug = @org_slug AND provider = @provider "
             "ORDER BY updated_at DESC LIMIT 1"
         )
+        from google.cloud import bigquery
+
         job_config = bigquery.QueryJobConfig(
             query_parameters=[
                 bigquery.ScalarQueryParameter("org_slug", "STRING", org_slug),
@@ -211,10 +223,13 @@ class CredentialStore:
         except GoogleAPICallError as exc:
             msg = f"KMS encrypt with key {self.config.kms_key_name} failed: {exc.code} {exc.message}"
             raise CredentialStoreError(msg) from None
+        from google.cloud import bigquery
+
         project, dataset, _ = self.config.table_id.split(".")
+        schema = [bigquery.SchemaField(name, kind, mode=mode) for name, kind, mode in TABLE_COLUMNS]
         try:
             self.bigquery.create_dataset(f"{project}.{dataset}", exists_ok=True)
-            self.bigquery.create_table(bigquery.Table(self.config.table_id, schema=list(TABLE_SCHEMA)), exists_ok=True)
+            self.bigquery.create_table(bigquery.Table(self.config.table_id, schema=schema), exists_ok=True)
             sql = (
                 f"INSERT INTO `{self.config.table_id}` "  # noqa: S608 - table id from config
                 "(org_slug, provider, encrypted_credential, kms_key_name, updated_at) "

@@ -122,13 +122,17 @@ class SafePaginator(BaseAPIPaginator[Any]):
             return
         self._value = new_value
 
-    def update_request(self, request: HTTPRequest) -> None:
-        """Put the current token and page size into ``request`` (in place): query or JSON body."""
+    def update_request(self, request: HTTPRequest, token: Any = None) -> None:
+        """Put a token (default: the current one) and the page size into ``request``, in place.
+
+        They go into the query or, with ``location: body``, the JSON body.
+        """
+        token = self._value if token is None else token
         values: dict[str, Any] = {}
         if self.config.limit is not None:
             values[self.config.limit_param] = self.config.limit
-        if self._value is not None and self.config.param:
-            values[self.config.param] = self._value
+        if token is not None and self.config.param:
+            values[self.config.param] = token
         if self.config.location == "body":
             request.data = {**(request.data or {}), **values}  # type: ignore[dict-item]
         else:
@@ -180,14 +184,19 @@ class CursorPaginator(SafePaginator):
         return self.get_next(response) is not None
 
 
-class _NumberedPaginator(SafePaginator):
+class NumberedPaginator(SafePaginator):
     """Offset or page-number pagination: the next token does not depend on the body.
 
-    Stops on an empty page, or on a page shorter than ``limit`` when a limit is set.
+    Stops on an empty page, or on a page shorter than ``limit`` when a limit is set. With a
+    ``limit``, the stream can fetch several pages at once (``pagination.max_concurrency``).
     """
 
     #: Token of the first request.
     FIRST = 0
+
+    def token_after(self, token: int) -> int:
+        """Return the token of the page after ``token``, assuming full pages of ``limit``."""
+        raise NotImplementedError
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.FIRST, **kwargs)
@@ -199,20 +208,28 @@ class _NumberedPaginator(SafePaginator):
         return count > 0 and (limit is None or count >= limit)
 
 
-class OffsetPaginator(_NumberedPaginator):
+class OffsetPaginator(NumberedPaginator):
     """Numeric offset in ``param`` (first 0), advancing by the records received."""
 
     FIRST = 0
+
+    def token_after(self, token: int) -> int:
+        """Return ``token + limit``."""
+        return token + int(self.config.limit or 0)
 
     def get_next(self, response: requests.Response) -> int:
         """Return the offset of the next page."""
         return int(self._value) + len(self.records_of(response))
 
 
-class PagePaginator(_NumberedPaginator):
+class PagePaginator(NumberedPaginator):
     """Page number in ``param`` (first 1)."""
 
     FIRST = 1
+
+    def token_after(self, token: int) -> int:
+        """Return ``token + 1``."""
+        return token + 1
 
     def get_next(self, response: requests.Response) -> int:
         """Return the next page number."""
@@ -259,19 +276,20 @@ class LinkPaginator(SafePaginator):
         """Return True when an empty page still links to a next page."""
         return self.get_next(response) is not None
 
-    def update_request(self, request: HTTPRequest) -> None:
+    def update_request(self, request: HTTPRequest, token: Any = None) -> None:
         """First page: configured URL, params and page size.
 
         Later pages: the next URL as given, byte for byte; configured params (and the page
         size) the next URL lacks are appended, never repeated.
         """
+        token = self._value if token is None else token
         first_params = dict(request.params)
         if self.config.limit is not None:
             first_params[self.config.limit_param] = self.config.limit
-        if self._value is None:
+        if token is None:
             request.params = first_params
             return
-        request.url = _append_missing(self._value, first_params)
+        request.url = _append_missing(token, first_params)
         request.params = {}
 
 

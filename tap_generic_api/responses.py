@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import decimal
 import re
 from collections.abc import Callable
 from typing import Any
 
 import requests
-import simplejson
 
+from tap_generic_api import fastjson
 from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.paths import MISSING, DottedPath
 from tap_generic_api.redact import redact_url
@@ -64,7 +63,7 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
         setattr(response, _CACHE_ATTR, None)
         return None
     try:
-        document = simplejson.loads(body, parse_float=decimal.Decimal, allow_nan=True)
+        document = fastjson.loads(body)
     except ValueError:
         msg = (
             f"Response from {redact(response.url)} is not JSON "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import functools
+import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +19,12 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_generic_api import retries, templating
+from tap_generic_api import fastjson, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError
-from tap_generic_api.pagination import SafePaginator, build_paginator
+from tap_generic_api.output import BufferedSingerWriter
+from tap_generic_api.pagination import NumberedPaginator, SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.ratelimit import RateLimiters
@@ -84,6 +88,10 @@ class GenericAPIStream(RESTStream[Any]):
         )
         self._paginator: SafePaginator | None = None
         self._retries = 0
+        self._fast_output: bool | None = None
+        self._record_prefix = b""
+        self._record_suffix = b""
+        self._suffix_second = -1
         self._check_templates()
         # Rendered for real when the stream starts; these are the start-up values.
         self._render(self._variables_for(bookmark=None))
@@ -193,7 +201,7 @@ class GenericAPIStream(RESTStream[Any]):
             data=dict(body) if isinstance(body, Mapping) else body,
         )
         if self._paginator is not None:
-            self._paginator.update_request(request)
+            self._paginator.update_request(request, page.next_page_token)
         return request
 
     # -- SDK hooks: sending, retries, errors ----------------------------------------
@@ -337,6 +345,67 @@ class GenericAPIStream(RESTStream[Any]):
         """Yield the records at ``data_path`` in response order."""
         yield from self._records_of(response)
 
+    def request_records(self, context: Mapping | None) -> Iterable[dict]:
+        """Yield the records of every page, fetching several pages at once where possible.
+
+        Offset and page-number pagination with a ``limit`` know the next request before the
+        current answer arrives: up to ``pagination.max_concurrency`` requests are in flight
+        (under the shared rate limit), and records are still yielded in page order. Other
+        types fetch one page after another (the SDK's loop).
+        """
+        pagination = self.stream_config.pagination
+        if pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
+            yield from self._request_pages_concurrently(context)
+        else:
+            yield from super().request_records(context)
+
+    def _request_pages_concurrently(self, context: Mapping | None) -> Iterable[dict]:
+        paginator = self.get_new_paginator()
+        assert isinstance(paginator, NumberedPaginator)
+        config = self.stream_config.pagination
+        decorated = self.request_decorator(self._request)
+
+        def fetch(token: int) -> requests.Response:
+            request = self.get_http_request(page=PageContext(stream_context=context, next_page_token=token))
+            prepared = self.build_prepared_request(
+                method=request.method,
+                url=request.url,
+                params=request.encode_params(),
+                headers=request.headers,
+                json=request.data if self.payload_as_json else None,
+            )
+            return decorated(prepared, context)
+
+        pending: collections.deque[Future[requests.Response]] = collections.deque()
+        token, issued, pages = paginator.FIRST, 0, 0
+        with ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix=f"{self.name}-page") as pool:
+            try:
+                while issued < min(config.max_concurrency, config.max_pages):
+                    pending.append(pool.submit(fetch, token))
+                    token, issued = paginator.token_after(token), issued + 1
+                while pending:
+                    records = self._records_of(pending.popleft().result())
+                    pages += 1
+                    paginator._page_count = pages  # noqa: SLF001 - the summary reads it
+                    yield from records
+                    if not records or len(records) < int(config.limit or 0):
+                        break
+                    if pages >= config.max_pages:
+                        paginator.truncated = True
+                        self.logger.warning(
+                            "Stream '%s': stopped after %d pages (pagination.max_pages); the result may be "
+                            "truncated. Raise max_pages or narrow the request with params.",
+                            self.name,
+                            pages,
+                        )
+                        break
+                    if issued < config.max_pages:
+                        pending.append(pool.submit(fetch, token))
+                        token, issued = paginator.token_after(token), issued + 1
+            finally:
+                for future in pending:
+                    future.cancel()
+
     def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
         """Render templates with this run's bookmark, then yield records page by page.
 
@@ -359,6 +428,40 @@ class GenericAPIStream(RESTStream[Any]):
             retries=self._retries,
             truncated=bool(self._paginator and self._paginator.truncated),
         )
+
+    # -- fast output ------------------------------------------------------------------
+
+    def _write_record_message(self, record: dict) -> None:
+        """Write a RECORD message; with no stream maps or deselected fields, by the fast path."""
+        writer = self._tap.message_writer
+        if self._fast_output is None:
+            self._fast_output = isinstance(writer, BufferedSingerWriter) and self._records_go_out_unchanged()
+            self._record_prefix = b'{"type":"RECORD","stream":' + fastjson.dumps(self.name) + b',"record":'
+        if not self._fast_output:
+            super()._write_record_message(record)
+            return
+        now = int(time.time())
+        if now != self._suffix_second:
+            self._suffix_second = now
+            extracted = datetime.fromtimestamp(now, UTC).isoformat()
+            self._record_suffix = b',"time_extracted":"' + extracted.encode() + b'"}\n'
+        writer.write_record(self._record_prefix, record, self._record_suffix)
+        self.state_manager.is_flushed = False
+
+    def _records_go_out_unchanged(self) -> bool:
+        """Return True when the SDK would write records unchanged: one plain stream map, nothing deselected."""
+        maps = self.stream_maps
+        if len(maps) != 1 or maps[0].stream_alias != self.name or type(maps[0]).__name__ != "SameRecordTransform":
+            return False
+        if getattr(self, "_stream_version", None) is not None:
+            return False  # ACTIVATE_VERSION runs carry a version in each RECORD
+        return all(self.mask.get(("properties", name), True) for name in self.schema.get("properties", {}))
+
+    def _process_record(self, record: dict, child_context: Any = None, partition_context: Any = None) -> None:
+        # The SDK's version copies partition keys into the record and syncs child streams;
+        # this stream has neither, and the call costs as much as fetching the record.
+        if partition_context or self.child_streams:
+            super()._process_record(record, child_context=child_context, partition_context=partition_context)
 
     def infer_schema(self, pages: int) -> None:
         """Replace the schema with one inferred from the records of the first ``pages`` pages.

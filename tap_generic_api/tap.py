@@ -25,6 +25,7 @@ from tap_generic_api.config import (
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
@@ -99,6 +100,11 @@ PAGINATION_SCHEMA = th.ObjectType(
         th.StringType,
         allowed_values=["query", "body"],
         description="Where the token and page size go: query parameters or the JSON body (default query).",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType,
+        description="Pages fetched at once for offset and page pagination with a limit (default 4).",
     ),
     th.Property(
         "max_pages",
@@ -195,6 +201,7 @@ class TapGenericAPI(Tap):
 
     name = "tap-generic-api"
     package_name = "tap-generic-api-bigquery"
+    message_writer_class = BufferedSingerWriter
 
     config_jsonschema = th.PropertiesList(
         *STREAM_PROPERTIES,

@@ -89,7 +89,7 @@ def test_offset_pagination_stops_on_short_page(requests_mock):
             {"json": [{"id": 5}]},
         ],
     )
-    tap = _tap(pagination={"type": "offset", "limit": 2, "limit_param": "count"})
+    tap = _tap(pagination={"type": "offset", "limit": 2, "limit_param": "count", "max_concurrency": 1})
     assert [r["id"] for r in _extract(tap)] == [1, 2, 3, 4, 5]
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?count=2&offset=0",
@@ -100,7 +100,7 @@ def test_offset_pagination_stops_on_short_page(requests_mock):
 
 def test_offset_pagination_stops_on_empty_page(requests_mock):
     requests_mock.get(API, [{"json": [{"id": 1}, {"id": 2}]}, {"json": []}])
-    tap = _tap(pagination={"type": "offset", "param": "skip", "limit": 2})
+    tap = _tap(pagination={"type": "offset", "param": "skip", "limit": 2, "max_concurrency": 1})
     assert len(_extract(tap)) == 2
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?limit=2&skip=0",
@@ -116,7 +116,9 @@ def test_page_pagination_starts_at_one(requests_mock):
             {"json": {"items": [{"id": 3}]}},
         ],
     )
-    tap = _tap(data_path="items", pagination={"type": "page", "limit": 2, "limit_param": "per_page"})
+    tap = _tap(
+        data_path="items", pagination={"type": "page", "limit": 2, "limit_param": "per_page", "max_concurrency": 1}
+    )
     assert len(_extract(tap)) == 3
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?per_page=2&page=1",
