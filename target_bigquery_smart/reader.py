@@ -10,6 +10,8 @@ import simplejson
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from tap_generic_api import fastjson
+
 #: Characters of a bad line quoted in an error message.
 EXCERPT = 120
 
@@ -39,7 +41,7 @@ class LineNumberedReader(SingerReader):
             InputError: The line is not JSON (quoted up to 120 characters).
         """
         try:
-            return simplejson.loads(line, use_decimal=True, allow_nan=True)
+            return fastjson.loads(line)
         except ValueError:
             excerpt = line.strip()[:EXCERPT]
             msg = f"Input line {self.line_number} is not valid JSON: {excerpt!r}"

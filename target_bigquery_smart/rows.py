@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import simplejson
+from tap_generic_api import fastjson
 
 #: Columns of a raw ELT table, in order: ``org_slug`` STRING, ``raw_data`` STRING (the record
 #: as JSON text), ``extracted_at`` TIMESTAMP.
@@ -18,13 +18,11 @@ def to_json(value: Any) -> str:
 
     NaN and Infinity become ``null`` (JSON has no such numbers).
     """
-    return simplejson.dumps(value, use_decimal=True, ignore_nan=True, separators=(",", ":"), default=str)
+    return fastjson.dumps(value).decode()
 
 
-def _canonical(value: Any) -> str:
-    return simplejson.dumps(
-        value, use_decimal=True, ignore_nan=True, separators=(",", ":"), sort_keys=True, default=str
-    )
+def _canonical(value: Any) -> bytes:
+    return fastjson.dumps(value, sort_keys=True)
 
 
 def raw_row(record: Mapping[str, Any], *, org_slug: str | None, extracted_at: str) -> dict[str, Any]:
@@ -60,7 +58,7 @@ def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str])
         source = _canonical([stream, [record.get(k) for k in key_fields]])
     else:
         source = _canonical([stream, record])
-    return hashlib.sha256(source.encode()).hexdigest()
+    return hashlib.sha256(source).hexdigest()
 
 
 #: Column holding, in flattened mode, record fields the stream's SCHEMA does not declare.
@@ -71,7 +69,7 @@ KEY_HASH_COLUMN = "_sdc_key_hash"
 
 def key_hash(record: Mapping[str, Any], key_fields: Sequence[str]) -> str:
     """Return the SHA-256 hex of the key property values (the MERGE key)."""
-    return hashlib.sha256(_canonical([record.get(k) for k in key_fields]).encode()).hexdigest()
+    return hashlib.sha256(_canonical([record.get(k) for k in key_fields])).hexdigest()
 
 
 def render_add_fields(add_fields: Mapping[str, Any], *, org_slug: str | None, now: str) -> dict[str, Any]:

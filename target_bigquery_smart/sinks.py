@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from tap_generic_api.progress import Progress
 from target_bigquery_smart import loader
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
+from target_bigquery_smart.validation import CompiledValidator
 
 if TYPE_CHECKING:
     from target_bigquery_smart.target import TargetBigQuerySmart
@@ -47,10 +49,14 @@ class BigQuerySink(BatchSink):
         self._target = target
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
-        #: Batches committed so far; the target compares it to decide which STATE is safe.
-        self.drain_count = 0
+        #: Batches handed to the commit thread, and batches committed; the target compares
+        #: them to decide which STATE is safe.
+        self.submitted = 0
+        self.committed = 0
         #: Batches started (numbers each batch's job id, so identical batches both load).
         self.batches = 0
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.stream_name}")
+        self._inflight: Future[None] | None = None
         self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0, "retries": 0}
         self.progress = Progress(self.logger, self.stream_name, unit="rows")
         settings = target.settings
@@ -71,6 +77,10 @@ class BigQuerySink(BatchSink):
             org_slug=settings.org_slug,
             extracted_at=target.extracted_at,
         )
+
+    def get_validator(self) -> Any:
+        """Return the compiled record validator, or None with ``validate_records: false``."""
+        return CompiledValidator(self.schema) if self.validate_schema else None
 
     @property
     def max_size(self) -> int:
@@ -164,23 +174,39 @@ class BigQuerySink(BatchSink):
             context.setdefault("problems", {})[len(context["rows"]) - 1] = problems
 
     def process_batch(self, context: dict) -> None:
-        """Commit the buffered rows with :func:`loader.insert_rows_smart`.
+        """Hand the buffered rows to the commit thread, after the previous batch has committed.
 
-        Rows the target found invalid are never sent: they go to the dead-letter table, or
-        the batch fails before anything is written. Rows BigQuery refuses go to the dead-letter
-        table, or fail the run; in both cases the message names the stream, record and reason.
+        At most one batch per stream is in flight, so the next batch is read while this one
+        loads and memory stays bounded by two batches. Rows the target found invalid are never
+        sent: they go to the dead-letter table, or the batch fails before anything is written.
 
         Raises:
-            RejectedRowsError: Rows were refused and no dead-letter table is set.
+            RejectedRowsError: Invalid rows and no dead-letter table is set.
+            LoadError: The previous batch failed to commit.
         """
         rows: list[dict] = context.get("rows") or []
         if not rows:
             return
-        ids: list[str] = context["row_ids"]
         numbers: list[int] = context["numbers"]
         local = [loader.RowError(i, tuple(p)) for i, p in sorted((context.get("problems") or {}).items())]
         if local and not self._target.settings.dead_letter_table:
             raise self._rejected_error(local, numbers)
+        self.wait_committed()
+        self.submitted += 1
+        self._inflight = self._committer.submit(self._commit, rows, context["row_ids"], numbers, local)
+
+    def wait_committed(self) -> None:
+        """Wait for the batch in flight, if any; re-raise its error.
+
+        Raises:
+            LoadError: The batch failed to commit (and nothing after it will be).
+        """
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.result()
+
+    def _commit(self, rows: list[dict], ids: list[str], numbers: list[int], local: list[loader.RowError]) -> None:
+        """Commit one batch (on the commit thread); then let the target write safe STATE."""
         bad = {e.index for e in local}
         keep = [i for i in range(len(rows)) if i not in bad]
         table = self._ensure_table()
@@ -219,6 +245,8 @@ class BigQuerySink(BatchSink):
         self.tally_record_written(result.rows)
         self.progress.add(result.rows)
         self.logger.debug("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
+        self.committed += 1
+        self._target.on_commit()
 
     def _rejected_error(self, rejected: list[loader.RowError], numbers: list[int]) -> RejectedRowsError:
         details = "; ".join(f"record {numbers[e.index]}: {', '.join(e.reasons)}" for e in rejected[:MAX_REPORTED_ROWS])
@@ -261,7 +289,10 @@ class BigQuerySink(BatchSink):
             "; ".join(rejected[0].reasons),
         )
 
-    def mark_drained(self) -> None:
-        """Count a committed batch (called by the SDK only after ``process_batch`` returned)."""
-        super().mark_drained()
-        self.drain_count += 1
+    def clean_up(self) -> None:
+        """Wait for the last batch and stop the commit thread (end of input)."""
+        try:
+            self.wait_committed()
+        finally:
+            self._committer.shutdown(wait=True)
+        super().clean_up()

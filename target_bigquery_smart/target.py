@@ -130,9 +130,10 @@ class TargetBigQuerySmart(Target):
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
         self.extracted_at = datetime.now(UTC).isoformat(timespec="microseconds")
         self._last_seen_state: Any = None
-        #: STATE messages not yet safe to write: (state, [(sink, drain_count at arrival)]).
+        #: STATE messages not yet safe to write: (state, [(sink, batches it must have committed)]).
         self._pending_states: list[tuple[Any, list[tuple[BigQuerySink, int]]]] = []
         self._table_lock = threading.Lock()
+        self._state_lock = threading.RLock()
         self._table_owners: dict[str, str] = {}
         if isinstance(self.message_reader, LineNumberedReader):
             self.message_reader.on_error = self._on_input_error
@@ -189,6 +190,8 @@ class TargetBigQuerySmart(Target):
             and (existing.original_schema != schema or existing.key_properties != kwargs.get("key_properties"))
         ):
             self.drain_one(existing)
+            if isinstance(existing, BigQuerySink):
+                existing.wait_committed()
         return super().get_sink(stream_name, **kwargs)
 
     def _claim_table(self, stream_name: str) -> None:
@@ -218,12 +221,16 @@ class TargetBigQuerySmart(Target):
         if state == self._last_seen_state:
             return
         self._last_seen_state = state
+        # Safe once each sink has committed every batch submitted so far, plus the one it is
+        # buffering now.
         waits = [
-            (sink, sink.drain_count)
+            (sink, sink.submitted + (1 if sink.current_size > 0 else 0))
             for sink in [*self._sinks_active.values(), *self._sinks_to_clear]
-            if isinstance(sink, BigQuerySink) and sink.current_size > 0
+            if isinstance(sink, BigQuerySink)
         ]
-        self._pending_states.append((state, waits))
+        waits = [(sink, needed) for sink, needed in waits if sink.committed < needed]
+        with self._state_lock:
+            self._pending_states.append((state, waits))
         self._write_committed_state()
 
     def _process_record_message(self, message_dict: dict) -> None:
@@ -233,8 +240,15 @@ class TargetBigQuerySmart(Target):
             msg = f"RECORD of stream '{message_dict.get('stream')}' has a {kind} 'record', not an object."
             raise InputError(msg)
         super()._process_record_message(message_dict)
-        if self._pending_states:
-            self._write_committed_state()
+
+    def on_commit(self) -> None:
+        """Write whatever STATE became safe (run on a commit thread after each commit)."""
+        self._write_committed_state()
+
+    def _wait_all_commits(self) -> None:
+        for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
+            if isinstance(sink, BigQuerySink):
+                sink.wait_committed()
 
     def _on_input_error(self, error: BaseException) -> None:
         """Before stopping on bad input, commit the rows read so far and write their STATE."""
@@ -242,12 +256,15 @@ class TargetBigQuerySmart(Target):
             return  # a failed commit must not be retried here, nor STATE advanced past it
         try:
             self.drain_all()
+            self._wait_all_commits()
             self._write_committed_state()
         except Exception:
             self.logger.exception("Could not commit the rows read before the bad input line.")
 
     def process_endofpipe(self) -> None:
         """Commit every buffered row, then write the last STATE received."""
+        self.drain_all()
+        self._wait_all_commits()
         super().process_endofpipe()
         self._write_committed_state()
         for sink in self._sinks_active.values():
@@ -264,16 +281,21 @@ class TargetBigQuerySmart(Target):
                 )
 
     def _write_committed_state(self) -> None:
-        """Write the newest pending STATE whose earlier rows are all committed."""
-        safe_index = -1
-        for index, (_, waits) in enumerate(self._pending_states):
-            if all(sink.drain_count > count for sink, count in waits):
-                safe_index = index
-        if safe_index < 0:
-            return
-        state = self._pending_states[safe_index][0]
-        del self._pending_states[: safe_index + 1]
-        self._write_state_message(state)
+        """Write the newest pending STATE whose earlier rows are all committed.
+
+        Called from the main thread and from commit threads; the lock keeps STATE lines whole
+        and in order.
+        """
+        with self._state_lock:
+            safe_index = -1
+            for index, (_, waits) in enumerate(self._pending_states):
+                if all(sink.committed >= needed for sink, needed in waits):
+                    safe_index = index
+            if safe_index < 0:
+                return
+            state = self._pending_states[safe_index][0]
+            del self._pending_states[: safe_index + 1]
+            self._write_state_message(state)
 
     def _write_state_message(self, state: dict) -> None:
         # The SDK's json.dumps crashes on Decimal, which its reader produces for numbers;
