@@ -1,0 +1,349 @@
+"""Side-by-side benchmarks: our tap and target against the plugins users would pick instead.
+
+One command (``benchmarks/run.sh``) sets everything up and prints, for each scenario, the
+median of ``--rounds`` alternating runs: wall seconds, CPU seconds (user + system, the
+process and everything it waited for), peak RSS of the main process, and records per second.
+
+Scenarios (all servers on 127.0.0.1, stopped at the end):
+
+* tap, fast API: ``benchmarks/fast_api.py`` serving pre-rendered 1,000-record pages (so the
+  server is not the bottleneck); ours, ``tap-rest-api-msdk`` and a bare requests+orjson loop,
+  output to /dev/null;
+* tap, slow API: the same data with ``--slow-delay`` seconds added to every response and
+  50 requests/s allowed; ours and ``tap-rest-api-msdk``;
+* target: a Singer file of the same records loaded into a fresh local BigQuery emulator per
+  run (row count checked after each): ours, ``z3-target-bigquery`` (``batch_job``), a bare
+  client (one load job per 1,000 rows), and ours with the loader replaced by a no-op;
+* memory: our tap and target at each of ``--memory-sizes`` records.
+
+Results go to stdout and, with ``--write``, to ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from local_services import BigQueryEmulator  # noqa: E402
+
+BIN = Path(sys.executable).parent
+BENCH = ROOT / ".bench"
+MSDK = BENCH / "tap-rest-api-msdk" / "bin" / "tap-rest-api-msdk"
+Z3_PYTHON = BENCH / "z3-target-bigquery" / "bin" / "python"
+PAGE = 1000
+
+
+@dataclass
+class Run:
+    """One measured process."""
+
+    wall: float
+    cpu: float
+    rss_mb: float
+    records: int
+
+    @property
+    def rate(self) -> float:
+        """Records per wall second."""
+        return self.records / self.wall if self.wall else 0.0
+
+
+def measure(cmd: list[str], records: int, *, stdin: Path | None = None, env: dict | None = None) -> Run:
+    """Run ``cmd`` with stdout to /dev/null; return wall, CPU and peak RSS.
+
+    Raises:
+        RuntimeError: The command failed (its stderr tail is in the message).
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryFile() as err, open(os.devnull, "wb") as out:
+        stdin_file = stdin.open("rb") if stdin else subprocess.DEVNULL
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=stdin_file, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if stdin:
+            stdin_file.close()
+        if proc.returncode != 0:
+            err.seek(0)
+            msg = f"{cmd[0]} failed ({proc.returncode}): {err.read()[-2000:].decode(errors='replace')}"
+            raise RuntimeError(msg)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Run(wall=wall, cpu=cpu, rss_mb=usage.ru_maxrss / 1024, records=records)
+
+
+def count_records(cmd: list[str], env: dict | None = None) -> int:
+    """Run a tap once and count the RECORD messages it writes."""
+    out = subprocess.run(cmd, capture_output=True, env={**os.environ, **(env or {})}, check=True).stdout
+    return sum(1 for line in out.splitlines() if b'"RECORD"' in line[:40])
+
+
+class FastAPI:
+    """``benchmarks/fast_api.py`` as a child process."""
+
+    def __init__(self, records: int, delay: float = 0.0) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "fast_api.py"),
+                "--records",
+                str(records),
+                "--delay",
+                str(delay),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            msg = f"fast_api did not start: {line!r}"
+            raise RuntimeError(msg)
+        self.url = f"http://127.0.0.1:{line.split()[1]}/items"
+
+    def __enter__(self) -> FastAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def write_json(directory: Path, name: str, value: dict) -> Path:
+    path = directory / name
+    path.write_text(json.dumps(value))
+    return path
+
+
+def tap_commands(url: str, work: Path, *, requests_per_second: float, concurrency: int | None) -> dict[str, list[str]]:
+    """Return the three tap command lines for the API at ``url``."""
+    pagination = {"type": "offset", "limit": PAGE}
+    if concurrency:
+        pagination["max_concurrency"] = concurrency
+    ours = write_json(
+        work,
+        "ours.json",
+        {
+            "url": url,
+            "data_path": "rows",
+            "pagination": pagination,
+            "destination": {"table": "items", "key_fields": ["id"]},
+            "rate_limit": {"requests_per_second": requests_per_second},
+        },
+    )
+    base, path = url.rsplit("/", 1)
+    msdk = write_json(
+        work,
+        "msdk.json",
+        {
+            "api_url": base,
+            "streams": [{"name": "items", "path": f"/{path}", "records_path": "$.rows[*]", "primary_keys": ["id"]}],
+            "pagination_request_style": "simple_offset_paginator",
+            "pagination_response_style": "offset",
+            "pagination_page_size": PAGE,
+            "pagination_initial_offset": 0,
+            "offset_records_jsonpath": "$.rows",
+            "pagination_limit_per_page_param": "limit",
+            "pagination_next_page_param": "offset",
+        },
+    )
+    return {
+        "tap-generic-api": [str(BIN / "tap-generic-api"), "--config", str(ours)],
+        "tap-rest-api-msdk": [str(MSDK), "--config", str(msdk)],
+        "bare requests+orjson loop": [sys.executable, str(ROOT / "benchmarks" / "bare_tap.py"), url, str(PAGE)],
+    }
+
+
+def rounds(commands: dict[str, list[str]], records: int, n: int, **kwargs: object) -> dict[str, list[Run]]:
+    """Run every command ``n`` times, alternating, and return the runs by name."""
+    results: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(n):
+        for name, cmd in commands.items():
+            results[name].append(measure(cmd, records, **kwargs))  # type: ignore[arg-type]
+    return results
+
+
+def median_run(runs: list[Run]) -> Run:
+    return Run(
+        wall=statistics.median(r.wall for r in runs),
+        cpu=statistics.median(r.cpu for r in runs),
+        rss_mb=statistics.median(r.rss_mb for r in runs),
+        records=runs[0].records,
+    )
+
+
+def table(title: str, results: dict[str, list[Run]]) -> str:
+    lines = [
+        f"### {title}",
+        "",
+        "| plugin | records | wall s | CPU s | records/s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, runs in results.items():
+        m = median_run(runs)
+        lines.append(f"| {name} | {m.records:,} | {m.wall:.2f} | {m.cpu:.2f} | {m.rate:,.0f} | {m.rss_mb:.0f} |")
+    return "\n".join(lines)
+
+
+def tap_fast(records: int, n: int, work: Path) -> dict[str, list[Run]]:
+    with FastAPI(records) as api:
+        commands = tap_commands(api.url, work, requests_per_second=1000, concurrency=None)
+        for name, cmd in commands.items():
+            got = count_records(cmd)
+            if got != records:
+                msg = f"{name} wrote {got} records, expected {records}"
+                raise RuntimeError(msg)
+        return rounds(commands, records, n)
+
+
+def tap_slow(records: int, n: int, work: Path, delay: float) -> dict[str, list[Run]]:
+    with FastAPI(records, delay=delay) as api:
+        commands = tap_commands(api.url, work, requests_per_second=50, concurrency=8)
+        commands.pop("bare requests+orjson loop")
+        return rounds(commands, records, n)
+
+
+def singer_file(records: int, work: Path) -> Path:
+    """Write a Singer file of ``records`` generated records (our tap's output)."""
+    path = work / f"items-{records}.singer"
+    if not path.exists():
+        with FastAPI(records) as api:
+            cmd = tap_commands(api.url, work, requests_per_second=1000, concurrency=None)["tap-generic-api"]
+            with path.open("wb") as out:
+                subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, check=True)
+    return path
+
+
+def target_run(name: str, messages: Path, records: int, work: Path) -> Run:
+    """Load ``messages`` with one target into a fresh emulator; check the row count."""
+    if name == "target-bigquery-smart (no-op loader)":
+        config = write_json(work, "noop.json", {"project": "local", "dataset": "bench"})
+        return measure(
+            [sys.executable, str(ROOT / "benchmarks" / "noop_target.py"), "--config", str(config)],
+            records,
+            stdin=messages,
+        )
+    with BigQueryEmulator() as bq:
+        if name == "target-bigquery-smart":
+            config = write_json(
+                work,
+                "target.json",
+                {"project": "local", "dataset": "bench", "api_endpoint": bq.endpoint, "batch_size": PAGE},
+            )
+            run = measure([str(BIN / "target-bigquery-smart"), "--config", str(config)], records, stdin=messages)
+        elif name == "z3-target-bigquery (batch_job)":
+            config = write_json(
+                work, "z3.json", {"project": "local", "dataset": "bench", "method": "batch_job", "batch_size": PAGE}
+            )
+            run = measure(
+                [str(Z3_PYTHON), str(ROOT / "benchmarks" / "z3_on_emulator.py"), "--config", str(config)],
+                records,
+                stdin=messages,
+                env={"BENCH_BIGQUERY_ENDPOINT": bq.endpoint},
+            )
+        else:
+            run = measure(
+                [sys.executable, str(ROOT / "benchmarks" / "bare_target.py"), bq.endpoint, "bench"],
+                records,
+                stdin=messages,
+            )
+        rows = next(iter(bq.client().query_and_wait("SELECT COUNT(*) AS n FROM `local.bench.items`")))["n"]
+        if rows != records:
+            msg = f"{name} loaded {rows} rows, expected {records}"
+            raise RuntimeError(msg)
+        return run
+
+
+TARGETS = (
+    "target-bigquery-smart",
+    "z3-target-bigquery (batch_job)",
+    "bare client, 1 load job per 1,000 rows",
+    "target-bigquery-smart (no-op loader)",
+)
+
+
+def target_rounds(records: int, n: int, work: Path) -> dict[str, list[Run]]:
+    messages = singer_file(records, work)
+    results: dict[str, list[Run]] = {name: [] for name in TARGETS}
+    for _ in range(n):
+        for name in TARGETS:
+            results[name].append(target_run(name, messages, records, work))
+    return results
+
+
+def memory(sizes: list[int], work: Path) -> str:
+    lines = [
+        "### Memory: peak RSS by records",
+        "",
+        "| records | tap peak RSS MB | target peak RSS MB |",
+        "|---:|---:|---:|",
+    ]
+    for size in sizes:
+        with FastAPI(size) as api:
+            cmd = tap_commands(api.url, work, requests_per_second=1000, concurrency=None)["tap-generic-api"]
+            tap = measure(cmd, size)
+        target = target_run("target-bigquery-smart", singer_file(size, work), size, work)
+        lines.append(f"| {size:,} | {tap.rss_mb:.0f} | {target.rss_mb:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slow-delay", type=float, default=0.1, help="seconds added to each slow-API response")
+    parser.add_argument("--memory-sizes", default="10000,100000,1000000")
+    parser.add_argument("--only", choices=["tap-fast", "tap-slow", "target", "memory"], action="append")
+    parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    only = set(args.only or ["tap-fast", "tap-slow", "target", "memory"])
+    sections = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        work = Path(tmp)
+        if "tap-fast" in only:
+            sections.append(
+                table(f"Tap, fast local API ({PAGE:,}-record pages)", tap_fast(args.records, args.rounds, work))
+            )
+            print(sections[-1], flush=True)
+        if "tap-slow" in only:
+            title = f"Tap, slow API (+{args.slow_delay * 1000:.0f} ms per response, 50 requests/s allowed)"
+            sections.append(table(title, tap_slow(args.records, args.rounds, work, args.slow_delay)))
+            print(sections[-1], flush=True)
+        if "target" in only:
+            sections.append(
+                table("Target, into a fresh local emulator per run", target_rounds(args.records, args.rounds, work))
+            )
+            print(sections[-1], flush=True)
+        if "memory" in only:
+            sections.append(memory([int(s) for s in args.memory_sizes.split(",")], work))
+            print(sections[-1], flush=True)
+    if args.write:
+        command = "benchmarks/run.sh " + " ".join(sys.argv[1:])
+        header = (
+            f"## Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+            f"Command: `{command.strip()}`  \n"
+            f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}; "
+            f"medians of {args.rounds} alternating runs.\n"
+        )
+        results = ROOT / "benchmarks" / "RESULTS.md"
+        intro = results.read_text().split("\n## Run of", 1)[0].rstrip() + "\n\n" if results.exists() else ""
+        results.write_text(intro + header + "\n" + "\n\n".join(sections) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
