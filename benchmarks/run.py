@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +63,23 @@ class Run:
         return self.records / self.wall if self.wall else 0.0
 
 
+def _peak_rss_kb(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    """Poll the process's high-water mark (VmHWM) until it exits.
+
+    ``ru_maxrss`` from wait4 would count the memory the child shared with this (larger)
+    benchmark process between fork and exec; VmHWM belongs to the program itself.
+    """
+    path = Path(f"/proc/{pid}/status")
+    while not stop.is_set():
+        try:
+            for line in path.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak[0] = max(peak[0], int(line.split()[1]))
+        except OSError:
+            return
+        time.sleep(0.01)
+
+
 def measure(cmd: list[str], records: int, *, stdin: Path | None = None, env: dict | None = None) -> Run:
     """Run ``cmd`` with stdout to /dev/null; return wall, CPU and peak RSS.
 
@@ -73,7 +91,14 @@ def measure(cmd: list[str], records: int, *, stdin: Path | None = None, env: dic
         stdin_file = stdin.open("rb") if stdin else subprocess.DEVNULL
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=stdin_file, stdout=out, stderr=err, env={**os.environ, **(env or {})})
-        _, status, usage = os.wait4(proc.pid, 0)
+        stop, peak = threading.Event(), [0]
+        poller = threading.Thread(target=_peak_rss_kb, args=(proc.pid, stop, peak), daemon=True)
+        poller.start()
+        # Peek at the exit without reaping, so /proc/<pid> stays readable until the end.
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        stop.set()
+        poller.join()
+        _, status, _usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         if stdin:
@@ -84,13 +109,17 @@ def measure(cmd: list[str], records: int, *, stdin: Path | None = None, env: dic
             raise RuntimeError(msg)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return Run(wall=wall, cpu=cpu, rss_mb=usage.ru_maxrss / 1024, records=records)
+    return Run(wall=wall, cpu=cpu, rss_mb=peak[0] / 1024, records=records)
 
 
 def count_records(cmd: list[str], env: dict | None = None) -> int:
-    """Run a tap once and count the RECORD messages it writes."""
-    out = subprocess.run(cmd, capture_output=True, env={**os.environ, **(env or {})}, check=True).stdout
-    return sum(1 for line in out.splitlines() if b'"RECORD"' in line[:40])
+    """Run a tap once and count the RECORD messages it writes (streamed, not held)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+    count = sum(1 for line in proc.stdout if b'"RECORD"' in line[:40])
+    if proc.wait() != 0:
+        msg = f"{cmd[0]} failed"
+        raise RuntimeError(msg)
+    return count
 
 
 class FastAPI:

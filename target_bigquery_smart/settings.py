@@ -36,6 +36,7 @@ class Settings:
         partition_by_extracted_at: Day-partition new tables on ``extracted_at``.
         cluster_on_key_fields: Cluster new tables on the key columns.
         org_slug: Written to the ``org_slug`` column.
+        compress_uploads: gzip load-job uploads (default: on, off with ``api_endpoint``).
     """
 
     batch_size: int = 1000
@@ -47,6 +48,7 @@ class Settings:
     partition_by_extracted_at: bool = False
     cluster_on_key_fields: bool = False
     org_slug: str | None = None
+    compress_uploads: bool = True
 
 
 def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
@@ -107,4 +109,6 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         partition_by_extracted_at=bool(config.get("partition_by_extracted_at", False)),
         cluster_on_key_fields=bool(config.get("cluster_on_key_fields", False)),
         org_slug=config.get("org_slug"),
+        # The local emulator cannot read gzip uploads; Google's endpoint can.
+        compress_uploads=bool(config.get("compress_uploads", not config.get("api_endpoint"))),
     )

@@ -231,6 +231,7 @@ class BigQuerySink(BatchSink):
             streaming_threshold=threshold,
             merge=self.merge,
             batch_label=f"{self.stream_name}:{self._target.extracted_at}:{self.batches}",
+            compress=self._target.settings.compress_uploads,
         )
         rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
         if rejected:
