@@ -64,3 +64,11 @@ def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
             default=_default,
             ignore_nan=True,
         ).encode()
+
+
+def dumps_lines(values: list[Any]) -> bytes:
+    """Encode each value as one line of JSON (newline-terminated), like :func:`dumps`."""
+    try:
+        return _encoder.encode_lines(values)
+    except (TypeError, ValueError, msgspec.EncodeError):
+        return b"".join(dumps(value) + b"\n" for value in values)

@@ -39,17 +39,23 @@ class BufferedSingerWriter(SingerWriter):
         if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
             self.flush()
 
-    def write_record(self, prefix: bytes, record: dict, suffix: bytes) -> None:
-        """Buffer a RECORD message from its pre-encoded parts (the hot path).
+    def write_records(self, prefix: bytes, records: list[dict], suffix: bytes) -> None:
+        """Buffer one RECORD message per record from pre-encoded parts (the hot path).
+
+        The records are encoded in one call as JSON lines; since JSON text never holds a raw
+        newline, each line break is where one message ends and the next begins.
 
         Args:
             prefix: ``{"type":"RECORD","stream":"<name>","record":``.
-            record: The record.
-            suffix: The rest of the message, closing brace and newline included.
+            records: The records, in order.
+            suffix: The rest of each message, closing brace and newline included.
         """
+        if not records:
+            return
+        lines = fastjson.dumps_lines(records)
         buffer = self._buffer
         buffer += prefix
-        buffer += fastjson.dumps(record)
+        buffer += lines[:-1].replace(b"\n", suffix + prefix)
         buffer += suffix
         if len(buffer) >= FLUSH_BYTES:
             self.flush()

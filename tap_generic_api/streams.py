@@ -347,20 +347,43 @@ class GenericAPIStream(RESTStream[Any]):
         yield from self._records_of(response)
 
     def request_records(self, context: Mapping | None) -> Iterable[dict]:
-        """Yield the records of every page, fetching several pages at once where possible.
+        """Yield the records of every page in order (see :meth:`_pages`)."""
+        for page in self._pages(context):
+            yield from page
+
+    def _pages(self, context: Mapping | None) -> Iterator[list[dict]]:
+        """Yield each page's records, fetching several pages at once where possible.
 
         Offset and page-number pagination with a ``limit`` know the next request before the
         current answer arrives: up to ``pagination.max_concurrency`` requests are in flight
-        (under the shared rate limit), and records are still yielded in page order. Other
-        types fetch one page after another (the SDK's loop).
+        (under the shared rate limit), and pages are still yielded in order. Other types
+        fetch one page after another.
         """
         pagination = self.stream_config.pagination
         if pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
-            yield from self._request_pages_concurrently(context)
+            yield from self._pages_concurrently(context)
         else:
-            yield from super().request_records(context)
+            yield from self._pages_in_turn(context)
 
-    def _request_pages_concurrently(self, context: Mapping | None) -> Iterable[dict]:
+    def _pages_in_turn(self, context: Mapping | None) -> Iterator[list[dict]]:
+        """Fetch pages one after another (the SDK's ``request_records`` loop, page by page)."""
+        paginator = self.get_new_paginator()
+        decorated = self.request_decorator(self._request)
+        with self.get_http_request_counter() as request_counter:
+            request_counter.with_context(context)
+            while not paginator.finished:
+                prepared = self._prepare_request(context=context, page=paginator)
+                response = decorated(prepared, context)
+                request_counter.increment()
+                self.update_sync_costs(prepared, response, context)
+                records = self._records_of(response)
+                if not records and not paginator.continue_if_empty(response):
+                    break
+                if records:
+                    yield records
+                paginator.advance(response)
+
+    def _pages_concurrently(self, context: Mapping | None) -> Iterator[list[dict]]:
         paginator = self.get_new_paginator()
         assert isinstance(paginator, NumberedPaginator)
         config = self.stream_config.pagination
@@ -388,7 +411,8 @@ class GenericAPIStream(RESTStream[Any]):
                     records = self._records_of(pending.popleft().result())
                     pages += 1
                     paginator._page_count = pages  # noqa: SLF001 - the summary reads it
-                    yield from records
+                    if records:
+                        yield records
                     if not records or len(records) < int(config.limit or 0):
                         break
                     if pages >= config.max_pages:
@@ -407,22 +431,24 @@ class GenericAPIStream(RESTStream[Any]):
                 for future in pending:
                     future.cancel()
 
-    def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
-        """Render templates with this run's bookmark, then yield records page by page.
+    def _record_pages(self, context: Mapping | None) -> Iterator[list[dict]]:
+        """Render templates with this run's bookmark, then yield the new records page by page.
 
         With a replication key, records older than the bookmark are skipped (the API may
         ignore the filter); records equal to it are kept, as Singer's at-least-once rule wants.
+        Progress is logged per page and the summary at the end.
         """
         bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
         self._render(self._variables_for(bookmark))
         key = self.replication_key
         progress = Progress(self.logger, self.name)
         self._retries = 0
-        for record in self.request_records(context):
-            if key and bookmark is not None and _older(record.get(key), bookmark):
-                continue
-            progress.add(pages=self._paginator.count + 1 if self._paginator else 1)
-            yield record
+        for page in self._pages(context):
+            if key and bookmark is not None:
+                page = [r for r in page if not _older(r.get(key), bookmark)]
+            if page:
+                progress.add(len(page), pages=self._paginator.count + 1 if self._paginator else 1)
+                yield page
         progress.summary(
             SummaryMetric.STREAM_SUMMARY,
             pages=self._paginator.count if self._paginator else 0,
@@ -430,23 +456,36 @@ class GenericAPIStream(RESTStream[Any]):
             truncated=bool(self._paginator and self._paginator.truncated),
         )
 
+    def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
+        """Yield the new records (see :meth:`_record_pages`)."""
+        for page in self._record_pages(context):
+            yield from page
+
     # -- fast output ------------------------------------------------------------------
 
     def _write_record_message(self, record: dict) -> None:
         """Write a RECORD message; with no stream maps or deselected fields, by the fast path."""
-        writer = self._tap.message_writer
-        if self._fast_output is None:
-            self._fast_output = isinstance(writer, BufferedSingerWriter) and self._records_go_out_unchanged()
-            self._record_prefix = b'{"type":"RECORD","stream":' + fastjson.dumps(self.name) + b',"record":'
-        if not self._fast_output:
+        if self._fast_writer() is None:
             super()._write_record_message(record)
             return
+        self._write_record_page([record])
+
+    def _fast_writer(self) -> BufferedSingerWriter | None:
+        """Return the buffered writer when records go out unchanged, else None."""
+        if self._fast_output is None:
+            writer = self._tap.message_writer
+            self._fast_output = isinstance(writer, BufferedSingerWriter) and self._records_go_out_unchanged()
+            self._record_prefix = b'{"type":"RECORD","stream":' + fastjson.dumps(self.name) + b',"record":'
+        return self._tap.message_writer if self._fast_output else None  # type: ignore[return-value]
+
+    def _write_record_page(self, records: list[dict]) -> None:
+        """Write one RECORD message per record, the whole page encoded at once."""
         now = int(time.time())
         if now != self._suffix_second:
             self._suffix_second = now
             extracted = datetime.fromtimestamp(now, UTC).isoformat()
             self._record_suffix = b',"time_extracted":"' + extracted.encode() + b'"}\n'
-        writer.write_record(self._record_prefix, record, self._record_suffix)
+        self._tap.message_writer.write_records(self._record_prefix, records, self._record_suffix)
         self.state_manager.is_flushed = False
 
     def _records_go_out_unchanged(self) -> bool:
@@ -458,13 +497,14 @@ class GenericAPIStream(RESTStream[Any]):
             return False  # ACTIVATE_VERSION runs carry a version in each RECORD
         return all(self.mask.get(("properties", name), True) for name in self.schema.get("properties", {}))
 
-    def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[dict]:
+    def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[Any]:
         """Emit the stream's RECORD and STATE messages.
 
         For the usual case (one unpartitioned stream, no child streams, not a dry run) this is
-        the SDK's loop without its per-record partition and child-stream bookkeeping, which
-        costs more than decoding and encoding the record. Same messages, same STATE; every
-        other case goes to the SDK's loop.
+        the SDK's loop, page by page, without its per-record partition and child-stream
+        bookkeeping, which costs more than decoding and encoding the record. Same messages;
+        STATE goes out at the first page boundary after every ``STATE_MSG_FREQUENCY`` records.
+        Every other case goes to the SDK's loop.
         """
         if (
             context is not None
@@ -478,6 +518,7 @@ class GenericAPIStream(RESTStream[Any]):
             return
         incremental = self.replication_method == REPLICATION_INCREMENTAL
         frequency = self.STATE_MSG_FREQUENCY
+        fast = self._fast_writer() is not None
         record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         with record_counter, timer:
@@ -485,16 +526,20 @@ class GenericAPIStream(RESTStream[Any]):
             timer.with_context({})
             self._write_starting_replication_value(None)
             count = 0
-            for record in self.get_records(None):
-                self._write_record_message(record)
+            for page in self._record_pages(None):
+                if fast:
+                    self._write_record_page(page)
+                else:
+                    for record in page:
+                        super()._write_record_message(record)
                 if incremental:
-                    self._increment_stream_state(record, context=None)
-                count += 1
-                if count % frequency == 0:
+                    for record in page:
+                        self._increment_stream_state(record, context=None)
+                if (count + len(page)) // frequency > count // frequency:
                     self._write_state_message()
-                    record_counter.increment(frequency)
-                yield record
-            record_counter.increment(count % frequency)
+                count += len(page)
+                record_counter.increment(len(page))
+                yield page
             self._finalize_state(self.get_context_state(None))
         self._finalize_state(self.stream_state)
         self._write_state_message()
@@ -512,16 +557,13 @@ class GenericAPIStream(RESTStream[Any]):
         """
         inferrer = SchemaInferrer()
         self._render(self._variables_for(None))
-        paginator = self.get_new_paginator()
-        decorated = self.request_decorator(self._request)
         sampled = 0
-        while not paginator.finished and paginator.count < pages:
-            prepared = self._prepare_request(context=None, page=paginator)
-            response = decorated(prepared, None)
-            for record in self._records_of(response):
+        for page_number, page in enumerate(self._pages_in_turn(None), start=1):
+            for record in page:
                 inferrer.add(record)
-                sampled += 1
-            paginator.advance(response)
+            sampled += len(page)
+            if page_number >= pages:
+                break
         extra = [self.replication_key] if self.replication_key else []
         self._schema = with_fields(inferrer.schema(), [*self.primary_keys, *extra])
         self._metadata = None
