@@ -5,7 +5,10 @@ pipe with the configs from ``examples/demo/`` (ports filled in), then prints the
 three rows read back with the real BigQuery client. Exits 1 when the count differs from the
 records served. Both servers stop when the demo ends.
 
-Usage: .venv/bin/python scripts/demo.py [--records N]
+Usage: .venv/bin/python scripts/demo.py [--records N] [--serve]
+
+With ``--serve`` it only starts the two servers and prints the environment variables that
+point the example configs and the Meltano ``demo`` job at them, until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from local_services import ROOT, BigQueryEmulator, DatasetteAPI  # noqa: E402
+from local_services import DATASETTE_TOKEN, ROOT, BigQueryEmulator, DatasetteAPI  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -27,7 +30,10 @@ BIN = Path(sys.executable).parent
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=3000, help="records served by the local API")
+    parser.add_argument("--serve", action="store_true", help="only start the servers, until Ctrl-C")
     args = parser.parse_args()
+    if args.serve:
+        return serve(args.records)
 
     tap_config = json.loads((ROOT / "examples/demo/tap.json").read_text())
     target_config = json.loads((ROOT / "examples/demo/target.json").read_text())
@@ -71,6 +77,25 @@ def main() -> int:
     if count != args.records:
         print(f"error: {count} rows loaded, {args.records} served", file=sys.stderr)
         return 1
+    return 0
+
+
+def serve(records: int) -> int:
+    """Start Datasette and the emulator; print how to use them; wait for Ctrl-C."""
+    import time
+
+    with DatasetteAPI(records) as api, BigQueryEmulator() as bq:
+        print(f"Datasette ({records} items): {api.base_url}   BigQuery emulator: {bq.endpoint}")
+        print("For the Meltano demo job (meltano run demo):")
+        print(f"  export DEMO_API_BASE={api.base_url} DEMO_BIGQUERY_ENDPOINT={bq.endpoint}")
+        print(f'  export TAP_GENERIC_API_SECRETS=\'{{"demo_api": "{DATASETTE_TOKEN}"}}\'')
+        print("For examples/demo/*.json: set variables.api_base and api_endpoint to the addresses above.")
+        print("Ctrl-C stops both servers.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
