@@ -81,8 +81,15 @@ def main() -> int:
 
 
 def serve(records: int) -> int:
-    """Start Datasette and the emulator; print how to use them; wait for Ctrl-C."""
+    """Start Datasette and the emulator; print how to use them; wait for Ctrl-C or SIGTERM."""
+    import signal
     import time
+
+    def stop(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
     with DatasetteAPI(records) as api, BigQueryEmulator() as bq:
         print(f"Datasette ({records} items): {api.base_url}   BigQuery emulator: {bq.endpoint}")
@@ -90,7 +97,7 @@ def serve(records: int) -> int:
         print(f"  export DEMO_API_BASE={api.base_url} DEMO_BIGQUERY_ENDPOINT={bq.endpoint}")
         print(f'  export TAP_GENERIC_API_SECRETS=\'{{"demo_api": "{DATASETTE_TOKEN}"}}\'')
         print("For examples/demo/*.json: set variables.api_base and api_endpoint to the addresses above.")
-        print("Ctrl-C stops both servers.", flush=True)
+        print("Ctrl-C (or SIGTERM) stops both servers.", flush=True)
         try:
             while True:
                 time.sleep(3600)

@@ -345,9 +345,16 @@ class KMSDouble:
             counter += 1
         return out[:length]
 
+    @staticmethod
+    def _key_tag(key: str) -> bytes:
+        import hashlib
+
+        return hashlib.sha256(key.encode()).digest()[:8]
+
     def encrypt(self, key: str, plaintext: bytes) -> bytes:
         """Return the ciphertext the double produces for ``plaintext`` under ``key``."""
-        return self.MARKER + bytes(a ^ b for a, b in zip(plaintext, self._stream(key, len(plaintext)), strict=True))
+        data = bytes(a ^ b for a, b in zip(plaintext, self._stream(key, len(plaintext)), strict=True))
+        return self.MARKER + self._key_tag(key) + data
 
     def _handle(self, request: Any) -> None:
         import base64
@@ -365,10 +372,11 @@ class KMSDouble:
             self._reply(request, 200, {"name": name, "ciphertext": base64.b64encode(ciphertext).decode()})
         elif method == "decrypt":
             ciphertext = base64.b64decode(body.get("ciphertext", ""))
-            if not ciphertext.startswith(self.MARKER):
-                self._reply(request, 400, {"error": {"code": 400, "message": "Decryption failed"}})
+            if not ciphertext.startswith(self.MARKER + self._key_tag(name)):
+                message = "Decryption failed: the ciphertext is invalid."
+                self._reply(request, 400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
                 return
-            data = ciphertext[len(self.MARKER) :]
+            data = ciphertext[len(self.MARKER) + 8 :]
             plaintext = bytes(a ^ b for a, b in zip(data, self._stream(name, len(data)), strict=True))
             self._reply(request, 200, {"plaintext": base64.b64encode(plaintext).decode()})
         else:

@@ -87,9 +87,9 @@ METHODS = ("GET", "POST")
 
 #: Seed keys accepted by the schema whose behaviour is not built yet. They fail loudly
 #: rather than being silently ignored.
-NOT_SUPPORTED_YET = {
-    "transform": "transformations (flatten, add_fields)",
-}
+NOT_SUPPORTED_YET: dict[str, str] = {}
+#: Seed keys the target applies; the tap accepts them so the seed's block works unchanged.
+TARGET_SIDE_KEYS = ("transform",)
 OAUTH2_GRANTS = ("client_credentials", "refresh_token")
 PAGINATION_LOCATIONS = ("query", "body")
 

@@ -44,6 +44,15 @@ TABLE_COLUMNS = (
 )
 
 
+#: Seconds one KMS call may take, retries included, before the step fails.
+KMS_TIMEOUT_SECONDS = 30.0
+
+
+def _short(exc: BaseException) -> str:
+    """Return the first line of an exception's text, at most 200 characters."""
+    return str(exc).split("\n", 1)[0][:200]
+
+
 class CredentialStoreError(CredentialError):
     """A BigQuery or KMS call of the credential lookup failed; the text names the step."""
 
@@ -187,6 +196,10 @@ class CredentialStore:
         except GoogleAPICallError as exc:
             msg = f"Credential lookup in BigQuery table {self.config.table_id} failed: {exc.code} {exc.message}"
             raise CredentialStoreError(msg) from None
+        except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
+            step = f"Credential lookup in BigQuery table {self.config.table_id}"
+            msg = f"{step} failed: {type(exc).__name__}: {_short(exc)}"
+            raise CredentialStoreError(msg) from None
         if not rows:
             return None
         ciphertext = rows[0]["encrypted_credential"]
@@ -200,15 +213,22 @@ class CredentialStore:
         Raises:
             CredentialStoreError: KMS refused; the message names the key, not the secret.
         """
+        step = f"KMS decrypt of the credential for provider {provider.upper()} with key {self.config.kms_key_name}"
         try:
-            response = self.kms.decrypt(request={"name": self.config.kms_key_name, "ciphertext": ciphertext})
-        except GoogleAPICallError as exc:
-            msg = (
-                f"KMS decrypt of the credential for provider {provider.upper()} with key "
-                f"{self.config.kms_key_name} failed: {exc.code} {exc.message}"
+            response = self.kms.decrypt(
+                request={"name": self.config.kms_key_name, "ciphertext": ciphertext}, timeout=KMS_TIMEOUT_SECONDS
             )
+        except GoogleAPICallError as exc:
+            msg = f"{step} failed: {exc.code} {exc.message}"
             raise CredentialStoreError(msg) from None
-        return response.plaintext.decode()
+        except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
+            msg = f"{step} failed: {type(exc).__name__}: {_short(exc)}"
+            raise CredentialStoreError(msg) from None
+        try:
+            return response.plaintext.decode()
+        except UnicodeDecodeError:
+            msg = f"{step} returned bytes that are not UTF-8 text: was the credential encrypted with another key?"
+            raise CredentialStoreError(msg) from None
 
     def put(self, org_slug: str, provider: str, plaintext: str) -> None:
         """Encrypt ``plaintext`` with KMS and add it as the newest row (table created if needed).
@@ -218,10 +238,13 @@ class CredentialStore:
         """
         try:
             ciphertext = self.kms.encrypt(
-                request={"name": self.config.kms_key_name, "plaintext": plaintext.encode()}
+                request={"name": self.config.kms_key_name, "plaintext": plaintext.encode()}, timeout=KMS_TIMEOUT_SECONDS
             ).ciphertext
         except GoogleAPICallError as exc:
             msg = f"KMS encrypt with key {self.config.kms_key_name} failed: {exc.code} {exc.message}"
+            raise CredentialStoreError(msg) from None
+        except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
+            msg = f"KMS encrypt with key {self.config.kms_key_name} failed: {type(exc).__name__}: {_short(exc)}"
             raise CredentialStoreError(msg) from None
         from google.cloud import bigquery
 

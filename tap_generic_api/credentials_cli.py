@@ -58,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = json.loads(args.config.read_text())
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"Error: cannot read {args.config}: {exc}\n")
+        return 1
+    if not isinstance(config, dict):
+        sys.stderr.write(f"Error: {args.config} must hold a JSON object.\n")
+        return 1
+    try:
         store_config = parse_store_config(config)
         if store_config is None:
             sys.stderr.write(f"Error: {args.config} has no 'credentials_table'.\n")
@@ -92,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except (CredentialError, ConfigValidationError) as exc:
         sys.stderr.write(f"Error: {exc}\n")
-        return 1
-    except (OSError, ValueError) as exc:
-        sys.stderr.write(f"Error: cannot read {args.config}: {exc}\n")
         return 1
 
 

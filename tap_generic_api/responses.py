@@ -20,6 +20,7 @@ _CACHE_ATTR = "_tap_generic_api_json"
 
 
 _TAG = re.compile(r"<[^>]*>")
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def body_excerpt(
@@ -31,7 +32,7 @@ def body_excerpt(
     """
     text = response.text[: limit * 20]
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
-        text = _TAG.sub(" ", text)
+        text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
     text = redact(" ".join(text.split()))
     return text[:limit] + ("..." if len(text) > limit else "")
 

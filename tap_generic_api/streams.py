@@ -332,6 +332,8 @@ class GenericAPIStream(RESTStream[Any]):
         msg = self._describe(response)
         if response.status_code == HTTPStatus.UNAUTHORIZED:
             msg += " (the credential is invalid or expired)"
+        elif response.status_code == HTTPStatus.FORBIDDEN:
+            msg += " (the credential is not allowed to read this resource, or is wrong)"
         excerpt = body_excerpt(response, redact=self._safe)
         if excerpt:
             msg += f": {excerpt}"

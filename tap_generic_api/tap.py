@@ -191,7 +191,7 @@ STREAM_PROPERTIES = [
             th.Property("flatten", th.BooleanType, description="Default false."),
             th.Property("add_fields", _STRING_MAP),
         ),
-        description="Transformations (not supported yet).",
+        description="Applied by the target (flatten, add_fields); the tap sends records unchanged.",
     ),
 ]
 
@@ -269,6 +269,12 @@ class TapGenericAPI(Tap):
                 raise ConfigError(msg)
         return parse_streams(self.config)
 
+    def _warn_once(self, key: str, message: str) -> None:
+        warned = self.__dict__.setdefault("_warned", set())
+        if key not in warned:
+            warned.add(key)
+            self.logger.warning(message)
+
     @functools.cached_property
     def _credential_store(self) -> CredentialStore | None:
         store_config = parse_store_config(self.config)
@@ -306,6 +312,14 @@ class TapGenericAPI(Tap):
         streams = []
         for stream_config in configs:
             authenticator = self._authenticator(stream_config, secrets, oauth2, known_secrets)
+            if self.config.get("transform") or any(
+                isinstance(b, dict) and b.get("transform") for b in self.config.get("streams") or []
+            ):
+                self._warn_once(
+                    "transform",
+                    "'transform' (flatten, add_fields) is applied by the target: the tap sends records "
+                    "unchanged. Put the same block (or flatten / add_fields) in the target config.",
+                )
             if stream_config.batch_size is not None:
                 self.logger.info(
                     "Stream '%s': destination.batch_size is applied by the target; set "

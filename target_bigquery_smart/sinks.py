@@ -33,6 +33,38 @@ class RejectedRowsError(loader.LoadError):
     """Rows were refused and no ``dead_letter_table`` is set; the message lists them."""
 
 
+def check_layout(table_id: str, existing: list, *, flatten: bool, merge: bool) -> None:
+    """Refuse to load into an existing table of another layout or write mode.
+
+    Mixing would leave rows of two shapes in one table, or (merge into a table loaded in
+    append mode) rows without the MERGE key that no later MERGE would ever match.
+
+    Raises:
+        LoadError: The table's columns show another layout or mode; the message says which.
+    """
+    if not existing:
+        return
+    names = {f.name for f in existing}
+    if flatten and "raw_data" in names:
+        msg = (
+            f"Table {table_id} has the raw layout (a raw_data column) and flatten is true: the two layouts "
+            "would be mixed in one table. Load into another table (rename the stream) or drop this one."
+        )
+        raise loader.LoadError(msg)
+    if not flatten and "raw_data" not in names:
+        msg = (
+            f"Table {table_id} has the flattened layout (no raw_data column) and flatten is false: the two "
+            "layouts would be mixed in one table. Set flatten: true, load into another table, or drop this one."
+        )
+        raise loader.LoadError(msg)
+    if merge and KEY_HASH_COLUMN not in names:
+        msg = (
+            f"Table {table_id} was loaded in append mode (no {KEY_HASH_COLUMN} column); write_mode merge "
+            "would never match its rows. Load into another table or drop this one."
+        )
+        raise loader.LoadError(msg)
+
+
 def table_name(stream_name: str) -> str:
     """Return a BigQuery table name for a stream.
 
@@ -67,13 +99,15 @@ class BigQuerySink(BatchSink):
                 "message has none (set destination.key_fields in the tap)."
             )
             raise loader.LoadError(msg)
+        existing = target.table_schema(self.table_id)
+        check_layout(self.table_id, existing, flatten=settings.flatten, merge=self.merge)
         self.shaper = RowShaper(
             self.schema.get("properties") or {},
             flatten=settings.flatten,
             add_fields=render_add_fields(settings.add_fields, org_slug=settings.org_slug, now=target.extracted_at),
             key_fields=self.key_properties,
             merge=self.merge,
-            existing=target.table_schema(self.table_id),
+            existing=existing,
             org_slug=settings.org_slug,
             extracted_at=target.extracted_at,
         )

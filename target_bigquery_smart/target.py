@@ -63,7 +63,7 @@ class TargetBigQuerySmart(Target):
             "batch_size",
             th.IntegerType,
             default=DEFAULT_BATCH_SIZE,
-            description="Rows buffered per stream before a commit (the seed's destination.batch_size).",
+            description="Rows buffered per stream before a commit (the extractor's destination.batch_size).",
         ),
         th.Property(
             "streaming_threshold",

@@ -168,3 +168,20 @@ def test_decrypt_step_then_extract_as_a_shell_pipeline(store_config, tmp_path, h
     records = [json.loads(line)["record"] for line in result.stdout.splitlines() if '"RECORD"' in line]
     assert records == [{"id": 1}, {"id": 2}]
     assert SECRET not in result.stderr
+
+
+def test_wrong_kms_key_and_unreachable_kms_name_the_step(store_config):
+    _store(store_config).put("acme", "VENDOR_API", SECRET)
+    other_key = KEY.replace("credentials", "other")
+    with pytest.raises(CredentialStoreError, match=f"KMS decrypt .* with key {other_key} failed: 400"):
+        _tap({**store_config, "kms_key_name": other_key})
+    with pytest.raises(CredentialStoreError, match="KMS decrypt .* failed: .*Error"):
+        _tap({**store_config, "kms_api_endpoint": "http://127.0.0.1:9"})
+
+
+def test_credentials_command_reports_kms_errors_as_one_line(store_config, tmp_path, capsys):
+    config_path = tmp_path / "tap.json"
+    config_path.write_text(json.dumps({**store_config, "kms_api_endpoint": "http://127.0.0.1:9"}))
+    assert credentials_main(["check", "--config", str(config_path), "--provider", "VENDOR_API"]) in (1, 2)
+    err = capsys.readouterr().err
+    assert "cannot read" not in err

@@ -119,6 +119,15 @@ def test_401_says_the_credential_is_invalid_or_expired(requests_mock, sleeps):
     assert requests_mock.call_count == 1
 
 
+def test_403_says_the_credential_may_lack_permission_and_html_scripts_are_dropped(requests_mock, sleeps):
+    page = "<html><head><script>var x = 'noise';</script></head><body><h1>Forbidden</h1></body></html>"
+    requests_mock.get(API, status_code=403, reason="Forbidden", text=page, headers={"Content-Type": "text/html"})
+    with pytest.raises(Exception, match="not allowed to read this resource") as info:
+        _extract(_tap())
+    assert "Forbidden" in str(info.value)
+    assert "noise" not in str(info.value)
+
+
 def test_retry_on_429_false_fails_at_once(requests_mock, sleeps):
     requests_mock.get(API, status_code=429, headers={"Retry-After": "1"})
     with pytest.raises(Exception, match=r"API error 429.*retry_on_429 is false"):

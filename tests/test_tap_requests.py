@@ -299,7 +299,6 @@ def test_unknown_variable_names_it_and_the_key():
     [
         ({"rate_limit": {"requests_per_second": 0}}, r"config.rate_limit.requests_per_second must be a positive"),
         ({"rate_limit": {"max_retries": -1}}, r"config.rate_limit.max_retries must be an integer >= 0"),
-        ({"transform": {"flatten": True}}, r"config.transform: .*not supported yet"),
         (
             {"auth": {"type": "oauth2", "token_url": "https://t/token", "client_id": "c"}},
             r"'client_credentials' needs auth.client_id and auth.client_secret",
@@ -410,4 +409,13 @@ def test_meltano_yml_declares_every_setting():
         "flattening_separator",
     }
     own = set(TargetBigQuerySmart.config_jsonschema["properties"]) - builtin
-    assert {s["name"] for s in target["settings"]} == own
+    declared = {s["name"] for s in target["settings"]}
+    assert own <= declared
+    assert declared - own == {"validate_records", "add_record_metadata"}
+
+
+def test_transform_block_is_accepted_with_a_warning_that_the_target_applies_it(requests_mock, caplog):
+    requests_mock.get(API, json=[{"id": 1}])
+    tap = _tap(transform={"flatten": True, "add_fields": {"source": "vendor_api"}})
+    assert _extract(tap) == [{"id": 1}]
+    assert "'transform' (flatten, add_fields) is applied by the target" in caplog.text

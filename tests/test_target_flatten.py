@@ -261,3 +261,16 @@ def test_bad_target_config_names_the_key(target_config):
     assert any("config['write_mode']" in error for error in info.value.errors)
     with pytest.raises(ConfigValidationError, match="'dead_letter_table': 'bad-name' is not a table name"):
         run_target({**target_config, "dead_letter_table": "bad-name"}, [])
+
+
+def test_existing_table_of_another_layout_or_mode_is_refused(target_config, bq_client):
+    from target_bigquery_smart.loader import LoadError
+
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines = [schema_line(schema, stream="lay"), record_line({"id": 1}, stream="lay")]
+    run_target(target_config, lines)  # raw layout, append
+    with pytest.raises(LoadError, match="has the raw layout .* flatten is true"):
+        run_target({**target_config, "flatten": True}, lines)
+    with pytest.raises(LoadError, match="was loaded in append mode .* write_mode merge would never match"):
+        run_target({**target_config, "write_mode": "merge"}, lines)
+    assert len(table_rows(bq_client, target_config["project"], target_config["dataset"], "lay")) == 1
