@@ -380,6 +380,7 @@ class GenericAPIStream(RESTStream[Any]):
                 self.update_sync_costs(prepared, response, context)
                 records = self._records_of(response)
                 if not records and not paginator.continue_if_empty(response):
+                    paginator._page_count += 1  # noqa: SLF001 - the empty last page counts in the summary
                     break
                 if records:
                     yield records
