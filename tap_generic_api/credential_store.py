@@ -48,6 +48,22 @@ TABLE_COLUMNS = (
 KMS_TIMEOUT_SECONDS = 30.0
 
 
+#: Seconds a credentials-table query may take, retries included: the client's default of
+#: 600 s would leave a user waiting ten minutes on an unreachable endpoint.
+BIGQUERY_DEADLINE_SECONDS = 60.0
+
+
+def _bounded() -> dict[str, Any]:
+    """Timeouts for ``query_and_wait`` so a dead endpoint fails within a minute."""
+    from google.cloud.bigquery.retry import DEFAULT_RETRY
+
+    return {
+        "api_timeout": 30.0,
+        "wait_timeout": BIGQUERY_DEADLINE_SECONDS,
+        "retry": DEFAULT_RETRY.with_timeout(BIGQUERY_DEADLINE_SECONDS),
+    }
+
+
 def _short(exc: BaseException) -> str:
     """Return the first line of an exception's text, at most 200 characters."""
     return str(exc).split("\n", 1)[0][:200]
@@ -190,7 +206,7 @@ class CredentialStore:
             ]
         )
         try:
-            rows = list(self.bigquery.query_and_wait(sql, job_config=job_config))
+            rows = list(self.bigquery.query_and_wait(sql, job_config=job_config, **_bounded()))
         except NotFound:
             return None
         except GoogleAPICallError as exc:
@@ -266,7 +282,7 @@ class CredentialStore:
                     bigquery.ScalarQueryParameter("key", "STRING", self.config.kms_key_name),
                 ]
             )
-            self.bigquery.query_and_wait(sql, job_config=job_config)
+            self.bigquery.query_and_wait(sql, job_config=job_config, **_bounded())
         except GoogleAPICallError as exc:
             msg = f"Writing the credential to BigQuery table {self.config.table_id} failed: {exc.code} {exc.message}"
             raise CredentialStoreError(msg) from None

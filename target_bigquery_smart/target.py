@@ -12,6 +12,7 @@ from typing import Any
 import simplejson
 from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_RETRY
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
@@ -150,9 +151,14 @@ class TargetBigQuerySmart(Target):
         return make_client(self.config)
 
     def table_schema(self, table_id: str) -> list[bigquery.SchemaField]:
-        """Return the current schema of ``table_id``, or ``[]`` when it does not exist."""
+        """Return the current schema of ``table_id``, or ``[]`` when it does not exist.
+
+        This is the run's first BigQuery call; its retries stop after 60 s (the client's default
+        is 600 s), so a wrong or unreachable endpoint fails within a minute. Later calls keep
+        the client's longer retries for transient errors mid-run.
+        """
         try:
-            return list(self.bq_client.get_table(table_id).schema)
+            return list(self.bq_client.get_table(table_id, retry=DEFAULT_RETRY.with_timeout(60.0)).schema)
         except NotFound:
             return []
 
