@@ -124,12 +124,15 @@ class OAuth2GrantAuth(OAuthAuthenticator):
         )
         self.grant_type = config.grant_type
         self._refresh_token = refresh_token
+        #: Every token and refresh token issued in this run: an older one may still be valid,
+        #: and an API can echo it while another thread already holds a newer one.
+        self._issued: list[str] = []
         self._lock = threading.Lock()
 
     @property
     def secrets(self) -> list[str]:
         """Secret strings this authenticator holds (for redaction)."""
-        return [s for s in (self.client_secret, self._refresh_token, self.access_token) if s]
+        return [s for s in (self.client_secret, self._refresh_token, *self._issued) if s]
 
     @property
     def oauth_request_body(self) -> dict:
@@ -182,10 +185,14 @@ class OAuth2GrantAuth(OAuthAuthenticator):
         except (ValueError, KeyError, TypeError):
             msg = f"OAuth2 token response from {self.auth_endpoint} has no 'access_token'."
             raise OAuth2TokenError(msg) from None
-        expires_in = token.get("expires_in")
-        self.expires_in = int(expires_in) if expires_in else None
+        try:
+            self.expires_in = int(float(token.get("expires_in"))) if token.get("expires_in") else None
+        except (TypeError, ValueError):
+            self.expires_in = None  # an unreadable lifetime: use the token until a 401 renews it
+        self._issued.append(self.access_token)
         if token.get("refresh_token"):
             self._refresh_token = str(token["refresh_token"])
+            self._issued.append(self._refresh_token)
         self.last_refreshed = requested_at
         logger.info("Obtained an OAuth2 access token from %s (expires in %s s).", self.auth_endpoint, self.expires_in)
 

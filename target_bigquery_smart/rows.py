@@ -42,9 +42,11 @@ def raw_row(record: Mapping[str, Any], *, org_slug: str | None, extracted_at: st
 def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str]) -> str:
     """Return a deterministic insertId: the same row gets the same id on every retry.
 
-    With key fields, the id hashes the stream name and the key values (the seed's rule, so
-    include ``updated_at`` among key fields to keep changed records); without, it hashes the
-    stream name and the whole record. 64 hex characters (BigQuery allows 128).
+    The id hashes the stream name, the key values and the whole record. The seed hashes the
+    key values alone; that makes BigQuery drop a changed version of a record sent within its
+    de-duplication window (a minute or more), silently losing data in append mode. With the
+    record in the hash a retried row still gets the same id, and a new version a new one.
+    64 hex characters (BigQuery allows 128).
 
     Args:
         stream: Stream name.
@@ -54,10 +56,7 @@ def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str])
     Returns:
         The insertId.
     """
-    if key_fields:
-        source = _canonical([stream, [record.get(k) for k in key_fields]])
-    else:
-        source = _canonical([stream, record])
+    source = _canonical([stream, [record.get(k) for k in key_fields], record])
     return hashlib.sha256(source).hexdigest()
 
 

@@ -88,6 +88,9 @@ def _int64(value: Any) -> int | str:
     if isinstance(value, bool):
         msg = f"boolean {value!r} is not an integer"
         raise UnstorableValueError(msg)
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value.adjusted() > 19:  # noqa: PLR2004
+        msg = f"{value} is outside INT64 (-2^63 .. 2^63-1)"
+        raise UnstorableValueError(msg)
     whole = (
         value.is_integer()
         if isinstance(value, float)
@@ -136,6 +139,9 @@ def _numeric(value: Any) -> str:
         raise UnstorableValueError(msg) from None
     if not number.is_finite():
         msg = f"{value!r} cannot be stored in NUMERIC"
+        raise UnstorableValueError(msg)
+    if number.adjusted() >= _NUMERIC_MAX_INTEGER_DIGITS:
+        msg = f"{value} has more than 29 integer digits (NUMERIC)"
         raise UnstorableValueError(msg)
     if number.as_tuple().exponent < -9:  # type: ignore[operator]
         number = number.quantize(_NUMERIC_QUANTUM, rounding=decimal.ROUND_HALF_EVEN)
@@ -195,4 +201,10 @@ def convert(value: Any, bigquery_type: str) -> Any:
     if bigquery_type.upper() != "JSON" and isinstance(value, Mapping | list) and converter is not _string:
         msg = f"{type(value).__name__} cannot be stored in a {bigquery_type} column"
         raise UnstorableValueError(msg)
-    return converter(value)
+    try:
+        return converter(value)
+    except (OverflowError, ValueError, decimal.InvalidOperation) as exc:
+        if isinstance(exc, UnstorableValueError):
+            raise
+        msg = f"{str(value)[:60]} cannot be stored in a {bigquery_type} column ({type(exc).__name__})"
+        raise UnstorableValueError(msg) from None

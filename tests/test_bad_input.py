@@ -192,3 +192,37 @@ def test_same_key_twice_in_a_small_batch_keeps_both_versions(target_config, bq_c
 def test_bad_dataset_name_is_a_config_error(target_config):
     with pytest.raises(TargetConfigError, match="'dataset': 'bad-ds.name' is not a dataset name"):
         run_target({**target_config, "dataset": "bad-ds.name"}, [])
+
+
+@pytest.mark.emulator
+def test_new_versions_of_a_key_across_small_batches_are_all_kept(target_config, bq_client):
+    values = [(1, "a"), (2, "a"), (1, "b"), (3, "b"), (1, "c")]
+    lines = [schema_line()] + [record_line({"id": i, "v": v}) for i, v in values]
+    run_target({**target_config, "batch_size": 2}, lines)
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted((json.loads(r["raw_data"])["id"], json.loads(r["raw_data"])["v"]) for r in rows) == sorted(values)
+
+
+@pytest.mark.emulator
+def test_every_refused_row_reaches_the_dead_letter_table(target_config, bq_client):
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "n": {"type": "integer"}}}
+    lines = [json.dumps({"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]})]
+    lines += [record_line({"id": 1, "n": "x"}, stream="s"), record_line({"id": 1, "n": "y"}, stream="s")]
+    config = {**target_config, "flatten": True, "validate_records": False, "dead_letter_table": "dead"}
+    run_target(config, lines)
+    assert len(table_rows(bq_client, target_config["project"], target_config["dataset"], "dead")) == 2
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("value", ["1E+100000000", "1E+5000", "1" * 401])
+def test_enormous_numbers_are_refused_rows_not_hangs(target_config, bq_client, value):
+    schema = {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "n": {"type": "number", "format": "decimal"}, "i": {}},
+    }
+    lines = [json.dumps({"type": "SCHEMA", "stream": "s", "schema": schema, "key_properties": ["id"]})]
+    lines += ['{"type": "RECORD", "stream": "s", "record": {"id": 1, "n": ' + value + "}}"]
+    config = {**target_config, "flatten": True, "dead_letter_table": "dead"}
+    run_target(config, lines)
+    (letter,) = table_rows(bq_client, target_config["project"], target_config["dataset"], "dead")
+    assert "NUMERIC" in letter["errors"] or "n:" in letter["errors"]
