@@ -25,7 +25,7 @@ from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.output import BufferedSingerWriter
-from tap_generic_api.pagination import NumberedPaginator, SafePaginator, build_paginator
+from tap_generic_api.pagination import NumberedPaginator, OffsetPaginator, SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.ratelimit import RateLimiters
@@ -403,36 +403,65 @@ class GenericAPIStream(RESTStream[Any]):
             )
             return decorated(prepared, context)
 
-        pending: collections.deque[Future[requests.Response]] = collections.deque()
+        pending: collections.deque[tuple[int, Future[requests.Response]]] = collections.deque()
         token, issued, pages = paginator.FIRST, 0, 0
+        resume_at: int | None = None
         with ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix=f"{self.name}-page") as pool:
             try:
                 while issued < min(config.max_concurrency, config.max_pages):
-                    pending.append(pool.submit(fetch, token))
+                    pending.append((token, pool.submit(fetch, token)))
                     token, issued = paginator.token_after(token), issued + 1
                 while pending:
-                    records = self._records_of(pending.popleft().result())
+                    page_token, future = pending.popleft()
+                    records = self._records_of(future.result())
                     pages += 1
                     paginator._page_count = pages  # noqa: SLF001 - the summary reads it
                     if records:
                         yield records
-                    if not records or len(records) < int(config.limit or 0):
+                    limit = int(config.limit or 0)
+                    if not records or len(records) < limit:
                         break
                     if pages >= config.max_pages:
-                        paginator.truncated = True
+                        self._stop_at_max_pages(paginator, pages)
+                        break
+                    if len(records) > limit and isinstance(paginator, OffsetPaginator):
+                        # The API sends more than `limit`: the offsets requested ahead overlap
+                        # this page. Drop them and go on one page at a time from the real offset.
                         self.logger.warning(
-                            "Stream '%s': stopped after %d pages (pagination.max_pages); the result may be "
-                            "truncated. Raise max_pages or narrow the request with params.",
+                            "Stream '%s': the API returned %d records for limit %d; fetching the rest one page "
+                            "at a time.",
                             self.name,
-                            pages,
+                            len(records),
+                            limit,
                         )
+                        resume_at = page_token + len(records)
                         break
                     if issued < config.max_pages:
-                        pending.append(pool.submit(fetch, token))
+                        pending.append((token, pool.submit(fetch, token)))
                         token, issued = paginator.token_after(token), issued + 1
             finally:
-                for future in pending:
+                for _, future in pending:
                     future.cancel()
+        while resume_at is not None and pages < config.max_pages:
+            records = self._records_of(fetch(resume_at))
+            pages += 1
+            paginator._page_count = pages  # noqa: SLF001
+            if records:
+                yield records
+            if not records or len(records) < int(config.limit or 0):
+                return
+            resume_at += len(records)
+        if resume_at is not None:
+            self._stop_at_max_pages(paginator, pages)
+
+    def _stop_at_max_pages(self, paginator: SafePaginator, pages: int) -> None:
+        paginator.truncated = True
+        self.logger.warning(
+            "Stream '%s': stopped after %d pages (pagination.max_pages); the result may be "
+            "truncated. Raise max_pages or narrow the request with params.",
+            self.name,
+            pages,
+        )
 
     def _record_pages(self, context: Mapping | None) -> Iterator[list[dict]]:
         """Render templates with this run's bookmark, then yield the new records page by page.

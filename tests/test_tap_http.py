@@ -570,3 +570,13 @@ def test_concurrent_pages_respect_the_shared_rate_limit(requests_mock):
     assert len(_extract(tap)) == 100
     # At least 21 requests at 20 per second: 1 s at the least, whatever the concurrency.
     assert time.monotonic() - started >= 1.0
+
+
+def test_concurrent_offsets_when_the_api_ignores_limit_give_each_record_once(requests_mock):
+    def page(request, context):
+        offset = int(request.qs["offset"][0])
+        return [{"id": i} for i in range(offset, min(offset + 15, 100))]  # ignores limit=10
+
+    requests_mock.get(API, json=page)
+    tap = _tap(pagination={"type": "offset", "limit": 10, "max_concurrency": 4})
+    assert [r["id"] for r in _extract(tap)] == list(range(100))
