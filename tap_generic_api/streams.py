@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
 
 import backoff
 import requests
@@ -35,6 +36,15 @@ from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fiel
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
+
+
+#: Redirects followed for one request.
+MAX_REDIRECTS = 5
+
+
+def _host(url: str) -> str:
+    """Return ``host[:port]`` of a URL, lower-case."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
 
 
 class APIRequestError(FatalAPIError):
@@ -224,7 +234,30 @@ class GenericAPIStream(RESTStream[Any]):
         # A copy per attempt: a resend after a token renewal must not rewrite the first request.
         authenticated = self.authenticator(prepared_request.copy())
         RateLimiters.acquire(self._limiter)
-        response = self.requests_session.send(authenticated, timeout=self.timeout, allow_redirects=self.allow_redirects)
+        # Redirects are followed here, not by requests: requests drops only the Authorization
+        # header on a redirect to another host, so an X-API-Key or a query key would follow it.
+        response = self.requests_session.send(authenticated, timeout=self.timeout, allow_redirects=False)
+        for _ in range(MAX_REDIRECTS):
+            if not (self.allow_redirects and response.is_redirect):
+                break
+            target = urljoin(response.url, response.headers["Location"])
+            allowed = {_host(self._url), *self.stream_config.allowed_hosts}
+            if _host(target) not in allowed:
+                msg = (
+                    f"Stream '{self.name}': {self.redact_url(response.url)} redirects to host '{_host(target)}', "
+                    "not the configured host. Credentials are only sent to the configured host; add the host "
+                    "to allowed_hosts to follow it."
+                )
+                raise FatalAPIError(msg)
+            follow = prepared_request.copy()
+            follow.prepare_url(target, None)
+            if response.status_code in (301, 302, 303) and follow.method != "HEAD":
+                follow.method, follow.body = "GET", None
+                follow.headers.pop("Content-Length", None)
+            RateLimiters.acquire(self._limiter)
+            response = self.requests_session.send(
+                self.authenticator(follow), timeout=self.timeout, allow_redirects=False
+            )
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
 
