@@ -46,11 +46,20 @@ SOURCE_PREFIX = "source field: "
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
 
 
+#: Name prefixes BigQuery reserves for its own columns (compared case-insensitively).
+RESERVED_PREFIXES = ("_partition", "_table_", "_file_", "_row_timestamp", "__root__", "_colidentifier")
+
+
 def clean_name(name: str) -> str:
-    """Apply the column-name rule to one field name (no collision handling)."""
+    """Apply the column-name rule to one field name (no collision handling).
+
+    A name starting with a prefix BigQuery reserves (``_PARTITIONTIME``) gets ``f`` in front.
+    """
     cleaned = _INVALID.sub("_", name) or "_"
     if cleaned[0].isdigit():
         cleaned = f"_{cleaned}"
+    if cleaned.lower().startswith(RESERVED_PREFIXES):
+        cleaned = f"f{cleaned}"
     return cleaned[:MAX_COLUMN_NAME]
 
 

@@ -79,10 +79,35 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         msg = f"Target config 'flatten' must be true or false, got {flatten!r}."
         raise TargetConfigError(msg)
     add_fields = {**(transform.get("add_fields") or {}), **(config.get("add_fields") or {})}
+    seen: set[str] = set()
     for name in add_fields:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,299}", str(name)):
+        lower = str(name).lower()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,299}", str(name)) or lower.startswith(
+            ("_partition", "_table_", "_file_", "_row_timestamp", "__root__", "_colidentifier")
+        ):
             msg = f"Target config 'add_fields': '{name}' is not a valid BigQuery column name."
             raise TargetConfigError(msg)
+        if (
+            lower in ("raw_data", "_sdc_extra", "_sdc_key_hash")
+            or lower in seen
+            or (lower in ("org_slug", "extracted_at") and name != lower)
+        ):
+            msg = (
+                f"Target config 'add_fields': '{name}' clashes with another column (raw_data, _sdc_extra, "
+                "_sdc_key_hash, or a name differing only by case); org_slug and extracted_at (lower-case) "
+                "set those columns."
+            )
+            raise TargetConfigError(msg)
+        seen.add(lower)
+    extracted = add_fields.get("extracted_at")
+    if isinstance(extracted, str) and extracted != "{now}":
+        from target_bigquery_smart.values import UnstorableValueError, convert
+
+        try:
+            convert(extracted, "TIMESTAMP")
+        except UnstorableValueError as exc:
+            msg = f"Target config 'add_fields.extracted_at': {exc}; use '{{now}}' or an ISO-8601 timestamp."
+            raise TargetConfigError(msg) from None
     write_mode = config.get("write_mode") or "append"
     if write_mode not in WRITE_MODES:
         msg = f"Target config 'write_mode': invalid value {write_mode!r}. Valid values: {', '.join(WRITE_MODES)}."

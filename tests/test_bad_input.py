@@ -226,3 +226,25 @@ def test_enormous_numbers_are_refused_rows_not_hangs(target_config, bq_client, v
     run_target(config, lines)
     (letter,) = table_rows(bq_client, target_config["project"], target_config["dataset"], "dead")
     assert "NUMERIC" in letter["errors"] or "n:" in letter["errors"]
+
+
+@pytest.mark.parametrize(
+    ("add_fields", "message"),
+    [
+        ({"raw_data": "x"}, "clashes with another column"),
+        ({"Foo": "a", "foo": "b"}, "clashes with another column"),
+        ({"ORG_SLUG": "x"}, "clashes with another column"),
+        ({"_PARTITIONTIME": "x"}, "is not a valid BigQuery column name"),
+        ({"extracted_at": "not a time"}, "add_fields.extracted_at"),
+    ],
+)
+def test_bad_add_fields_are_config_errors(target_config, add_fields, message):
+    with pytest.raises(TargetConfigError, match=message):
+        run_target({**target_config, "add_fields": add_fields}, [])
+
+
+def test_reserved_column_prefixes_are_renamed():
+    from target_bigquery_smart.schema import clean_name
+
+    assert clean_name("_PARTITIONTIME") == "f_PARTITIONTIME"
+    assert clean_name("_table_suffix") == "f_table_suffix"
