@@ -21,7 +21,8 @@ call goes through ``google-cloud-bigquery`` and ``google-cloud-kms``.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -62,6 +63,24 @@ def _bounded() -> dict[str, Any]:
         "wait_timeout": BIGQUERY_DEADLINE_SECONDS,
         "retry": DEFAULT_RETRY.with_timeout(BIGQUERY_DEADLINE_SECONDS),
     }
+
+
+@contextlib.contextmanager
+def _step(description: str) -> Iterator[None]:
+    """Turn any failure inside the block into a CredentialStoreError naming the step.
+
+    ``NotFound`` passes through: a missing credentials table means "no credential here".
+    """
+    try:
+        yield
+    except NotFound:
+        raise
+    except GoogleAPICallError as exc:
+        msg = f"{description} failed: {exc.code} {exc.message}"
+        raise CredentialStoreError(msg) from None
+    except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
+        msg = f"{description} failed: {type(exc).__name__}: {_short(exc)}"
+        raise CredentialStoreError(msg) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -178,6 +197,15 @@ class CredentialStore:
             client_options={"api_endpoint": endpoint} if endpoint else None,
         )
 
+    def _query(self, sql: str, params: list[tuple[str, str, Any]]) -> list[Any]:
+        """Run a parameterised query (``@name`` placeholders) with bounded retries; return its rows."""
+        from google.cloud import bigquery
+
+        job_config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter(name, kind, value) for name, kind, value in params]
+        )
+        return list(self.bigquery.query_and_wait(sql, job_config=job_config, **_bounded()))
+
     def fetch(self, org_slug: str, provider: str) -> str | None:
         """Return the decrypted credential of ``org_slug`` for ``provider``, or None if absent.
 
@@ -197,25 +225,11 @@ class CredentialStore:
             "WHERE org_slug = @org_slug AND provider = @provider "
             "ORDER BY updated_at DESC LIMIT 1"
         )
-        from google.cloud import bigquery
-
-        job_config = bigquery.QueryJobConfig(
-            query_parameters=[
-                bigquery.ScalarQueryParameter("org_slug", "STRING", org_slug),
-                bigquery.ScalarQueryParameter("provider", "STRING", provider.upper()),
-            ]
-        )
         try:
-            rows = list(self.bigquery.query_and_wait(sql, job_config=job_config, **_bounded()))
+            with _step(f"Credential lookup in BigQuery table {self.config.table_id}"):
+                rows = self._query(sql, [("org_slug", "STRING", org_slug), ("provider", "STRING", provider.upper())])
         except NotFound:
             return None
-        except GoogleAPICallError as exc:
-            msg = f"Credential lookup in BigQuery table {self.config.table_id} failed: {exc.code} {exc.message}"
-            raise CredentialStoreError(msg) from None
-        except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
-            step = f"Credential lookup in BigQuery table {self.config.table_id}"
-            msg = f"{step} failed: {type(exc).__name__}: {_short(exc)}"
-            raise CredentialStoreError(msg) from None
         if not rows:
             return None
         ciphertext = rows[0]["encrypted_credential"]
@@ -227,19 +241,14 @@ class CredentialStore:
         """Decrypt a credential with the configured KMS key.
 
         Raises:
-            CredentialStoreError: KMS refused; the message names the key, not the secret.
+            CredentialStoreError: KMS refused, or returned bytes that are not text; the message
+                names the key, not the secret.
         """
         step = f"KMS decrypt of the credential for provider {provider.upper()} with key {self.config.kms_key_name}"
-        try:
+        with _step(step):
             response = self.kms.decrypt(
                 request={"name": self.config.kms_key_name, "ciphertext": ciphertext}, timeout=KMS_TIMEOUT_SECONDS
             )
-        except GoogleAPICallError as exc:
-            msg = f"{step} failed: {exc.code} {exc.message}"
-            raise CredentialStoreError(msg) from None
-        except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
-            msg = f"{step} failed: {type(exc).__name__}: {_short(exc)}"
-            raise CredentialStoreError(msg) from None
         try:
             return response.plaintext.decode()
         except UnicodeDecodeError:
@@ -252,37 +261,28 @@ class CredentialStore:
         Raises:
             CredentialStoreError: KMS or BigQuery refused; the message names the step.
         """
-        try:
+        with _step(f"KMS encrypt with key {self.config.kms_key_name}"):
             ciphertext = self.kms.encrypt(
                 request={"name": self.config.kms_key_name, "plaintext": plaintext.encode()}, timeout=KMS_TIMEOUT_SECONDS
             ).ciphertext
-        except GoogleAPICallError as exc:
-            msg = f"KMS encrypt with key {self.config.kms_key_name} failed: {exc.code} {exc.message}"
-            raise CredentialStoreError(msg) from None
-        except Exception as exc:  # noqa: BLE001 - network errors and retry deadlines alike
-            msg = f"KMS encrypt with key {self.config.kms_key_name} failed: {type(exc).__name__}: {_short(exc)}"
-            raise CredentialStoreError(msg) from None
         from google.cloud import bigquery
 
         project, dataset, _ = self.config.table_id.split(".")
         schema = [bigquery.SchemaField(name, kind, mode=mode) for name, kind, mode in TABLE_COLUMNS]
-        try:
+        sql = (
+            f"INSERT INTO `{self.config.table_id}` "  # noqa: S608 - table id from config
+            "(org_slug, provider, encrypted_credential, kms_key_name, updated_at) "
+            "VALUES (@org_slug, @provider, @ciphertext, @key, CURRENT_TIMESTAMP())"
+        )
+        with _step(f"Writing the credential to BigQuery table {self.config.table_id}"):
             self.bigquery.create_dataset(f"{project}.{dataset}", exists_ok=True)
             self.bigquery.create_table(bigquery.Table(self.config.table_id, schema=schema), exists_ok=True)
-            sql = (
-                f"INSERT INTO `{self.config.table_id}` "  # noqa: S608 - table id from config
-                "(org_slug, provider, encrypted_credential, kms_key_name, updated_at) "
-                "VALUES (@org_slug, @provider, @ciphertext, @key, CURRENT_TIMESTAMP())"
+            self._query(
+                sql,
+                [
+                    ("org_slug", "STRING", org_slug),
+                    ("provider", "STRING", provider.upper()),
+                    ("ciphertext", "BYTES", ciphertext),
+                    ("key", "STRING", self.config.kms_key_name),
+                ],
             )
-            job_config = bigquery.QueryJobConfig(
-                query_parameters=[
-                    bigquery.ScalarQueryParameter("org_slug", "STRING", org_slug),
-                    bigquery.ScalarQueryParameter("provider", "STRING", provider.upper()),
-                    bigquery.ScalarQueryParameter("ciphertext", "BYTES", ciphertext),
-                    bigquery.ScalarQueryParameter("key", "STRING", self.config.kms_key_name),
-                ]
-            )
-            self.bigquery.query_and_wait(sql, job_config=job_config, **_bounded())
-        except GoogleAPICallError as exc:
-            msg = f"Writing the credential to BigQuery table {self.config.table_id} failed: {exc.code} {exc.message}"
-            raise CredentialStoreError(msg) from None

@@ -261,12 +261,12 @@ class LinkPaginator(SafePaginator):
         if not link:
             return None
         next_url = urljoin(response.url, link)
-        allowed = {_host(self.first_url or response.url), *self.allowed_hosts}
-        host = _host(next_url)
+        allowed = {host_of(self.first_url or response.url), *self.allowed_hosts}
+        host = host_of(next_url)
         if host not in allowed:
             msg = (
                 f"Stream '{self.stream}': the next link points to host '{host}', not the configured "
-                f"host '{_host(self.first_url or response.url)}' ({self.redact(next_url)}). Credentials are "
+                f"host '{host_of(self.first_url or response.url)}' ({self.redact(next_url)}). Credentials are "
                 "only sent to the configured host; add the host to allowed_hosts to follow it."
             )
             raise ForeignHostError(msg)
@@ -293,7 +293,7 @@ class LinkPaginator(SafePaginator):
         request.params = {}
 
 
-def _host(url: str) -> str:
+def host_of(url: str) -> str:
     """Return ``host[:port]`` of a URL, lower-case."""
     return urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
 

@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import backoff
 import requests
@@ -26,7 +26,13 @@ from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.output import BufferedSingerWriter
-from tap_generic_api.pagination import NumberedPaginator, OffsetPaginator, SafePaginator, build_paginator
+from tap_generic_api.pagination import (
+    NumberedPaginator,
+    OffsetPaginator,
+    SafePaginator,
+    build_paginator,
+    host_of,
+)
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.ratelimit import RateLimiters
@@ -40,11 +46,6 @@ if TYPE_CHECKING:
 
 #: Redirects followed for one request.
 MAX_REDIRECTS = 5
-
-
-def _host(url: str) -> str:
-    """Return ``host[:port]`` of a URL, lower-case."""
-    return urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
 
 
 class APIRequestError(FatalAPIError):
@@ -241,10 +242,10 @@ class GenericAPIStream(RESTStream[Any]):
             if not (self.allow_redirects and response.is_redirect):
                 break
             target = urljoin(response.url, response.headers["Location"])
-            allowed = {_host(self._url), *self.stream_config.allowed_hosts}
-            if _host(target) not in allowed:
+            allowed = {host_of(self._url), *self.stream_config.allowed_hosts}
+            if host_of(target) not in allowed:
                 msg = (
-                    f"Stream '{self.name}': {self.redact_url(response.url)} redirects to host '{_host(target)}', "
+                    f"Stream '{self.name}': {self.redact_url(response.url)} redirects to host '{host_of(target)}', "
                     "not the configured host. Credentials are only sent to the configured host; add the host "
                     "to allowed_hosts to follow it."
                 )

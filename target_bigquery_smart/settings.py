@@ -9,6 +9,8 @@ from typing import Any
 
 from singer_sdk.exceptions import ConfigValidationError
 
+from target_bigquery_smart.schema import RESERVED_PREFIXES
+
 WRITE_MODES = ("append", "merge")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 # Project ids: letters, digits, hyphens; legacy domain-scoped ids add "domain:" and dots.
@@ -82,9 +84,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     seen: set[str] = set()
     for name in add_fields:
         lower = str(name).lower()
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,299}", str(name)) or lower.startswith(
-            ("_partition", "_table_", "_file_", "_row_timestamp", "__root__", "_colidentifier")
-        ):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,299}", str(name)) or lower.startswith(RESERVED_PREFIXES):
             msg = f"Target config 'add_fields': '{name}' is not a valid BigQuery column name."
             raise TargetConfigError(msg)
         if (
