@@ -146,7 +146,11 @@ def resolve_secret(
         CredentialError: Nothing resolved, or the credential holds no usable field.
     """
     credential = resolve_credential(auth, secrets, org_slug=org_slug, stream=stream, store=store)
-    secret = extract_secret(credential, auth.type)
+    try:
+        secret = extract_secret(credential, auth.type)
+    except CredentialError as exc:
+        msg = f"Stream '{stream}': the credential for provider {auth.provider or auth.secret_key}: {exc}"
+        raise CredentialError(msg) from None
     if any(ch in secret for ch in "\r\n\x00"):
         msg = (
             f"Stream '{stream}': the credential for provider {auth.provider or auth.secret_key} contains a "
