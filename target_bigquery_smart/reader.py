@@ -16,6 +16,17 @@ from tap_generic_api import fastjson
 EXCERPT = 120
 
 
+def _text(line: str | bytes) -> str:
+    return line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+
+
+def _without_bom(line: str | bytes) -> str | bytes:
+    """Drop the byte-order mark some writers put first."""
+    if isinstance(line, bytes):
+        return line.removeprefix(b"\xef\xbb\xbf")
+    return line.lstrip("\ufeff")
+
+
 class InputError(InvalidInputLine):
     """A message on stdin cannot be processed; the text names the line (and stream)."""
 
@@ -34,32 +45,44 @@ class LineNumberedReader(SingerReader):
         #: Called with the exception before it propagates (commit buffered rows, write STATE).
         self.on_error: Callable[[BaseException], None] | None = None
 
-    def deserialize_json(self, line: str) -> dict:
-        """Decode one line; numbers with fractions become ``Decimal``.
+    def deserialize_json(self, line: str | bytes) -> dict:
+        """Decode one line (text or UTF-8 bytes); numbers with fractions become ``Decimal``.
 
         Raises:
-            InputError: The line is not JSON (quoted up to 120 characters).
+            InputError: The line is not JSON, or not UTF-8 (quoted up to 120 characters).
         """
         try:
             return fastjson.loads(line)
         except ValueError:
-            excerpt = line.strip()[:EXCERPT]
+            excerpt = _text(line).strip()[:EXCERPT]
             msg = f"Input line {self.line_number} is not valid JSON: {excerpt!r}"
             raise InputError(msg) from None
 
-    def process_lines(self, file_input: t.IO[str] | None, callbacks: dict[str, Callable[[dict], None]]) -> Counter:
-        """Process each line; on an error, call ``on_error`` and re-raise with the line number."""
+    def process_lines(
+        self, file_input: t.IO[str] | t.IO[bytes] | None, callbacks: dict[str, Callable[[dict], None]]
+    ) -> Counter:
+        """Process each line; on an error, call ``on_error`` and re-raise with the line number.
+
+        Blank lines are skipped. The loop does the least work per line that keeps these
+        checks: it runs once per record.
+        """
         stats: Counter = Counter()
+        decode = self.deserialize_json
         for line in file_input or self.default_input:
             self.line_number += 1
             if self.line_number == 1:
-                line = line.lstrip("\ufeff")  # a byte-order mark some writers put first
-            if not line.strip():
-                continue
+                line = _without_bom(line)
             try:
-                message = self.deserialize_json(line)
-                self.assert_line_requires(message, requires={"type"})
-                callback = callbacks.get(message["type"])
+                try:
+                    message = decode(line)
+                except InputError:
+                    if not line.strip():
+                        continue
+                    raise
+                kind = message.get("type") if type(message) is dict else None
+                if kind is None:
+                    self.assert_line_requires(message, requires={"type"})
+                callback = callbacks.get(kind)
                 if callback is None:
                     self._process_unknown_message(message)
                 else:
@@ -72,10 +95,10 @@ class LineNumberedReader(SingerReader):
                 if error is exc:
                     raise
                 raise error from exc
-            stats[message["type"]] += 1
+            stats[kind] += 1
         return stats
 
-    def _located(self, exc: Exception, line: str) -> Exception:
+    def _located(self, exc: Exception, line: str | bytes) -> Exception:
         """Return an error of the same meaning whose text starts with the line number."""
         try:
             stream = simplejson.loads(line).get("stream")

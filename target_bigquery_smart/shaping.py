@@ -63,6 +63,8 @@ class RowShaper:
         record_fields = [f for f in existing if f.name.lower() not in own]
         self.columns: list[Column] = columns_for(properties, record_fields, reserved) if flatten else []
         self._by_source = {c.source: c for c in self.columns}
+        self._plain_raw = not flatten and not merge and not self.extra_columns
+        self._org_slug, self._extracted_at = self.meta["org_slug"], self.meta["extracted_at"]
 
     def schema(self) -> list[bigquery.SchemaField]:
         """Return the table schema for rows of this shape."""
@@ -83,15 +85,18 @@ class RowShaper:
             fields.append(bigquery.SchemaField(KEY_HASH_COLUMN, "STRING", description="SHA-256 of the key values."))
         return fields
 
-    def shape(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    def shape(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], Sequence[str]]:
         """Return ``(row, problems)``; a row with problems must not be loaded as is.
 
         Args:
             record: The record.
 
         Returns:
-            The JSON-ready row and a list of problems (``field: reason``), empty when valid.
+            The JSON-ready row and the problems (``field: reason``), empty when valid.
         """
+        if self._plain_raw:
+            # The common case, once per record: no flattening, add_fields or merge key.
+            return {"org_slug": self._org_slug, "raw_data": to_json(record), "extracted_at": self._extracted_at}, ()
         problems: list[str] = []
         row: dict[str, Any] = {"org_slug": self.meta["org_slug"]}
         if self.flatten:

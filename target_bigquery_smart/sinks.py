@@ -21,6 +21,18 @@ if TYPE_CHECKING:
     from target_bigquery_smart.target import TargetBigQuerySmart
 
 DEFAULT_BATCH_SIZE = 1000
+#: Record metadata fields the SDK drops from incoming records (its ``_remove_sdc_metadata_from_record``).
+SDC_METADATA = frozenset(
+    {
+        "_sdc_extracted_at",
+        "_sdc_received_at",
+        "_sdc_batched_at",
+        "_sdc_deleted_at",
+        "_sdc_sequence",
+        "_sdc_table_version",
+        "_sdc_sync_started_at",
+    }
+)
 #: Rejected rows quoted in an error message.
 MAX_REPORTED_ROWS = 10
 
@@ -92,6 +104,11 @@ class BigQuerySink(BatchSink):
         self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0, "retries": 0}
         self.progress = Progress(self.logger, self.stream_name, unit="rows")
         settings = target.settings
+        self._max_rows = settings.batch_size
+        self._key_set = frozenset(self.key_properties or ())
+        #: Records read by :meth:`add_record` and not yet added to the record metric.
+        self._uncounted = 0
+        self.start_batch({})
         self.merge = settings.write_mode == "merge"
         if self.merge and not self.key_properties:
             msg = (
@@ -196,16 +213,58 @@ class BigQuerySink(BatchSink):
                 self._schema_problem = f"schema: {reason}"
         return record
 
-    def process_record(self, record: dict, context: dict) -> None:
-        """Shape the record into a row now, so the buffer holds only rows and insertIds."""
+    def start_batch(self, context: dict) -> None:
+        """Give a new batch its buffers: rows, the records they came from, record numbers."""
+        self._rows: list[dict] = []
+        self._records: list[dict] = []
+        self._numbers: list[int] = []
+        self._problems: dict[int, list[str]] = {}
+        context.update(rows=self._rows, records=self._records, numbers=self._numbers, problems=self._problems)
+
+    def add_record(self, record: dict) -> bool:
+        """Check, shape and buffer one record of a plain stream; return True when the batch is full.
+
+        The lean equivalent of the SDK's per-record steps (drop ``_sdc_`` metadata, validate,
+        check key properties, tally, ``process_record``), with one call instead of eight: at
+        100,000 records a second every call counts. Counted in the record metric per batch.
+
+        Raises:
+            RejectedRowsError: The record does not match its SCHEMA and no dead-letter table is set.
+            MissingKeyError: The record lacks a key property.
+        """
+        if not SDC_METADATA.isdisjoint(record):
+            self._remove_sdc_metadata_from_record(record)
+        if self._validator is not None:
+            self._validate_and_parse(record)
+        if not self._key_set.issubset(record):
+            self._singer_validate_message(record)
+        if self._pending_batch is None:
+            self._get_context(record)
+        read = self._total_records_read = self._total_records_read + 1
+        size = self._batch_records_read = self._batch_records_read + 1
+        self._uncounted += 1
         row, problems = self.shaper.shape(record)
         if self._schema_problem:
             problems = [self._schema_problem, *problems]
-        context.setdefault("rows", []).append(row)
-        context.setdefault("row_ids", []).append(insert_id(self.stream_name, record, self.key_properties))
-        context.setdefault("numbers", []).append(self._total_records_read)
+            self._schema_problem = None
         if problems:
-            context.setdefault("problems", {})[len(context["rows"]) - 1] = problems
+            self._problems[len(self._rows)] = list(problems)
+        self._rows.append(row)
+        self._records.append(record)
+        self._numbers.append(read)
+        return size >= self._max_rows
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Shape the record into a row now and buffer it with the record (for insertIds)."""
+        row, problems = self.shaper.shape(record)
+        if self._schema_problem:
+            problems = [self._schema_problem, *problems]
+            self._schema_problem = None
+        if problems:
+            self._problems[len(self._rows)] = list(problems)
+        self._rows.append(row)
+        self._records.append(record)
+        self._numbers.append(self._total_records_read)
 
     def process_batch(self, context: dict) -> None:
         """Hand the buffered rows to the commit thread, after the previous batch has committed.
@@ -218,16 +277,19 @@ class BigQuerySink(BatchSink):
             RejectedRowsError: Invalid rows and no dead-letter table is set.
             LoadError: The previous batch failed to commit.
         """
+        if self._uncounted:
+            self.record_counter_metric.increment(self._uncounted)
+            self._uncounted = 0
         rows: list[dict] = context.get("rows") or []
         if not rows:
             return
         numbers: list[int] = context["numbers"]
-        local = [loader.RowError(i, tuple(p)) for i, p in sorted((context.get("problems") or {}).items())]
+        local = [loader.RowError(i, tuple(p)) for i, p in sorted(context["problems"].items())]
         if local and not self._target.settings.dead_letter_table:
             raise self._rejected_error(local, numbers)
         self.wait_committed()
         self.submitted += 1
-        self._inflight = self._committer.submit(self._commit, rows, context["row_ids"], numbers, local)
+        self._inflight = self._committer.submit(self._commit, rows, context["records"], numbers, local)
 
     def wait_committed(self) -> None:
         """Wait for the batch in flight, if any; re-raise its error.
@@ -239,28 +301,31 @@ class BigQuerySink(BatchSink):
         if inflight is not None:
             inflight.result()
 
-    def _commit(self, rows: list[dict], ids: list[str], numbers: list[int], local: list[loader.RowError]) -> None:
+    def _commit(self, rows: list[dict], records: list[dict], numbers: list[int], local: list[loader.RowError]) -> None:
         """Commit one batch (on the commit thread); then let the target write safe STATE."""
         bad = {e.index for e in local}
-        keep = [i for i in range(len(rows)) if i not in bad]
+        keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
         table = self._ensure_table()
-        kept_ids = [ids[i] for i in keep]
         threshold = self._target.settings.streaming_threshold
-        if len(set(kept_ids)) < len(kept_ids) and not self.merge:
-            # Rows sharing key values would share an insertId, and BigQuery would keep only
-            # one of them: load the batch by load job so every version is appended.
-            self.logger.info(
-                "Stream '%s': %d rows in this batch share key values with another; loading by "
-                "load job so that every version is kept.",
-                self.stream_name,
-                len(kept_ids) - len(set(kept_ids)),
-            )
-            threshold = 0
+        kept_ids: list[str] | None = None
+        if not self.merge and len(keep) < threshold:
+            # insertIds matter only to streaming inserts; a load job or MERGE never needs them.
+            kept_ids = [self.insert_id(records[i]) for i in keep]
+            if len(set(kept_ids)) < len(kept_ids):
+                # Rows sharing key values and content would share an insertId, and BigQuery
+                # would keep only one of them: load the batch by load job so all are appended.
+                self.logger.info(
+                    "Stream '%s': %d rows in this batch repeat another row; loading by load job so "
+                    "that every one is kept.",
+                    self.stream_name,
+                    len(kept_ids) - len(set(kept_ids)),
+                )
+                threshold = 0
         self.batches += 1
         result = loader.insert_rows_smart(
             self._target.bq_client,
             table,
-            [rows[i] for i in keep],
+            [rows[i] for i in keep] if bad else rows,
             kept_ids,
             streaming_threshold=threshold,
             merge=self.merge,
@@ -271,7 +336,7 @@ class BigQuerySink(BatchSink):
         if rejected:
             if not self._target.settings.dead_letter_table:
                 raise self._rejected_error(rejected, numbers)
-            self._dead_letter(rejected, rows, ids, numbers)
+            self._dead_letter(rejected, records, numbers)
         self.stats["rows"] += result.rows
         self.stats["streaming_requests"] += result.requests if result.method == "streaming" else 0
         self.stats["load_jobs"] += 1 if result.method == "load_job" else 0
@@ -292,25 +357,28 @@ class BigQuerySink(BatchSink):
         )
         return RejectedRowsError(msg)
 
-    def _dead_letter(
-        self, rejected: list[loader.RowError], rows: list[dict], ids: list[str], numbers: list[int]
-    ) -> None:
+    def insert_id(self, record: dict) -> str:
+        """Return the record's insertId (see :func:`target_bigquery_smart.rows.insert_id`)."""
+        return insert_id(self.stream_name, record, self.key_properties)
+
+    def _dead_letter(self, rejected: list[loader.RowError], records: list[dict], numbers: list[int]) -> None:
         settings = self._target.settings
         table_id = f"{self.config['project']}.{self.config['dataset']}.{settings.dead_letter_table}"
         table = self._target.ensure_table(table_id, loader.DEAD_LETTER_SCHEMA)
         failed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        ids = [self.insert_id(records[e.index]) for e in rejected]
         letters = [
             {
                 "stream": self.stream_name,
                 "record_number": numbers[e.index],
-                "insert_id": ids[e.index],
+                "insert_id": ids[n],
                 "errors": "\n".join(e.reasons),
-                "row_data": to_json(rows[e.index]),
+                "row_data": to_json(records[e.index]),
                 "failed_at": failed_at,
             }
-            for e in rejected
+            for n, e in enumerate(rejected)
         ]
-        _, refused, _ = loader.stream_rows(self._target.bq_client, table, letters, [ids[e.index] for e in rejected])
+        _, refused, _ = loader.stream_rows(self._target.bq_client, table, letters, ids)
         if refused:
             msg = f"Stream '{self.stream_name}': the dead-letter table {table_id} refused rows: {refused[0].reasons}"
             raise loader.LoadError(msg)

@@ -25,6 +25,9 @@ from target_bigquery_smart.reader import InputError, LineNumberedReader
 from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
 from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink, MissingKeyError, table_name
 
+#: Records between two checks of the SDK's maximum record age (a check reads the clock).
+AGE_CHECK_EVERY = 100
+
 
 class TargetBigQuerySmart(Target):
     """Load Singer streams into BigQuery in batches, writing STATE only after commits."""
@@ -142,6 +145,8 @@ class TargetBigQuerySmart(Target):
         self._state_lock = threading.RLock()
         self._table_owners: dict[str, str] = {}
         self._plain_sinks: dict[str, BigQuerySink] = {}
+        #: Records since the SDK's record-age check last ran (it reads the clock).
+        self._since_age_check = 0
         if isinstance(self.message_reader, LineNumberedReader):
             self.message_reader.on_error = self._on_input_error
 
@@ -264,15 +269,12 @@ class TargetBigQuerySmart(Target):
         if sink is None:
             super()._process_record_message(message_dict)
             return
-        sink._remove_sdc_metadata_from_record(record)  # noqa: SLF001 - the SDK's own step
-        sink._validate_and_parse(record)  # noqa: SLF001
-        sink._singer_validate_message(record)  # noqa: SLF001
-        sink.tally_record_read()
-        sink.process_record(record, sink._get_context(record))  # noqa: SLF001
-        sink.record_counter_metric.increment()
-        if sink.is_full:
+        if sink.add_record(record):
             self.drain_one(sink)
-        self._handle_max_record_age()
+        self._since_age_check += 1
+        if self._since_age_check >= AGE_CHECK_EVERY:
+            self._since_age_check = 0
+            self._handle_max_record_age()
 
     def _plain_sink(self, stream: Any) -> BigQuerySink | None:
         """Return the stream's sink when its records go to it unchanged (one plain stream map)."""
