@@ -175,7 +175,8 @@ class PaginationConfig:
         limit_param: Query parameter carrying ``limit``.
         max_pages: Safety stop: most pages requested for one stream in one run.
         location: Where the token and page size go: ``query`` parameters or the JSON ``body``.
-        max_concurrency: Pages fetched at once (offset and page pagination with a ``limit``).
+        max_concurrency: Most pages fetched at once (offset and page pagination with a ``limit``);
+            how many is tuned while the stream runs (:mod:`tap_generic_api.concurrency`).
     """
 
     type: str = "none"

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from google.api_core.exceptions import GoogleAPICallError, NotFound
-
 from tap_generic_api.errors import ConfigError, CredentialError
 
 # google-cloud-bigquery and google-cloud-kms are imported when a store is used: most runs
@@ -71,6 +69,10 @@ def _step(description: str) -> Iterator[None]:
 
     ``NotFound`` passes through: a missing credentials table means "no credential here".
     """
+    # Imported here, as every Google import of this module: a run without a credentials
+    # table never pays for loading the Google client libraries (about 45 ms).
+    from google.api_core.exceptions import GoogleAPICallError, NotFound
+
     try:
         yield
     except NotFound:
@@ -220,6 +222,8 @@ class CredentialStore:
             CredentialStoreError: The query or the decryption failed; the message names the
                 step and never the secret.
         """
+        from google.api_core.exceptions import NotFound
+
         sql = (
             f"SELECT encrypted_credential FROM `{self.config.table_id}` "  # noqa: S608 - table id from config
             "WHERE org_slug = @org_slug AND provider = @provider "

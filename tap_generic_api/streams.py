@@ -23,6 +23,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_generic_api import fastjson, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
+from tap_generic_api.concurrency import AheadTuner
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.output import BufferedSingerWriter
@@ -421,6 +422,12 @@ class GenericAPIStream(RESTStream[Any]):
                 paginator.advance(response)
 
     def _pages_concurrently(self, context: Mapping | None) -> Iterator[list[dict]]:
+        """Fetch numbered pages ahead of the one being written, as many as pay off.
+
+        How many requests go ahead is tuned while the stream runs (:class:`AheadTuner`): more
+        on a slow API, none on one that answers about as fast as its pages are written, where
+        requests ahead only contend with the writer for the interpreter.
+        """
         paginator = self.get_new_paginator()
         assert isinstance(paginator, NumberedPaginator)
         config = self.stream_config.pagination
@@ -440,19 +447,27 @@ class GenericAPIStream(RESTStream[Any]):
         pending: collections.deque[tuple[int, Future[requests.Response]]] = collections.deque()
         token, issued, pages = paginator.FIRST, 0, 0
         resume_at: int | None = None
+        tuner = AheadTuner(config.max_concurrency)
+        limit = int(config.limit or 0)
         with ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix=f"{self.name}-page") as pool:
             try:
-                while issued < min(config.max_concurrency, config.max_pages):
-                    pending.append((token, pool.submit(fetch, token)))
-                    token, issued = paginator.token_after(token), issued + 1
+                pending.append((token, pool.submit(fetch, token)))
+                token, issued = paginator.token_after(token), 1
                 while pending:
                     page_token, future = pending.popleft()
-                    records = self._records_of(future.result())
+                    asked = time.monotonic()
+                    response = future.result()
+                    tuner.page_arrived(asked, time.monotonic())
+                    records = self._records_of(response)
                     pages += 1
                     paginator._page_count = pages  # noqa: SLF001 - the summary reads it
+                    if records and len(records) == limit:
+                        # Ask for the next pages before writing this one.
+                        while len(pending) < tuner.ahead and issued < config.max_pages:
+                            pending.append((token, pool.submit(fetch, token)))
+                            token, issued = paginator.token_after(token), issued + 1
                     if records:
                         yield records
-                    limit = int(config.limit or 0)
                     if not records or len(records) < limit:
                         break
                     if pages >= config.max_pages:
@@ -470,12 +485,13 @@ class GenericAPIStream(RESTStream[Any]):
                         )
                         resume_at = page_token + len(records)
                         break
-                    if issued < config.max_pages:
+                    if not pending and issued < config.max_pages:
                         pending.append((token, pool.submit(fetch, token)))
                         token, issued = paginator.token_after(token), issued + 1
             finally:
                 for _, future in pending:
                     future.cancel()
+        self.logger.debug("Stream '%s': at most %d requests went ahead.", self.name, tuner.most_ahead)
         while resume_at is not None and pages < config.max_pages:
             records = self._records_of(fetch(resume_at))
             pages += 1

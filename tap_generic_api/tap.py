@@ -104,7 +104,10 @@ PAGINATION_SCHEMA = th.ObjectType(
     th.Property(
         "max_concurrency",
         th.IntegerType,
-        description="Pages fetched at once for offset and page pagination with a limit (default 4).",
+        description=(
+            "Most pages fetched at once for offset and page pagination with a limit "
+            "(default 4; fewer while more would not be faster)."
+        ),
     ),
     th.Property(
         "max_pages",
