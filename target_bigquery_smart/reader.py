@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 import typing as t
 from collections import Counter
 from collections.abc import Callable
@@ -44,6 +47,19 @@ class LineNumberedReader(SingerReader):
         self.line_number = 0
         #: Called with the exception before it propagates (commit buffered rows, write STATE).
         self.on_error: Callable[[BaseException], None] | None = None
+
+    @property
+    def default_input(self) -> t.IO[str]:  # type: ignore[override]
+        """stdin, with bytes that are not UTF-8 kept as escapes instead of stopping the read.
+
+        Under a strict locale a bad byte would raise while the line is read, outside any
+        line-numbered handling; kept as an escape, the line fails to decode as JSON and is
+        reported by number after the rows before it are committed.
+        """
+        stream = sys.stdin
+        with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+            stream.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        return stream
 
     def deserialize_json(self, line: str | bytes) -> dict:
         """Decode one line (text or UTF-8 bytes); numbers with fractions become ``Decimal``.

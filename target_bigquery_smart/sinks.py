@@ -45,6 +45,10 @@ class RejectedRowsError(loader.LoadError):
     """Rows were refused and no ``dead_letter_table`` is set; the message lists them."""
 
 
+class SchemaMismatchError(RejectedRowsError):
+    """A record does not match its SCHEMA (raised as it is read, before it is buffered)."""
+
+
 def check_layout(table_id: str, existing: list, *, flatten: bool, merge: bool) -> None:
     """Refuse to load into an existing table of another layout or write mode.
 
@@ -209,7 +213,7 @@ class BigQuerySink(BatchSink):
                         f"Stream '{self.stream_name}': record {self._total_records_read + 1} {reason}. "
                         "Set dead_letter_table to keep loading and collect such rows, or validate_records: false."
                     )
-                    raise RejectedRowsError(msg) from None
+                    raise SchemaMismatchError(msg) from None
                 self._schema_problem = f"schema: {reason}"
         return record
 

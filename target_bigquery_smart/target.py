@@ -23,7 +23,13 @@ from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.reader import InputError, LineNumberedReader
 from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
-from target_bigquery_smart.sinks import DEFAULT_BATCH_SIZE, BigQuerySink, MissingKeyError, table_name
+from target_bigquery_smart.sinks import (
+    DEFAULT_BATCH_SIZE,
+    BigQuerySink,
+    MissingKeyError,
+    SchemaMismatchError,
+    table_name,
+)
 
 #: Records between two checks of the SDK's maximum record age (a check reads the clock).
 AGE_CHECK_EVERY = 100
@@ -304,7 +310,7 @@ class TargetBigQuerySmart(Target):
 
     def _on_input_error(self, error: BaseException) -> None:
         """Before stopping on bad input, commit the rows read so far and write their STATE."""
-        if isinstance(error, loader.LoadError):
+        if isinstance(error, loader.LoadError) and not isinstance(error, SchemaMismatchError):
             return  # a failed commit must not be retried here, nor STATE advanced past it
         try:
             self.drain_all()

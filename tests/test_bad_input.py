@@ -248,3 +248,38 @@ def test_reserved_column_prefixes_are_renamed():
 
     assert clean_name("_PARTITIONTIME") == "f_PARTITIONTIME"
     assert clean_name("_table_suffix") == "f_table_suffix"
+
+
+def _target_cli(target_config, tmp_path, data: bytes, env=None) -> subprocess.CompletedProcess:
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps(target_config))
+    command = [str(BIN / "target-bigquery-smart"), "--config", str(config)]
+    return subprocess.run(command, input=data, capture_output=True, env=env, check=False)
+
+
+@pytest.mark.emulator
+def test_record_not_matching_its_schema_commits_the_rows_before_it(target_config, bq_client, tmp_path):
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
+    lines = [json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]})]
+    lines += [record_line({"id": 1}), record_line({"id": 2}), state_line({"a": 1})]
+    lines += [record_line({"id": "not-an-integer"})]
+    result = _target_cli(target_config, tmp_path, ("\n".join(lines) + "\n").encode())
+    assert result.returncode != 0
+    assert b"Input line 5 (stream 'items'): Stream 'items': record 3 does not match its SCHEMA" in result.stderr
+    assert result.stdout.decode().splitlines() == [json.dumps({"a": 1})]
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2]
+
+
+@pytest.mark.emulator
+def test_bytes_that_are_not_utf8_under_a_strict_locale_name_the_line(target_config, bq_client, tmp_path):
+    lines = [schema_line(), record_line({"id": 1}), state_line({"a": 1})]
+    data = ("\n".join(lines) + "\n").encode() + b'{"type":"RECORD","stream":"items","record":{"id":2,"n":"\xff"}}\n'
+    env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"}
+    result = _target_cli(target_config, tmp_path, data, env)
+    assert result.returncode != 0
+    assert b"Input line 4 is not valid JSON" in result.stderr
+    assert b"Traceback" not in result.stderr
+    assert result.stdout.decode().splitlines() == [json.dumps({"a": 1})]
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert [json.loads(r["raw_data"]) for r in rows] == [{"id": 1}]
