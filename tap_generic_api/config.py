@@ -312,6 +312,15 @@ def _require_mapping(block: Mapping[str, Any], key: str, where: str) -> Mapping[
     return value
 
 
+def _string_list(value: Any, where: str, what: str) -> list[str]:
+    """Return ``value`` as a list of strings (missing or empty: ``[]``); else a ConfigError naming ``where``."""
+    value = value or []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        msg = f"{where} must be a list of {what}, got {value!r}."
+        raise ConfigError(msg)
+    return value
+
+
 def _positive_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         msg = f"{where} must be a positive integer, got {value!r}."
@@ -469,10 +478,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         msg = f"{where}.destination.table is required: the stream and table name."
         raise ConfigError(msg)
 
-    key_fields = destination.get("key_fields") or []
-    if not isinstance(key_fields, list) or not all(isinstance(k, str) for k in key_fields):
-        msg = f"{where}.destination.key_fields must be a list of field names, got {key_fields!r}."
-        raise ConfigError(msg)
+    key_fields = _string_list(destination.get("key_fields"), f"{where}.destination.key_fields", "field names")
     batch_size = destination.get("batch_size")
     if batch_size is not None:
         batch_size = _positive_int(batch_size, f"{where}.destination.batch_size")
@@ -496,10 +502,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     if pagination.location == "body" and method != "POST":
         msg = f"{where}.pagination.location 'body' needs method POST."
         raise ConfigError(msg)
-    allowed_hosts = block.get("allowed_hosts") or []
-    if not isinstance(allowed_hosts, list) or not all(isinstance(h, str) for h in allowed_hosts):
-        msg = f"{where}.allowed_hosts must be a list of host names, got {allowed_hosts!r}."
-        raise ConfigError(msg)
+    allowed_hosts = _string_list(block.get("allowed_hosts"), f"{where}.allowed_hosts", "host names")
     replication_key = block.get("replication_key")
     if replication_key is not None and (not isinstance(replication_key, str) or not replication_key):
         msg = f"{where}.replication_key must be a record field name, got {replication_key!r}."

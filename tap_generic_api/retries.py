@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime
+from datetime import UTC
 from http import HTTPStatus
 
 import requests
@@ -121,8 +121,3 @@ def classify(response: requests.Response, *, retry_on_429: bool, message: str) -
     if status in RETRY_STATUSES:
         raise RetriableAPIError(message, response)
     raise FatalAPIError(message)
-
-
-def now_utc() -> datetime:
-    """Return the current UTC time (a seam for tests)."""
-    return datetime.now(UTC)

@@ -19,17 +19,6 @@ from tap_generic_api import fastjson
 EXCERPT = 120
 
 
-def _text(line: str | bytes) -> str:
-    return line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-
-
-def _without_bom(line: str | bytes) -> str | bytes:
-    """Drop the byte-order mark some writers put first."""
-    if isinstance(line, bytes):
-        return line.removeprefix(b"\xef\xbb\xbf")
-    return line.lstrip("\ufeff")
-
-
 class InputError(InvalidInputLine):
     """A message on stdin cannot be processed; the text names the line (and stream)."""
 
@@ -61,16 +50,16 @@ class LineNumberedReader(SingerReader):
             stream.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
         return stream
 
-    def deserialize_json(self, line: str | bytes) -> dict:
-        """Decode one line (text or UTF-8 bytes); numbers with fractions become ``Decimal``.
+    def deserialize_json(self, line: str) -> dict:
+        """Decode one line; numbers with fractions become ``Decimal``.
 
         Raises:
-            InputError: The line is not JSON, or not UTF-8 (quoted up to 120 characters).
+            InputError: The line is not JSON (quoted up to 120 characters).
         """
         try:
             return fastjson.loads(line)
         except ValueError:
-            excerpt = _text(line).strip()[:EXCERPT]
+            excerpt = line.strip()[:EXCERPT]
             msg = f"Input line {self.line_number} is not valid JSON: {excerpt!r}"
             raise InputError(msg) from None
 
@@ -87,7 +76,7 @@ class LineNumberedReader(SingerReader):
         for line in file_input or self.default_input:
             self.line_number += 1
             if self.line_number == 1:
-                line = _without_bom(line)
+                line = line.lstrip("\ufeff")  # a byte-order mark some writers put first
             try:
                 try:
                     message = decode(line)
@@ -114,7 +103,7 @@ class LineNumberedReader(SingerReader):
             stats[kind] += 1
         return stats
 
-    def _located(self, exc: Exception, line: str | bytes) -> Exception:
+    def _located(self, exc: Exception, line: str) -> Exception:
         """Return an error of the same meaning whose text starts with the line number."""
         try:
             stream = simplejson.loads(line).get("stream")

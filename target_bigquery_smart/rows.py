@@ -1,4 +1,4 @@
-"""Shaping records into BigQuery rows: the raw ELT wrap and the insertId."""
+"""Records as JSON text, the insertId and the MERGE key hash."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tap_generic_api import fastjson
-
-#: Columns of a raw ELT table, in order: ``org_slug`` STRING, ``raw_data`` STRING (the record
-#: as JSON text), ``extracted_at`` TIMESTAMP.
-RAW_COLUMNS = ("org_slug", "raw_data", "extracted_at")
 
 
 def to_json(value: Any) -> str:
@@ -23,20 +19,6 @@ def to_json(value: Any) -> str:
 
 def _canonical(value: Any) -> bytes:
     return fastjson.dumps(value, sort_keys=True)
-
-
-def raw_row(record: Mapping[str, Any], *, org_slug: str | None, extracted_at: str) -> dict[str, Any]:
-    """Wrap a record for a raw ELT table.
-
-    Args:
-        record: The record as received.
-        org_slug: Config ``org_slug`` (may be None).
-        extracted_at: RFC 3339 UTC timestamp for the ``extracted_at`` column.
-
-    Returns:
-        ``{"org_slug": ..., "raw_data": "<record JSON>", "extracted_at": ...}``.
-    """
-    return {"org_slug": org_slug, "raw_data": to_json(record), "extracted_at": extracted_at}
 
 
 def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str]) -> str:

@@ -242,24 +242,18 @@ class BigQuerySink(BatchSink):
             self._validate_and_parse(record)
         if not self._key_set.issubset(record):
             self._singer_validate_message(record)
-        if self._pending_batch is None:
-            self._get_context(record)
-        read = self._total_records_read = self._total_records_read + 1
-        size = self._batch_records_read = self._batch_records_read + 1
+        context = self._pending_batch or self._get_context(record)
+        self._total_records_read += 1
+        self._batch_records_read += 1
         self._uncounted += 1
-        row, problems = self.shaper.shape(record)
-        if self._schema_problem:
-            problems = [self._schema_problem, *problems]
-            self._schema_problem = None
-        if problems:
-            self._problems[len(self._rows)] = list(problems)
-        self._rows.append(row)
-        self._records.append(record)
-        self._numbers.append(read)
-        return size >= self._max_rows
+        self.process_record(record, context)
+        return self._batch_records_read >= self._max_rows
 
     def process_record(self, record: dict, context: dict) -> None:
-        """Shape the record into a row now and buffer it with the record (for insertIds)."""
+        """Shape the record into a row now and buffer it with the record (for insertIds).
+
+        ``context`` is the batch's, whose buffers :meth:`start_batch` made.
+        """
         row, problems = self.shaper.shape(record)
         if self._schema_problem:
             problems = [self._schema_problem, *problems]

@@ -12,7 +12,6 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
-from tap_generic_api.pagination import PaginationLoopError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"
@@ -184,20 +183,6 @@ def test_html_body_with_status_200_is_an_error(requests_mock):
     requests_mock.get(API, text="<html>maintenance</html>", headers={"Content-Type": "text/html"})
     with pytest.raises(ResponseShapeError, match=r"not JSON .*text/html.*maintenance"):
         _extract(_tap())
-
-
-def test_repeated_cursor_is_a_loop_error(requests_mock):
-    requests_mock.get(
-        API,
-        [
-            {"json": {"data": [{"id": 1}], "next": "a"}},
-            {"json": {"data": [{"id": 2}], "next": "b"}},
-            {"json": {"data": [{"id": 3}], "next": "a"}},
-        ],
-    )
-    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "c", "response_path": "next"})
-    with pytest.raises(PaginationLoopError, match="'a'"):
-        _extract(tap)
 
 
 def test_page_cap_stops_with_warning(requests_mock, caplog):
