@@ -80,6 +80,18 @@ def main() -> int:
     return 0
 
 
+def _free_or_none(port: int) -> int | None:
+    """Return ``port`` if nothing listens on 127.0.0.1:``port``, else None (a free port is picked)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+    return port
+
+
 def serve(records: int) -> int:
     """Start Datasette and the emulator; print how to use them; wait for Ctrl-C or SIGTERM."""
     import signal
@@ -91,12 +103,14 @@ def serve(records: int) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    with DatasetteAPI(records) as api, BigQueryEmulator() as bq:
+    # The ports examples/demo/*.json name, so those configs work as written, when free.
+    with DatasetteAPI(records, port=_free_or_none(8001)) as api, BigQueryEmulator(port=_free_or_none(9050)) as bq:
         print(f"Datasette ({records} items): {api.base_url}   BigQuery emulator: {bq.endpoint}")
         print("For the Meltano demo job (meltano run demo):")
         print(f"  export DEMO_API_BASE={api.base_url} DEMO_BIGQUERY_ENDPOINT={bq.endpoint}")
         print(f'  export TAP_GENERIC_API_SECRETS=\'{{"demo_api": "{DATASETTE_TOKEN}"}}\'')
-        print("For examples/demo/*.json: set variables.api_base and api_endpoint to the addresses above.")
+        if (api.port, bq.port) != (8001, 9050):
+            print("For examples/demo/*.json: set variables.api_base and api_endpoint to the addresses above.")
         print("Ctrl-C (or SIGTERM) stops both servers.", flush=True)
         try:
             while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from collections.abc import Callable
@@ -236,6 +237,19 @@ AUTHENTICATORS: dict[str, Callable[[AuthConfig, str], APIAuthenticatorBase]] = {
     "query": _query,
     "basic": _basic,
 }
+
+
+def secret_forms(auth: AuthConfig, secret: str) -> list[str]:
+    """Return every form of ``secret`` an API could echo back, for masking.
+
+    For ``basic``: the ``user:password`` secret, the password alone, and the base64 token of
+    the ``Authorization: Basic`` header (RFC 7617), which decodes to both. Otherwise the
+    secret itself.
+    """
+    if auth.type != "basic":
+        return [secret]
+    _, _, password = secret.partition(":")
+    return [secret, password, base64.b64encode(secret.encode()).decode()]
 
 
 def build_authenticator(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:

@@ -22,29 +22,53 @@ def register_clean_error(*kinds: type[BaseException]) -> None:
     _CLEAN_ERRORS = (*_CLEAN_ERRORS, *kinds)
 
 
-def _unreadable_config(argv: list[str]) -> str | None:
-    """Return why a ``--config`` file cannot be used (missing, not JSON, not an object), or None.
+def _config_text(path: str) -> tuple[str | None, str | None]:
+    """Return ``(text, problem)`` for one ``--config`` path; text None when left to the SDK."""
+    file = Path(path)
+    if not file.exists():
+        return None, f"config file {path} was not found."
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"config file {path} cannot be read ({type(exc).__name__}: {str(exc)[:120]})."
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return None, f"config file {path} is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})."
+    if not isinstance(value, dict):
+        return None, f"config file {path} must hold a JSON object, not a {type(value).__name__}."
+    return text, None
 
-    Checked before the SDK reads them, which ends such cases in a traceback. Pipes (a
-    ``<(...)`` process substitution) are left to the SDK: they can be read only once.
+
+def _checked_config_args(argv: list[str]) -> tuple[list[str], str | None]:
+    """Check every ``--config`` file before the SDK reads it (it ends bad ones in a traceback).
+
+    Returns the arguments to run with and the problem found, if any. A pipe (a ``<(...)``
+    process substitution, as in the credentials pipeline) can be read only once: its text is
+    checked, then handed to the SDK from an in-memory file (``memfd``), never written to disk.
     """
-    paths = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--config"]
-    paths += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
-    for path in paths:
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            index, path = i + 1, argv[i + 1]
+        elif arg.startswith("--config="):
+            index, path = i, arg.split("=", 1)[1]
+        else:
+            continue
         if path == "ENV":
             continue
-        file = Path(path)
-        if not file.exists():
-            return f"config file {path} was not found."
-        if not file.is_file():
-            continue
-        try:
-            value = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            return f"config file {path} is not valid JSON ({type(exc).__name__}: {str(exc)[:120]})."
-        if not isinstance(value, dict):
-            return f"config file {path} must hold a JSON object, not a {type(value).__name__}."
-    return None
+        is_pipe = Path(path).exists() and not Path(path).is_file()
+        if is_pipe and not hasattr(os, "memfd_create"):
+            continue  # no in-memory file on this system: left to the SDK
+        text, problem = _config_text(path)
+        if problem:
+            return argv, problem
+        if is_pipe and text is not None:
+            fd = os.memfd_create("config")
+            os.write(fd, text.encode())
+            replacement = f"/proc/self/fd/{fd}"
+            argv[index] = replacement if index != i else f"--config={replacement}"
+    return argv, None
 
 
 def run_cli(cli: Callable[[], object]) -> None:
@@ -60,7 +84,8 @@ def run_cli(cli: Callable[[], object]) -> None:
     Raises:
         SystemExit: With status 1 on such an error.
     """
-    problem = _unreadable_config(sys.argv[1:])
+    args, problem = _checked_config_args(sys.argv[1:])
+    sys.argv[1:] = args
     if problem:
         sys.stderr.write(f"Config error: {problem}\n")
         raise SystemExit(1)

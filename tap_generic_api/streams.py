@@ -30,6 +30,7 @@ from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
     NumberedPaginator,
     OffsetPaginator,
+    PaginationLoopError,
     SafePaginator,
     build_paginator,
     host_of,
@@ -395,12 +396,30 @@ class GenericAPIStream(RESTStream[Any]):
         current answer arrives: up to ``pagination.max_concurrency`` requests are in flight
         (under the shared rate limit), and pages are still yielded in order. Other types
         fetch one page after another.
+
+        Raises:
+            PaginationLoopError: Two offset or page-number pages in a row hold the same records.
         """
         pagination = self.stream_config.pagination
         if pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
-            yield from self._pages_concurrently(context)
+            pages = self._pages_concurrently(context)
         else:
-            yield from self._pages_in_turn(context)
+            pages = self._pages_in_turn(context)
+        # Offset and page numbers come from the tap, not the API, so the paginator's repeated
+        # token check cannot see an API that ignores them: it answers every request alike, and
+        # the same records would be written until pagination.max_pages.
+        numbered = pagination.type in ("offset", "page")
+        previous: list[dict] | None = None
+        for number, page in enumerate(pages, 1):
+            if numbered and page == previous:
+                msg = (
+                    f"Stream '{self.name}': pages {number - 1} and {number} hold the same {len(page)} "
+                    "records; the API seems to ignore the pagination parameter. Stopping so no record "
+                    "is written twice; check pagination.type and pagination.param."
+                )
+                raise PaginationLoopError(msg)
+            previous = page
+            yield page
 
     def _pages_in_turn(self, context: Mapping | None) -> Iterator[list[dict]]:
         """Fetch pages one after another (the SDK's ``request_records`` loop, page by page)."""

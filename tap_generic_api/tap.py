@@ -11,7 +11,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_generic_api.auth import OAuth2Registry, build_authenticator
+from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
 from tap_generic_api.cli import register_clean_error, run_cli
 from tap_generic_api.config import (
     AUTH_TYPES,
@@ -367,7 +367,7 @@ class TapGenericAPI(Tap):
             grant = dataclasses.replace(auth.oauth2, client_id=client_id)
             return oauth2.get(grant, client_secret=client_secret, refresh_token=refresh_token)
         secret = resolve_secret(auth, secrets, org_slug=org_slug, stream=stream_config.name, store=store)
-        known_secrets.append(secret)
+        known_secrets.extend(secret_forms(auth, secret))
         return build_authenticator(auth, secret)
 
 

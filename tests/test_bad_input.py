@@ -54,6 +54,19 @@ def test_percent_encoded_secret_in_an_error_body_is_masked(requests_mock):
     assert "NEVERLOG" not in str(info.value)
 
 
+def test_basic_auth_password_and_header_token_echoed_back_are_masked(requests_mock):
+    import base64
+
+    token = base64.b64encode(f"admin:{SECRET}".encode()).decode()
+    requests_mock.get(API, status_code=403, json={"error": f"bad password {SECRET}", "auth": f"Basic {token}"})
+    with pytest.raises(Exception, match="API error 403") as info:
+        _extract(_tap(auth={"type": "basic", "provider": "X"}, secrets={"x": f"admin:{SECRET}"}))
+    assert "bad password ***" in str(info.value)
+    assert "Basic ***" in str(info.value)
+    assert SECRET not in str(info.value)
+    assert token not in str(info.value)
+
+
 def test_secret_straddling_the_excerpt_limit_is_not_half_shown(requests_mock):
     requests_mock.get(API, status_code=401, text="x" * 290 + f" key=Bearer {SECRET} " + "y" * 50)
     with pytest.raises(Exception, match="API error 401") as info:
@@ -111,6 +124,26 @@ def test_unreadable_config_file_is_a_clean_error(tmp_path, content, message):
     )
     assert result.returncode == 1
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "stderr"),
+    [
+        ("", "is not valid JSON"),  # the command feeding the pipe failed and wrote nothing
+        (
+            '{"url": "http://127.0.0.1:1/x", "destination": {"table": "t"}, "rate_limit": {"max_retries": 0}}',
+            "Error: Stream 't': request to http://127.0.0.1:1/x failed",  # the config was read
+        ),
+    ],
+)
+def test_config_from_a_pipe_is_checked_and_still_read(content, stderr):
+    script = f"{BIN / 'tap-generic-api'} --config <(printf '%s' \"$CONFIG\")"
+    result = subprocess.run(
+        ["bash", "-c", script], env={"CONFIG": content}, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 1
+    assert stderr in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -283,3 +316,14 @@ def test_bytes_that_are_not_utf8_under_a_strict_locale_name_the_line(target_conf
     assert result.stdout.decode().splitlines() == [json.dumps({"a": 1})]
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert [json.loads(r["raw_data"]) for r in rows] == [{"id": 1}]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_api_ignoring_the_offset_is_a_loop_not_endless_duplicates(requests_mock, concurrency):
+    requests_mock.get(API, json=[{"id": 1}, {"id": 2}])  # the same page for every offset
+    tap = _tap(pagination={"type": "offset", "limit": 2, "max_concurrency": concurrency})
+    records = []
+    with pytest.raises(PaginationLoopError, match="pages 1 and 2 hold the same 2 records"):
+        records.extend(tap.streams["items"].get_records(None))
+    assert records == [{"id": 1}, {"id": 2}]
+    assert requests_mock.call_count <= 1 + concurrency

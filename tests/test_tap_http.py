@@ -564,7 +564,11 @@ def test_offset_pages_fetched_concurrently_come_out_in_order_and_stop_at_the_sho
 
 
 def test_concurrent_pages_respect_the_shared_rate_limit(requests_mock):
-    requests_mock.get(API, json=lambda request, context: [{"id": 1}] * 5 if int(request.qs["page"][0]) <= 20 else [])
+    def page(request, context):
+        number = int(request.qs["page"][0])
+        return [{"id": number * 10 + i} for i in range(5)] if number <= 20 else []
+
+    requests_mock.get(API, json=page)
     tap = _tap(pagination={"type": "page", "limit": 5, "max_concurrency": 8}, rate_limit={"requests_per_second": 20})
     started = time.monotonic()
     assert len(_extract(tap)) == 100
