@@ -36,6 +36,7 @@ STREAM_KEYS = frozenset(
         "allowed_hosts",
         "replication_key",
         "start_date",
+        "date_window_size",
         "schema",
         "infer_schema",
         "is_sorted",
@@ -176,7 +177,8 @@ class PaginationConfig:
         max_pages: Safety stop: most pages requested for one stream in one run.
         location: Where the token and page size go: ``query`` parameters or the JSON ``body``.
         max_concurrency: Most pages fetched at once (offset and page pagination with a ``limit``);
-            how many is tuned while the stream runs (:mod:`tap_generic_api.concurrency`).
+            how many is tuned while the stream runs (:mod:`tap_generic_api.concurrency`). With
+            ``date_window_size``, the most date windows fetched at once.
     """
 
     type: str = "none"
@@ -212,6 +214,8 @@ class StreamConfig:
         replication_key: Record field whose greatest value is the stream's bookmark.
         start_date: Where the first incremental run starts: ISO-8601, or a number for a
             numeric replication key.
+        date_window_size: Days per date window, or None for one request sequence from the
+            start to the run's start (see :mod:`tap_generic_api.windows`).
         is_sorted: The API returns records in replication-key order, so the bookmark
             advances during the run and an interrupted run resumes where it stopped.
         schema: The stream's own JSON schema, or None.
@@ -235,6 +239,7 @@ class StreamConfig:
     allowed_hosts: tuple[str, ...] = ()
     replication_key: str | None = None
     start_date: str | int | float | None = None
+    date_window_size: float | None = None
     is_sorted: bool = False
     schema: Mapping[str, Any] | None = None
     infer_schema: bool = False
@@ -510,6 +515,15 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     start_date = block.get("start_date")
     if start_date is not None:
         start_date = _iso_datetime(start_date, f"{where}.start_date")
+    date_window_size = block.get("date_window_size")
+    if date_window_size is not None:
+        date_window_size = _positive_number(date_window_size, f"{where}.date_window_size")
+        if start_date is None:
+            msg = (
+                f"{where}.date_window_size needs {where}.start_date: the windows run from the bookmark "
+                "(else start_date) to the run's start."
+            )
+            raise ConfigError(msg)
     schema = block.get("schema")
     if schema is not None and (not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping)):
         msg = f"{where}.schema must be a JSON schema object with 'properties'."
@@ -547,6 +561,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         allowed_hosts=tuple(h.lower() for h in allowed_hosts),
         replication_key=replication_key,
         start_date=start_date,
+        date_window_size=date_window_size,
         is_sorted=is_sorted,
         schema=dict(schema) if schema is not None else None,
         infer_schema=infer_schema,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import collections
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin
 
 import backoff
@@ -23,7 +24,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_generic_api import fastjson, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
-from tap_generic_api.concurrency import AheadTuner
+from tap_generic_api.concurrency import AheadTuner, in_order
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.output import BufferedSingerWriter
@@ -41,6 +42,7 @@ from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import redact_text, redact_url, strings_in
 from tap_generic_api.responses import body_excerpt, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
+from tap_generic_api.windows import DateWindow, date_windows
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -52,6 +54,19 @@ MAX_REDIRECTS = 5
 
 class APIRequestError(FatalAPIError):
     """A request failed for good (retries exhausted, or a network error); secrets masked."""
+
+
+class StreamStoppedError(RuntimeError):
+    """Raised in a date window's worker when the stream stops (another window failed)."""
+
+
+class RenderedRequest(NamedTuple):
+    """A stream's request templates rendered with one set of variables (one run, or one date window)."""
+
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: Any
 
 
 class GenericAPIStream(RESTStream[Any]):
@@ -101,6 +116,10 @@ class GenericAPIStream(RESTStream[Any]):
             [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
         )
         self._paginator: SafePaginator | None = None
+        # Every paginator of the current run (one per date window), for the summary.
+        self._paginators: list[SafePaginator] = []
+        # Set when the windows' reader stops: their workers send no new request and no retry.
+        self._stopping = threading.Event()
         self._retries = 0
         self._fast_output: bool | None = None
         self._record_prefix = b""
@@ -108,9 +127,10 @@ class GenericAPIStream(RESTStream[Any]):
         self._suffix_second = -1
         self._check_templates()
         # Rendered for real when the stream starts; these are the start-up values.
-        self._render(self._variables_for(bookmark=None))
-        if not self._url.lower().startswith(("http://", "https://")):
-            msg = f"{stream_config.where}.url must be an http:// or https:// URL, got {self.redact_url(self._url)!r}."
+        self._rendered = self._render(self._variables_for(bookmark=None))
+        url = self._rendered.url
+        if not url.lower().startswith(("http://", "https://")):
+            msg = f"{stream_config.where}.url must be an http:// or https:// URL, got {self.redact_url(url)!r}."
             raise ConfigError(msg)
         extra = [stream_config.replication_key] if stream_config.replication_key else []
         if stream_config.schema is not None:
@@ -138,8 +158,10 @@ class GenericAPIStream(RESTStream[Any]):
         templates += [(f"{config.where}.headers.{k}", str(v)) for k, v in config.headers.items()]
         templates += [(f"{config.where}.body", s) for s in strings_in(config.body)]
         needs_start = {"start_date", "start_date_unix", "bookmark"}
+        used: set[str] = set()
         for where, template in templates:
             for name in templating.placeholders(template):
+                used.add(name)
                 if name not in known:
                     templating.render(template, self._variables, where=where)  # raises, naming it
                 if name in needs_start and config.start_date is None:
@@ -148,26 +170,58 @@ class GenericAPIStream(RESTStream[Any]):
                         f"{config.where}.start_date (ISO-8601) for the first run."
                     )
                     raise ConfigError(msg)
+        self._used_variables = frozenset(used)
+        if config.date_window_size and not (used & needs_start and used & {"end_date", "end_date_unix"}):
+            # Every window would make the same requests and extract the same records again.
+            msg = (
+                f"{config.where}.date_window_size needs the request (url, params, headers or body) to use a "
+                "start variable ({start_date}, {start_date_unix} or {bookmark}) and an end variable "
+                "({end_date} or {end_date_unix}), so that each window asks for its own dates."
+            )
+            raise ConfigError(msg)
 
-    def _variables_for(self, bookmark: Any) -> dict[str, Any]:
+    def _variables_for(self, bookmark: Any, window: DateWindow | None = None) -> dict[str, Any]:
         values = templating.incremental_variables(bookmark, self.stream_config.start_date, self._run_started)
+        if window is not None:
+            values.update(window.variables())
         values.update(self._variables)
         return values
 
-    def _render(self, variables: Mapping[str, Any]) -> None:
+    def _render(self, variables: Mapping[str, Any]) -> RenderedRequest:
         config = self.stream_config
         where = config.where
-        self._url = templating.render(config.url, variables, where=f"{where}.url")
-        self._params = templating.render_mapping(config.params, variables, where=f"{where}.params")
-        self._headers = templating.render_mapping(config.headers, variables, where=f"{where}.headers")
-        self._body = templating.render_value(config.body, variables, where=f"{where}.body")
+        if "start_date_unix" in self._used_variables and "start_date_unix" not in variables:
+            msg = (
+                f"Stream '{self.name}': {{start_date_unix}} needs a date, a timestamp or epoch seconds, but the "
+                f"start (the bookmark in STATE, else {where}.start_date) is {variables.get('start_date')!r}."
+            )
+            raise ConfigError(msg)
+        return RenderedRequest(
+            url=templating.render(config.url, variables, where=f"{where}.url"),
+            params=templating.render_mapping(config.params, variables, where=f"{where}.params"),
+            headers=templating.render_mapping(config.headers, variables, where=f"{where}.headers"),
+            body=templating.render_value(config.body, variables, where=f"{where}.body"),
+        )
+
+    def _windows(self, bookmark: Any) -> list[DateWindow]:
+        """Return the run's date windows: from the bookmark (else ``start_date``) to the run's start."""
+        start = bookmark if bookmark is not None else self.stream_config.start_date
+        try:
+            return list(date_windows(start, self._run_started, float(self.stream_config.date_window_size or 0)))
+        except ValueError:
+            source = "the bookmark in STATE" if bookmark is not None else f"{self.stream_config.where}.start_date"
+            msg = (
+                f"Stream '{self.name}': date_window_size needs a date, a timestamp or epoch seconds to start "
+                f"from, but {source} is {start!r}."
+            )
+            raise ConfigError(msg) from None
 
     # -- SDK hooks: request building ----------------------------------------------
 
     @property
     def url_base(self) -> str:
         """The rendered URL of the first page."""
-        return self._url
+        return self._rendered.url
 
     @property
     def authenticator(self) -> Any:
@@ -182,41 +236,63 @@ class GenericAPIStream(RESTStream[Any]):
     @property
     def http_headers(self) -> dict[str, str]:
         """Configured headers, rendered."""
-        return dict(self._headers)
+        return dict(self._rendered.headers)
 
     def get_url(self, context: Mapping[str, Any] | None) -> str:
         """Return the rendered URL (templating is ours)."""
-        return self._url
+        return self._rendered.url
 
-    def get_new_paginator(self) -> SafePaginator:
-        """Return a fresh paginator and keep it to place its token in each request."""
-        self._paginator = build_paginator(
+    def get_new_paginator(self, rendered: RenderedRequest | None = None) -> SafePaginator:
+        """Return a fresh paginator for ``rendered`` (default: the run's request).
+
+        The run's paginator is kept to place its token in each request of the SDK's loop;
+        every paginator is kept for the stream's summary.
+        """
+        paginator = build_paginator(
             self.stream_config.pagination,
             records_of=self._records_of,
             stream=self.name,
-            first_url=self._url,
+            first_url=(rendered or self._rendered).url,
             allowed_hosts=self.stream_config.allowed_hosts,
             redact=self.redact_url,
         )
-        return self._paginator
+        if rendered is None or rendered is self._rendered:
+            self._paginator = paginator
+        self._paginators.append(paginator)
+        return paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        """Build the request for the paginator's current page.
+        """Build the request for the paginator's current page (see :meth:`_http_request`)."""
+        return self._http_request(self._rendered, self._paginator, page.next_page_token)
 
-        Configured params, headers and body, then the paginator's token and page size; a
-        link paginator replaces the URL with the next URL as given.
+    def _http_request(self, rendered: RenderedRequest, paginator: SafePaginator | None, token: Any) -> HTTPRequest:
+        """Build one request for ``token``.
+
+        Configured params, headers and body, then the paginator's token and page size; a link
+        paginator replaces the URL with the next URL as given.
         """
-        body = self._body
+        body = rendered.body
         request = HTTPRequest(
-            url=self._url,
+            url=rendered.url,
             method=self.http_method,
-            headers=self.http_headers,
-            params=dict(self._params),
+            headers=dict(rendered.headers),
+            params=dict(rendered.params),
             data=dict(body) if isinstance(body, Mapping) else body,
         )
-        if self._paginator is not None:
-            self._paginator.update_request(request, page.next_page_token)
+        if paginator is not None:
+            paginator.update_request(request, token)
         return request
+
+    def _prepare(self, rendered: RenderedRequest, paginator: SafePaginator, token: Any) -> requests.PreparedRequest:
+        """Return the prepared request for ``token`` (the SDK's ``_prepare_request``, per window)."""
+        request = self._http_request(rendered, paginator, token)
+        return self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            **({"json": request.data} if self.payload_as_json else {"data": request.data}),
+        )
 
     # -- SDK hooks: sending, retries, errors ----------------------------------------
 
@@ -234,6 +310,8 @@ class GenericAPIStream(RESTStream[Any]):
         return response
 
     def _send(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+        if self._stopping.is_set():
+            raise StreamStoppedError(self.name)
         # A copy per attempt: a resend after a token renewal must not rewrite the first request.
         authenticated = self.authenticator(prepared_request.copy())
         RateLimiters.acquire(self._limiter)
@@ -244,7 +322,7 @@ class GenericAPIStream(RESTStream[Any]):
             if not (self.allow_redirects and response.is_redirect):
                 break
             target = urljoin(response.url, response.headers["Location"])
-            allowed = {host_of(self._url), *self.stream_config.allowed_hosts}
+            allowed = {host_of(self._rendered.url), *self.stream_config.allowed_hosts}
             if host_of(target) not in allowed:
                 msg = (
                     f"Stream '{self.name}': {self.redact_url(response.url)} redirects to host '{host_of(target)}', "
@@ -289,7 +367,13 @@ class GenericAPIStream(RESTStream[Any]):
         return value
 
     def backoff_handler(self, details: Any) -> None:
-        """Log each retry as a warning: stream, cause (status and redacted URL), wait."""
+        """Log each retry as a warning: stream, cause (status and redacted URL), wait.
+
+        Raises:
+            StreamStoppedError: The stream has stopped (a date window failed): no retry.
+        """
+        if self._stopping.is_set():
+            raise StreamStoppedError(self.name)
         self._retries += 1
         exc = details.get("exception")
         response = getattr(exc, "response", None)
@@ -386,25 +470,65 @@ class GenericAPIStream(RESTStream[Any]):
 
     def request_records(self, context: Mapping | None) -> Iterable[dict]:
         """Yield the records of every page in order (see :meth:`_pages`)."""
-        for page in self._pages(context):
+        for page in self._pages(context, self._rendered):
             yield from page
 
-    def _pages(self, context: Mapping | None) -> Iterator[list[dict]]:
-        """Yield each page's records, fetching several pages at once where possible.
+    def _run_pages(self, context: Mapping | None, bookmark: Any) -> Iterator[list[dict]]:
+        """Yield the run's pages: of one request sequence, or of each date window in date order.
+
+        With ``date_window_size``, up to ``pagination.max_concurrency`` windows are fetched at
+        once (each one page after another, all under the shared rate limit) and their pages
+        still come out window by window, in page order. At most ``2 * max_concurrency``
+        windows are open at once, each holding at most 3 pages (:func:`in_order`).
+        """
+        if not self.stream_config.date_window_size:
+            yield from self._pages(context, self._rendered)
+            return
+        windows = self._windows(bookmark)
+        workers = min(self.stream_config.pagination.max_concurrency, len(windows))
+        self.logger.info(
+            "Stream '%s': %d date window(s) of %g days from %s to %s, up to %d at once.",
+            self.name,
+            len(windows),
+            self.stream_config.date_window_size,
+            windows[0].start,
+            windows[-1].end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            workers,
+        )
+        rendered = (self._render(self._variables_for(bookmark, window)) for window in windows)
+        if len(windows) == 1:
+            yield from self._pages(context, next(rendered))
+            return
+        sequences = (functools.partial(self._pages, context, request, ahead=False) for request in rendered)
+        if workers == 1:
+            for sequence in sequences:
+                yield from sequence()
+            return
+        self._stopping.clear()
+        yield from in_order(sequences, workers, thread_name_prefix=f"{self.name}-window", stop=self._stopping)
+
+    def _pages(self, context: Mapping | None, rendered: RenderedRequest, *, ahead: bool = True) -> Iterator[list[dict]]:
+        """Yield the records of each page of one request sequence, in page order.
 
         Offset and page-number pagination with a ``limit`` know the next request before the
-        current answer arrives: up to ``pagination.max_concurrency`` requests are in flight
-        (under the shared rate limit), and pages are still yielded in order. Other types
-        fetch one page after another.
+        current answer arrives: with ``ahead``, up to ``pagination.max_concurrency`` requests
+        are in flight (under the shared rate limit), and pages are still yielded in order.
+        Other types fetch one page after another.
+
+        Args:
+            context: The SDK's stream context (None: this stream has no partitions).
+            rendered: The request templates, rendered for the run or for one date window.
+            ahead: Allow requests ahead of the page being read (False inside date windows,
+                which are already fetched concurrently).
 
         Raises:
             PaginationLoopError: Two offset or page-number pages in a row hold the same records.
         """
         pagination = self.stream_config.pagination
-        if pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
-            pages = self._pages_concurrently(context)
+        if ahead and pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
+            pages = self._pages_concurrently(context, rendered)
         else:
-            pages = self._pages_in_turn(context)
+            pages = self._pages_in_turn(context, rendered)
         # Offset and page numbers come from the tap, not the API, so the paginator's repeated
         # token check cannot see an API that ignores them: it answers every request alike, and
         # the same records would be written until pagination.max_pages.
@@ -421,14 +545,14 @@ class GenericAPIStream(RESTStream[Any]):
             previous = page
             yield page
 
-    def _pages_in_turn(self, context: Mapping | None) -> Iterator[list[dict]]:
+    def _pages_in_turn(self, context: Mapping | None, rendered: RenderedRequest) -> Iterator[list[dict]]:
         """Fetch pages one after another (the SDK's ``request_records`` loop, page by page)."""
-        paginator = self.get_new_paginator()
+        paginator = self.get_new_paginator(rendered)
         decorated = self.request_decorator(self._request)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
             while not paginator.finished:
-                prepared = self._prepare_request(context=context, page=paginator)
+                prepared = self._prepare(rendered, paginator, paginator.current_value)
                 response = decorated(prepared, context)
                 request_counter.increment()
                 self.update_sync_costs(prepared, response, context)
@@ -440,28 +564,20 @@ class GenericAPIStream(RESTStream[Any]):
                     yield records
                 paginator.advance(response)
 
-    def _pages_concurrently(self, context: Mapping | None) -> Iterator[list[dict]]:
+    def _pages_concurrently(self, context: Mapping | None, rendered: RenderedRequest) -> Iterator[list[dict]]:
         """Fetch numbered pages ahead of the one being written, as many as pay off.
 
         How many requests go ahead is tuned while the stream runs (:class:`AheadTuner`): more
         on a slow API, none on one that answers about as fast as its pages are written, where
         requests ahead only contend with the writer for the interpreter.
         """
-        paginator = self.get_new_paginator()
+        paginator = self.get_new_paginator(rendered)
         assert isinstance(paginator, NumberedPaginator)
         config = self.stream_config.pagination
         decorated = self.request_decorator(self._request)
 
         def fetch(token: int) -> requests.Response:
-            request = self.get_http_request(page=PageContext(stream_context=context, next_page_token=token))
-            prepared = self.build_prepared_request(
-                method=request.method,
-                url=request.url,
-                params=request.encode_params(),
-                headers=request.headers,
-                json=request.data if self.payload_as_json else None,
-            )
-            return decorated(prepared, context)
+            return decorated(self._prepare(rendered, paginator, token), context)
 
         pending: collections.deque[tuple[int, Future[requests.Response]]] = collections.deque()
         token, issued, pages = paginator.FIRST, 0, 0
@@ -540,21 +656,24 @@ class GenericAPIStream(RESTStream[Any]):
         Progress is logged per page and the summary at the end.
         """
         bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
-        self._render(self._variables_for(bookmark))
+        self._rendered = self._render(self._variables_for(bookmark))
         key = self.replication_key
         progress = Progress(self.logger, self.name)
         self._retries = 0
-        for page in self._pages(context):
+        self._paginators = []
+        pages = 0
+        for page in self._run_pages(context, bookmark):
+            pages += 1
             if key and bookmark is not None:
                 page = [r for r in page if not _older(r.get(key), bookmark)]
             if page:
-                progress.add(len(page), pages=self._paginator.count + 1 if self._paginator else 1)
+                progress.add(len(page), pages=pages)
                 yield page
         progress.summary(
             SummaryMetric.STREAM_SUMMARY,
-            pages=self._paginator.count if self._paginator else 0,
+            pages=sum(paginator.count for paginator in self._paginators),
             retries=self._retries,
-            truncated=bool(self._paginator and self._paginator.truncated),
+            truncated=any(paginator.truncated for paginator in self._paginators),
         )
 
     def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
@@ -657,9 +776,11 @@ class GenericAPIStream(RESTStream[Any]):
         Must run before the catalog is read (the tap calls it while building streams).
         """
         inferrer = SchemaInferrer()
-        self._render(self._variables_for(None))
+        # With date windows, from the first window: an API may refuse a longer range.
+        window = self._windows(None)[0] if self.stream_config.date_window_size else None
+        rendered = self._render(self._variables_for(None, window))
         sampled = 0
-        for page_number, page in enumerate(self._pages_in_turn(None), start=1):
+        for page_number, page in enumerate(self._pages_in_turn(None, rendered), start=1):
             for record in page:
                 inferrer.add(record)
             sampled += len(page)

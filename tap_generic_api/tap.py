@@ -106,13 +106,14 @@ PAGINATION_SCHEMA = th.ObjectType(
         th.IntegerType,
         description=(
             "Most pages fetched at once for offset and page pagination with a limit "
-            "(default 4; fewer while more would not be faster)."
+            "(default 4; fewer while more would not be faster); with date_window_size, most date windows "
+            "fetched at once."
         ),
     ),
     th.Property(
         "max_pages",
         th.IntegerType,
-        description="Safety stop: most pages requested per stream per run (default 10000).",
+        description="Safety stop: most pages requested per stream (per date window) per run (default 10000).",
     ),
 )
 
@@ -181,6 +182,15 @@ STREAM_PROPERTIES = [
         "start_date",
         th.CustomType({"type": ["string", "number", "null"]}),
         description="ISO-8601 start of the first incremental run; {start_date} and {bookmark} fall back to it.",
+    ),
+    th.Property(
+        "date_window_size",
+        th.NumberType,
+        description=(
+            "Days per date window: the range from the bookmark (else start_date) to the run's start is "
+            "requested window by window, up to pagination.max_concurrency windows at once; the request "
+            "must use a start and an end variable."
+        ),
     ),
     th.Property(
         "schema",

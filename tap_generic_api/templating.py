@@ -103,15 +103,30 @@ def render_mapping(mapping: Mapping[str, Any], variables: Mapping[str, Any], *, 
 INCREMENTAL_VARIABLES = ("start_date", "start_date_unix", "end_date", "end_date_unix", "bookmark")
 
 
-def _to_unix(value: Any) -> int:
+def to_datetime(value: Any) -> datetime:
+    """Return ``value`` as a UTC datetime.
+
+    Args:
+        value: An ISO-8601 date or timestamp (no zone means UTC; ``Z`` allowed), or epoch
+            seconds as a number or as digits.
+
+    Raises:
+        ValueError: ``value`` is none of these.
+    """
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value)
+        return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
-        return int(float(value))
+        return datetime.fromtimestamp(float(value), UTC)
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp())
+    return parsed
+
+
+def _to_unix(value: Any) -> int:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    return int(to_datetime(value).timestamp())
 
 
 def incremental_variables(bookmark: Any, start_date: str | None, now: datetime) -> dict[str, Any]:
@@ -125,7 +140,8 @@ def incremental_variables(bookmark: Any, start_date: str | None, now: datetime) 
     Returns:
         ``start_date`` / ``bookmark`` (the bookmark, else ``start_date``), their ``_unix``
         forms in epoch seconds, and ``end_date`` / ``end_date_unix`` (the run's start time).
-        ``start_date`` and ``bookmark`` are absent when neither is known.
+        ``start_date`` and ``bookmark`` are absent when neither is known; ``start_date_unix``
+        also when the start is not a date, a timestamp or a number.
     """
     values: dict[str, Any] = {
         "end_date": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -135,7 +151,10 @@ def incremental_variables(bookmark: Any, start_date: str | None, now: datetime) 
     if start is not None:
         values["start_date"] = start
         values["bookmark"] = start
-        values["start_date_unix"] = _to_unix(start)
+        try:
+            values["start_date_unix"] = _to_unix(start)
+        except ValueError:
+            pass  # a bookmark that is not a date (an id, a sequence): no _unix form
     return values
 
 

@@ -14,6 +14,7 @@ import backoff._sync
 import pytest
 import requests
 
+from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
 from tap_generic_api.retries import RetryWaitTooLongError
 from tap_generic_api.streams import APIRequestError
@@ -415,6 +416,23 @@ def test_unix_start_date_variables(requests_mock):
     qs = requests_mock.last_request.qs
     assert qs["created[gte]"] == ["1704067200"]
     assert abs(int(qs["created[lte]"][0]) - time.time()) < 60
+
+
+def test_a_bookmark_that_is_not_a_date_is_sent_as_it_is(requests_mock):
+    requests_mock.get(API, json=[{"id": 9, "seq": "evt_00042"}])
+    state = {"bookmarks": {"items": {"replication_key": "seq", "replication_key_value": "evt_00041"}}}
+    config = {"replication_key": "seq", "start_date": "0", "params": {"after": "{bookmark}"}}
+    messages = _sync(_tap(state=state, **config))
+    assert requests_mock.last_request.qs["after"] == ["evt_00041"]
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": 9, "seq": "evt_00042"}]
+
+
+def test_start_date_unix_of_a_bookmark_that_is_not_a_date_is_a_clear_error(requests_mock):
+    state = {"bookmarks": {"items": {"replication_key": "seq", "replication_key_value": "evt_00041"}}}
+    config = {"replication_key": "seq", "start_date": "0", "params": {"after": "{start_date_unix}"}}
+    with pytest.raises(ConfigError, match=r"\{start_date_unix\} needs a date, .* is 'evt_00041'"):
+        _sync(_tap(state=state, **config))
+    assert requests_mock.call_count == 0
 
 
 # --- many streams, POST, schema --------------------------------------------------------
