@@ -11,6 +11,9 @@ Scenarios (all servers on 127.0.0.1, stopped at the end):
   output to /dev/null;
 * tap, slow API: the same data with ``--slow-delay`` seconds added to every response and
   50 requests/s allowed; ours and ``tap-rest-api-msdk``;
+* tap, date windows: the same slow API's ``/events`` (records spread over 20 days, cursor
+  pagination, which cannot be fetched ahead): ours one cursor sequence after another, and ours
+  with ``date_window_size`` 1 (20 windows, up to 8 at once);
 * target: a Singer file of the same records loaded into a fresh local BigQuery emulator per
   run (row count checked after each): ours, ``z3-target-bigquery`` (``batch_job``), a bare
   client (one load job per 1,000 rows), and ours with the loader replaced by a no-op;
@@ -143,6 +146,8 @@ class FastAPI:
             msg = f"fast_api did not start: {line!r}"
             raise RuntimeError(msg)
         self.url = f"http://127.0.0.1:{line.split()[1]}/items"
+        self.events_url = f"http://127.0.0.1:{line.split()[1]}/events"
+        self.first_created = int(line.split()[2])
 
     def __enter__(self) -> FastAPI:
         return self
@@ -246,6 +251,40 @@ def tap_slow(records: int, n: int, work: Path, delay: float) -> dict[str, list[R
         return rounds(commands, records, n)
 
 
+def tap_windows(records: int, n: int, work: Path, delay: float) -> dict[str, list[Run]]:
+    """Our tap on a date-filtered, cursor-paginated slow API: one sequence vs date windows."""
+    with FastAPI(records, delay=delay) as api:
+        start = datetime.fromtimestamp(api.first_created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        base = {
+            "url": api.events_url,
+            "data_path": "rows",
+            "params": {"created_gte": "{start_date_unix}", "created_lt": "{end_date_unix}"},
+            "pagination": {"type": "cursor", "param": "cursor", "response_path": "next", "max_concurrency": 8},
+            "replication_key": "created",
+            "start_date": start,
+            "destination": {"table": "events", "key_fields": ["id"]},
+            "rate_limit": {"requests_per_second": 50},
+        }
+        commands = {
+            "tap-generic-api, one cursor sequence": [
+                str(BIN / "tap-generic-api"),
+                "--config",
+                str(write_json(work, "sequence.json", base)),
+            ],
+            "tap-generic-api, date_window_size 1 (up to 8 at once)": [
+                str(BIN / "tap-generic-api"),
+                "--config",
+                str(write_json(work, "windows.json", {**base, "date_window_size": 1})),
+            ],
+        }
+        for name, cmd in commands.items():
+            got = count_records(cmd)
+            if got != records:
+                msg = f"{name} wrote {got} records, expected {records}"
+                raise RuntimeError(msg)
+        return rounds(commands, records, n)
+
+
 def singer_file(records: int, work: Path) -> Path:
     """Write a Singer file of ``records`` generated records (our tap's output)."""
     path = work / f"items-{records}.singer"
@@ -336,10 +375,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--slow-delay", type=float, default=0.1, help="seconds added to each slow-API response")
     parser.add_argument("--memory-sizes", default="10000,100000,1000000")
-    parser.add_argument("--only", choices=["tap-fast", "tap-slow", "target", "memory"], action="append")
+    parser.add_argument("--only", choices=["tap-fast", "tap-slow", "tap-windows", "target", "memory"], action="append")
     parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args()
-    only = set(args.only or ["tap-fast", "tap-slow", "target", "memory"])
+    only = set(args.only or ["tap-fast", "tap-slow", "tap-windows", "target", "memory"])
     sections = []
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
@@ -351,6 +390,13 @@ def main() -> int:
         if "tap-slow" in only:
             title = f"Tap, slow API (+{args.slow_delay * 1000:.0f} ms per response, 50 requests/s allowed)"
             sections.append(table(title, tap_slow(args.records, args.rounds, work, args.slow_delay)))
+            print(sections[-1], flush=True)
+        if "tap-windows" in only:
+            title = (
+                f"Tap, date windows on the slow API (+{args.slow_delay * 1000:.0f} ms per response, "
+                "50 requests/s, cursor pagination)"
+            )
+            sections.append(table(title, tap_windows(args.records, args.rounds, work, args.slow_delay)))
             print(sections[-1], flush=True)
         if "target" in only:
             sections.append(

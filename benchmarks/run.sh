@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (project, emulator, competitor plugins in .bench/), then run the benchmarks.
-# Usage: benchmarks/run.sh [--write] [--rounds N] [--records N] [--only tap-fast|tap-slow|target|memory]
+# Usage: benchmarks/run.sh [--write] [--rounds N] [--records N] [--only tap-fast|tap-slow|tap-windows|target|memory]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"

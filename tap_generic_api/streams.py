@@ -481,6 +481,7 @@ class GenericAPIStream(RESTStream[Any]):
         still come out window by window, in page order. At most ``2 * max_concurrency``
         windows are open at once, each holding at most 3 pages (:func:`in_order`).
         """
+        self._stopping.clear()  # a stream object may run again (tests, the SDK's test suites)
         if not self.stream_config.date_window_size:
             yield from self._pages(context, self._rendered)
             return
@@ -504,7 +505,6 @@ class GenericAPIStream(RESTStream[Any]):
             for sequence in sequences:
                 yield from sequence()
             return
-        self._stopping.clear()
         yield from in_order(sequences, workers, thread_name_prefix=f"{self.name}-window", stop=self._stopping)
 
     def _pages(self, context: Mapping | None, rendered: RenderedRequest, *, ahead: bool = True) -> Iterator[list[dict]]:
