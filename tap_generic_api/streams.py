@@ -26,7 +26,7 @@ from tap_generic_api import fastjson, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.concurrency import AheadTuner, in_order
 from tap_generic_api.config import StreamConfig
-from tap_generic_api.errors import ConfigError
+from tap_generic_api.errors import ConfigError, ResponseShapeError
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
     NumberedPaginator,
@@ -462,7 +462,11 @@ class GenericAPIStream(RESTStream[Any]):
     # -- records -------------------------------------------------------------------
 
     def _records_of(self, response: requests.Response) -> list[Any]:
-        return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
+        try:
+            return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
+        except ResponseShapeError as exc:
+            msg = f"Stream '{self.name}': {exc}"
+            raise ResponseShapeError(msg) from None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the records at ``data_path`` in response order."""

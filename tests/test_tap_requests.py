@@ -175,13 +175,15 @@ def test_single_object_is_one_record_and_null_is_none(requests_mock):
 
 def test_missing_data_path_is_an_error(requests_mock):
     requests_mock.get(API, json={"results": [], "paging": {}})
-    with pytest.raises(ResponseShapeError, match=r"data_path 'data' not found.*\['paging', 'results'\]"):
+    with pytest.raises(ResponseShapeError, match=r"^Stream '\w+': data_path 'data' not found.*\['paging', 'results'\]"):
         _extract(_tap(data_path="data"))
 
 
 def test_html_body_with_status_200_is_an_error(requests_mock):
     requests_mock.get(API, text="<html>maintenance</html>", headers={"Content-Type": "text/html"})
-    with pytest.raises(ResponseShapeError, match=r"not JSON .*text/html.*maintenance"):
+    with pytest.raises(
+        ResponseShapeError, match=r"^Stream '\w+': Response from .* is not JSON .*text/html.*maintenance"
+    ):
         _extract(_tap())
 
 
