@@ -19,7 +19,6 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -122,7 +121,8 @@ def in_order(
 
     At most ``workers`` producers run at once and at most ``2 * workers`` are started or
     queued ahead of the one being read; each may get ``buffer`` items ahead of the reader, so
-    at most ``2 * workers * (buffer + 1)`` items are held (pages, for the tap).
+    at most ``2 * workers * (buffer + 1)`` items are held (pages, for the tap). Workers are
+    daemon threads: the process can end while one is still waiting on a request.
 
     Args:
         producers: Callables returning an iterator each (called on a worker thread); read lazily.
@@ -142,9 +142,9 @@ def in_order(
             those not started never start.
     """
     stop = stop or threading.Event()
-    pending: deque[tuple[queue.Queue, Future]] = deque()
+    pending: deque[queue.Queue] = deque()
     remaining = iter(producers)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name_prefix)
+    jobs: queue.Queue = queue.Queue()
 
     def run(produce: Callable[[], Iterator[T]], out: queue.Queue) -> None:
         try:
@@ -155,18 +155,35 @@ def in_order(
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
             _put(out, (_ERROR, exc), stop)
 
+    def work() -> None:
+        while not stop.is_set():
+            job = jobs.get()
+            if job is None:
+                return
+            run(*job)
+
+    # Daemon threads, not a ThreadPoolExecutor: the interpreter joins an executor's threads at
+    # exit, so an error or a signal would wait for every request in flight (up to its timeout)
+    # and every retry wait (up to max_retry_wait) before the process ends.
+    threads = [
+        threading.Thread(target=work, name=f"{thread_name_prefix}-{number}", daemon=True) for number in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+
     def top_up() -> None:
         while len(pending) < 2 * workers:
             produce = next(remaining, None)
             if produce is None:
                 return
             out: queue.Queue = queue.Queue(maxsize=buffer)
-            pending.append((out, pool.submit(run, produce, out)))
+            pending.append(out)
+            jobs.put((produce, out))
 
     try:
         top_up()
         while pending:
-            out, _ = pending[0]
+            out = pending[0]
             while True:
                 kind, value = out.get()
                 if kind == _ITEM:
@@ -179,9 +196,8 @@ def in_order(
             top_up()
     finally:
         stop.set()
-        # Not waiting: a worker in the middle of a request finishes it (bounded by the
-        # request timeout) and then sees ``stop``; the reader's error is reported now.
-        pool.shutdown(wait=False, cancel_futures=True)
+        for _ in threads:
+            jobs.put(None)  # wakes the idle workers; busy ones see `stop` at their next item
 
 
 def _put(out: queue.Queue, item: tuple[int, object], stop: threading.Event) -> bool:

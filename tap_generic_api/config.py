@@ -13,9 +13,11 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from tap_generic_api.errors import ConfigError
+from tap_generic_api.windows import MIN_WINDOW_DAYS
 
 #: Keys a stream block may hold (the seed's, plus ``name``).
 STREAM_KEYS = frozenset(
@@ -518,6 +520,12 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     date_window_size = block.get("date_window_size")
     if date_window_size is not None:
         date_window_size = _positive_number(date_window_size, f"{where}.date_window_size")
+        if date_window_size < MIN_WINDOW_DAYS:
+            msg = (
+                f"{where}.date_window_size is in days and must be at least one second "
+                f"({MIN_WINDOW_DAYS:.8f}), got {date_window_size:g}."
+            )
+            raise ConfigError(msg)
         if start_date is None:
             msg = (
                 f"{where}.date_window_size needs {where}.start_date: the windows run from the bookmark "
@@ -588,6 +596,21 @@ def _iso_datetime(value: Any, where: str) -> str | int | float:
     return value
 
 
+def plain_numbers(value: Any) -> Any:
+    """Return ``value`` with every :class:`~decimal.Decimal` inside it turned into a float.
+
+    singer-sdk reads a config file with ``parse_float=Decimal``, so ``"timeout": 2.5`` arrives
+    as ``Decimal('2.5')``; the settings here are plain numbers.
+    """
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {key: plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(item) for item in value]
+    return value
+
+
 def parse_streams(config: Mapping[str, Any]) -> list[StreamConfig]:
     """Check a whole tap config and return one :class:`StreamConfig` per stream.
 
@@ -600,7 +623,7 @@ def parse_streams(config: Mapping[str, Any]) -> list[StreamConfig]:
     Raises:
         ConfigError: Any stream block is invalid, or two streams share a name.
     """
-    streams = [parse_stream(index, block) for index, block in stream_blocks(config)]
+    streams = [parse_stream(index, block) for index, block in stream_blocks(plain_numbers(config))]
     seen: dict[str, str] = {}
     for stream in streams:
         if stream.name in seen:

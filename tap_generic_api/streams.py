@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -15,6 +16,7 @@ from urllib.parse import urljoin
 
 import backoff
 import requests
+import requests.adapters
 from pyrate_limiter import Limiter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -42,7 +44,7 @@ from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import redact_text, redact_url, strings_in
 from tap_generic_api.responses import body_excerpt, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
-from tap_generic_api.windows import DateWindow, date_windows
+from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 
 #: Redirects followed for one request.
 MAX_REDIRECTS = 5
+#: Connections kept per host by requests' default adapter.
+DEFAULT_POOL_SIZE = 10
 
 
 class APIRequestError(FatalAPIError):
@@ -139,6 +143,11 @@ class GenericAPIStream(RESTStream[Any]):
             schema = permissive_schema(stream_config.key_fields, extra)
         super().__init__(tap=tap, name=stream_config.name, schema=schema, http_method=stream_config.method)
         self.primary_keys = list(stream_config.key_fields)
+        # requests keeps 10 connections per host; with max_concurrency above 10 the others
+        # would be opened and dropped on every request.
+        size = max(DEFAULT_POOL_SIZE, stream_config.pagination.max_concurrency)
+        for prefix in ("http://", "https://"):
+            self.requests_session.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size))
         self.replication_key = stream_config.replication_key
         self._is_sorted = stream_config.is_sorted
 
@@ -204,15 +213,29 @@ class GenericAPIStream(RESTStream[Any]):
         )
 
     def _windows(self, bookmark: Any) -> list[DateWindow]:
-        """Return the run's date windows: from the bookmark (else ``start_date``) to the run's start."""
-        start = bookmark if bookmark is not None else self.stream_config.start_date
+        """Return the run's date windows: from the bookmark (else ``start_date``) to the run's start.
+
+        Raises:
+            ConfigError: The start is not a date, a timestamp or epoch seconds, or the range
+                needs more than :data:`~tap_generic_api.windows.MAX_WINDOWS` windows.
+        """
+        config = self.stream_config
+        start = bookmark if bookmark is not None else config.start_date
+        source = "the bookmark in STATE" if bookmark is not None else f"{config.where}.start_date"
         try:
-            return list(date_windows(start, self._run_started, float(self.stream_config.date_window_size or 0)))
-        except ValueError:
-            source = "the bookmark in STATE" if bookmark is not None else f"{self.stream_config.where}.start_date"
+            start_at = templating.to_datetime(start)
+        except (ValueError, OverflowError, OSError):
             msg = (
                 f"Stream '{self.name}': date_window_size needs a date, a timestamp or epoch seconds to start "
                 f"from, but {source} is {start!r}."
+            )
+            raise ConfigError(msg) from None
+        try:
+            return date_windows(start, self._run_started, float(config.date_window_size or 0))
+        except TooManyWindowsError as exc:
+            msg = (
+                f"Stream '{self.name}': from {source} ({start_at:%Y-%m-%d}) to now, {exc}. Raise "
+                f"{config.where}.date_window_size."
             )
             raise ConfigError(msg) from None
 
@@ -500,18 +523,65 @@ class GenericAPIStream(RESTStream[Any]):
             windows[-1].end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             workers,
         )
-        rendered = (self._render(self._variables_for(bookmark, window)) for window in windows)
-        if len(windows) == 1:
-            yield from self._pages(context, next(rendered))
-            return
-        sequences = (functools.partial(self._pages, context, request, ahead=False) for request in rendered)
-        if workers == 1:
-            for sequence in sequences:
-                yield from sequence()
-            return
-        yield from in_order(sequences, workers, thread_name_prefix=f"{self.name}-window", stop=self._stopping)
 
-    def _pages(self, context: Mapping | None, rendered: RenderedRequest, *, ahead: bool = True) -> Iterator[list[dict]]:
+        def window_pages(window: DateWindow) -> Iterator[tuple[DateWindow, list[dict] | None]]:
+            rendered = self._render(self._variables_for(bookmark, window))
+            paginator = self.get_new_paginator(rendered)
+            # One window alone may fetch pages ahead; several are already fetched concurrently.
+            for page in self._pages(context, rendered, paginator=paginator, ahead=len(windows) == 1):
+                yield window, page
+            if paginator.truncated:
+                yield window, None
+
+        producers = [functools.partial(window_pages, window) for window in windows]
+        if workers == 1:
+            pairs: Iterator[tuple[DateWindow, list[dict] | None]] = itertools.chain.from_iterable(
+                produce() for produce in producers
+            )
+        else:
+            pairs = in_order(producers, workers, thread_name_prefix=f"{self.name}-window", stop=self._stopping)
+        check = _WindowCheck(self.replication_key)
+        try:
+            for window, page in pairs:
+                if page is None:
+                    if not self.replication_key:
+                        continue  # no bookmark: the next windows are fetched as usual
+                    # Later windows would move the bookmark past the records this one left out.
+                    self.logger.warning(
+                        "Stream '%s': the date window %s to %s stopped at pagination.max_pages; the windows "
+                        "after it are left for the next run, which starts from this run's bookmark. Lower "
+                        "date_window_size or raise max_pages.",
+                        self.name,
+                        window.start,
+                        window.end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    )
+                    return
+                outside = check.outside(window, page)
+                if outside is not None:
+                    self.logger.warning(
+                        "Stream '%s': the date window %s to %s returned a record with %s = %r, outside it: the "
+                        "API may ignore the window's params, and records may come more than once. Check that "
+                        "the params use the API's own start and end filters.",
+                        self.name,
+                        window.start,
+                        window.end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        self.replication_key,
+                        outside,
+                    )
+                yield page
+        finally:
+            close = getattr(pairs, "close", None)
+            if close is not None:
+                close()  # stops the workers now, not when the generator is collected
+
+    def _pages(
+        self,
+        context: Mapping | None,
+        rendered: RenderedRequest,
+        *,
+        paginator: SafePaginator | None = None,
+        ahead: bool = True,
+    ) -> Iterator[list[dict]]:
         """Yield the records of each page of one request sequence, in page order.
 
         Offset and page-number pagination with a ``limit`` know the next request before the
@@ -522,6 +592,7 @@ class GenericAPIStream(RESTStream[Any]):
         Args:
             context: The SDK's stream context (None: this stream has no partitions).
             rendered: The request templates, rendered for the run or for one date window.
+            paginator: The paginator to use (default a new one for ``rendered``).
             ahead: Allow requests ahead of the page being read (False inside date windows,
                 which are already fetched concurrently).
 
@@ -530,9 +601,9 @@ class GenericAPIStream(RESTStream[Any]):
         """
         pagination = self.stream_config.pagination
         if ahead and pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
-            pages = self._pages_concurrently(context, rendered)
+            pages = self._pages_concurrently(context, rendered, paginator or self.get_new_paginator(rendered))
         else:
-            pages = self._pages_in_turn(context, rendered)
+            pages = self._pages_in_turn(context, rendered, paginator or self.get_new_paginator(rendered))
         # Offset and page numbers come from the tap, not the API, so the paginator's repeated
         # token check cannot see an API that ignores them: it answers every request alike, and
         # the same records would be written until pagination.max_pages.
@@ -549,9 +620,10 @@ class GenericAPIStream(RESTStream[Any]):
             previous = page
             yield page
 
-    def _pages_in_turn(self, context: Mapping | None, rendered: RenderedRequest) -> Iterator[list[dict]]:
+    def _pages_in_turn(
+        self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
+    ) -> Iterator[list[dict]]:
         """Fetch pages one after another (the SDK's ``request_records`` loop, page by page)."""
-        paginator = self.get_new_paginator(rendered)
         decorated = self.request_decorator(self._request)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
@@ -568,14 +640,15 @@ class GenericAPIStream(RESTStream[Any]):
                     yield records
                 paginator.advance(response)
 
-    def _pages_concurrently(self, context: Mapping | None, rendered: RenderedRequest) -> Iterator[list[dict]]:
+    def _pages_concurrently(
+        self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
+    ) -> Iterator[list[dict]]:
         """Fetch numbered pages ahead of the one being written, as many as pay off.
 
         How many requests go ahead is tuned while the stream runs (:class:`AheadTuner`): more
         on a slow API, none on one that answers about as fast as its pages are written, where
         requests ahead only contend with the writer for the interpreter.
         """
-        paginator = self.get_new_paginator(rendered)
         assert isinstance(paginator, NumberedPaginator)
         config = self.stream_config.pagination
         decorated = self.request_decorator(self._request)
@@ -780,20 +853,69 @@ class GenericAPIStream(RESTStream[Any]):
         Must run before the catalog is read (the tap calls it while building streams).
         """
         inferrer = SchemaInferrer()
-        # With date windows, from the first window: an API may refuse a longer range.
-        window = self._windows(None)[0] if self.stream_config.date_window_size else None
-        rendered = self._render(self._variables_for(None, window))
-        sampled = 0
-        for page_number, page in enumerate(self._pages_in_turn(None, rendered), start=1):
-            for record in page:
-                inferrer.add(record)
-            sampled += len(page)
-            if page_number >= pages:
+        # With date windows, window by window from the newest (an API may refuse a longer
+        # range, and the oldest windows are often empty), until `pages` pages are read.
+        windows: list[DateWindow | None] = [None]
+        if self.stream_config.date_window_size:
+            windows = list(reversed(self._windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
+        sampled = page_count = 0
+        for window in windows:
+            rendered = self._render(self._variables_for(None, window))
+            for page in self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)):
+                for record in page:
+                    inferrer.add(record)
+                sampled += len(page)
+                page_count += 1
+                if page_count >= pages:
+                    break
+            if page_count >= pages:
                 break
+        if not sampled:
+            self.logger.warning(
+                "Stream '%s': no records to infer the schema from; the stream's schema is its key properties "
+                "only (records still go out whole). Set the stream's schema to describe them.",
+                self.name,
+            )
         extra = [self.replication_key] if self.replication_key else []
         self._schema = with_fields(inferrer.schema(), [*self.primary_keys, *extra])
         self._metadata = None
         self.logger.info("Stream '%s': schema inferred from %d records.", self.name, sampled)
+
+
+#: Newest date windows read, at most, to infer a schema.
+INFER_SCHEMA_MAX_WINDOWS = 10
+
+
+class _WindowCheck:
+    """Spots records whose replication key lies outside their date window (once per run).
+
+    Only the first and last record of each page are looked at: a misconfigured API returns
+    records from everywhere, so the ends show it, at no cost per record.
+    """
+
+    def __init__(self, replication_key: str | None) -> None:
+        self.key = replication_key
+        self.done = replication_key is None
+
+    def outside(self, window: DateWindow, page: list[dict]) -> Any:
+        """Return the first value outside ``[window.start_at, window.end_at]`` (once), else None."""
+        if self.done or not page:
+            return None
+        for record in (page[0], page[-1]):
+            value = record.get(self.key) if isinstance(record, dict) else None
+            if value is None:
+                continue
+            try:
+                moment = templating.to_datetime(value)
+            except (ValueError, TypeError, OverflowError, OSError):
+                self.done = True  # not a date: nothing to compare with
+                return None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            if not window.start_at <= moment <= window.end_at:
+                self.done = True
+                return value
+        return None
 
 
 def _older(value: Any, bookmark: Any) -> bool:

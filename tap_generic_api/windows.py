@@ -8,7 +8,6 @@ or ``pagination.max_pages``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +16,15 @@ from tap_generic_api.templating import to_datetime
 
 #: How window bounds after the first start are written into ``{start_date}`` / ``{end_date}``.
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+#: Most windows in one run: more is a misconfigured size (0.0001 days from 2000 is 10 million
+#: windows, days of requests), refused before any request.
+MAX_WINDOWS = 100_000
+#: Shortest window in days: one second (finer bounds cannot be written into the templates).
+MIN_WINDOW_DAYS = 1 / 86400
+
+
+class TooManyWindowsError(ValueError):
+    """The range would need more than :data:`MAX_WINDOWS` windows."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class DateWindow:
             ISO-8601 UTC timestamp, or epoch seconds when the stream's start is a number.
         start_at: The start as a UTC datetime.
         end_at: The end as a UTC datetime (the next window's start; the run's start for the last).
+            Bounds are converted to UTC before they are written, so that windows meet exactly.
     """
 
     start: Any
@@ -51,33 +60,49 @@ class DateWindow:
         }
 
 
-def date_windows(start: Any, end: datetime, days: float) -> Iterator[DateWindow]:
+def date_windows(start: Any, end: datetime, days: float) -> list[DateWindow]:
     """Split ``[start, end)`` into windows of ``days`` days; the last one ends at ``end``.
 
     Args:
-        start: Where the range starts: an ISO-8601 date or timestamp (no zone means UTC),
-            or epoch seconds (a number, or digits as text).
+        start: Where the range starts: an ISO-8601 date or timestamp (no zone means UTC; an
+            offset such as ``-05:00`` is converted to UTC), or epoch seconds (a number, or
+            digits as text).
         end: Where it ends (UTC), the run's start.
-        days: Window length in days (> 0; fractions allowed: 0.25 is six hours).
+        days: Window length in days (at least :data:`MIN_WINDOW_DAYS`; fractions allowed:
+            0.25 is six hours).
 
-    Yields:
+    Returns:
         The windows in date order; one window when ``start`` is not before ``end`` (the
-        request is made as it would be without windows).
+        request is made as it would be without windows) or ``days`` spans the whole range.
 
     Raises:
-        ValueError: ``start`` is neither a date, a timestamp nor a number.
+        ValueError: ``start`` is neither a date, a timestamp nor a number, or ``days`` is
+            shorter than :data:`MIN_WINDOW_DAYS`.
+        TooManyWindowsError: More than :data:`MAX_WINDOWS` windows.
     """
-    start_at = to_datetime(start)
-    step = timedelta(days=days)
+    if days < MIN_WINDOW_DAYS:
+        msg = f"a date window must be at least one second ({MIN_WINDOW_DAYS:.8f} days), got {days} days"
+        raise ValueError(msg)
+    start_at = to_datetime(start).astimezone(UTC)
+    end = end.astimezone(UTC)
+    span = end - start_at
+    try:
+        step = timedelta(days=days)
+    except OverflowError:
+        step = timedelta.max
+    if span > timedelta(0) and span / step > MAX_WINDOWS:
+        msg = f"{span / timedelta(days=1):.0f} days in windows of {days:g} days make more than {MAX_WINDOWS:,} windows"
+        raise TooManyWindowsError(msg)
     numeric = isinstance(start, int | float) or (isinstance(start, str) and _is_number(start))
+    windows = []
     value = start
     while True:
-        end_at = min(start_at + step, end) if start_at < end else end
-        yield DateWindow(start=value, start_at=start_at, end_at=end_at)
+        end_at = start_at + step if end - start_at > step else end
+        windows.append(DateWindow(start=value, start_at=start_at, end_at=end_at))
         if end_at >= end:
-            return
+            return windows
         start_at = end_at
-        value = int(start_at.timestamp()) if numeric else start_at.astimezone(UTC).strftime(ISO_FORMAT)
+        value = int(start_at.timestamp()) if numeric else start_at.strftime(ISO_FORMAT)
 
 
 def _is_number(text: str) -> bool:

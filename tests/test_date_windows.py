@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import subprocess
 import threading
 import time
 import urllib.parse
 from contextlib import redirect_stdout
 
 import pytest
+from conftest import BIN
 from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import FatalAPIError
 from werkzeug import Response
@@ -164,7 +166,10 @@ class WindowedAPI:
     The first window's pages answer late, so later windows finish before it.
     """
 
-    def __init__(self, fail_since: str | None = None) -> None:
+    def __init__(
+        self, fail_since: str | None = None, hang_since: str | None = None, release: threading.Event | None = None
+    ) -> None:
+        self.hang_since, self.release = hang_since, release
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, int]] = []
         self.in_flight = self.peak = 0
@@ -180,6 +185,8 @@ class WindowedAPI:
             self.peak = max(self.peak, self.in_flight)
         try:
             time.sleep(0.3 if since.startswith("2024-03-01") else 0.1)
+            if since == self.hang_since and self.release is not None:
+                self.release.wait(60)
             if since == self.fail_since:
                 return Response('{"error": "window broken"}', status=404, content_type="application/json")
             matching = [r for r in ALL_RECORDS if since <= r["updated_at"] < until]
@@ -278,13 +285,97 @@ def test_one_window_at_a_time_with_max_concurrency_1():
     assert api.requests == sorted(api.requests)  # day by day, page by page
 
 
-def test_max_pages_applies_to_each_window(caplog):
+def test_max_pages_without_a_replication_key_applies_to_each_window(caplog):
     with WindowedAPI() as api:
-        messages = _sync(api.tap(pagination={"type": "page", "limit": 2, "max_pages": 1, "max_concurrency": 3}))
+        tap = api.tap(replication_key=None, pagination={"type": "page", "limit": 2, "max_pages": 1})
+        messages = _sync(tap)
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert records == [r for day in range(DAYS) for r in _day_records(day)[:2]]
     assert len(api.requests) == DAYS
     assert caplog.text.count("stopped after 1 pages (pagination.max_pages)") == DAYS
+
+
+def test_a_window_stopped_at_max_pages_ends_the_run_so_the_bookmark_does_not_pass_it(caplog):
+    with WindowedAPI() as api:
+        messages = _sync(api.tap(pagination={"type": "page", "limit": 2, "max_pages": 1, "max_concurrency": 3}))
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert records == _day_records(0)[:2]
+    state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["events"]["replication_key_value"] == _day_records(0)[1]["updated_at"]
+    assert (
+        "the date window 2024-03-01T00:00:00Z to 2024-03-02T00:00:00Z stopped at pagination.max_pages; "
+        "the windows after it are left for the next run"
+    ) in caplog.text
+
+
+def test_an_api_ignoring_the_window_end_is_reported(caplog):
+    with WindowedAPI() as api:
+        tap = api.tap(params={"since": "{start_date}", "until": "2100-01-01T00:00:00Z", "to": "{end_date}"})
+        _sync(tap)
+    assert caplog.text.count("outside it: the API may ignore the window's params") == 1
+    assert "returned a record with updated_at = '2024-03-02T01:00:00Z', outside it" in caplog.text
+
+
+def test_a_start_with_an_offset_gives_utc_windows_that_meet():
+    end = datetime.datetime(2024, 1, 3, tzinfo=UTC)
+    windows = date_windows("2024-01-01T00:00:00-05:00", end, 1)
+    assert [(w.variables()["start_date"], w.variables()["end_date"]) for w in windows] == [
+        ("2024-01-01T00:00:00-05:00", "2024-01-02T05:00:00Z"),
+        ("2024-01-02T05:00:00Z", "2024-01-03T00:00:00Z"),
+    ]
+
+
+def test_too_many_windows_are_refused_before_any_request(requests_mock):
+    config = _config(start_date="2000-01-01T00:00:00Z", date_window_size=0.001)
+    with pytest.raises(ConfigError, match=r"more than 100,000 windows\. Raise config\.date_window_size"):
+        _sync(TapGenericAPI(config=config, parse_env_config=False))
+    assert requests_mock.call_count == 0
+
+
+def test_a_window_size_spanning_the_range_is_one_window():
+    end = datetime.datetime(2024, 1, 3, tzinfo=UTC)
+    (window,) = date_windows("2024-01-01", end, 1e12)
+    assert window.variables()["end_date"] == "2024-01-03T00:00:00Z"
+
+
+def _cli(config_path, timeout=60):
+    return subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(config_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def test_fractional_days_and_seconds_from_a_config_file(tmp_path):
+    """singer-sdk reads config files with Decimal floats; the CLI takes them as numbers."""
+    start = (datetime.datetime.now(UTC) - datetime.timedelta(days=1)).replace(microsecond=0)
+    with WindowedAPI() as api:
+        config = {**api.tap().config, "start_date": _iso(start), "date_window_size": 0.25, "timeout": 2.5}
+        path = tmp_path / "tap.json"
+        path.write_text(json.dumps(config))
+        result = _cli(path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(since for since, _, _ in api.requests) == [
+        _iso(start + datetime.timedelta(hours=6 * n))
+        for n in range(5)  # the last a few seconds long
+    ]
+
+
+def test_a_failing_window_ends_the_process_without_waiting_for_a_hung_window(tmp_path):
+    release = threading.Event()
+    with WindowedAPI(fail_since="2024-03-01T00:00:00Z", hang_since="2024-12-26T00:00:00Z", release=release) as api:
+        config = {**api.tap().config, "date_window_size": 300, "timeout": 120}
+        path = tmp_path / "tap.json"
+        path.write_text(json.dumps(config))
+        result = _cli(path, timeout=60)
+        hung_still = not release.is_set()
+        release.set()
+    assert result.returncode == 1
+    assert "404 NOT FOUND" in result.stderr
+    assert hung_still  # the process ended while the other window's request was still open
+    assert ("2024-12-26T00:00:00Z", "2025-10-22T00:00:00Z", 1) in api.requests
 
 
 # --- config --------------------------------------------------------------------------
@@ -308,6 +399,7 @@ def _config(**changes):
         ({"start_date": None}, r"config\.date_window_size needs config\.start_date"),
         ({"date_window_size": 0}, r"config\.date_window_size must be a positive number, got 0"),
         ({"date_window_size": -1.5}, r"config\.date_window_size must be a positive number, got -1\.5"),
+        ({"date_window_size": 1e-7}, r"config\.date_window_size is in days and must be at least one second"),
         ({"params": {"since": "{start_date}"}}, r"config\.date_window_size needs the request .* an end variable"),
         ({"params": {}}, r"config\.date_window_size needs the request .* a start variable"),
     ],
@@ -327,8 +419,18 @@ def test_a_bookmark_that_is_not_a_date_is_named(requests_mock):
     assert requests_mock.call_count == 0
 
 
-def test_schema_inference_samples_the_first_window(requests_mock):
-    requests_mock.get("https://api.example.com/v1/events", json=[{"id": 1, "name": "a"}])
-    TapGenericAPI(config=_config(infer_schema=True, start_date="2024-01-01T00:00:00Z"), parse_env_config=False)
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(requests_mock.request_history[0].url).query)
-    assert query == {"since": ["2024-01-01T00:00:00Z"], "until": ["2024-01-08T00:00:00Z"]}
+def test_schema_inference_reads_windows_from_the_newest_until_it_finds_records(requests_mock, caplog):
+    start = datetime.datetime.now(UTC) - datetime.timedelta(days=20)
+    answers = iter([[], [{"id": 1, "name": "a"}], [{"id": 2, "note": None}]])
+    requests_mock.get("https://api.example.com/v1/events", json=lambda request, context: next(answers))
+    config = _config(infer_schema=True, start_date=_iso(start))
+    tap = TapGenericAPI(config=config, parse_env_config=False)
+    sent = [urllib.parse.parse_qs(urllib.parse.urlsplit(r.url).query) for r in requests_mock.request_history]
+    # three windows (7, 7 and 6 days), newest first; one page each (no pagination)
+    assert [q["since"][0] for q in sent] == [
+        _iso(start + datetime.timedelta(days=14)),
+        _iso(start + datetime.timedelta(days=7)),
+        _iso(start),
+    ]
+    assert set(tap.streams["events"].schema["properties"]) == {"id", "name", "note"}
+    assert "no records to infer the schema from" not in caplog.text

@@ -617,3 +617,9 @@ def test_redirect_on_the_same_host_is_followed_with_credentials(requests_mock):
     moved = requests_mock.get("https://api.example.com/v2/items", json=[{"id": 1}])
     assert _extract(_tap(auth={"type": "header", "provider": "VENDOR"})) == [{"id": 1}]
     assert moved.last_request.headers["X-API-Key"] == SECRET
+
+
+def test_the_connection_pool_holds_max_concurrency_connections():
+    tap = _tap(pagination={"type": "page", "limit": 5, "max_concurrency": 16})
+    assert tap.streams["items"].requests_session.get_adapter(API)._pool_maxsize == 16
+    assert _tap().streams["items"].requests_session.get_adapter(API)._pool_maxsize == 10
