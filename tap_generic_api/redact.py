@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 #: Query parameters whose values are secrets whatever the config says.
@@ -57,23 +58,35 @@ def strings_in(value: object) -> list[str]:
     """Return every string inside a JSON value (nested objects and lists included)."""
     if isinstance(value, str):
         return [value]
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return [s for v in value.values() for s in strings_in(v)]
     if isinstance(value, list):
         return [s for v in value for s in strings_in(v)]
     return []
 
 
+#: Blocks whose entries are secrets when their names look like one (:data:`SECRET_NAME`).
+NAMED_VALUE_BLOCKS = frozenset({"headers", "params", "variables"})
+#: A header, parameter or variable name that holds a secret (``X-API-Key``, ``api_token``).
+SECRET_NAME = re.compile(r"auth|key|token|secret|passw|signature|cookie|session|credential", re.IGNORECASE)
+
+
 def secret_values(config: object) -> list[str]:
     """Return every string held under a secret key (:data:`SECRET_CONFIG_KEYS`) of a config.
 
-    Searches at any depth, including nested ``streams`` blocks.
+    Also the values of ``headers``, ``params`` and ``variables`` entries whose names look
+    secret (``X-API-Key``, ``token``): a key written there instead of in ``secrets`` is masked
+    too. Searches at any depth, including nested ``streams`` blocks.
     """
     found: list[str] = []
-    if isinstance(config, dict):
+    if isinstance(config, Mapping):
         for key, value in config.items():
             if key in SECRET_CONFIG_KEYS:
                 found.extend(strings_in(value))
+            elif key in NAMED_VALUE_BLOCKS and isinstance(value, Mapping):
+                for name, item in value.items():
+                    if isinstance(name, str) and SECRET_NAME.search(name):
+                        found.extend(strings_in(item))
             else:
                 found.extend(secret_values(value))
     elif isinstance(config, list):

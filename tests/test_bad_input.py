@@ -67,6 +67,27 @@ def test_basic_auth_password_and_header_token_echoed_back_are_masked(requests_mo
     assert token not in str(info.value)
 
 
+def test_a_key_written_in_headers_or_variables_is_masked_when_echoed(requests_mock):
+    header_key, variable_key = "hdr-NEVERLOG-77aa", "var-NEVERLOG-88bb"
+    requests_mock.get(API, status_code=400, json={"got": [header_key, variable_key]})
+    tap = _tap(
+        auth=None,
+        headers={"X-Api-Key": header_key, "X-Signature": "{signing_token}"},
+        variables={"signing_token": variable_key},
+    )
+    with pytest.raises(Exception, match="API error 400") as info:
+        _extract(tap)
+    assert '"got": ["***", "***"]' in str(info.value)
+
+
+def test_a_secret_no_stream_uses_is_masked_too(requests_mock):
+    other = "other-NEVERLOG-99cc"
+    requests_mock.get(API, status_code=400, json={"got": other})
+    with pytest.raises(Exception, match="API error 400") as info:
+        _extract(_tap(secrets={"x": SECRET, "another_vendor": other}))
+    assert '"got": "***"' in str(info.value)
+
+
 def test_secret_straddling_the_excerpt_limit_is_not_half_shown(requests_mock):
     requests_mock.get(API, status_code=401, text="x" * 290 + f" key=Bearer {SECRET} " + "y" * 50)
     with pytest.raises(Exception, match="API error 401") as info:
