@@ -17,6 +17,7 @@ from singer_sdk.authenticators import (
     BearerTokenAuthenticator,
     OAuthAuthenticator,
 )
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_generic_api.config import AuthConfig, OAuth2Config
 from tap_generic_api.errors import CredentialError
@@ -100,6 +101,14 @@ class OAuth2TokenError(CredentialError):
     """The token endpoint refused the grant; the message has its status and a redacted excerpt."""
 
 
+class OAuth2TokenUnavailableError(RetriableAPIError):
+    """The token endpoint answered 429 or 5xx: retried like any request (``rate_limit.max_retries``)."""
+
+
+#: Token endpoint statuses that mean "try again later" (as for API requests, see retries.py).
+RETRIABLE_TOKEN_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
 class OAuth2GrantAuth(OAuthAuthenticator):
     """OAuth2 ``client_credentials`` or ``refresh_token`` grant (RFC 6749 sections 4.4 and 6).
 
@@ -168,12 +177,21 @@ class OAuth2GrantAuth(OAuthAuthenticator):
         """Ask the token endpoint for a new access token.
 
         Raises:
-            OAuth2TokenError: The endpoint answered with an error or without ``access_token``.
+            OAuth2TokenUnavailableError: The endpoint answered 429, 500, 502, 503 or 504.
+            OAuth2TokenError: The endpoint answered another error, or without ``access_token``.
         """
         requested_at = datetime.now(UTC)
         response = self._session.post(self.auth_endpoint, data=self.oauth_request_body, timeout=60)
         if response.status_code >= 400:  # noqa: PLR2004
             excerpt = redact_text(" ".join(response.text[:300].split()), self.secrets)
+            if response.status_code in RETRIABLE_TOKEN_STATUSES:
+                # An outage of the token endpoint, not a refused grant: the stream's retry
+                # policy (backoff, Retry-After) applies, as to the API's own 429 and 5xx.
+                msg = (
+                    f"OAuth2 token request to {self.auth_endpoint} failed with status {response.status_code}: "
+                    f"{excerpt!r}"
+                )
+                raise OAuth2TokenUnavailableError(msg, response)
             msg = (
                 f"OAuth2 token request to {self.auth_endpoint} failed with status "
                 f"{response.status_code}: {excerpt!r}. Check auth.client_id, auth.client_secret "

@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         provider = args.provider.upper()
         if args.command == "set":
             secret = sys.stdin.read().rstrip("\r\n")
-            if not secret:
-                sys.stderr.write("Error: no secret on standard input.\n")
+            if not secret.strip():
+                sys.stderr.write("Error: no secret on standard input (it was empty or only whitespace).\n")
                 return 1
             store.put(org, provider, secret)
             sys.stderr.write(f"Stored the credential for org {org}, provider {provider} in {store_config.table_id}.\n")

@@ -306,6 +306,16 @@ class GenericAPIStream(RESTStream[Any]):
             paginator.update_request(request, token)
         return request
 
+    def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
+        """Build a request without credentials (arguments as for :class:`requests.Request`).
+
+        The SDK authenticates here, outside the retry loop; :meth:`_send` authenticates each
+        attempt instead, so an OAuth2 token endpoint outage is retried like the request itself.
+        """
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
     def _prepare(self, rendered: RenderedRequest, paginator: SafePaginator, token: Any) -> requests.PreparedRequest:
         """Return the prepared request for ``token`` (the SDK's ``_prepare_request``, per window)."""
         request = self._http_request(rendered, paginator, token)

@@ -86,6 +86,12 @@ class LineNumberedReader(SingerReader):
                     raise
                 kind = message.get("type") if type(message) is dict else None
                 if kind is None:
+                    if not isinstance(message, dict):
+                        msg = (
+                            f"Input line {self.line_number} is not a Singer message (a JSON object with a "
+                            f"'type'): it is {type(message).__name__} {line.strip()[:EXCERPT]!r}"
+                        )
+                        raise InputError(msg)
                     self.assert_line_requires(message, requires={"type"})
                 callback = callbacks.get(kind)
                 if callback is None:

@@ -142,6 +142,15 @@ def test_setup_command_row_reads_back_to_the_same_secret(store_config, tmp_path,
     assert credentials_main(["check", "--config", str(config_path), "--provider", "NOPE"]) == 2
 
 
+def test_setup_command_refuses_a_blank_secret(store_config, tmp_path, monkeypatch, capsys):
+    config_path = tmp_path / "tap.json"
+    config_path.write_text(json.dumps(store_config))
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("   \n"))
+    assert credentials_main(["set", "--config", str(config_path), "--provider", "blank_api"]) == 1
+    assert "no secret on standard input (it was empty or only whitespace)" in capsys.readouterr().err
+    assert _store(store_config).fetch("acme", "BLANK_API") is None
+
+
 def test_decrypt_step_then_extract_as_a_shell_pipeline(store_config, tmp_path, httpserver):
     """The seed's Example 4: a decrypt step, then the extract step using the secret."""
     _store(store_config).put("acme", "VENDOR_API", SECRET)

@@ -371,6 +371,27 @@ def test_oauth2_token_endpoint_error_is_clear_and_masked(requests_mock):
     assert SECRET not in str(info.value)
 
 
+def test_oauth2_token_endpoint_outage_is_retried_like_a_request(requests_mock, sleeps):
+    token = requests_mock.post(
+        TOKEN_URL,
+        [{"status_code": 503, "text": "down"}, {"json": {"access_token": "at-1", "expires_in": 3600}}],
+    )
+    requests_mock.get("https://api.example.com/a", json=[{"id": 1}])
+    tap = TapGenericAPI(config=_oauth_config(), parse_env_config=False)
+    assert _extract(tap, "a") == [{"id": 1}]
+    assert token.call_count == 2
+    assert sleeps == [1.0]
+
+
+def test_oauth2_token_endpoint_down_for_good_gives_up_with_the_status(requests_mock, sleeps):
+    requests_mock.post(TOKEN_URL, status_code=502, text="bad gateway")
+    requests_mock.get("https://api.example.com/a", json=[])
+    tap = TapGenericAPI(config=_oauth_config(), parse_env_config=False)
+    with pytest.raises(Exception, match=r"OAuth2 token request to .* failed with status 502.*gave up after 4 attempts"):
+        _extract(tap, "a")
+    assert sleeps == [1.0, 2.0, 4.0]
+
+
 # --- incremental ---------------------------------------------------------------------
 
 

@@ -75,6 +75,7 @@ def test_five_states_for_five_thousand_records_each_after_its_rows(tmp_path, tar
         ('{"type": "RECORD", "stream": "items", "record": {"id": ', "Input line 1504 is not valid JSON"),
         (record_line({"id": 1}, stream="ghost"), "Input line 1504 (stream 'ghost')"),
         (record_line({"name": "no id"}), "Stream 'items': record 1501 lacks key property ['id']"),
+        ("42", "Input line 1504 is not a Singer message (a JSON object with a 'type'): it is int '42'"),
     ],
 )
 def test_bad_input_stops_with_line_number_after_committing_what_was_read(
