@@ -99,8 +99,10 @@ class AheadTuner:
             self._settle = self.ahead
 
 
-#: Seconds a worker waits on a full buffer before it checks whether the reader has stopped.
+#: Seconds a worker waits for room before it checks whether the reader has stopped.
 _PUT_POLL_SECONDS = 0.05
+#: Items the producer being read may hold beyond the shared budget, so it never waits on others.
+HEAD_ITEMS = 3
 _ITEM, _DONE, _ERROR = range(3)
 
 
@@ -108,7 +110,7 @@ def in_order(
     producers: Iterable[Callable[[], Iterator[T]]],
     workers: int,
     *,
-    buffer: int = 2,
+    held: int | None = None,
     thread_name_prefix: str = "window",
     stop: threading.Event | None = None,
 ) -> Iterator[T]:
@@ -120,14 +122,16 @@ def in_order(
     result in memory), hence this function.
 
     At most ``workers`` producers run at once and at most ``2 * workers`` are started or
-    queued ahead of the one being read; each may get ``buffer`` items ahead of the reader, so
-    at most ``2 * workers * (buffer + 1)`` items are held (pages, for the tap). Workers are
-    daemon threads: the process can end while one is still waiting on a request.
+    queued ahead of the one being read. Producers share one budget of ``held`` items waiting
+    to be read, so a producer far ahead may use what the others do not; the one being read
+    may always hold :data:`HEAD_ITEMS` more, so it never waits on the others. At most
+    ``held + HEAD_ITEMS`` items are held (pages, for the tap). Workers are daemon threads: the
+    process can end while one is still waiting on a request.
 
     Args:
         producers: Callables returning an iterator each (called on a worker thread); read lazily.
         workers: Most producers running at once (>= 1).
-        buffer: Items a producer may hold before the reader takes them (>= 1).
+        held: Items the producers may hold in all (default ``6 * workers``).
         thread_name_prefix: Name prefix of the worker threads (shows in thread dumps).
         stop: Set when the reader is done or stops early, so that producers can also stop
             where this function cannot see them (in a retry wait); default a private event.
@@ -142,18 +146,33 @@ def in_order(
             those not started never start.
     """
     stop = stop or threading.Event()
-    pending: deque[queue.Queue] = deque()
-    remaining = iter(producers)
+    budget = held if held is not None else 6 * workers
+    lock = threading.Condition()
+    counts = {"held": 0, "head": 0}  # items waiting in all; the number of the producer being read
+    pending: deque[tuple[int, deque]] = deque()
+    remaining = enumerate(producers)
     jobs: queue.Queue = queue.Queue()
 
-    def run(produce: Callable[[], Iterator[T]], out: queue.Queue) -> None:
+    def may_put(number: int, out: deque) -> bool:
+        return counts["held"] < budget or (counts["head"] == number and len(out) < HEAD_ITEMS)
+
+    def run(number: int, produce: Callable[[], Iterator[T]], out: deque) -> None:
         try:
             for item in produce():
-                if not _put(out, (_ITEM, item), stop):
-                    return
-            _put(out, (_DONE, None), stop)
+                with lock:
+                    while not (stop.is_set() or may_put(number, out)):
+                        lock.wait(_PUT_POLL_SECONDS)
+                    if stop.is_set():
+                        return
+                    out.append((_ITEM, item))
+                    counts["held"] += 1
+                    lock.notify_all()
+            ending: tuple[int, object] = (_DONE, None)
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, which raises it
-            _put(out, (_ERROR, exc), stop)
+            ending = (_ERROR, exc)
+        with lock:
+            out.append(ending)
+            lock.notify_all()
 
     def work() -> None:
         while not stop.is_set():
@@ -173,19 +192,28 @@ def in_order(
 
     def top_up() -> None:
         while len(pending) < 2 * workers:
-            produce = next(remaining, None)
+            number, produce = next(remaining, (None, None))
             if produce is None:
                 return
-            out: queue.Queue = queue.Queue(maxsize=buffer)
-            pending.append(out)
-            jobs.put((produce, out))
+            out: deque = deque()
+            pending.append((number, out))
+            jobs.put((number, produce, out))
 
     try:
         top_up()
         while pending:
-            out = pending[0]
+            number, out = pending[0]
+            with lock:
+                counts["head"] = number
+                lock.notify_all()
             while True:
-                kind, value = out.get()
+                with lock:
+                    while not out:
+                        lock.wait()
+                    kind, value = out.popleft()
+                    if kind == _ITEM:
+                        counts["held"] -= 1
+                        lock.notify_all()
                 if kind == _ITEM:
                     yield value
                     continue
@@ -196,16 +224,7 @@ def in_order(
             top_up()
     finally:
         stop.set()
+        with lock:
+            lock.notify_all()
         for _ in threads:
             jobs.put(None)  # wakes the idle workers; busy ones see `stop` at their next item
-
-
-def _put(out: queue.Queue, item: tuple[int, object], stop: threading.Event) -> bool:
-    """Put ``item`` on ``out`` unless the reader stops first; return False if it stopped."""
-    while not stop.is_set():
-        try:
-            out.put(item, timeout=_PUT_POLL_SECONDS)
-        except queue.Full:
-            continue
-        return True
-    return False

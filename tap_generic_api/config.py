@@ -111,7 +111,7 @@ class RateLimitConfig:
 
     Attributes:
         requests_per_second: Most requests per second, shared by every stream with the same
-            value; requests are spaced evenly (no bursts).
+            value; at most a tenth of it in any tenth of a second (see :mod:`tap_generic_api.ratelimit`).
         retry_on_429: Retry a 429 answer (after ``Retry-After``); False fails at once.
         max_retries: Retries after the first attempt, for 429, 5xx, timeouts and connection errors.
         max_retry_wait: Longest wait in seconds the tap accepts; a longer ``Retry-After`` is

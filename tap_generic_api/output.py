@@ -39,7 +39,7 @@ class BufferedSingerWriter(SingerWriter):
         if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
             self.flush()
 
-    def write_records(self, prefix: bytes, records: list[dict], suffix: bytes) -> None:
+    def write_records(self, prefix: bytes, records: list[Any], suffix: bytes) -> None:
         """Buffer one RECORD message per record from pre-encoded parts (the hot path).
 
         The records are encoded in one call as JSON lines; since JSON text never holds a raw
@@ -47,7 +47,8 @@ class BufferedSingerWriter(SingerWriter):
 
         Args:
             prefix: ``{"type":"RECORD","stream":"<name>","record":``.
-            records: The records, in order.
+            records: The records, in order: dicts, or their JSON text as ``msgspec.Raw``
+                (copied as is; it must hold no line break).
             suffix: The rest of each message, closing brace and newline included.
         """
         if not records:

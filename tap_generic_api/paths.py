@@ -60,6 +60,11 @@ class DottedPath:
     def __repr__(self) -> str:
         return f"DottedPath({self.path!r})"
 
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The path's segments (``()`` for the root)."""
+        return self._segments
+
     def resolve(self, document: Any) -> Any:
         """Return the value at this path, or :data:`MISSING` when any step is absent.
 

@@ -1,4 +1,7 @@
-"""Reading a response body: JSON once per response, records at ``data_path``."""
+"""Reading a response body: JSON once per response, records at ``data_path``.
+
+Records that go out unchanged can also be read undecoded (:func:`raw_records_at`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import requests
 
 from tap_generic_api import fastjson
@@ -111,3 +115,71 @@ def records_at(document: Any, path: DottedPath, *, url: str) -> list[Any]:
             )
             raise ResponseShapeError(msg)
     return records
+
+
+#: Attribute caching a response's undecoded records on the response.
+_RAW_CACHE_ATTR = "_tap_generic_api_raw_records"
+_RAW_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_OPEN_BRACE = ord("{")
+
+
+def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspec.Raw] | None:
+    """Return the records at ``data_path`` as their JSON text, undecoded, when they can go out as is.
+
+    Records that the tap writes unchanged need not be decoded into Python objects and encoded
+    back: their text is copied into the RECORD messages. That needs a UTF-8 body whose
+    ``data_path`` holds a list of objects on one line (a record with a line break inside
+    would break the one-message-per-line framing), in valid UTF-8. Anything else returns None, and the
+    caller decodes the body with :func:`read_json` (which also gives the precise error).
+
+    Args:
+        response: A 2xx response.
+        path: The compiled ``data_path`` (plain keys; indexes and backtracking are left to
+            :func:`records_at`).
+
+    Returns:
+        Each record's JSON text (``msgspec.Raw``, bytes-like), in response order, or None.
+    """
+    cached = getattr(response, _RAW_CACHE_ATTR, MISSING)
+    if cached is not MISSING:
+        return cached
+    records = None
+    declared = (response.encoding or "utf-8").lower().replace("_", "-")
+    if declared in ("utf-8", "utf8"):
+        found = _raw_at(response.content, path.segments)
+        text = bytes(found) if found is not None else b""
+        if text and b"\n" not in text and b"\r" not in text and _utf8(text):
+            try:
+                listed = _RAW_LIST.decode(text)
+            except msgspec.DecodeError:
+                listed = None
+            if listed is not None and all(memoryview(r)[0] == _OPEN_BRACE for r in listed):
+                records = listed
+    setattr(response, _RAW_CACHE_ATTR, records)
+    return records
+
+
+def _raw_at(text: bytes | msgspec.Raw, segments: tuple[str, ...]) -> bytes | msgspec.Raw | None:
+    if not segments:
+        return text
+    try:
+        fields = _RAW_FIELDS.decode(text)
+    except msgspec.DecodeError:
+        return None
+    for end in range(len(segments), 0, -1):
+        key = ".".join(segments[:end])
+        if key in fields:
+            return _raw_at(fields[key], segments[end:])
+    return None
+
+
+def _utf8(text: bytes) -> bool:
+    """Return True when ``text`` is valid UTF-8 (msgspec does not check text it leaves raw)."""
+    if text.isascii():
+        return True
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -42,7 +42,7 @@ from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import redact_text, redact_url, strings_in
-from tap_generic_api.responses import body_excerpt, read_json, records_at
+from tap_generic_api.responses import body_excerpt, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
 
@@ -124,8 +124,15 @@ class GenericAPIStream(RESTStream[Any]):
         self._paginators: list[SafePaginator] = []
         # Set when the windows' reader stops: their workers send no new request and no retry.
         self._stopping = threading.Event()
+        # Until when (monotonic seconds) a 429 paused the stream's requests, and which thread
+        # got the 429 (it waits in its own retry).
+        self._pause_lock = threading.Lock()
+        self._paused_until = 0.0
+        self._paused_by = 0
         self._retries = 0
         self._fast_output: bool | None = None
+        # While True, pages hold each record's JSON text, undecoded (see _sync_records).
+        self._raw_records = False
         self._record_prefix = b""
         self._record_suffix = b""
         self._suffix_second = -1
@@ -343,8 +350,7 @@ class GenericAPIStream(RESTStream[Any]):
         return response
 
     def _send(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
-        if self._stopping.is_set():
-            raise StreamStoppedError(self.name)
+        self._wait_out_pause()
         # A copy per attempt: a resend after a token renewal must not rewrite the first request.
         authenticated = self.authenticator(prepared_request.copy())
         RateLimiters.acquire(self._limiter)
@@ -374,6 +380,18 @@ class GenericAPIStream(RESTStream[Any]):
             )
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
+
+    def _wait_out_pause(self) -> None:
+        """Hold this thread while a 429 to another thread of the stream pauses it.
+
+        Raises:
+            StreamStoppedError: The stream stopped (a date window failed), before or while waiting.
+        """
+        wait = self._paused_until - time.monotonic()
+        if wait > 0 and self._paused_by != threading.get_ident():
+            self._stopping.wait(wait)
+        if self._stopping.is_set():
+            raise StreamStoppedError(self.name)
 
     def validate_response(self, response: requests.Response) -> None:
         """Raise per the retry policy: 429 and 500/502/503/504 retriable, other errors fatal."""
@@ -410,6 +428,13 @@ class GenericAPIStream(RESTStream[Any]):
         self._retries += 1
         exc = details.get("exception")
         response = getattr(exc, "response", None)
+        if isinstance(response, requests.Response) and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            # The API asked the client, not this one request, to slow down: the stream's other
+            # threads (date windows, pages ahead) hold their requests for the same wait.
+            with self._pause_lock:
+                until = time.monotonic() + float(details.get("wait") or 0.0)
+                if until > self._paused_until:
+                    self._paused_until, self._paused_by = until, threading.get_ident()
         cause = self._describe(response) if isinstance(response, requests.Response) else self._safe(str(exc))
         self.logger.warning(
             "Stream '%s': retrying in %.1f s (attempt %d of %d) after: %s",
@@ -495,6 +520,10 @@ class GenericAPIStream(RESTStream[Any]):
     # -- records -------------------------------------------------------------------
 
     def _records_of(self, response: requests.Response) -> list[Any]:
+        if self._raw_records:
+            raw = raw_records_at(response, self._data_path)
+            if raw is not None:
+                return raw
         try:
             return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
         except ResponseShapeError as exc:
@@ -516,7 +545,8 @@ class GenericAPIStream(RESTStream[Any]):
         With ``date_window_size``, up to ``pagination.max_concurrency`` windows are fetched at
         once (each one page after another, all under the shared rate limit) and their pages
         still come out window by window, in page order. At most ``2 * max_concurrency``
-        windows are open at once, each holding at most 3 pages (:func:`in_order`).
+        windows are open at once, holding at most ``6 * max_concurrency + 3`` pages between
+        them (:func:`in_order`).
         """
         self._stopping.clear()  # a stream object may run again (tests, the SDK's test suites)
         if not self.stream_config.date_window_size:
@@ -826,30 +856,47 @@ class GenericAPIStream(RESTStream[Any]):
         incremental = self.replication_method == REPLICATION_INCREMENTAL
         frequency = self.STATE_MSG_FREQUENCY
         fast = self._fast_writer() is not None
-        record_counter = self.get_record_counter()
-        timer = self.get_sync_timer()
-        with record_counter, timer:
-            record_counter.with_context({})
-            timer.with_context({})
-            self._write_starting_replication_value(None)
-            count = 0
-            for page in self._record_pages(None):
-                if fast:
-                    self._write_record_page(page)
-                else:
-                    for record in page:
-                        super()._write_record_message(record)
-                if incremental:
-                    for record in page:
-                        self._increment_stream_state(record, context=None)
-                if (count + len(page)) // frequency > count // frequency:
-                    self._write_state_message()
-                count += len(page)
-                record_counter.increment(len(page))
-                yield page
-            self._finalize_state(self.get_context_state(None))
+        self._raw_records = fast and self._records_pass_through()
+        try:
+            record_counter = self.get_record_counter()
+            timer = self.get_sync_timer()
+            with record_counter, timer:
+                record_counter.with_context({})
+                timer.with_context({})
+                self._write_starting_replication_value(None)
+                count = 0
+                for page in self._record_pages(None):
+                    if fast:
+                        self._write_record_page(page)
+                    else:
+                        for record in page:
+                            super()._write_record_message(record)
+                    if incremental:
+                        for record in page:
+                            self._increment_stream_state(record, context=None)
+                    if (count + len(page)) // frequency > count // frequency:
+                        self._write_state_message()
+                    count += len(page)
+                    record_counter.increment(len(page))
+                    yield page
+                self._finalize_state(self.get_context_state(None))
+        finally:
+            self._raw_records = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def _records_pass_through(self) -> bool:
+        """Return True when this run's records need not be decoded at all.
+
+        They go out unchanged (no stream maps, nothing deselected: checked by the caller), no
+        field is read from them (no replication key to filter on or to bookmark), and the
+        paginator needs only their count or the ``Link`` header, not the body's other fields.
+        Then each record's JSON text is copied into its RECORD message instead of being
+        decoded and encoded again, which is most of the tap's work per record.
+        """
+        pagination = self.stream_config.pagination
+        reads_body = pagination.type == "cursor" or (pagination.type == "link" and pagination.response_path)
+        return not self.replication_key and not reads_body
 
     def _process_record(self, record: dict, child_context: Any = None, partition_context: Any = None) -> None:
         # The SDK's version copies partition keys into the record and syncs child streams;

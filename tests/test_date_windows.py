@@ -96,7 +96,7 @@ def test_in_order_gives_every_item_in_producer_order_whatever_finishes_first():
     assert items == [(n, i) for n in range(len(delays)) for i in range(3)]
 
 
-def test_in_order_holds_at_most_buffer_items_ahead_of_the_reader():
+def test_in_order_holds_at_most_its_budget_ahead_of_the_reader():
     produced = []
 
     def produce():
@@ -105,12 +105,34 @@ def test_in_order_holds_at_most_buffer_items_ahead_of_the_reader():
             yield item
 
     seen = []
-    for item in in_order([produce], 2, buffer=2):
+    for item in in_order([produce], 2, held=4):
         time.sleep(0.005)  # a slow reader
         seen.append(item)
-        # the item being read, at most 2 in the buffer, and 1 waiting to be put
-        assert len(produced) - len(seen) <= 3
+        # the item being read, the budget of 4, and 1 waiting for room
+        assert len(produced) - len(seen) <= 4 + 1
     assert seen == list(range(50))
+
+
+def test_a_producer_far_ahead_uses_the_budget_the_others_leave():
+    second_done = threading.Event()
+
+    def slow_first():
+        for item in range(3):
+            time.sleep(0.1)
+            yield ("first", item)
+
+    def fast_second():
+        for item in range(10):
+            yield ("second", item)
+        second_done.set()
+
+    items = []
+    for item in in_order([slow_first, fast_second], 2, held=12):
+        if item == ("first", 2):
+            # all ten of the second producer's items were fetched while the first was read
+            assert second_done.is_set()
+        items.append(item)
+    assert items == [("first", i) for i in range(3)] + [("second", i) for i in range(10)]
 
 
 def test_in_order_raises_a_producers_error_after_its_earlier_items_and_stops_the_others():
@@ -167,9 +189,16 @@ class WindowedAPI:
     """
 
     def __init__(
-        self, fail_since: str | None = None, hang_since: str | None = None, release: threading.Event | None = None
+        self,
+        fail_since: str | None = None,
+        hang_since: str | None = None,
+        release: threading.Event | None = None,
+        throttle_since: str | None = None,
     ) -> None:
         self.hang_since, self.release = hang_since, release
+        self.throttle_since = throttle_since
+        self.throttled: list[float] = []  # monotonic times of the 429 answers
+        self.started: list[float] = []  # monotonic times requests arrived
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str, int]] = []
         self.in_flight = self.peak = 0
@@ -180,6 +209,10 @@ class WindowedAPI:
     def handle(self, request):
         since, until, page = request.args["since"], request.args["until"], int(request.args["page"])
         with self.lock:
+            self.started.append(time.monotonic())
+            if since == self.throttle_since and page == 1 and not self.throttled:
+                self.throttled.append(time.monotonic())
+                return Response("slow down", status=429, headers={"Retry-After": "1"})
             self.requests.append((since, until, page))
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
@@ -336,6 +369,17 @@ def test_a_window_size_spanning_the_range_is_one_window():
     end = datetime.datetime(2024, 1, 3, tzinfo=UTC)
     (window,) = date_windows("2024-01-01", end, 1e12)
     assert window.variables()["end_date"] == "2024-01-03T00:00:00Z"
+
+
+def test_a_429_in_one_window_holds_the_other_windows_for_its_retry_after():
+    with WindowedAPI(throttle_since="2024-03-01T00:00:00Z") as api:
+        records = [m["record"] for m in _sync(api.tap()) if m["type"] == "RECORD"]
+    assert records == ALL_RECORDS
+    (throttled_at,) = api.throttled
+    later = [at for at in api.started if at > throttled_at + 0.05]
+    assert later, "no request after the 429"
+    # Retry-After: 1 held every window's next request, not just the throttled one's.
+    assert min(later) >= throttled_at + 0.95
 
 
 def _cli(config_path, timeout=60):

@@ -16,6 +16,7 @@ import requests
 
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
+from tap_generic_api.ratelimit import RateLimiters, rate_for
 from tap_generic_api.retries import RetryWaitTooLongError
 from tap_generic_api.streams import APIRequestError
 from tap_generic_api.tap import TapGenericAPI
@@ -172,6 +173,24 @@ def test_fifty_requests_at_ten_per_second_take_at_least_4_9_seconds(requests_moc
     elapsed = time.monotonic() - started
     assert requests_mock.call_count == 50
     assert elapsed >= 4.9
+
+
+@pytest.mark.parametrize(
+    ("per_second", "limit", "window_ms"),
+    [(10, 1, 100), (2.5, 1, 400), (25, 2, 80), (50, 5, 100), (1000, 100, 100)],
+)
+def test_limits_count_over_a_tenth_of_a_second(per_second, limit, window_ms):
+    assert rate_for(per_second) == (limit, window_ms)
+
+
+def test_a_high_limit_is_never_passed_in_any_tenth_of_a_second():
+    limiter = RateLimiters().get(500)
+    times = []
+    for _ in range(200):
+        RateLimiters.acquire(limiter)
+        times.append(time.monotonic())
+    # never more than 50 in any 100 ms (how fast it goes is the benchmark's business)
+    assert all(times[i + 50] - times[i] >= 0.099 for i in range(len(times) - 50))
 
 
 def test_rate_limit_is_shared_across_streams(requests_mock):
@@ -644,3 +663,40 @@ def test_the_connection_pool_holds_max_concurrency_connections():
     tap = _tap(pagination={"type": "page", "limit": 5, "max_concurrency": 16})
     assert tap.streams["items"].requests_session.get_adapter(API)._pool_maxsize == 16
     assert _tap().streams["items"].requests_session.get_adapter(API)._pool_maxsize == 10
+
+
+def _sync_lines(tap):
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.sync_all()
+    return [line for line in out.getvalue().splitlines() if line.startswith('{"type":"RECORD"')]
+
+
+def test_records_go_out_as_the_api_wrote_them(requests_mock):
+    """Without a replication key, a record's text is copied, not decoded and encoded again."""
+    first = '{"id": 1, "price": 1.10, "name": "\\u00e9t\\u00e9", "big": 123456789012345678901234567890}'
+    second = '{"id":2,"nested":{"a":[1,2.50,null]},"e":1E+2}'
+    requests_mock.get(API, text=f'{{"rows": [{first}, {second}], "total": 2}}\n')
+    lines = _sync_lines(_tap(data_path="rows"))
+    prefix = '{"type":"RECORD","stream":"items","record":'
+    assert [line[: line.index(',"time_extracted":')] for line in lines] == [prefix + first, prefix + second]
+    assert [json.loads(line)["record"]["id"] for line in lines] == [1, 2]
+
+
+def test_records_with_line_breaks_inside_are_written_one_per_line(requests_mock):
+    requests_mock.get(API, text=json.dumps({"rows": [{"id": 1, "a": "x"}, {"id": 2}]}, indent=2))
+    lines = _sync_lines(_tap(data_path="rows"))
+    prefix = '{"type":"RECORD","stream":"items","record":'
+    assert [line[: line.index(',"time_extracted":')] for line in lines] == [
+        prefix + '{"id":1,"a":"x"}',
+        prefix + '{"id":2}',
+    ]
+
+
+def test_a_replication_key_stream_still_reads_its_records(requests_mock):
+    requests_mock.get(API, text='{"rows": [{"id": 1, "ts": "2026-01-02"}, {"id": 2, "ts": "2026-01-03"}]}')
+    tap = _tap(data_path="rows", replication_key="ts", start_date="2026-01-01")
+    messages = _sync(tap)
+    assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [1, 2]
+    state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["items"]["replication_key_value"] == "2026-01-03"
