@@ -99,7 +99,7 @@ class LineNumberedReader(SingerReader):
                 else:
                     callback(message)
             except Exception as exc:
-                located = str(exc).startswith(f"Input line {self.line_number}")
+                located = getattr(exc, "located", False) or str(exc).startswith(f"Input line {self.line_number}")
                 error = exc if located else self._located(exc, line)
                 if self.on_error is not None:
                     self.on_error(error)

@@ -42,7 +42,14 @@ class MissingKeyError(MissingKeyPropertiesError):
 
 
 class RejectedRowsError(loader.LoadError):
-    """Rows were refused and no ``dead_letter_table`` is set; the message lists them."""
+    """Rows were refused and no ``dead_letter_table`` is set; the message lists them.
+
+    Attributes:
+        located: The message gives each row's input line itself (the reader must not prefix
+            the line being read, which may be later: a batch is committed while the next is read).
+    """
+
+    located = False
 
 
 class SchemaMismatchError(RejectedRowsError):
@@ -95,6 +102,9 @@ class BigQuerySink(BatchSink):
     def __init__(self, target: TargetBigQuerySmart, *args: Any, **kwargs: Any) -> None:
         super().__init__(target, *args, **kwargs)
         self._target = target
+        # The input line of each buffered record, for errors about rows refused at commit.
+        reader = getattr(target, "message_reader", None)
+        self._reader = reader if hasattr(reader, "line_number") else None
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
         #: Batches handed to the commit thread, and batches committed; the target compares
@@ -222,8 +232,11 @@ class BigQuerySink(BatchSink):
         self._rows: list[dict] = []
         self._records: list[dict] = []
         self._numbers: list[int] = []
+        self._lines: list[int] = []
         self._problems: dict[int, list[str]] = {}
-        context.update(rows=self._rows, records=self._records, numbers=self._numbers, problems=self._problems)
+        context.update(
+            rows=self._rows, records=self._records, numbers=self._numbers, lines=self._lines, problems=self._problems
+        )
 
     def add_record(self, record: dict) -> bool:
         """Check, shape and buffer one record of a plain stream; return True when the batch is full.
@@ -263,6 +276,7 @@ class BigQuerySink(BatchSink):
         self._rows.append(row)
         self._records.append(record)
         self._numbers.append(self._total_records_read)
+        self._lines.append(self._reader.line_number if self._reader is not None else 0)
 
     def process_batch(self, context: dict) -> None:
         """Hand the buffered rows to the commit thread, after the previous batch has committed.
@@ -282,12 +296,13 @@ class BigQuerySink(BatchSink):
         if not rows:
             return
         numbers: list[int] = context["numbers"]
+        lines: list[int] = context["lines"]
         local = [loader.RowError(i, tuple(p)) for i, p in sorted(context["problems"].items())]
         if local and not self._target.settings.dead_letter_table:
-            raise self._rejected_error(local, numbers)
+            raise self._rejected_error(local, numbers, lines)
         self.wait_committed()
         self.submitted += 1
-        self._inflight = self._committer.submit(self._commit, rows, context["records"], numbers, local)
+        self._inflight = self._committer.submit(self._commit, rows, context["records"], numbers, lines, local)
 
     def wait_committed(self) -> None:
         """Wait for the batch in flight, if any; re-raise its error.
@@ -299,7 +314,14 @@ class BigQuerySink(BatchSink):
         if inflight is not None:
             inflight.result()
 
-    def _commit(self, rows: list[dict], records: list[dict], numbers: list[int], local: list[loader.RowError]) -> None:
+    def _commit(
+        self,
+        rows: list[dict],
+        records: list[dict],
+        numbers: list[int],
+        lines: list[int],
+        local: list[loader.RowError],
+    ) -> None:
         """Commit one batch (on the commit thread); then let the target write safe STATE."""
         bad = {e.index for e in local}
         keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
@@ -333,7 +355,7 @@ class BigQuerySink(BatchSink):
         rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
         if rejected:
             if not self._target.settings.dead_letter_table:
-                raise self._rejected_error(rejected, numbers)
+                raise self._rejected_error(rejected, numbers, lines)
             self._dead_letter(rejected, records, numbers)
         self.stats["rows"] += result.rows
         self.stats["streaming_requests"] += result.requests if result.method == "streaming" else 0
@@ -346,14 +368,22 @@ class BigQuerySink(BatchSink):
         self.committed += 1
         self._target.on_commit()
 
-    def _rejected_error(self, rejected: list[loader.RowError], numbers: list[int]) -> RejectedRowsError:
-        details = "; ".join(f"record {numbers[e.index]}: {', '.join(e.reasons)}" for e in rejected[:MAX_REPORTED_ROWS])
+    def _rejected_error(
+        self, rejected: list[loader.RowError], numbers: list[int], lines: list[int]
+    ) -> RejectedRowsError:
+        details = "; ".join(
+            f"record {numbers[e.index]}{f' (input line {lines[e.index]})' if lines[e.index] else ''}: "
+            f"{', '.join(e.reasons)}"
+            for e in rejected[:MAX_REPORTED_ROWS]
+        )
         more = f" (and {len(rejected) - MAX_REPORTED_ROWS} more)" if len(rejected) > MAX_REPORTED_ROWS else ""
         msg = (
             f"Stream '{self.stream_name}': {len(rejected)} row(s) refused for {self.table_id}: {details}{more}. "
             "Set dead_letter_table to keep loading and collect such rows."
         )
-        return RejectedRowsError(msg)
+        error = RejectedRowsError(msg)
+        error.located = True
+        return error
 
     def insert_id(self, record: dict) -> str:
         """Return the record's insertId (see :func:`target_bigquery_smart.rows.insert_id`)."""

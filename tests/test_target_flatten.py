@@ -170,7 +170,9 @@ def test_values_beyond_int64_fail_with_the_record_and_reason(target_config, bq_c
     schema = {"type": "object", "properties": {"id": {"type": "integer"}, "n": {"type": "integer"}}}
     lines = [schema_line(schema, stream="nums"), record_line({"id": 1, "n": 2**53 + 1}, stream="nums")]
     lines += [record_line({"id": 2, "n": 2**64}, stream="nums")]
-    with pytest.raises(RejectedRowsError, match=r"record 2: n: integer 18446744073709551616 is outside INT64"):
+    with pytest.raises(
+        RejectedRowsError, match=r"record 2 \(input line 3\): n: integer 18446744073709551616 is outside INT64"
+    ):
         run_target({**target_config, "flatten": True}, lines)
 
 
