@@ -41,6 +41,25 @@ class MissingKeyError(MissingKeyPropertiesError):
     """A record lacks one of its stream's key properties."""
 
 
+#: Column types BigQuery can cluster a table on (not FLOAT64, BYTES, JSON, RECORD or repeated;
+#: https://cloud.google.com/bigquery/docs/clustered-tables#cluster_column_types).
+CLUSTERABLE_TYPES = frozenset(
+    {
+        "STRING",
+        "INTEGER",
+        "INT64",
+        "NUMERIC",
+        "BIGNUMERIC",
+        "DATE",
+        "DATETIME",
+        "TIMESTAMP",
+        "BOOLEAN",
+        "BOOL",
+        "GEOGRAPHY",
+    }
+)
+
+
 class RejectedRowsError(loader.LoadError):
     """Rows were refused and no ``dead_letter_table`` is set; the message lists them.
 
@@ -163,11 +182,18 @@ class BigQuerySink(BatchSink):
             cluster: list[str] = []
             if settings.cluster_on_key_fields:
                 by_source = {c.source: c for c in self.shaper.columns}
-                cluster = [
-                    by_source[k].name
-                    for k in self.key_properties
-                    if k in by_source and not by_source[k].repeated and by_source[k].type not in ("RECORD", "JSON")
-                ]
+                columns = [by_source[k] for k in self.key_properties if k in by_source]
+                cluster = [c.name for c in columns if not c.repeated and c.type in CLUSTERABLE_TYPES]
+                skipped = [c.name for c in columns if c.name not in cluster]
+                if skipped:
+                    self.logger.warning(
+                        "Stream '%s': key column(s) %s cannot cluster a table (BigQuery clusters only on %s); "
+                        "clustering on %s.",
+                        self.stream_name,
+                        skipped,
+                        ", ".join(sorted(CLUSTERABLE_TYPES)),
+                        cluster or "nothing",
+                    )
                 if not cluster and self.merge:
                     cluster = [KEY_HASH_COLUMN]
                 if not cluster:

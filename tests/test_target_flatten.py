@@ -237,6 +237,16 @@ def test_merge_mode_without_key_properties_is_a_clear_error(target_config):
         run_target({**target_config, "write_mode": "merge"}, lines)
 
 
+def test_cluster_on_key_fields_skips_a_float_key_with_a_warning(target_config, bq_client, caplog):
+    config = {**target_config, "cluster_on_key_fields": True, "flatten": True}
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "score": {"type": "number"}}}
+    lines = [schema_line(schema, stream="f", keys=("id", "score")), record_line({"id": 1, "score": 0.5}, stream="f")]
+    run_target(config, lines)
+    table = bq_client.get_table(f"{config['project']}.{config['dataset']}.f")
+    assert table.clustering_fields == ["id"]
+    assert "key column(s) ['score'] cannot cluster a table" in caplog.text
+
+
 def test_add_fields_in_raw_mode_and_table_options(target_config, bq_client):
     config = {
         **target_config,
