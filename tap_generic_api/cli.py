@@ -71,6 +71,63 @@ def _checked_config_args(argv: list[str]) -> tuple[list[str], str | None]:
     return argv, None
 
 
+def _state_text(path: str) -> tuple[str | None, str | None, int]:
+    """Return ``(state JSON, problem, lines)`` for a ``--state`` file.
+
+    A file of several lines (``target > state.json`` writes one STATE value per line, and
+    ``>> state.json`` keeps appending) holds the latest state on its last line.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"state file {path} cannot be read ({type(exc).__name__}: {str(exc)[:120]}).", 0
+    if not text.strip():
+        return "{}", None, 0
+    try:
+        value = json.loads(text)
+    except ValueError:
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            value = json.loads(lines[-1])
+        except ValueError as exc:
+            problem = f"state file {path} is not valid JSON, nor JSON lines ({type(exc).__name__}: {str(exc)[:120]})."
+            return None, problem, len(lines)
+        if not isinstance(value, dict):
+            return None, f"state file {path}: its last line must hold a JSON object.", len(lines)
+        return lines[-1], None, len(lines)
+    if not isinstance(value, dict):
+        return None, f"state file {path} must hold a JSON object, not a {type(value).__name__}.", 1
+    return text, None, 1
+
+
+def _checked_state_args(argv: list[str]) -> tuple[list[str], str | None]:
+    """Check the ``--state`` file; hand the SDK its last line when it holds several.
+
+    Returns the arguments to run with and the problem found, if any.
+    """
+    argv = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--state" and i + 1 < len(argv):
+            index, path = i + 1, argv[i + 1]
+        elif arg.startswith("--state="):
+            index, path = i, arg.split("=", 1)[1]
+        else:
+            continue
+        if not Path(path).exists() or not hasattr(os, "memfd_create"):
+            continue  # left to the SDK, which names a missing file
+        text, problem, lines = _state_text(path)
+        if problem:
+            return argv, problem
+        if lines > 1 or not Path(path).is_file() or text == "{}":
+            if lines > 1:
+                sys.stderr.write(f"State file {path} holds {lines} lines; using the last (the latest STATE).\n")
+            fd = os.memfd_create("state")
+            os.write(fd, (text or "{}").encode())
+            replacement = f"/proc/self/fd/{fd}"
+            argv[index] = replacement if index != i else f"--state={replacement}"
+    return argv, None
+
+
 def run_cli(cli: Callable[[], object]) -> None:
     """Run a singer-sdk CLI; report config and known runtime errors as one clear message.
 
@@ -85,9 +142,11 @@ def run_cli(cli: Callable[[], object]) -> None:
         SystemExit: With status 1 on such an error.
     """
     args, problem = _checked_config_args(sys.argv[1:])
+    if not problem:
+        args, problem = _checked_state_args(args)
     sys.argv[1:] = args
     if problem:
-        sys.stderr.write(f"Config error: {problem}\n")
+        sys.stderr.write(f"{'State' if problem.startswith('state') else 'Config'} error: {problem}\n")
         raise SystemExit(1)
     try:
         cli()

@@ -518,6 +518,8 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     if start_date is not None:
         start_date = _iso_datetime(start_date, f"{where}.start_date")
     date_window_size = block.get("date_window_size")
+    if isinstance(date_window_size, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", date_window_size):
+        date_window_size = float(date_window_size)  # Meltano and environment variables pass text
     if date_window_size is not None:
         date_window_size = _positive_number(date_window_size, f"{where}.date_window_size")
         if date_window_size < MIN_WINDOW_DAYS:

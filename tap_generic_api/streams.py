@@ -60,6 +60,10 @@ class APIRequestError(FatalAPIError):
     """A request failed for good (retries exhausted, or a network error); secrets masked."""
 
 
+class WindowTruncatedError(FatalAPIError):
+    """A date window of an incremental stream reached ``pagination.max_pages``."""
+
+
 class StreamStoppedError(RuntimeError):
     """Raised in a date window's worker when the stream stops (another window failed)."""
 
@@ -559,8 +563,8 @@ class GenericAPIStream(RESTStream[Any]):
             self.name,
             len(windows),
             self.stream_config.date_window_size,
-            windows[0].start,
-            windows[-1].end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            _iso(windows[0].start_at),
+            _iso(windows[-1].end_at),
             workers,
         )
 
@@ -586,16 +590,16 @@ class GenericAPIStream(RESTStream[Any]):
                 if page is None:
                     if not self.replication_key:
                         continue  # no bookmark: the next windows are fetched as usual
-                    # Later windows would move the bookmark past the records this one left out.
-                    self.logger.warning(
-                        "Stream '%s': the date window %s to %s stopped at pagination.max_pages; the windows "
-                        "after it are left for the next run, which starts from this run's bookmark. Lower "
-                        "date_window_size or raise max_pages.",
-                        self.name,
-                        window.start,
-                        window.end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    # The bookmark would move past the records this window left out: to its own
+                    # newest record when the API sends newest first, past it with later windows.
+                    msg = (
+                        f"Stream '{self.name}': the date window {_iso(window.start_at)} to "
+                        f"{_iso(window.end_at)} reached pagination.max_pages "
+                        f"({self.stream_config.pagination.max_pages} pages) and was cut short. The run stops "
+                        "here so that the bookmark does not move past the records left out; lower "
+                        "date_window_size or raise max_pages."
                     )
-                    return
+                    raise WindowTruncatedError(msg)
                 outside = check.outside(window, page)
                 if outside is not None:
                     self.logger.warning(
@@ -603,8 +607,8 @@ class GenericAPIStream(RESTStream[Any]):
                         "API may ignore the window's params, and records may come more than once. Check that "
                         "the params use the API's own start and end filters.",
                         self.name,
-                        window.start,
-                        window.end_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        _iso(window.start_at),
+                        _iso(window.end_at),
                         self.replication_key,
                         outside,
                     )
@@ -872,7 +876,9 @@ class GenericAPIStream(RESTStream[Any]):
                         for record in page:
                             super()._write_record_message(record)
                     if incremental:
-                        for record in page:
+                        for position, record in enumerate(page):
+                            if self.replication_key not in record:
+                                self._missing_replication_key(record, count + position + 1)
                             self._increment_stream_state(record, context=None)
                     if (count + len(page)) // frequency > count // frequency:
                         self._write_state_message()
@@ -884,6 +890,19 @@ class GenericAPIStream(RESTStream[Any]):
             self._raw_records = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def _missing_replication_key(self, record: Any, number: int) -> None:
+        """Raise the error for a record without the replication key field.
+
+        Raises:
+            ResponseShapeError: Always; names the stream, the record, the key and the fields found.
+        """
+        fields = sorted(record)[:20] if isinstance(record, dict) else type(record).__name__
+        msg = (
+            f"Stream '{self.name}': record {number} has no '{self.replication_key}' field (the replication_key); "
+            f"fields present: {fields}. Check replication_key, and data_path ('{self._data_path.path}')."
+        )
+        raise ResponseShapeError(msg)
 
     def _records_pass_through(self) -> bool:
         """Return True when this run's records need not be decoded at all.
@@ -973,6 +992,11 @@ class _WindowCheck:
                 self.done = True
                 return value
         return None
+
+
+def _iso(moment: datetime) -> str:
+    """Return ``moment`` as ISO-8601 UTC with a Z, for log lines."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _older(value: Any, bookmark: Any) -> bool:

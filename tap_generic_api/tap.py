@@ -119,7 +119,11 @@ PAGINATION_SCHEMA = th.ObjectType(
 
 DESTINATION_SCHEMA = th.ObjectType(
     th.Property("table", th.StringType, description="Target table name; also the stream name."),
-    th.Property("batch_size", th.IntegerType, description="Rows per batch (applied by the target; default 1000)."),
+    th.Property(
+        "batch_size",
+        th.IntegerType,
+        description="Not used by the tap (it logs so): set batch_size in the target config.",
+    ),
     th.Property(
         "key_fields",
         th.ArrayType(th.StringType),
@@ -185,7 +189,7 @@ STREAM_PROPERTIES = [
     ),
     th.Property(
         "date_window_size",
-        th.NumberType,
+        th.CustomType({"type": ["number", "string"]}),
         description=(
             "Days per date window: the range from the bookmark (else start_date) to the run's start is "
             "requested window by window, up to pagination.max_concurrency windows at once; the request "

@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import Any
 
 import simplejson
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import NotFound, RetryError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 from singer_sdk import Target
@@ -33,6 +33,16 @@ from target_bigquery_smart.sinks import (
 
 #: Records between two checks of the SDK's maximum record age (a check reads the clock).
 AGE_CHECK_EVERY = 100
+
+
+#: Seconds the run's first BigQuery call is retried (the client's default is 600 s).
+FIRST_CALL_TIMEOUT_SECONDS = 60.0
+
+
+class BigQueryUnreachableError(loader.LoadError):
+    """The run's first BigQuery call kept failing; not about the input line being read."""
+
+    located = True
 
 
 class TargetBigQuerySmart(Target):
@@ -169,9 +179,19 @@ class TargetBigQuerySmart(Target):
         the client's longer retries for transient errors mid-run.
         """
         try:
-            return list(self.bq_client.get_table(table_id, retry=DEFAULT_RETRY.with_timeout(60.0)).schema)
+            retry = DEFAULT_RETRY.with_timeout(FIRST_CALL_TIMEOUT_SECONDS)
+            return list(self.bq_client.get_table(table_id, retry=retry).schema)
         except NotFound:
             return []
+        except RetryError as exc:
+            where = self.config.get("api_endpoint") or "the BigQuery API"
+            cause = str(exc.cause or exc).split("\n")[0][:300]
+            msg = (
+                f"Cannot reach {where} to read table {table_id} (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s): "
+                f"{cause}. Check api_endpoint, "
+                "the network and the credentials."
+            )
+            raise BigQueryUnreachableError(msg) from None
 
     def ensure_table(
         self,

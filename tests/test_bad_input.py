@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+from contextlib import redirect_stdout
 
 import pytest
 from conftest import BIN, table_rows
@@ -348,3 +350,61 @@ def test_api_ignoring_the_offset_is_a_loop_not_endless_duplicates(requests_mock,
         records.extend(tap.streams["items"].get_records(None))
     assert records == [{"id": 1}, {"id": 2}]
     assert requests_mock.call_count <= 1 + concurrency
+
+
+def test_a_state_file_of_several_lines_starts_from_the_last(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json([{"id": 7, "seq": 7}])
+    config = tmp_path / "tap.json"
+    config.write_text(
+        json.dumps(
+            {
+                "url": httpserver.url_for("/v1/items"),
+                "destination": {"table": "items", "key_fields": ["id"]},
+                "replication_key": "seq",
+                "start_date": "0",
+                "params": {"after": "{bookmark}"},
+            }
+        )
+    )
+    state = tmp_path / "state.json"
+    lines = [{"bookmarks": {"items": {"replication_key": "seq", "replication_key_value": n}}} for n in (2, 4, 6)]
+    state.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(config), "--state", str(state)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"State file {state} holds 3 lines; using the last" in result.stderr
+    (request,) = [r for r, _ in httpserver.log]
+    assert request.args["after"] == "6"
+
+
+def test_a_state_file_that_is_not_json_is_one_clear_line(tmp_path):
+    config = tmp_path / "tap.json"
+    config.write_text(json.dumps({"url": "https://api.example.com/x", "destination": {"table": "t"}}))
+    state = tmp_path / "state.json"
+    state.write_text("{not json\n")
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(config), "--state", str(state)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"State error: state file {state} is not valid JSON")
+    assert "Traceback" not in result.stderr
+
+
+def test_records_without_the_replication_key_are_a_clear_error(requests_mock):
+    # data_path forgotten: the whole envelope is one record
+    requests_mock.get(API, json={"object": "list", "data": [{"id": 1, "created": 5}], "has_more": False})
+    tap = _tap(replication_key="created", start_date="0")
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(ResponseShapeError) as info:
+        tap.sync_all()
+    assert str(info.value) == (
+        "Stream 'items': record 1 has no 'created' field (the replication_key); fields present: "
+        "['data', 'has_more', 'object']. Check replication_key, and data_path ('')."
+    )

@@ -19,6 +19,7 @@ from werkzeug import Response
 
 from tap_generic_api.concurrency import in_order
 from tap_generic_api.errors import ConfigError
+from tap_generic_api.streams import WindowTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 from tap_generic_api.windows import date_windows
 
@@ -328,17 +329,27 @@ def test_max_pages_without_a_replication_key_applies_to_each_window(caplog):
     assert caplog.text.count("stopped after 1 pages (pagination.max_pages)") == DAYS
 
 
-def test_a_window_stopped_at_max_pages_ends_the_run_so_the_bookmark_does_not_pass_it(caplog):
+def test_a_window_cut_at_max_pages_stops_the_run_before_the_bookmark_moves():
     with WindowedAPI() as api:
-        messages = _sync(api.tap(pagination={"type": "page", "limit": 2, "max_pages": 1, "max_concurrency": 3}))
-    records = [m["record"] for m in messages if m["type"] == "RECORD"]
-    assert records == _day_records(0)[:2]
-    state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
-    assert state["bookmarks"]["events"]["replication_key_value"] == _day_records(0)[1]["updated_at"]
-    assert (
-        "the date window 2024-03-01T00:00:00Z to 2024-03-02T00:00:00Z stopped at pagination.max_pages; "
-        "the windows after it are left for the next run"
-    ) in caplog.text
+        tap = api.tap(pagination={"type": "page", "limit": 2, "max_pages": 1, "max_concurrency": 3})
+        out = io.StringIO()
+        with redirect_stdout(out):
+            with pytest.raises(WindowTruncatedError) as info:
+                tap.sync_all()
+            tap.message_writer.flush()  # the CLI flushes at exit
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == _day_records(0)[:2]
+    # no bookmark was written: the next run starts where this one did
+    assert not any(
+        m["value"].get("bookmarks", {}).get("events", {}).get("replication_key_value")
+        for m in messages
+        if m["type"] == "STATE"
+    )
+    assert str(info.value) == (
+        "Stream 'events': the date window 2024-03-01T00:00:00Z to 2024-03-02T00:00:00Z reached "
+        "pagination.max_pages (1 pages) and was cut short. The run stops here so that the bookmark does "
+        "not move past the records left out; lower date_window_size or raise max_pages."
+    )
 
 
 def test_an_api_ignoring_the_window_end_is_reported(caplog):

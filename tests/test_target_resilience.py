@@ -171,3 +171,23 @@ def test_crash_and_resume(tmp_path, datasette_10k, target_config, bq_client, wri
     assert set(ids) == set(range(1, 10_001))  # never missing
     if write_mode == "merge":
         assert len(ids) == 10_000  # exactly once by key
+
+
+def test_an_unreachable_endpoint_is_one_clear_error_not_an_input_line(target_config, monkeypatch):
+    import socket
+
+    from test_target_loading import record_line, run_target, schema_line
+
+    from target_bigquery_smart import target as target_module
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(target_module, "FIRST_CALL_TIMEOUT_SECONDS", 1.0)
+    config = {**target_config, "api_endpoint": f"http://127.0.0.1:{port}"}
+    with pytest.raises(target_module.BigQueryUnreachableError) as info:
+        run_target(config, [schema_line(), record_line({"id": 1})])
+    message = str(info.value)
+    assert message.startswith(f"Cannot reach http://127.0.0.1:{port} to read table ")
+    assert "(retried for 1 s)" in message
+    assert "Input line" not in message
