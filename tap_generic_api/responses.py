@@ -23,6 +23,7 @@ BODY_EXCERPT_CHARS = 300
 _CACHE_ATTR = "_tap_generic_api_json"
 
 
+_CHARSET = re.compile(r"charset\s*=\s*([^;\s]+)", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -39,6 +40,17 @@ def body_excerpt(
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
     text = redact(" ".join(text.split()))
     return text[:limit] + ("..." if len(text) > limit else "")
+
+
+def declared_charset(response: requests.Response) -> str:
+    """Return the charset the ``Content-Type`` header declares (lower case), or ``""``.
+
+    Not ``response.encoding``: requests assumes ISO-8859-1 for any ``text/*`` type without a
+    charset, which garbles the UTF-8 that JSON is (RFC 8259 section 8.1) when an API labels it
+    ``text/plain`` or ``text/html``.
+    """
+    match = _CHARSET.search(response.headers.get("Content-Type", ""))
+    return match.group(1).strip("\"'").lower().replace("_", "-") if match else ""
 
 
 def read_json(response: requests.Response, redact: Callable[[str], str] = redact_url) -> Any:
@@ -62,7 +74,7 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
     cached = getattr(response, _CACHE_ATTR, MISSING)
     if cached is not MISSING:
         return cached
-    declared = (response.encoding or "").lower().replace("_", "-")
+    declared = declared_charset(response)
     body: str | bytes = response.text if declared and declared not in ("utf-8", "utf8") else response.content
     if not body or not (body.strip() if isinstance(body, str) else body.strip()):
         setattr(response, _CACHE_ATTR, None)
@@ -145,8 +157,7 @@ def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspe
     if cached is not MISSING:
         return cached
     records = None
-    declared = (response.encoding or "utf-8").lower().replace("_", "-")
-    if declared in ("utf-8", "utf8"):
+    if declared_charset(response) in ("", "utf-8", "utf8"):
         found = _raw_at(response.content, path.segments)
         text = bytes(found) if found is not None else b""
         if text and b"\n" not in text and b"\r" not in text and _utf8(text):

@@ -358,6 +358,7 @@ class GenericAPIStream(RESTStream[Any]):
         # A copy per attempt: a resend after a token renewal must not rewrite the first request.
         authenticated = self.authenticator(prepared_request.copy())
         RateLimiters.acquire(self._limiter)
+        self._wait_out_pause()  # a 429 may have come while this thread waited for the limiter
         # Redirects are followed here, not by requests: requests drops only the Authorization
         # header on a redirect to another host, so an X-API-Key or a query key would follow it.
         response = self.requests_session.send(authenticated, timeout=self.timeout, allow_redirects=False)
@@ -830,13 +831,19 @@ class GenericAPIStream(RESTStream[Any]):
         self.state_manager.is_flushed = False
 
     def _records_go_out_unchanged(self) -> bool:
-        """Return True when the SDK would write records unchanged: one plain stream map, nothing deselected."""
+        """Return True when the SDK would write records unchanged.
+
+        That is: one plain stream map that does not flatten (``flattening_enabled``), no
+        ACTIVATE_VERSION, and no field deselected in the catalog, at any depth.
+        """
         maps = self.stream_maps
         if len(maps) != 1 or maps[0].stream_alias != self.name or type(maps[0]).__name__ != "SameRecordTransform":
             return False
+        if self.config.get("flattening_enabled"):
+            return False  # the plain map flattens records to match the flattened SCHEMA
         if getattr(self, "_stream_version", None) is not None:
             return False  # ACTIVATE_VERSION runs carry a version in each RECORD
-        return all(self.mask.get(("properties", name), True) for name in self.schema.get("properties", {}))
+        return all(selected for breadcrumb, selected in self.mask.items() if breadcrumb)
 
     def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[Any]:
         """Emit the stream's RECORD and STATE messages.

@@ -98,6 +98,12 @@ def date_windows(start: Any, end: datetime, days: float) -> list[DateWindow]:
     value = start
     while True:
         end_at = start_at + step if end - start_at > step else end
+        if end_at >= end and windows and end_at - start_at < timedelta(seconds=1):
+            # A last sliver (the run started just after a window bound) joins the window before
+            # it: written to the second, its bounds would be equal.
+            last = windows[-1]
+            windows[-1] = DateWindow(start=last.start, start_at=last.start_at, end_at=end_at)
+            return windows
         windows.append(DateWindow(start=value, start_at=start_at, end_at=end_at))
         if end_at >= end:
             return windows

@@ -405,7 +405,7 @@ def _cli(config_path, timeout=60):
 
 def test_fractional_days_and_seconds_from_a_config_file(tmp_path):
     """singer-sdk reads config files with Decimal floats; the CLI takes them as numbers."""
-    start = (datetime.datetime.now(UTC) - datetime.timedelta(days=1)).replace(microsecond=0)
+    start = (datetime.datetime.now(UTC) - datetime.timedelta(days=1, seconds=30)).replace(microsecond=0)
     with WindowedAPI() as api:
         config = {**api.tap().config, "start_date": _iso(start), "date_window_size": 0.25, "timeout": 2.5}
         path = tmp_path / "tap.json"
@@ -414,7 +414,7 @@ def test_fractional_days_and_seconds_from_a_config_file(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(since for since, _, _ in api.requests) == [
         _iso(start + datetime.timedelta(hours=6 * n))
-        for n in range(5)  # the last a few seconds long
+        for n in range(5)  # the last about 30 s long
     ]
 
 
@@ -489,3 +489,13 @@ def test_schema_inference_reads_windows_from_the_newest_until_it_finds_records(r
     ]
     assert set(tap.streams["events"].schema["properties"]) == {"id", "name", "note"}
     assert "no records to infer the schema from" not in caplog.text
+
+
+def test_a_last_window_shorter_than_a_second_joins_the_one_before():
+    end = datetime.datetime(2024, 1, 3, 0, 0, 0, 400000, tzinfo=UTC)
+    windows = date_windows("2024-01-01T00:00:00Z", end, 1)
+    assert [(w.variables()["start_date"], w.variables()["end_date"]) for w in windows] == [
+        ("2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"),
+        ("2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"),
+    ]
+    assert windows[-1].end_at == end

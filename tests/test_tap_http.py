@@ -16,7 +16,7 @@ import requests
 
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
-from tap_generic_api.ratelimit import RateLimiters, rate_for
+from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.retries import RetryWaitTooLongError
 from tap_generic_api.streams import APIRequestError
 from tap_generic_api.tap import TapGenericAPI
@@ -176,11 +176,29 @@ def test_fifty_requests_at_ten_per_second_take_at_least_4_9_seconds(requests_moc
 
 
 @pytest.mark.parametrize(
-    ("per_second", "limit", "window_ms"),
-    [(10, 1, 100), (2.5, 1, 400), (25, 2, 80), (50, 5, 100), (1000, 100, 100)],
+    ("per_second", "rates"),
+    [
+        (10, [(1, 100), (10, 1000)]),
+        (25, [(2, 80), (25, 1000)]),
+        (50, [(5, 100), (50, 1000)]),
+        (1000, [(100, 100), (1000, 1000)]),
+        (2.5, [(1, 400), (5, 2000)]),
+        (0.3, [(1, 3333), (3, 10000)]),
+        (0.7, [(1, 1428), (7, 10000)]),
+        (0.77, [(1, 1299)]),
+    ],
 )
-def test_limits_count_over_a_tenth_of_a_second(per_second, limit, window_ms):
-    assert rate_for(per_second) == (limit, window_ms)
+def test_limits_count_over_a_tenth_of_a_second_and_a_second(per_second, rates):
+    assert [(r.limit, r.interval) for r in rates_for(per_second)] == rates
+
+
+def test_a_limit_that_is_not_a_multiple_of_ten_is_never_passed_in_any_second():
+    limiter = RateLimiters().get(25)
+    times = []
+    for _ in range(60):
+        RateLimiters.acquire(limiter)
+        times.append(time.monotonic())
+    assert all(times[i + 25] - times[i] >= 0.999 for i in range(len(times) - 25))
 
 
 def test_a_high_limit_is_never_passed_in_any_tenth_of_a_second():
@@ -700,3 +718,37 @@ def test_a_replication_key_stream_still_reads_its_records(requests_mock):
     assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [1, 2]
     state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
     assert state["bookmarks"]["items"]["replication_key_value"] == "2026-01-03"
+
+
+def test_flattening_enabled_flattens_the_records_as_well_as_the_schema(requests_mock):
+    requests_mock.get(API, text='{"rows": [{"id": 1, "b": {"x": 1, "y": 2}}]}')
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "b": {"type": "object"}}}
+    schema["properties"]["b"]["properties"] = {"x": {"type": "integer"}, "y": {"type": "integer"}}
+    tap = _tap(data_path="rows", schema=schema, flattening_enabled=True, flattening_max_depth=3)
+    messages = _sync(tap)
+    (schema_message,) = [m for m in messages if m["type"] == "SCHEMA"]
+    assert set(schema_message["schema"]["properties"]) == {"id", "b__x", "b__y"}
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": 1, "b__x": 1, "b__y": 2}]
+
+
+def test_a_nested_field_deselected_in_the_catalog_is_left_out(requests_mock):
+    requests_mock.get(API, text='{"rows": [{"id": 1, "b": {"x": 1, "y": 2}}]}')
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "b": {"type": "object"}}}
+    schema["properties"]["b"]["properties"] = {"x": {"type": "integer"}, "y": {"type": "integer"}}
+    catalog = _tap(data_path="rows", schema=schema).catalog_dict
+    for entry in catalog["streams"][0]["metadata"]:
+        if entry["breadcrumb"] == ["properties", "b", "properties", "y"]:
+            entry["metadata"]["selected"] = False
+    config = {**_tap(data_path="rows", schema=schema).config}
+    tap = TapGenericAPI(config=config, catalog=catalog, parse_env_config=False)
+    records = [m["record"] for m in _sync(tap) if m["type"] == "RECORD"]
+    assert records == [{"id": 1, "b": {"x": 1}}]
+
+
+def test_utf8_json_labelled_text_plain_without_charset_is_read_as_utf8(requests_mock):
+    requests_mock.get(
+        API, content='{"rows": [{"id": 1, "a": "café"}]}'.encode(), headers={"Content-Type": "text/plain"}
+    )
+    assert _extract(_tap(data_path="rows")) == [{"id": 1, "a": "café"}]
+    lines = _sync_lines(_tap(data_path="rows"))
+    assert json.loads(lines[0])["record"] == {"id": 1, "a": "café"}
