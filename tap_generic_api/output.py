@@ -26,6 +26,9 @@ class BufferedSingerWriter(SingerWriter):
     def __init__(self) -> None:
         super().__init__()
         self._buffer = bytearray()
+        # Where the buffered messages go: stdout as it was when the first of them was written
+        # (a caller that redirects stdout for one run gets that run's messages, even at exit).
+        self._out: Any = None
         atexit.register(self.flush)
 
     def serialize_message(self, message: Any) -> str:
@@ -34,6 +37,8 @@ class BufferedSingerWriter(SingerWriter):
 
     def write_message(self, message: Any) -> None:
         """Buffer one message; flush on STATE messages and when the buffer is full."""
+        if not self._buffer:
+            self._out = sys.stdout
         self._buffer += fastjson.dumps(message.to_dict())
         self._buffer += b"\n"
         if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
@@ -55,6 +60,8 @@ class BufferedSingerWriter(SingerWriter):
             return
         lines = fastjson.dumps_lines(records)
         buffer = self._buffer
+        if not buffer:
+            self._out = sys.stdout
         buffer += prefix
         buffer += lines[:-1].replace(b"\n", suffix + prefix)
         buffer += suffix
@@ -67,7 +74,7 @@ class BufferedSingerWriter(SingerWriter):
             return
         data = bytes(self._buffer)
         self._buffer.clear()
-        out = sys.stdout
+        out = self._out or sys.stdout
         binary = getattr(out, "buffer", None)
         if binary is not None:
             out.flush()

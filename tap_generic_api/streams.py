@@ -64,6 +64,10 @@ class WindowTruncatedError(FatalAPIError):
     """A date window of an incremental stream reached ``pagination.max_pages``."""
 
 
+class PaginationTruncatedError(FatalAPIError):
+    """An incremental stream not in replication-key order reached ``pagination.max_pages``."""
+
+
 class StreamStoppedError(RuntimeError):
     """Raised in a date window's worker when the stream stops (another window failed)."""
 
@@ -591,6 +595,16 @@ class GenericAPIStream(RESTStream[Any]):
                 if page is None:
                     if not self.replication_key:
                         continue  # no bookmark: the next windows are fetched as usual
+                    if self.is_sorted:
+                        # The bookmark is this window's last record: the next run goes on from it.
+                        self.logger.warning(
+                            "Stream '%s': the date window %s to %s reached pagination.max_pages; the run ends "
+                            "here and the next one goes on from the bookmark.",
+                            self.name,
+                            _iso(window.start_at),
+                            _iso(window.end_at),
+                        )
+                        return
                     # The bookmark would move past the records this window left out: to its own
                     # newest record when the API sends newest first, past it with later windows.
                     msg = (
@@ -892,11 +906,31 @@ class GenericAPIStream(RESTStream[Any]):
                     count += len(page)
                     record_counter.increment(len(page))
                     yield page
+                if incremental and not self.is_sorted and any(p.truncated for p in self._paginators):
+                    self._stop_truncated()
                 self._finalize_state(self.get_context_state(None))
         finally:
             self._raw_records = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def _stop_truncated(self) -> None:
+        """Stop an incremental, unsorted stream cut short at ``pagination.max_pages``.
+
+        Its bookmark would be the greatest value seen, past records the cut left out, and the
+        next run would never fetch them. Its records are written; the bookmark stays.
+
+        Raises:
+            PaginationTruncatedError: Always.
+        """
+        msg = (
+            f"Stream '{self.name}': stopped at pagination.max_pages "
+            f"({self.stream_config.pagination.max_pages} pages). Its records are written, but the bookmark is "
+            "not moved: the API's order is not the replication key's (is_sorted is false), so a bookmark "
+            "from these pages could skip records the cut left out. Split the range with date_window_size, "
+            "or raise max_pages."
+        )
+        raise PaginationTruncatedError(msg)
 
     def _missing_replication_key(self, record: Any, number: int) -> None:
         """Raise the error for a record without the replication key field.

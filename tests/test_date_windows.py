@@ -352,6 +352,16 @@ def test_a_window_cut_at_max_pages_stops_the_run_before_the_bookmark_moves():
     )
 
 
+def test_a_sorted_stream_ends_the_run_at_a_window_cut_at_max_pages(caplog):
+    with WindowedAPI() as api:
+        tap = api.tap(is_sorted=True, pagination={"type": "page", "limit": 2, "max_pages": 1, "max_concurrency": 3})
+        messages = _sync(tap)
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == _day_records(0)[:2]
+    state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["events"]["replication_key_value"] == _day_records(0)[1]["updated_at"]
+    assert "reached pagination.max_pages; the run ends here and the next one goes on from the bookmark" in caplog.text
+
+
 def test_an_api_ignoring_the_window_end_is_reported(caplog):
     with WindowedAPI() as api:
         tap = api.tap(params={"since": "{start_date}", "until": "2100-01-01T00:00:00Z", "to": "{end_date}"})

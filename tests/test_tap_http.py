@@ -18,7 +18,7 @@ from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
 from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.retries import RetryWaitTooLongError
-from tap_generic_api.streams import APIRequestError
+from tap_generic_api.streams import APIRequestError, PaginationTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"
@@ -752,3 +752,42 @@ def test_utf8_json_labelled_text_plain_without_charset_is_read_as_utf8(requests_
     assert _extract(_tap(data_path="rows")) == [{"id": 1, "a": "café"}]
     lines = _sync_lines(_tap(data_path="rows"))
     assert json.loads(lines[0])["record"] == {"id": 1, "a": "café"}
+
+
+def _cut_api(requests_mock):
+    def page(request, context):
+        number = int(request.qs["page"][0])
+        return [{"id": number * 10 + i, "seq": number * 10 + i} for i in range(2)]  # endless
+
+    requests_mock.get(API, json=page)
+
+
+def test_an_unsorted_incremental_stream_cut_at_max_pages_stops_without_moving_the_bookmark(requests_mock):
+    _cut_api(requests_mock)
+    tap = _tap(replication_key="seq", start_date="0", pagination={"type": "page", "limit": 2, "max_pages": 3})
+    out = io.StringIO()
+    with redirect_stdout(out):
+        with pytest.raises(PaginationTruncatedError, match=r"stopped at pagination\.max_pages \(3 pages\)"):
+            tap.sync_all()
+        tap.message_writer.flush()
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [10, 11, 20, 21, 30, 31]
+    assert not any(
+        m["value"].get("bookmarks", {}).get("items", {}).get("replication_key_value")
+        for m in messages
+        if m["type"] == "STATE"
+    )
+
+
+def test_a_sorted_incremental_stream_cut_at_max_pages_keeps_its_bookmark(requests_mock, caplog):
+    _cut_api(requests_mock)
+    tap = _tap(
+        replication_key="seq",
+        is_sorted=True,
+        start_date="0",
+        pagination={"type": "page", "limit": 2, "max_pages": 3},
+    )
+    messages = _sync(tap)
+    state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["items"]["replication_key_value"] == 31
+    assert "stopped after 3 pages" in caplog.text
