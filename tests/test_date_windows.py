@@ -465,6 +465,7 @@ def _config(**changes):
         ({"date_window_size": 0}, r"config\.date_window_size must be a positive number, got 0"),
         ({"date_window_size": -1.5}, r"config\.date_window_size must be a positive number, got -1\.5"),
         ({"date_window_size": 1e-7}, r"config\.date_window_size is in days and must be at least one second"),
+        ({"date_window_size": "a week"}, r"config\.date_window_size must be a positive number, got 'a week'"),
         ({"params": {"since": "{start_date}"}}, r"config\.date_window_size needs the request .* an end variable"),
         ({"params": {}}, r"config\.date_window_size needs the request .* a start variable"),
     ],
@@ -509,3 +510,9 @@ def test_a_last_window_shorter_than_a_second_joins_the_one_before():
         ("2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"),
     ]
     assert windows[-1].end_at == end
+
+
+def test_a_window_size_given_as_text_is_a_number_of_days():
+    """Meltano and environment variables pass text."""
+    tap = TapGenericAPI(config=_config(date_window_size="0.5"), parse_env_config=False)
+    assert tap.streams["events"].stream_config.date_window_size == 0.5
