@@ -128,6 +128,19 @@ def _checked_state_args(argv: list[str]) -> tuple[list[str], str | None]:
     return argv, None
 
 
+def exit_on_signal(logger: logging.Logger, signum: int) -> None:
+    """End the process after SIGINT or SIGTERM with status ``128 + signum`` (130, 143).
+
+    singer-sdk exits 0 there, which a scheduler reads as a finished run. STATE already
+    written stays valid: the target writes it only after the rows before it are stored.
+
+    Raises:
+        SystemExit: Always.
+    """
+    logger.warning("Stopped by signal %d; exiting with status %d.", signum, 128 + signum)
+    raise SystemExit(128 + signum)
+
+
 def run_cli(cli: Callable[[], object]) -> None:
     """Run a singer-sdk CLI; report config and known runtime errors as one clear message.
 

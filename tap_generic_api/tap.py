@@ -12,7 +12,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
-from tap_generic_api.cli import register_clean_error, run_cli
+from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
 from tap_generic_api.config import (
     AUTH_TYPES,
     DEFAULT_INFER_SCHEMA_PAGES,
@@ -219,6 +219,10 @@ class TapGenericAPI(Tap):
     name = "tap-generic-api"
     package_name = "tap-generic-api-bigquery"
     message_writer_class = BufferedSingerWriter
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """Stop on SIGINT or SIGTERM with status 128 + the signal (the SDK exits 0)."""
+        exit_on_signal(self.logger, signum)
 
     config_jsonschema = th.PropertiesList(
         *STREAM_PROPERTIES,

@@ -17,7 +17,7 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 
-from tap_generic_api.cli import register_clean_error, run_cli
+from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
 from tap_generic_api.progress import SummaryMetric
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
@@ -136,6 +136,10 @@ class TargetBigQuerySmart(Target):
             description="Cluster new tables on the key columns (default false).",
         ),
     ).to_dict()
+
+    def _handle_termination(self, signum: int, frame: Any) -> None:
+        """Stop on SIGINT or SIGTERM with status 128 + the signal (the SDK exits 0)."""
+        exit_on_signal(self.logger, signum)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
+import threading
+import time
 from contextlib import redirect_stdout
 
 import pytest
 from conftest import BIN, table_rows
 from test_target_loading import record_line, run_target, schema_line, state_line
+from werkzeug import Response
 
 from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
 from tap_generic_api.pagination import PaginationLoopError
@@ -408,3 +412,51 @@ def test_records_without_the_replication_key_are_a_clear_error(requests_mock):
         "Stream 'items': record 1 has no 'created' field (the replication_key); fields present: "
         "['data', 'has_more', 'object']. Check replication_key, and data_path ('')."
     )
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_tap_with_a_failing_status(tmp_path, httpserver, signum):
+    release, opened = threading.Event(), threading.Event()
+
+    def hang(request):
+        opened.set()
+        release.wait(30)
+        return Response("[]", content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(hang)
+    config = tmp_path / "tap.json"
+    config.write_text(json.dumps({"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}))
+    proc = subprocess.Popen(
+        [str(BIN / "tap-generic-api"), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert opened.wait(30)  # the tap is waiting on its request
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        release.set()
+        proc.kill()
+    assert proc.returncode == 128 + signum, stderr[-2000:]
+    assert f"Stopped by signal {int(signum)}; exiting with status {128 + signum}." in stderr
+
+
+def test_a_signal_ends_the_target_with_a_failing_status(tmp_path):
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
+    proc = subprocess.Popen(
+        [str(BIN / "target-bigquery-smart"), "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)  # started and waiting for input
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, stderr[-2000:]
