@@ -233,14 +233,23 @@ def table(title: str, results: dict[str, list[Run]]) -> str:
     return "\n".join(lines)
 
 
+def check_counts(commands: dict[str, list[str]], records: int) -> None:
+    """Run each tap once and check it writes exactly ``records`` records.
+
+    Raises:
+        RuntimeError: A tap wrote another number.
+    """
+    for name, cmd in commands.items():
+        got = count_records(cmd)
+        if got != records:
+            msg = f"{name} wrote {got} records, expected {records}"
+            raise RuntimeError(msg)
+
+
 def tap_fast(records: int, n: int, work: Path) -> dict[str, list[Run]]:
     with FastAPI(records) as api:
         commands = tap_commands(api.url, work, requests_per_second=1000, concurrency=None)
-        for name, cmd in commands.items():
-            got = count_records(cmd)
-            if got != records:
-                msg = f"{name} wrote {got} records, expected {records}"
-                raise RuntimeError(msg)
+        check_counts(commands, records)
         return rounds(commands, records, n)
 
 
@@ -277,11 +286,7 @@ def tap_windows(records: int, n: int, work: Path, delay: float) -> dict[str, lis
                 str(write_json(work, "windows.json", {**base, "date_window_size": 1})),
             ],
         }
-        for name, cmd in commands.items():
-            got = count_records(cmd)
-            if got != records:
-                msg = f"{name} wrote {got} records, expected {records}"
-                raise RuntimeError(msg)
+        check_counts(commands, records)
         return rounds(commands, records, n)
 
 

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
@@ -40,6 +40,23 @@ def _config_text(path: str) -> tuple[str | None, str | None]:
     return text, None
 
 
+def _option_paths(argv: list[str], option: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(index, path)`` for each ``option PATH`` or ``option=PATH`` in ``argv``."""
+    for i, arg in enumerate(argv):
+        if arg == option and i + 1 < len(argv):
+            yield i + 1, argv[i + 1]
+        elif arg.startswith(f"{option}="):
+            yield i, arg.split("=", 1)[1]
+
+
+def _hand_over(argv: list[str], index: int, option: str, text: str) -> None:
+    """Replace the path at ``argv[index]`` with an in-memory file (``memfd``) holding ``text``."""
+    fd = os.memfd_create(option.lstrip("-"))
+    os.write(fd, text.encode())
+    replacement = f"/proc/self/fd/{fd}"
+    argv[index] = f"{option}={replacement}" if argv[index].startswith(f"{option}=") else replacement
+
+
 def _checked_config_args(argv: list[str]) -> tuple[list[str], str | None]:
     """Check every ``--config`` file before the SDK reads it (it ends bad ones in a traceback).
 
@@ -48,13 +65,7 @@ def _checked_config_args(argv: list[str]) -> tuple[list[str], str | None]:
     checked, then handed to the SDK from an in-memory file (``memfd``), never written to disk.
     """
     argv = list(argv)
-    for i, arg in enumerate(argv):
-        if arg == "--config" and i + 1 < len(argv):
-            index, path = i + 1, argv[i + 1]
-        elif arg.startswith("--config="):
-            index, path = i, arg.split("=", 1)[1]
-        else:
-            continue
+    for index, path in _option_paths(argv, "--config"):
         if path == "ENV":
             continue
         is_pipe = Path(path).exists() and not Path(path).is_file()
@@ -64,10 +75,7 @@ def _checked_config_args(argv: list[str]) -> tuple[list[str], str | None]:
         if problem:
             return argv, problem
         if is_pipe and text is not None:
-            fd = os.memfd_create("config")
-            os.write(fd, text.encode())
-            replacement = f"/proc/self/fd/{fd}"
-            argv[index] = replacement if index != i else f"--config={replacement}"
+            _hand_over(argv, index, "--config", text)
     return argv, None
 
 
@@ -106,13 +114,7 @@ def _checked_state_args(argv: list[str]) -> tuple[list[str], str | None]:
     Returns the arguments to run with and the problem found, if any.
     """
     argv = list(argv)
-    for i, arg in enumerate(argv):
-        if arg == "--state" and i + 1 < len(argv):
-            index, path = i + 1, argv[i + 1]
-        elif arg.startswith("--state="):
-            index, path = i, arg.split("=", 1)[1]
-        else:
-            continue
+    for index, path in _option_paths(argv, "--state"):
         if not Path(path).exists() or not hasattr(os, "memfd_create"):
             continue  # left to the SDK, which names a missing file
         text, problem, lines = _state_text(path)
@@ -121,10 +123,7 @@ def _checked_state_args(argv: list[str]) -> tuple[list[str], str | None]:
         if lines > 1 or not Path(path).is_file() or text == "{}":
             if lines > 1:
                 sys.stderr.write(f"State file {path} holds {lines} lines; using the last (the latest STATE).\n")
-            fd = os.memfd_create("state")
-            os.write(fd, (text or "{}").encode())
-            replacement = f"/proc/self/fd/{fd}"
-            argv[index] = replacement if index != i else f"--state={replacement}"
+            _hand_over(argv, index, "--state", text or "{}")
     return argv, None
 
 

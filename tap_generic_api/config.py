@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from tap_generic_api.errors import ConfigError
+from tap_generic_api.templating import is_number
 from tap_generic_api.windows import MIN_WINDOW_DAYS
 
 #: Keys a stream block may hold (the seed's, plus ``name``).
@@ -111,7 +111,7 @@ class RateLimitConfig:
 
     Attributes:
         requests_per_second: Most requests per second, shared by every stream with the same
-            value; at most a tenth of it in any tenth of a second (see :mod:`tap_generic_api.ratelimit`).
+            value; never more in any second (see :mod:`tap_generic_api.ratelimit`).
         retry_on_429: Retry a 429 answer (after ``Retry-After``); False fails at once.
         max_retries: Retries after the first attempt, for 429, 5xx, timeouts and connection errors.
         max_retry_wait: Longest wait in seconds the tap accepts; a longer ``Retry-After`` is
@@ -518,8 +518,8 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     if start_date is not None:
         start_date = _iso_datetime(start_date, f"{where}.start_date")
     date_window_size = block.get("date_window_size")
-    if isinstance(date_window_size, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", date_window_size):
-        date_window_size = float(date_window_size)  # Meltano and environment variables pass text
+    if isinstance(date_window_size, str) and is_number(date_window_size):
+        date_window_size = float(date_window_size)
     if date_window_size is not None:
         date_window_size = _positive_number(date_window_size, f"{where}.date_window_size")
         if date_window_size < MIN_WINDOW_DAYS:
@@ -584,8 +584,7 @@ def _iso_datetime(value: Any, where: str) -> str | int | float:
 
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
-        # A number given as text (Meltano and environment variables pass text).
+    if is_number(value):
         return float(value) if "." in value else int(value)
     if not isinstance(value, str):
         msg = f"{where} must be an ISO-8601 date or timestamp string, got {value!r}."

@@ -769,7 +769,7 @@ class GenericAPIStream(RESTStream[Any]):
             paginator._page_count = pages  # noqa: SLF001
             if records:
                 yield records
-            if not records or len(records) < int(config.limit or 0):
+            if not records or len(records) < limit:
                 return
             resume_at += len(records)
         if resume_at is not None:
@@ -897,10 +897,12 @@ class GenericAPIStream(RESTStream[Any]):
                         for record in page:
                             super()._write_record_message(record)
                     if incremental:
-                        for position, record in enumerate(page):
-                            if self.replication_key not in record:
-                                self._missing_replication_key(record, count + position + 1)
-                            self._increment_stream_state(record, context=None)
+                        try:
+                            for record in page:
+                                self._increment_stream_state(record, context=None)
+                        except KeyError:
+                            self._missing_replication_key(page, count)
+                            raise
                     if (count + len(page)) // frequency > count // frequency:
                         self._write_state_message()
                     count += len(page)
@@ -932,13 +934,24 @@ class GenericAPIStream(RESTStream[Any]):
         )
         raise PaginationTruncatedError(msg)
 
-    def _missing_replication_key(self, record: Any, number: int) -> None:
-        """Raise the error for a record without the replication key field.
+    def _missing_replication_key(self, page: list[dict], before: int) -> None:
+        """Raise the error for the first record of ``page`` without the replication key field.
+
+        Looked for only after the SDK's bookmark update failed, so records pay nothing for it.
+
+        Args:
+            page: The page being written.
+            before: Records of the run written before this page.
 
         Raises:
-            ResponseShapeError: Always; names the stream, the record, the key and the fields found.
+            ResponseShapeError: A record lacks it; names the stream, the record, the key and the
+                fields found. Returns when every record has it (the KeyError came from elsewhere).
         """
-        fields = sorted(record)[:20] if isinstance(record, dict) else type(record).__name__
+        position, record = next(((i, r) for i, r in enumerate(page) if self.replication_key not in r), (None, None))
+        if record is None:
+            return
+        number = before + position + 1
+        fields = sorted(record)[:20]
         msg = (
             f"Stream '{self.name}': record {number} has no '{self.replication_key}' field (the replication_key); "
             f"fields present: {fields}. Check replication_key, and data_path ('{self._data_path.path}')."
@@ -975,18 +988,15 @@ class GenericAPIStream(RESTStream[Any]):
         windows: list[DateWindow | None] = [None]
         if self.stream_config.date_window_size:
             windows = list(reversed(self._windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
-        sampled = page_count = 0
-        for window in windows:
-            rendered = self._render(self._variables_for(None, window))
-            for page in self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)):
-                for record in page:
-                    inferrer.add(record)
-                sampled += len(page)
-                page_count += 1
-                if page_count >= pages:
-                    break
-            if page_count >= pages:
-                break
+        rendered_requests = (self._render(self._variables_for(None, window)) for window in windows)
+        sampled_pages = itertools.chain.from_iterable(
+            self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)) for rendered in rendered_requests
+        )
+        sampled = 0
+        for page in itertools.islice(sampled_pages, pages):
+            for record in page:
+                inferrer.add(record)
+            sampled += len(page)
         if not sampled:
             self.logger.warning(
                 "Stream '%s': no records to infer the schema from; the stream's schema is its key properties "

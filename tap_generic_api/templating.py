@@ -14,6 +14,7 @@ from typing import Any
 
 from tap_generic_api.errors import ConfigError
 
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -103,6 +104,13 @@ def render_mapping(mapping: Mapping[str, Any], variables: Mapping[str, Any], *, 
 INCREMENTAL_VARIABLES = ("start_date", "start_date_unix", "end_date", "end_date_unix", "bookmark")
 
 
+def is_number(value: Any) -> bool:
+    """Return True for a number, or a number written as text (Meltano and environment variables pass text)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int | float) or (isinstance(value, str) and bool(_NUMBER.fullmatch(value.strip())))
+
+
 def to_datetime(value: Any) -> datetime:
     """Return ``value`` as a UTC datetime.
 
@@ -113,9 +121,7 @@ def to_datetime(value: Any) -> datetime:
     Raises:
         ValueError: ``value`` is none of these.
     """
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+    if is_number(value):
         return datetime.fromtimestamp(float(value), UTC)
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if parsed.tzinfo is None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tap_generic_api.templating import to_datetime
+from tap_generic_api.templating import is_number, to_datetime
 
 #: How window bounds after the first start are written into ``{start_date}`` / ``{end_date}``.
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -93,7 +93,7 @@ def date_windows(start: Any, end: datetime, days: float) -> list[DateWindow]:
     if span > timedelta(0) and span / step > MAX_WINDOWS:
         msg = f"{span / timedelta(days=1):.0f} days in windows of {days:g} days make more than {MAX_WINDOWS:,} windows"
         raise TooManyWindowsError(msg)
-    numeric = isinstance(start, int | float) or (isinstance(start, str) and _is_number(start))
+    numeric = is_number(start)
     windows = []
     value = start
     while True:
@@ -109,11 +109,3 @@ def date_windows(start: Any, end: datetime, days: float) -> list[DateWindow]:
             return windows
         start_at = end_at
         value = int(start_at.timestamp()) if numeric else start_at.strftime(ISO_FORMAT)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

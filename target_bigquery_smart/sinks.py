@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import types
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -122,8 +123,9 @@ class BigQuerySink(BatchSink):
         super().__init__(target, *args, **kwargs)
         self._target = target
         # The input line of each buffered record, for errors about rows refused at commit.
+        # (Another reader than the target's own counts nothing: line 0, left out of messages.)
         reader = getattr(target, "message_reader", None)
-        self._reader = reader if hasattr(reader, "line_number") else None
+        self._reader = reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0)
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
         #: Batches handed to the commit thread, and batches committed; the target compares
@@ -302,7 +304,7 @@ class BigQuerySink(BatchSink):
         self._rows.append(row)
         self._records.append(record)
         self._numbers.append(self._total_records_read)
-        self._lines.append(self._reader.line_number if self._reader is not None else 0)
+        self._lines.append(self._reader.line_number)
 
     def process_batch(self, context: dict) -> None:
         """Hand the buffered rows to the commit thread, after the previous batch has committed.
