@@ -181,7 +181,17 @@ class OAuth2GrantAuth(OAuthAuthenticator):
             OAuth2TokenError: The endpoint answered another error, or without ``access_token``.
         """
         requested_at = datetime.now(UTC)
-        response = self._session.post(self.auth_endpoint, data=self.oauth_request_body, timeout=60)
+        # No redirects: a 307 or 308 would resend the client secret and refresh token to
+        # wherever the Location points.
+        response = self._session.post(
+            self.auth_endpoint, data=self.oauth_request_body, timeout=60, allow_redirects=False
+        )
+        if response.is_redirect:
+            msg = (
+                f"OAuth2 token request to {self.auth_endpoint} was redirected (status {response.status_code}); "
+                "credentials are not sent on. Set auth.token_url to the endpoint itself."
+            )
+            raise OAuth2TokenError(msg)
         if response.status_code >= 400:  # noqa: PLR2004
             excerpt = redact_text(" ".join(response.text[:300].split()), self.secrets)
             if response.status_code in RETRIABLE_TOKEN_STATUSES:

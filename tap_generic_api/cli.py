@@ -79,18 +79,21 @@ def _checked_config_args(argv: list[str]) -> tuple[list[str], str | None]:
     return argv, None
 
 
-def _state_text(path: str) -> tuple[str | None, str | None, int]:
-    """Return ``(state JSON, problem, lines)`` for a ``--state`` file.
+def _state_text(path: str) -> tuple[str | None, str | None, str]:
+    """Return ``(state JSON, problem, note)`` for a ``--state`` file.
 
     A file of several lines (``target > state.json`` writes one STATE value per line, and
-    ``>> state.json`` keeps appending) holds the latest state on its last line.
+    ``>> state.json`` keeps appending) holds the latest state on its last line; a saved STATE
+    message (``{"type": "STATE", "value": ...}``) holds it in ``value``. ``note`` says which
+    was read when it is not the file as it is.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, f"state file {path} cannot be read ({type(exc).__name__}: {str(exc)[:120]}).", 0
+        return None, f"state file {path} cannot be read ({type(exc).__name__}: {str(exc)[:120]}).", ""
     if not text.strip():
-        return "{}", None, 0
+        return "{}", None, ""
+    note = ""
     try:
         value = json.loads(text)
     except ValueError:
@@ -99,17 +102,22 @@ def _state_text(path: str) -> tuple[str | None, str | None, int]:
             value = json.loads(lines[-1])
         except ValueError as exc:
             problem = f"state file {path} is not valid JSON, nor JSON lines ({type(exc).__name__}: {str(exc)[:120]})."
-            return None, problem, len(lines)
-        if not isinstance(value, dict):
-            return None, f"state file {path}: its last line must hold a JSON object.", len(lines)
-        return lines[-1], None, len(lines)
+            return None, problem, ""
+        text, note = lines[-1], f"State file {path} holds {len(lines)} lines; using the last (the latest STATE)."
+    if isinstance(value, dict) and value.get("type") == "STATE" and isinstance(value.get("value"), dict):
+        value = value["value"]
+        text, note = json.dumps(value), f"State file {path} holds a STATE message; using its value."
     if not isinstance(value, dict):
-        return None, f"state file {path} must hold a JSON object, not a {type(value).__name__}.", 1
-    return text, None, 1
+        return None, f"state file {path} must hold a JSON object, not a {type(value).__name__}.", ""
+    bookmarks = value.get("bookmarks", {})
+    if not isinstance(bookmarks, dict) or not all(isinstance(b, dict) for b in bookmarks.values()):
+        problem = f"state file {path}: 'bookmarks' must map each stream name to an object, got {str(bookmarks)[:100]}."
+        return None, problem, ""
+    return text, None, note
 
 
 def _checked_state_args(argv: list[str]) -> tuple[list[str], str | None]:
-    """Check the ``--state`` file; hand the SDK its last line when it holds several.
+    """Check the ``--state`` file; hand the SDK its latest state when the file holds more.
 
     Returns the arguments to run with and the problem found, if any.
     """
@@ -117,12 +125,12 @@ def _checked_state_args(argv: list[str]) -> tuple[list[str], str | None]:
     for index, path in _option_paths(argv, "--state"):
         if not Path(path).exists() or not hasattr(os, "memfd_create"):
             continue  # left to the SDK, which names a missing file
-        text, problem, lines = _state_text(path)
+        text, problem, note = _state_text(path)
         if problem:
             return argv, problem
-        if lines > 1 or not Path(path).is_file() or text == "{}":
-            if lines > 1:
-                sys.stderr.write(f"State file {path} holds {lines} lines; using the last (the latest STATE).\n")
+        if note:
+            sys.stderr.write(note + "\n")
+        if note or not Path(path).is_file() or text == "{}":
             _hand_over(argv, index, "--state", text or "{}")
     return argv, None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -108,8 +109,24 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
 
 
 def _variants(secret: str) -> set[str]:
-    """Return the secret as written and as it appears percent-encoded in a URL."""
-    return {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    r"""Return the forms a secret is echoed in.
+
+    As written; percent-encoded (a URL); with ``/`` escaped as ``\/`` (JSON from PHP and
+    others); and base64, standard and URL-safe, with and without padding (a header an API
+    echoes back).
+    """
+    encoded = base64.b64encode(secret.encode()).decode()
+    url_safe = base64.urlsafe_b64encode(secret.encode()).decode()
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        secret.replace("/", "\\/"),
+        encoded,
+        encoded.rstrip("="),
+        url_safe,
+        url_safe.rstrip("="),
+    }
 
 
 def install_log_redaction(secrets: Iterable[str]) -> None:

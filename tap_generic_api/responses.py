@@ -17,6 +17,8 @@ from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.paths import MISSING, DottedPath
 from tap_generic_api.redact import redact_url
 
+#: Characters read past a cut before masking, so a secret across the cut (up to this long) is masked whole.
+SECRET_MARGIN_CHARS = 4096
 #: Characters of a body quoted in an error message.
 BODY_EXCERPT_CHARS = 300
 
@@ -33,9 +35,10 @@ def body_excerpt(
 ) -> str:
     """Return the first ``limit`` characters of the body on one line (HTML tags removed).
 
-    ``redact`` runs before the cut, so a secret straddling the limit is not half shown.
+    ``redact`` runs before each cut, so a secret straddling a cut is not half shown.
     """
-    text = response.text[: limit * 20]
+    window = limit * 20  # enough text for ``limit`` characters once whitespace is collapsed
+    text = redact(response.text[: window + SECRET_MARGIN_CHARS])[:window]
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
     text = redact(" ".join(text.split()))
@@ -85,7 +88,7 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
         msg = (
             f"Response from {redact(response.url)} is not JSON "
             f"(status {response.status_code}, content type "
-            f"{response.headers.get('Content-Type', 'unknown')!r}): {body_excerpt(response, redact=redact)!r}"
+            f"{redact(response.headers.get('Content-Type', 'unknown'))!r}): {body_excerpt(response, redact=redact)!r}"
         )
         raise ResponseShapeError(msg) from None
     setattr(response, _CACHE_ATTR, document)

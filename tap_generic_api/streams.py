@@ -151,6 +151,16 @@ class GenericAPIStream(RESTStream[Any]):
         if not url.lower().startswith(("http://", "https://")):
             msg = f"{stream_config.where}.url must be an http:// or https:// URL, got {self.redact_url(url)!r}."
             raise ConfigError(msg)
+        try:
+            requests.PreparedRequest().prepare_url(url, None)
+        except requests.exceptions.InvalidURL:
+            # Neither requests' message nor the URL is quoted: either may hold a password that
+            # the URL's shape keeps from being recognised as one.
+            msg = (
+                f"{stream_config.where}.url is not a valid URL (a user:password in it must be "
+                "percent-encoded; better, put the password in secrets with auth.type basic)."
+            )
+            raise ConfigError(msg) from None
         extra = [stream_config.replication_key] if stream_config.replication_key else []
         if stream_config.schema is not None:
             schema = with_fields(stream_config.schema, [*stream_config.key_fields, *extra])
@@ -236,7 +246,9 @@ class GenericAPIStream(RESTStream[Any]):
         """
         config = self.stream_config
         start = bookmark if bookmark is not None else config.start_date
-        source = "the bookmark in STATE" if bookmark is not None else f"{config.where}.start_date"
+        # Without STATE the SDK gives start_date as the starting value.
+        from_state = bookmark is not None and bookmark != config.start_date
+        source = "the bookmark in STATE" if from_state else f"{config.where}.start_date"
         try:
             start_at = templating.to_datetime(start)
         except (ValueError, OverflowError, OSError):
@@ -495,7 +507,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     def _describe(self, response: requests.Response) -> str:
         return (
-            f"Stream '{self.name}': API error {response.status_code} {response.reason} "
+            f"Stream '{self.name}': API error {response.status_code} {self._safe(str(response.reason))} "
             f"for {self.redact_url(response.url)}"
         )
 

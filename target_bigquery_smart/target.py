@@ -137,6 +137,18 @@ class TargetBigQuerySmart(Target):
         ),
     ).to_dict()
 
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Refuse a BATCH message: its rows would be dropped while the STATE after it went out.
+
+        Raises:
+            InputError: Always; says how to have the tap send RECORD messages.
+        """
+        msg = (
+            f"BATCH messages are not supported (stream '{message_dict.get('stream')}'): the tap must send "
+            "RECORD messages. Remove batch_config from the tap's config."
+        )
+        raise InputError(msg)
+
     def _handle_termination(self, signum: int, frame: Any) -> None:
         """Stop on SIGINT or SIGTERM with status 128 + the signal (the SDK exits 0)."""
         exit_on_signal(self.logger, signum)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import signal
@@ -460,3 +461,84 @@ def test_a_signal_ends_the_target_with_a_failing_status(tmp_path):
     finally:
         proc.kill()
     assert proc.returncode == 143, stderr[-2000:]
+
+
+def test_an_invalid_url_with_a_password_is_a_config_error_that_does_not_show_it():
+    with pytest.raises(ConfigError) as info:
+        _tap(auth=None, url="http://user:pa-NEVERLOG/ss@127.0.0.1:9/x")
+    assert str(info.value).startswith("config.url is not a valid URL (a user:password in it must be")
+    assert "NEVERLOG" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        lambda s: s.replace("/", "\\/"),  # JSON with escaped slashes
+        lambda s: base64.b64encode(s.encode()).decode(),
+        lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
+    ],
+)
+def test_secrets_echoed_escaped_or_in_base64_are_masked(requests_mock, echo):
+    secret = "sEcr3t/NEVERLOG+tok=="
+    requests_mock.get(API, status_code=400, text=f'{{"error": "bad key {echo(secret)}"}}')
+    with pytest.raises(Exception, match="API error 400") as info:
+        _extract(_tap(secrets={"x": secret}))
+    assert "bad key ***" in str(info.value)
+
+
+def test_a_secret_in_the_reason_phrase_or_content_type_is_masked(requests_mock):
+    requests_mock.get(API, status_code=401, reason=f"Invalid credential {SECRET}", json={})
+    with pytest.raises(Exception, match="API error 401 Invalid credential \\*\\*\\*") as info:
+        _extract(_tap())
+    assert SECRET not in str(info.value)
+    requests_mock.get(API, text="not json", headers={"Content-Type": f"text/plain; key={SECRET}"})
+    with pytest.raises(ResponseShapeError) as info:
+        _extract(_tap())
+    assert SECRET not in str(info.value)
+
+
+def test_a_secret_across_the_excerpt_window_is_masked_whole(requests_mock):
+    requests_mock.get(API, status_code=401, text=" " * 5985 + f"key {SECRET} rejected")
+    with pytest.raises(Exception, match="API error 401") as info:
+        _extract(_tap())
+    assert "key ***" in str(info.value)
+    assert SECRET[:6] not in str(info.value)
+
+
+def test_the_oauth2_token_request_does_not_follow_a_redirect(requests_mock):
+    token_url = "https://auth.example.com/token"
+    requests_mock.post(token_url, status_code=307, headers={"Location": "https://elsewhere.example/steal"})
+    elsewhere = requests_mock.post("https://elsewhere.example/steal", json={"access_token": "x"})
+    tap = _tap(auth={"type": "oauth2", "token_url": token_url, "client_id": "c", "client_secret": SECRET})
+    with pytest.raises(Exception, match=r"OAuth2 token request to .* was redirected \(status 307\)"):
+        _extract(tap)
+    assert elsewhere.call_count == 0
+
+
+def test_a_saved_state_message_and_bad_bookmarks_in_the_state_file(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json([])
+    config = tmp_path / "tap.json"
+    config.write_text(
+        json.dumps(
+            {
+                "url": httpserver.url_for("/v1/items"),
+                "destination": {"table": "items"},
+                "replication_key": "seq",
+                "start_date": "0",
+                "params": {"after": "{bookmark}"},
+            }
+        )
+    )
+    state = tmp_path / "state.json"
+    bookmark = {"bookmarks": {"items": {"replication_key": "seq", "replication_key_value": 9}}}
+    state.write_text(json.dumps({"type": "STATE", "value": bookmark}))
+    command = [str(BIN / "tap-generic-api"), "--config", str(config), "--state", str(state)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "holds a STATE message; using its value" in result.stderr
+    assert httpserver.log[0][0].args["after"] == "9"
+    state.write_text(json.dumps({"bookmarks": []}))
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "'bookmarks' must map each stream name to an object, got []" in result.stderr
+    assert "Traceback" not in result.stderr

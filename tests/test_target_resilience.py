@@ -191,3 +191,20 @@ def test_an_unreachable_endpoint_is_one_clear_error_not_an_input_line(target_con
     assert message.startswith(f"Cannot reach http://127.0.0.1:{port} to read table ")
     assert "(retried for 1 s)" in message
     assert "Input line" not in message
+
+
+def test_a_batch_message_is_refused_before_its_state_goes_out(target_config):
+    from test_target_loading import run_target, schema_line, state_line
+
+    from target_bigquery_smart.reader import InputError
+
+    batch = json.dumps(
+        {
+            "type": "BATCH",
+            "stream": "items",
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "manifest": ["file:///tmp/items-batch.json.gz"],
+        }
+    )
+    with pytest.raises(InputError, match=r"Input line 2 .*BATCH messages are not supported \(stream 'items'\)"):
+        run_target(target_config, [schema_line(), batch, state_line({"n": 1})])
