@@ -12,6 +12,8 @@ from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
 
+from tap_generic_api.errors import OutputClosedError
+
 #: Errors whose message says everything the user needs; no traceback unless asked for.
 _CLEAN_ERRORS: tuple[type[BaseException], ...] = (FatalAPIError, InvalidInputLine)
 
@@ -177,6 +179,15 @@ def run_cli(cli: Callable[[], object]) -> None:
     except _CLEAN_ERRORS as exc:
         if os.environ.get("TRACEBACK"):
             traceback.print_exc()
+        logging.shutdown()
+        sys.stderr.write(f"Error: {exc}\n")
+        raise SystemExit(1) from None
+    except OutputClosedError as exc:
+        # Later writes, the interpreter's flush at exit included, go to /dev/null instead of
+        # raising again.
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
         logging.shutdown()
         sys.stderr.write(f"Error: {exc}\n")
         raise SystemExit(1) from None

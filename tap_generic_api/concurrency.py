@@ -1,8 +1,8 @@
 """Fetching pages concurrently while still writing them in order.
 
 :class:`AheadTuner` chooses how many page requests go ahead of the page being written, while a
-stream runs; :func:`in_order` runs whole page sequences (date windows) on worker threads and
-gives back their pages sequence by sequence.
+stream runs, and :class:`DaemonPool` runs them; :func:`in_order` runs whole page sequences
+(date windows) on worker threads and gives back their pages sequence by sequence.
 
 How many requests go ahead: a fixed number is wrong one way or the other. On an API that
 answers in 100 ms, one request at a time gives at most 10 pages a second whatever the rate
@@ -19,7 +19,9 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -228,3 +230,57 @@ def in_order(
             lock.notify_all()
         for _ in threads:
             jobs.put(None)  # wakes the idle workers; busy ones see `stop` at their next item
+
+
+class DaemonPool:
+    """Runs calls on daemon threads and returns their futures: an executor the process never waits for.
+
+    A ``ThreadPoolExecutor`` is joined when its ``with`` block ends and again at interpreter
+    exit, so an error or a signal would wait for every request in flight (up to its timeout)
+    and every retry wait before the process ends; the standard library has no daemon option.
+    Here :meth:`shutdown` returns at once: calls not started are cancelled, a call running
+    goes on to its end (or its stream's next stop check) and its result is dropped, and the
+    process can exit under it.
+
+    Args:
+        workers: Threads (>= 1), started at once.
+        thread_name_prefix: Name prefix of the threads (shows in thread dumps).
+    """
+
+    def __init__(self, workers: int, thread_name_prefix: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[..., Any], tuple] | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{thread_name_prefix}-{number}", daemon=True)
+            for number in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn(*args)`` and return its future (its result, or the exception it raised)."""
+        future: Future[T] = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Let each thread end after its current call; never waits."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def __enter__(self) -> DaemonPool:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.shutdown()

@@ -24,3 +24,18 @@ class CredentialError(ConfigValidationError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, errors=[message])
+
+
+class OutputClosedError(Exception):
+    """stdout was closed by the program reading it (``| head``, a target that stopped).
+
+    Raised instead of ``BrokenPipeError``, which click turns into a silent exit 1.
+    """
+
+    #: Not about the input line being read (the target's reader leaves the message as is).
+    located = True
+
+    def __init__(self) -> None:
+        super().__init__(
+            "stdout was closed by the program reading it; the run stopped before its end (see that program's errors)."
+        )

@@ -15,6 +15,7 @@ from typing import Any
 from singer_sdk.io_base import SingerMessageType, SingerWriter
 
 from tap_generic_api import fastjson
+from tap_generic_api.errors import OutputClosedError
 
 #: Bytes buffered before a write to stdout.
 FLUSH_BYTES = 1 << 16
@@ -69,17 +70,24 @@ class BufferedSingerWriter(SingerWriter):
             self.flush()
 
     def flush(self) -> None:
-        """Write the buffered messages to stdout (its binary layer when it has one)."""
+        """Write the buffered messages to stdout (its binary layer when it has one).
+
+        Raises:
+            OutputClosedError: The program reading stdout closed it.
+        """
         if not self._buffer:
             return
         data = bytes(self._buffer)
         self._buffer.clear()
         out = self._out or sys.stdout
         binary = getattr(out, "buffer", None)
-        if binary is not None:
-            out.flush()
-            binary.write(data)
-            binary.flush()
-        else:
-            out.write(data.decode())
-            out.flush()
+        try:
+            if binary is not None:
+                out.flush()
+                binary.write(data)
+                binary.flush()
+            else:
+                out.write(data.decode())
+                out.flush()
+        except BrokenPipeError:
+            raise OutputClosedError from None

@@ -8,7 +8,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -26,7 +26,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_generic_api import fastjson, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
-from tap_generic_api.concurrency import AheadTuner, in_order
+from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError, ResponseShapeError
 from tap_generic_api.output import BufferedSingerWriter
@@ -732,7 +732,9 @@ class GenericAPIStream(RESTStream[Any]):
         resume_at: int | None = None
         tuner = AheadTuner(config.max_concurrency)
         limit = int(config.limit or 0)
-        with ThreadPoolExecutor(max_workers=config.max_concurrency, thread_name_prefix=f"{self.name}-page") as pool:
+        # Daemon threads (DaemonPool): an error or a signal ends the run without waiting for the
+        # requests ahead, which stop at their next retry (`_stopping`).
+        with DaemonPool(config.max_concurrency, f"{self.name}-page") as pool:
             try:
                 pending.append((token, pool.submit(fetch, token)))
                 token, issued = paginator.token_after(token), 1
@@ -771,6 +773,9 @@ class GenericAPIStream(RESTStream[Any]):
                     if not pending and issued < config.max_pages:
                         pending.append((token, pool.submit(fetch, token)))
                         token, issued = paginator.token_after(token), issued + 1
+            except BaseException:
+                self._stopping.set()
+                raise
             finally:
                 for _, future in pending:
                     future.cancel()

@@ -397,6 +397,8 @@ DEAD_LETTER_SCHEMA = (
     bigquery.SchemaField("record_number", "INT64", description="Position of the record in its stream, from 1."),
     bigquery.SchemaField("insert_id", "STRING"),
     bigquery.SchemaField("errors", "STRING", description="Reasons, one per line."),
-    bigquery.SchemaField("row_data", "STRING", description="The record as received, as JSON text."),
+    bigquery.SchemaField(
+        "row_data", "STRING", description="The record as received (without _sdc_ metadata fields), as JSON text."
+    ),
     bigquery.SchemaField("failed_at", "TIMESTAMP"),
 )

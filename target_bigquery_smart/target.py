@@ -18,6 +18,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 
 from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
+from tap_generic_api.errors import OutputClosedError
 from tap_generic_api.progress import SummaryMetric
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
@@ -394,8 +395,11 @@ class TargetBigQuerySmart(Target):
     def _write_state_message(self, state: dict) -> None:
         # The SDK's json.dumps crashes on Decimal, which its reader produces for numbers;
         # NaN is written back as it came (a tap's Python json writes it so).
-        sys.stdout.write(simplejson.dumps(state, use_decimal=True, allow_nan=True) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(simplejson.dumps(state, use_decimal=True, allow_nan=True) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosedError from None
 
 
 register_clean_error(loader.LoadError, MissingKeyError, InputError, RecordsWithoutSchemaException)

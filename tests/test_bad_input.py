@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -442,6 +443,90 @@ def test_a_signal_ends_the_tap_with_a_failing_status(tmp_path, httpserver, signu
         proc.kill()
     assert proc.returncode == 128 + signum, stderr[-2000:]
     assert f"Stopped by signal {int(signum)}; exiting with status {128 + signum}." in stderr
+
+
+def test_a_signal_does_not_wait_for_requests_ahead(tmp_path, httpserver):
+    # Offset pagination fetches pages ahead on other threads; a signal must not wait for them.
+    release, held = threading.Event(), threading.Event()
+
+    def page(request):
+        if request.args.get("offset", "0") == "0":
+            return Response(json.dumps([{"id": i} for i in range(2)]), content_type="application/json")
+        held.set()
+        release.wait(60)  # longer than the test waits for the tap to end
+        return Response("[]", content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(page)
+    config = tmp_path / "tap.json"
+    config.write_text(
+        json.dumps(
+            {
+                "url": httpserver.url_for("/v1/items"),
+                "destination": {"table": "items"},
+                "pagination": {"type": "offset", "limit": 2, "max_concurrency": 4},
+                "timeout": 120,
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "tap-generic-api"), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.wait(30)  # a later page's request is in flight
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=20)
+        still_held = not release.is_set()
+    finally:
+        release.set()
+        proc.kill()
+    assert still_held
+    assert proc.returncode == 143, stderr[-2000:]
+    assert [json.loads(line)["record"]["id"] for line in stdout.splitlines() if '"RECORD"' in line] == [0, 1]
+
+
+def test_a_closed_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
+    # `tap-generic-api ... | head -1`: the reader goes away after the first line.
+    httpserver.expect_request("/v1/items").respond_with_json([{"id": i, "pad": "x" * 200} for i in range(5000)])
+    config = tmp_path / "tap.json"
+    config.write_text(json.dumps({"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}))
+    proc = subprocess.Popen(
+        [str(BIN / "tap-generic-api"), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline().startswith(b'{"type":"SCHEMA"')
+    proc.stdout.close()
+    stderr = proc.communicate(timeout=60)[1].decode()
+    assert proc.returncode == 1
+    assert stderr.strip().splitlines()[-1] == (
+        "Error: stdout was closed by the program reading it; the run stopped before its end "
+        "(see that program's errors)."
+    )
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+
+
+def test_a_closed_stdout_ends_the_target_with_one_clear_line(tmp_path):
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads the target's STATE
+    result = subprocess.run(
+        [str(BIN / "target-bigquery-smart"), "--config", str(config)],
+        input='{"type":"STATE","value":{"bookmarks":{"items":{"id":1}}}}\n',
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    os.close(write_end)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: stdout was closed by the program reading it")
+    assert "Traceback" not in result.stderr
 
 
 def test_a_signal_ends_the_target_with_a_failing_status(tmp_path):

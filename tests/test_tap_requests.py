@@ -401,6 +401,18 @@ def test_meltano_yml_declares_every_setting():
     assert declared - own == {"validate_records", "add_record_metadata"}
 
 
+def test_meltano_yml_declares_the_capabilities_each_plugin_reports():
+    import yaml
+
+    from tap_generic_api.tap import TapGenericAPI
+    from target_bigquery_smart.target import TargetBigQuerySmart
+
+    project = yaml.safe_load((Path(__file__).resolve().parent.parent / "meltano.yml").read_text())
+    tap, target = project["plugins"]["extractors"][0], project["plugins"]["loaders"][0]
+    assert set(tap["capabilities"]) == {str(c) for c in TapGenericAPI.capabilities}
+    assert set(target["capabilities"]) == {str(c) for c in TargetBigQuerySmart.capabilities}
+
+
 def test_transform_block_is_accepted_with_a_warning_that_the_target_applies_it(requests_mock, caplog):
     requests_mock.get(API, json=[{"id": 1}])
     tap = _tap(transform={"flatten": True, "add_fields": {"source": "vendor_api"}})
