@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import functools
+import html
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -108,25 +111,37 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _variants(secret: str) -> set[str]:
+@functools.lru_cache(maxsize=256)
+def _variants(secret: str) -> frozenset[str]:
     r"""Return the forms a secret is echoed in.
 
     As written; percent-encoded (a URL); with ``/`` escaped as ``\/`` (JSON from PHP and
-    others); and base64, standard and URL-safe, with and without padding (a header an API
-    echoes back).
+    others); as a JSON string's content, with non-ASCII as ``\uXXXX`` (Python's default) or
+    with ``&``, ``<``, ``>`` as ``\u0026``... (Go's default); HTML-escaped (an error page);
+    and base64, standard and URL-safe, with and without padding (a header an API echoes back).
     """
     encoded = base64.b64encode(secret.encode()).decode()
     url_safe = base64.urlsafe_b64encode(secret.encode()).decode()
-    return {
-        secret,
-        quote(secret, safe=""),
-        quote_plus(secret, safe=""),
-        secret.replace("/", "\\/"),
-        encoded,
-        encoded.rstrip("="),
-        url_safe,
-        url_safe.rstrip("="),
-    }
+    in_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+    in_html = html.escape(secret)
+    return frozenset(
+        {
+            secret,
+            quote(secret, safe=""),
+            quote_plus(secret, safe=""),
+            secret.replace("/", "\\/"),
+            in_json,
+            json.dumps(secret)[1:-1],
+            in_json.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"),
+            in_html,
+            in_html.replace("&#x27;", "&#39;"),
+            html.escape(secret, quote=False),
+            encoded,
+            encoded.rstrip("="),
+            url_safe,
+            url_safe.rstrip("="),
+        }
+    )
 
 
 def install_log_redaction(secrets: Iterable[str]) -> None:

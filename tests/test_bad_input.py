@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
@@ -561,10 +562,14 @@ def test_an_invalid_url_with_a_password_is_a_config_error_that_does_not_show_it(
         lambda s: s.replace("/", "\\/"),  # JSON with escaped slashes
         lambda s: base64.b64encode(s.encode()).decode(),
         lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("="),
+        html.escape,  # an HTML error page
+        lambda s: html.escape(s).replace("&#x27;", "&#39;"),  # the other entity for '
+        lambda s: json.dumps(s)[1:-1],  # JSON with non-ASCII as \\uXXXX (Python's default)
+        lambda s: s.replace("&", "\\u0026").replace("<", "\\u003c"),  # Go's HTML-safe JSON
     ],
 )
 def test_secrets_echoed_escaped_or_in_base64_are_masked(requests_mock, echo):
-    secret = "sEcr3t/NEVERLOG+tok=="
+    secret = "sEcr3t/NEVERLOG+tok==&<'é"
     requests_mock.get(API, status_code=400, text=f'{{"error": "bad key {echo(secret)}"}}')
     with pytest.raises(Exception, match="API error 400") as info:
         _extract(_tap(secrets={"x": secret}))
