@@ -907,6 +907,7 @@ class GenericAPIStream(RESTStream[Any]):
                 timer.with_context({})
                 self._write_starting_replication_value(None)
                 count = 0
+                newest: Any = None  # the last record's replication key value (sorted streams)
                 for page in self._record_pages(None):
                     if fast:
                         self._write_record_page(page)
@@ -920,13 +921,16 @@ class GenericAPIStream(RESTStream[Any]):
                         except KeyError:
                             self._missing_replication_key(page, count)
                             raise
+                        newest = page[-1].get(self.replication_key)
                     if (count + len(page)) // frequency > count // frequency:
                         self._write_state_message()
                     count += len(page)
                     record_counter.increment(len(page))
                     yield page
-                if incremental and not self.is_sorted and any(p.truncated for p in self._paginators):
-                    self._stop_truncated()
+                if incremental and any(p.truncated for p in self._paginators):
+                    if not self.is_sorted:
+                        self._stop_truncated()
+                    self._check_progress(newest)
                 self._finalize_state(self.get_context_state(None))
         finally:
             self._raw_records = False
@@ -948,6 +952,35 @@ class GenericAPIStream(RESTStream[Any]):
             "not moved: the API's order is not the replication key's (is_sorted is false), so a bookmark "
             "from these pages could skip records the cut left out. Split the range with date_window_size, "
             "or raise max_pages."
+        )
+        raise PaginationTruncatedError(msg)
+
+    def _check_progress(self, newest: Any) -> None:
+        """Stop a sorted incremental stream cut at ``pagination.max_pages`` that made no progress.
+
+        Its next run starts from the bookmark: when the cut left it where this run started
+        (more pages of records share its value than max_pages allows), every run would fetch
+        the same pages and end with success.
+
+        Args:
+            newest: The replication key value of the last record written (None: none written).
+
+        Raises:
+            PaginationTruncatedError: The bookmark did not move.
+        """
+        start = self.get_starting_replication_key_value(None)
+        if newest is not None:
+            try:
+                if start is None or start < newest:
+                    return
+            except TypeError:  # incomparable values: no way to tell, so no error
+                return
+        windows = " or lower date_window_size" if self.stream_config.date_window_size else ""
+        msg = (
+            f"Stream '{self.name}': stopped at pagination.max_pages "
+            f"({self.stream_config.pagination.max_pages} pages) without moving its bookmark past {start!r}: "
+            f"more records than those pages hold share that {self.replication_key} value (or are older), so "
+            f"every run would fetch the same pages. Raise max_pages{windows}."
         )
         raise PaginationTruncatedError(msg)
 

@@ -781,6 +781,28 @@ def test_an_unsorted_incremental_stream_cut_at_max_pages_stops_without_moving_th
     )
 
 
+def test_a_sorted_stream_cut_at_max_pages_without_progress_is_an_error(requests_mock):
+    # More records share one replication key value than max_pages holds: the next run would
+    # start from the same bookmark and fetch the same pages, for ever.
+    def page(request, context):
+        return [{"id": int(request.qs["page"][0]) * 10 + i, "seq": 7} for i in range(2)]  # endless
+
+    requests_mock.get(API, json=page)
+    config = {"replication_key": "seq", "is_sorted": True, "pagination": {"type": "page", "limit": 2, "max_pages": 2}}
+    first = _sync(_tap(start_date="0", **config))  # from start_date to 7: progress
+    state = [m for m in first if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["items"]["replication_key_value"] == 7
+    tap = _tap(state=state, **config)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(PaginationTruncatedError) as info:
+        tap.sync_all()
+    assert str(info.value) == (
+        "Stream 'items': stopped at pagination.max_pages (2 pages) without moving its bookmark past 7: more "
+        "records than those pages hold share that seq value (or are older), so every run would fetch the "
+        "same pages. Raise max_pages."
+    )
+
+
 def test_a_sorted_incremental_stream_cut_at_max_pages_keeps_its_bookmark(requests_mock, caplog):
     _cut_api(requests_mock)
     tap = _tap(
