@@ -23,7 +23,7 @@ import gzip
 import hashlib
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,6 +239,7 @@ def load_rows(
     write_disposition: str = bigquery.WriteDisposition.WRITE_APPEND,
     batch_label: str = "",
     compress: bool = False,
+    on_request: Callable[[], object] | None = None,
 ) -> str:
     """Load rows with one newline-delimited JSON load job.
 
@@ -254,6 +255,7 @@ def load_rows(
         write_disposition: ``WRITE_APPEND`` (default) or ``WRITE_TRUNCATE``.
         batch_label: Identifies the batch within the run (see :func:`load_job_id`).
         compress: gzip the upload.
+        on_request: Called once the upload is ready, just before it is sent.
 
     Returns:
         The job id.
@@ -270,6 +272,8 @@ def load_rows(
         schema=table.schema,
     )
     upload = gzip.compress(payload, compresslevel=1, mtime=0) if compress else payload
+    if on_request is not None:
+        on_request()
     _run_idempotent(
         client,
         job_id,
@@ -352,6 +356,7 @@ def insert_rows_smart(
     merge: bool = False,
     batch_label: str = "",
     compress: bool = False,
+    on_request: Callable[[], object] | None = None,
 ) -> LoadResult:
     """Commit one batch: MERGE in merge mode, else streaming insert or a load job.
 
@@ -367,6 +372,7 @@ def insert_rows_smart(
         merge: Upsert by key through a staging table.
         batch_label: Identifies the batch within the run, for job ids.
         compress: gzip load-job uploads (see :func:`load_rows`).
+        on_request: Called once, just before the batch's first request is sent.
 
     Returns:
         What was done, including rows BigQuery refused (streaming only).
@@ -377,6 +383,8 @@ def insert_rows_smart(
     """
     if not rows:
         return LoadResult(rows=0, method="none", requests=0)
+    if on_request is not None and (merge or len(rows) < streaming_threshold):
+        on_request()
     if merge:
         job_id = merge_rows(client, table, rows, batch_label=batch_label)
         return LoadResult(rows=len(rows), method="merge", requests=2, job_id=job_id)
@@ -388,7 +396,7 @@ def insert_rows_smart(
         return LoadResult(
             rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
         )
-    job_id = load_rows(client, table, rows, batch_label=batch_label, compress=compress)
+    job_id = load_rows(client, table, rows, batch_label=batch_label, compress=compress, on_request=on_request)
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
 
 
