@@ -16,7 +16,8 @@ Scenarios (all servers on 127.0.0.1, stopped at the end):
   with ``date_window_size`` 1 (20 windows, up to 8 at once);
 * target: a Singer file of the same records loaded into a fresh local BigQuery emulator per
   run (row count checked after each): ours, ``z3-target-bigquery`` (``batch_job``), a bare
-  client (one load job per 1,000 rows), and ours with the loader replaced by a no-op;
+  client (one load job per 1,000 rows; and again sending each job as ours does), and ours
+  with the loader replaced by a no-op;
 * memory: our tap and target at each of ``--memory-sizes`` records.
 
 Results go to stdout and, with ``--write``, to ``benchmarks/RESULTS.md``.
@@ -329,8 +330,9 @@ def target_run(name: str, messages: Path, records: int, work: Path) -> Run:
                 env={"BENCH_BIGQUERY_ENDPOINT": bq.endpoint},
             )
         else:
+            extra = ["--multipart"] if "multipart" in name else []
             run = measure(
-                [sys.executable, str(ROOT / "benchmarks" / "bare_target.py"), bq.endpoint, "bench"],
+                [sys.executable, str(ROOT / "benchmarks" / "bare_target.py"), bq.endpoint, "bench", *extra],
                 records,
                 stdin=messages,
             )
@@ -345,6 +347,7 @@ TARGETS = (
     "target-bigquery-smart",
     "z3-target-bigquery (batch_job)",
     "bare client, 1 load job per 1,000 rows",
+    "bare client, same requests as ours (multipart upload, job id)",
     "target-bigquery-smart (no-op loader)",
 )
 
