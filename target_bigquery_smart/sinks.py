@@ -142,7 +142,8 @@ class BigQuerySink(BatchSink):
         self.batches = 0
         self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.stream_name}")
         self._inflight: Future[None] | None = None
-        #: Set by the commit thread when it starts a batch (see :meth:`process_batch`).
+        #: Set by the commit thread when a batch's first request is ready to go, or the batch
+        #: ended before it (see :meth:`process_batch`).
         self._commit_started = threading.Event()
         self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0, "retries": 0}
         self.progress = Progress(self.logger, self.stream_name, unit="rows")
