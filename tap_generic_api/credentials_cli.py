@@ -1,4 +1,4 @@
-"""``tap-generic-api-credentials``: set up, check and decrypt organisation credentials.
+"""tap-generic-api-credentials: set up, check and decrypt organisation credentials.
 
 Usage::
 

@@ -36,6 +36,4 @@ class OutputClosedError(Exception):
     located = True
 
     def __init__(self) -> None:
-        super().__init__(
-            "stdout was closed by the program reading it; the run stopped before its end (see that program's errors)."
-        )
+        super().__init__("stdout was closed by the program reading it; the run stopped before its end.")
