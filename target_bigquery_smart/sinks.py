@@ -6,7 +6,7 @@ import re
 import threading
 import time
 import types
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from google.cloud import bigquery
 from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
+from tap_generic_api.concurrency import DaemonPool
 from tap_generic_api.progress import Progress
 from target_bigquery_smart import loader
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
@@ -140,7 +141,9 @@ class BigQuerySink(BatchSink):
         self.committed = 0
         #: Batches started (numbers each batch's job id, so identical batches both load).
         self.batches = 0
-        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commit-{self.stream_name}")
+        # A daemon thread: a signal ends the run at once, not after the client's retries of a
+        # BigQuery that stopped answering (up to 600 s). STATE for the batch is never written.
+        self._committer = DaemonPool(1, f"commit-{self.stream_name}")
         self._inflight: Future[None] | None = None
         #: Set by the commit thread when a batch's first request is ready to go, or the batch
         #: ended before it (see :meth:`process_batch`).
@@ -484,5 +487,5 @@ class BigQuerySink(BatchSink):
         try:
             self.wait_committed()
         finally:
-            self._committer.shutdown(wait=True)
+            self._committer.shutdown()
         super().clean_up()

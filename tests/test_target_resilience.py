@@ -8,6 +8,7 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
@@ -208,3 +209,72 @@ def test_a_batch_message_is_refused_before_its_state_goes_out(target_config):
     )
     with pytest.raises(InputError, match=r"Input line 2 .*BATCH messages are not supported \(stream 'items'\)"):
         run_target(target_config, [schema_line(), batch, state_line({"n": 1})])
+
+
+class _SwitchableProxy:
+    """A TCP proxy on 127.0.0.1 to the emulator; after ``hang()`` it accepts and never answers."""
+
+    def __init__(self, upstream: str):
+        import socket
+        import socketserver
+
+        host, port = upstream.rsplit("//", 1)[1].split(":")
+        self.hanging = threading.Event()
+        proxy = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                if proxy.hanging.is_set():
+                    proxy.stop.wait(120)
+                    return
+                with socket.create_connection((host, int(port))) as up:
+                    pump = threading.Thread(target=self._copy, args=(up, self.request), daemon=True)
+                    pump.start()
+                    self._copy(self.request, up)
+                    pump.join(5)
+
+            @staticmethod
+            def _copy(src, dst):
+                try:
+                    while data := src.recv(65536):
+                        if not proxy.hanging.is_set():  # kept connections go silent too
+                            dst.sendall(data)
+                except OSError:
+                    pass
+                finally:
+                    try:
+                        dst.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass
+
+        self.stop = threading.Event()
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def hang(self):
+        self.hanging.set()
+
+    def close(self):
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_signal_ends_the_target_while_bigquery_does_not_answer(tmp_path, target_config):
+    proxy = _SwitchableProxy(target_config["api_endpoint"])
+    target = TargetProcess(tmp_path, {**target_config, "api_endpoint": proxy.endpoint, "batch_size": 2})
+    try:
+        target.send([schema_line(), record_line({"id": 1}), record_line({"id": 2}), state_line({"upto": 2})])
+        assert target.next_state() == {"upto": 2}  # the first batch is stored
+        proxy.hang()  # BigQuery stops answering: the next batch's requests wait and retry
+        target.send([record_line({"id": 3}), record_line({"id": 4}), record_line({"id": 5})])
+        time.sleep(3)
+        target.proc.send_signal(signal.SIGTERM)
+        target.proc.wait(timeout=20)  # not after the client's retries (up to 600 s)
+    finally:
+        target.proc.kill()
+        proxy.close()
+    assert target.proc.returncode == 143
+    assert target.lines.empty()  # no STATE for the batch that was not stored
