@@ -10,6 +10,8 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import requests
+from google.api_core.exceptions import GoogleAPIError
 from google.cloud import bigquery
 from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
@@ -370,9 +372,24 @@ class BigQuerySink(BatchSink):
         lines: list[int],
         local: list[loader.RowError],
     ) -> None:
-        """Commit one batch (on the commit thread); then let the target write safe STATE."""
+        """Commit one batch (on the commit thread); then let the target write safe STATE.
+
+        Raises:
+            loader.LoadError: The batch was not stored; for a transport or API error, the
+                message names the stream and the records (not the input line being read when
+                the error reaches the reading thread).
+        """
         try:
             self._commit_batch(rows, records, numbers, lines, local)
+        except (requests.RequestException, GoogleAPIError, OSError) as exc:
+            msg = (
+                f"Stream '{self.stream_name}': records {numbers[0]} to {numbers[-1]} were not stored; BigQuery "
+                f"did not accept or answer the request ({type(exc).__name__}: {str(exc)[:300]}). No STATE after "
+                "them was written: the next run sends them again."
+            )
+            error = loader.LoadError(msg)
+            error.located = True  # type: ignore[attr-defined]
+            raise error from exc
         finally:
             self._commit_started.set()  # also when the batch failed before its first request
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import queue
@@ -10,6 +11,7 @@ import subprocess
 import threading
 import time
 import uuid
+from contextlib import redirect_stdout
 
 import pytest
 import requests
@@ -278,3 +280,34 @@ def test_a_signal_ends_the_target_while_bigquery_does_not_answer(tmp_path, targe
         proxy.close()
     assert target.proc.returncode == 143
     assert target.lines.empty()  # no STATE for the batch that was not stored
+
+
+def test_a_batch_bigquery_does_not_answer_is_one_clear_error_naming_its_records(
+    tmp_path, target_config, bq_client, monkeypatch
+):
+    from target_bigquery_smart import loader
+    from target_bigquery_smart.target import TargetBigQuerySmart
+
+    real, calls = loader.bigquery.Client.insert_rows_json, []
+
+    def refused_after_the_first(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise requests.ConnectionError("HTTPConnectionPool(host='127.0.0.1'): Max retries exceeded")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(loader.bigquery.Client, "insert_rows_json", refused_after_the_first)
+    lines = [schema_line(), *[record_line({"id": i}) for i in range(1, 3)], state_line({"upto": 2})]
+    lines += [*[record_line({"id": i}) for i in range(3, 5)], state_line({"upto": 4}), record_line({"id": 5})]
+    target = TargetBigQuerySmart(config={**target_config, "batch_size": 2}, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(loader.LoadError) as info:
+        target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
+    assert str(info.value) == (
+        "Stream 'items': records 3 to 4 were not stored; BigQuery did not accept or answer the request "
+        "(ConnectionError: HTTPConnectionPool(host='127.0.0.1'): Max retries exceeded). No STATE after them "
+        "was written: the next run sends them again."
+    )
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 2}]
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2]
