@@ -21,7 +21,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_generic_api.config import AuthConfig, OAuth2Config
 from tap_generic_api.errors import CredentialError
-from tap_generic_api.redact import redact_text
+from tap_generic_api.redact import known_secrets, redact_text
 
 logger = logging.getLogger("tap_generic_api.auth")
 
@@ -193,7 +193,10 @@ class OAuth2GrantAuth(OAuthAuthenticator):
             )
             raise OAuth2TokenError(msg)
         if response.status_code >= 400:  # noqa: PLR2004
-            excerpt = redact_text(" ".join(response.text[:300].split()), self.secrets)
+            # Masked before the cut, so a secret across it is not half shown; with every secret
+            # of the run, since the API may echo any of them.
+            secrets = [*self.secrets, *known_secrets()]
+            excerpt = redact_text(" ".join(response.text[:400].split()), secrets)[:300]
             if response.status_code in RETRIABLE_TOKEN_STATUSES:
                 # An outage of the token endpoint, not a refused grant: the stream's retry
                 # policy (backoff, Retry-After) applies, as to the API's own 429 and 5xx.

@@ -13,6 +13,7 @@ from pathlib import Path
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
 
 from tap_generic_api.errors import OutputClosedError
+from tap_generic_api.redact import known_secrets, redact_text
 
 #: Errors whose message says everything the user needs; no traceback unless asked for.
 _CLEAN_ERRORS: tuple[type[BaseException], ...] = (FatalAPIError, InvalidInputLine)
@@ -174,13 +175,14 @@ def run_cli(cli: Callable[[], object]) -> None:
         cli()
     except ConfigValidationError as exc:
         for error in exc.errors or [str(exc)]:
-            sys.stderr.write(f"Config error: {error}\n")
+            sys.stderr.write(f"Config error: {redact_text(str(error), known_secrets())}\n")
         raise SystemExit(1) from None
     except _CLEAN_ERRORS as exc:
         if os.environ.get("TRACEBACK"):
             traceback.print_exc()
         logging.shutdown()
-        sys.stderr.write(f"Error: {exc}\n")
+        # Masked like every log line: a message built from a response may hold any secret.
+        sys.stderr.write(f"Error: {redact_text(str(exc), known_secrets())}\n")
         raise SystemExit(1) from None
     except OutputClosedError as exc:
         # Later writes, the interpreter's flush at exit included, go to /dev/null instead of

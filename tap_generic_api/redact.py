@@ -8,8 +8,8 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from collections.abc import Iterable, Iterator, Mapping
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, unquote_plus, urlencode, urlsplit, urlunsplit
 
 #: Query parameters whose values are secrets whatever the config says.
 SENSITIVE_PARAMS = frozenset(
@@ -99,49 +99,91 @@ def secret_values(config: object) -> list[str]:
     return found
 
 
+#: What replaces a text that still holds a secret in an encoded form no variant covers.
+WITHHELD = "[withheld: it holds a secret in an encoded form]"
+
+
 def redact_text(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each secret in ``text`` with ``***``, longest first.
 
-    Each secret is also masked as it appears percent-encoded in a URL. Longest first, so a
-    secret that contains a shorter one is masked whole.
+    Each secret is also masked in the forms APIs echo it in (:func:`_variants`). Longest
+    first, so a secret that contains a shorter one is masked whole. A text that, decoded
+    (HTML entities, JSON escapes, percent-encoding, UTF-8 read as Latin-1), still shows a
+    secret is replaced whole by :data:`WITHHELD`: the encodings are too many to list.
     """
-    variants = {v for s in secrets if s and len(s) >= 4 for v in _variants(s)}
+    known = [s for s in secrets if s and len(s) >= 4]
+    variants = {v for s in known for v in _variants(s)}
     for secret in sorted(variants, key=len, reverse=True):
         text = text.replace(secret, MASK)
+    if known and any(secret in view for view in _decoded_views(text) for secret in known):
+        return WITHHELD
     return text
+
+
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+
+
+def _decoded_views(text: str) -> Iterator[str]:
+    """Yield ``text`` decoded each way an echoed secret may be encoded (only those it may hold)."""
+    if "&" in text:
+        yield html.unescape(text)
+    if "%" in text:
+        yield unquote(text)
+        yield unquote_plus(text)
+    if "\\" in text:
+        yield _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text).replace("\\/", "/")
+    if not text.isascii():
+        yield text.encode("latin-1", errors="ignore").decode("utf-8", errors="ignore")
 
 
 @functools.lru_cache(maxsize=256)
 def _variants(secret: str) -> frozenset[str]:
     r"""Return the forms a secret is echoed in.
 
-    As written; percent-encoded (a URL); with ``/`` escaped as ``\/`` (JSON from PHP and
-    others); as a JSON string's content, with non-ASCII as ``\uXXXX`` (Python's default) or
-    with ``&``, ``<``, ``>`` as ``\u0026``... (Go's default); HTML-escaped (an error page);
-    and base64, standard and URL-safe, with and without padding (a header an API echoes back).
+    As written; percent-encoded (a query value, ``encodeURIComponent``, a URL path as requests
+    sends it); with ``/`` escaped as ``\/`` (JSON from PHP and others); as a JSON string's
+    content, with non-ASCII as ``\uXXXX`` (Python, PHP) or with ``&``, ``<``, ``>`` as
+    ``\u0026``... (Go) or more (.NET); HTML-escaped (an error page); its UTF-8 bytes read as
+    Latin-1 (a reason phrase, a ``text/*`` body without a charset); and base64, standard and
+    URL-safe, with and without padding (a header an API echoes back).
     """
     encoded = base64.b64encode(secret.encode()).decode()
     url_safe = base64.urlsafe_b64encode(secret.encode()).decode()
     in_json = json.dumps(secret, ensure_ascii=False)[1:-1]
+    ascii_json = json.dumps(secret)[1:-1]
+    dotnet = "".join(
+        f"\\u{ord(c):04X}" if c in "&<>'+\"" or not c.isascii() else ("\\\\" if c == "\\" else c) for c in secret
+    )
     in_html = html.escape(secret)
     return frozenset(
         {
             secret,
             quote(secret, safe=""),
+            quote(secret),
+            quote(secret, safe="-_.!~*'()"),
+            quote(secret, safe="!#$%&'()*+,/:;=?@[]~"),
             quote_plus(secret, safe=""),
             secret.replace("/", "\\/"),
             in_json,
-            json.dumps(secret)[1:-1],
+            ascii_json,
+            ascii_json.replace("/", "\\/"),
             in_json.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"),
+            dotnet,
             in_html,
             in_html.replace("&#x27;", "&#39;"),
             html.escape(secret, quote=False),
+            secret.encode().decode("latin-1"),
             encoded,
             encoded.rstrip("="),
             url_safe,
             url_safe.rstrip("="),
         }
     )
+
+
+def known_secrets() -> frozenset[str]:
+    """Return the secrets :func:`install_log_redaction` masks in this process (empty before)."""
+    return frozenset(getattr(logging.getLogRecordFactory(), "_redaction_secrets", ()))
 
 
 def install_log_redaction(secrets: Iterable[str]) -> None:

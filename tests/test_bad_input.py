@@ -7,10 +7,12 @@ import html
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
+import urllib.parse
 from contextlib import redirect_stdout
 
 import pytest
@@ -20,6 +22,7 @@ from werkzeug import Response
 
 from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
 from tap_generic_api.pagination import PaginationLoopError
+from tap_generic_api.redact import WITHHELD
 from tap_generic_api.tap import TapGenericAPI
 from target_bigquery_smart.reader import InputError
 from target_bigquery_smart.settings import TargetConfigError
@@ -565,6 +568,12 @@ def test_an_invalid_url_with_a_password_is_a_config_error_that_does_not_show_it(
         lambda s: html.escape(s).replace("&#x27;", "&#39;"),  # the other entity for '
         lambda s: json.dumps(s)[1:-1],  # JSON with non-ASCII as \\uXXXX (Python's default)
         lambda s: s.replace("&", "\\u0026").replace("<", "\\u003c"),  # Go's HTML-safe JSON
+        lambda s: json.dumps(s).replace("/", "\\/")[1:-1],  # PHP's json_encode
+        lambda s: "".join(f"\\u{ord(c):04X}" if c in "&<'+" or not c.isascii() else c for c in s),  # .NET
+        lambda s: html.escape(s).replace("&#x27;", "&apos;").replace("&amp;", "&#38;"),  # other entities
+        lambda s: urllib.parse.quote(s, safe="-_.!~*'()"),  # JavaScript's encodeURIComponent
+        lambda s: urllib.parse.quote(s),  # '/' left as is
+        lambda s: s.encode().decode("latin-1"),  # UTF-8 read as Latin-1
     ],
 )
 def test_secrets_echoed_escaped_or_in_base64_are_masked(requests_mock, echo):
@@ -572,7 +581,48 @@ def test_secrets_echoed_escaped_or_in_base64_are_masked(requests_mock, echo):
     requests_mock.get(API, status_code=400, text=f'{{"error": "bad key {echo(secret)}"}}')
     with pytest.raises(Exception, match="API error 400") as info:
         _extract(_tap(secrets={"x": secret}))
-    assert "bad key ***" in str(info.value)
+    assert "NEVERLOG" not in str(info.value)
+    # masked where it stands, or (an encoding no variant lists) the whole excerpt withheld
+    assert "bad key ***" in str(info.value) or str(info.value).endswith(f": {WITHHELD}")
+
+
+def test_a_non_ascii_secret_in_a_reason_phrase_or_a_text_body_without_charset_is_masked(httpserver):
+    secret = "Sk&<a>'b/c+é-NEVERLOG"
+
+    def echo(request):
+        if request.args.get("where") == "reason":
+            response = Response("{}", status=400, content_type="application/json")
+            response.status = f"400 Bad {secret}".encode().decode("latin-1")  # sent as UTF-8 bytes
+            return response
+        return Response(f"<p>bad key {secret}</p>".encode(), status=400, content_type="text/html")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(echo)
+    for where in ("reason", "body"):
+        tap = _tap(url=httpserver.url_for("/v1/items"), params={"where": where}, secrets={"x": secret})
+        with pytest.raises(Exception, match="API error 400") as info:
+            _extract(tap)
+        assert "NEVERLOG" not in str(info.value)
+
+
+def test_a_secret_in_the_url_path_is_masked(requests_mock):
+    secret = "Sk&<a>'b/c+é-NEVERLOG"
+    requests_mock.get(re.compile(r"https://api\.example\.com/echo/.*"), status_code=404, text="no such key")
+    tap = _tap(url="https://api.example.com/echo/{api_token}/x", variables={"api_token": secret})
+    with pytest.raises(Exception, match="API error 404") as info:
+        _extract(tap)
+    assert "NEVERLOG" not in str(info.value)
+
+
+def test_the_oauth2_token_error_masks_every_secret_before_it_is_cut(requests_mock):
+    token_url = "https://auth.example.com/token"
+    secret = "cs&<q>'r/s+NEVERLOG-1"
+    body = "p" * 290 + f" {secret} and {SECRET}"
+    requests_mock.post(token_url, status_code=400, text=body)
+    tap = _tap(auth={"type": "oauth2", "token_url": token_url, "client_id": "c", "client_secret": secret})
+    with pytest.raises(Exception, match="OAuth2 token request") as info:
+        _extract(tap)
+    assert "NEVERLOG" not in str(info.value)
+    assert "cs&<q>" not in str(info.value)
 
 
 def test_a_secret_in_the_reason_phrase_or_content_type_is_masked(requests_mock):
