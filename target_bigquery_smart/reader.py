@@ -109,6 +109,18 @@ class LineNumberedReader(SingerReader):
             stats[kind] += 1
         return stats
 
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        """Refuse a message of a type the target does not know, naming the line and the type.
+
+        Raises:
+            InputError: Always (the SDK raises a bare ValueError, printed as a traceback).
+        """
+        msg = (
+            f"Input line {self.line_number}: unknown message type {str(message_dict.get('type'))[:40]!r} "
+            "(expected SCHEMA, RECORD, STATE or ACTIVATE_VERSION)."
+        )
+        raise InputError(msg)
+
     def _located(self, exc: Exception, line: str) -> Exception:
         """Return an error of the same meaning whose text starts with the line number."""
         try:

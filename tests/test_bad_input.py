@@ -512,6 +512,24 @@ def test_a_closed_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
     assert "Exception ignored" not in stderr
 
 
+def test_an_unknown_message_type_is_one_clear_error(tmp_path):
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
+    result = subprocess.run(
+        [str(BIN / "target-bigquery-smart"), "--config", str(config)],
+        input='{"type":"STATE","value":{}}\n{"type":"WHATEVER"}\n',
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: Input line 2: unknown message type 'WHATEVER' (expected SCHEMA, RECORD, STATE or ACTIVATE_VERSION)."
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_closed_stdout_ends_the_target_with_one_clear_line(tmp_path):
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
