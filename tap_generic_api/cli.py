@@ -168,6 +168,10 @@ def run_cli(cli: Callable[[], object]) -> None:
     if not problem:
         args, problem = _checked_state_args(args)
     sys.argv[1:] = args
+    if sys.stdout is None:  # started with stdout closed (`>&-`): Python leaves it None
+        problem = "stdout is closed; Singer messages are written there (redirect it, e.g. > out.jsonl)."
+        sys.stderr.write(f"Error: {problem}\n")
+        raise SystemExit(1)
     if problem:
         sys.stderr.write(f"{'State' if problem.startswith('state') else 'Config'} error: {problem}\n")
         raise SystemExit(1)

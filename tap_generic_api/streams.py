@@ -68,6 +68,10 @@ class PaginationTruncatedError(FatalAPIError):
     """An incremental stream not in replication-key order reached ``pagination.max_pages``."""
 
 
+class BookmarkTypeError(FatalAPIError):
+    """The bookmark in STATE and the records' replication key values cannot be compared."""
+
+
 class StreamStoppedError(RuntimeError):
     """Raised in a date window's worker when the stream stops (another window failed)."""
 
@@ -921,6 +925,8 @@ class GenericAPIStream(RESTStream[Any]):
                         except KeyError:
                             self._missing_replication_key(page, count)
                             raise
+                        except TypeError as exc:
+                            raise self._bookmark_type_error(page) from exc
                         newest = page[-1].get(self.replication_key)
                     if (count + len(page)) // frequency > count // frequency:
                         self._write_state_message()
@@ -983,6 +989,17 @@ class GenericAPIStream(RESTStream[Any]):
             f"every run would fetch the same pages. Raise max_pages{windows}."
         )
         raise PaginationTruncatedError(msg)
+
+    def _bookmark_type_error(self, page: list[dict]) -> BookmarkTypeError:
+        """Return the error for a bookmark that cannot be compared with the records' values."""
+        bookmark = self.get_starting_replication_key_value(None)
+        value = next((r.get(self.replication_key) for r in page if r.get(self.replication_key) is not None), None)
+        msg = (
+            f"Stream '{self.name}': the bookmark {bookmark!r} ({type(bookmark).__name__}) cannot be compared "
+            f"with the records' {self.replication_key} values, such as {value!r} ({type(value).__name__}). "
+            "Fix the bookmark in the state file (or start_date) to the same type, or run without --state."
+        )
+        return BookmarkTypeError(msg[:1000])
 
     def _missing_replication_key(self, page: list[dict], before: int) -> None:
         """Raise the error for the first record of ``page`` without the replication key field.

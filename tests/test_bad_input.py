@@ -512,6 +512,25 @@ def test_a_closed_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
     assert "Exception ignored" not in stderr
 
 
+@pytest.mark.parametrize("program", ["tap-generic-api", "target-bigquery-smart"])
+def test_a_stdout_closed_at_start_is_one_clear_line(tmp_path, program):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"url": "http://127.0.0.1:9/x", "destination": {"table": "t"}}))
+    result = subprocess.run(
+        [str(BIN / program), "--config", str(config)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: os.close(1),  # noqa: PLW1509 - `program >&-`
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: stdout is closed; Singer messages are written there (redirect it, e.g. > out.jsonl)."
+    )
+
+
 def test_an_unknown_message_type_is_one_clear_error(tmp_path):
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))

@@ -18,7 +18,7 @@ from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
 from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.retries import RetryWaitTooLongError
-from tap_generic_api.streams import APIRequestError, PaginationTruncatedError
+from tap_generic_api.streams import APIRequestError, BookmarkTypeError, PaginationTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"
@@ -815,3 +815,16 @@ def test_a_sorted_incremental_stream_cut_at_max_pages_keeps_its_bookmark(request
     state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
     assert state["bookmarks"]["items"]["replication_key_value"] == 31
     assert "stopped after 3 pages" in caplog.text
+
+
+def test_a_bookmark_of_another_type_than_the_records_values_is_a_clear_error(requests_mock):
+    requests_mock.get(API, json=[{"id": 5, "seq": 7}, {"id": 6, "seq": 8}])
+    state = {"bookmarks": {"items": {"replication_key": "seq", "replication_key_value": "5"}}}
+    tap = _tap(state=state, replication_key="seq", is_sorted=True)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(BookmarkTypeError) as info:
+        tap.sync_all()
+    assert str(info.value) == (
+        "Stream 'items': the bookmark '5' (str) cannot be compared with the records' seq values, such as 7 "
+        "(int). Fix the bookmark in the state file (or start_date) to the same type, or run without --state."
+    )
