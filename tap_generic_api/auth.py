@@ -294,9 +294,31 @@ def build_authenticator(auth: AuthConfig, secret: str) -> APIAuthenticatorBase:
         A singer-sdk authenticator, callable as a ``requests`` auth hook.
 
     Raises:
-        CredentialError: The secret does not fit the auth type (basic without ``:``).
+        CredentialError: The secret does not fit the auth type (basic without ``:``, or a
+            header credential with characters outside Latin-1, which HTTP headers cannot carry).
     """
+    if auth.type in HEADER_TYPES and not _fits_a_header(secret):
+        # Said here, before any request; http.client would fail inside the first one with a
+        # UnicodeEncodeError. The characters are not quoted: they are part of the secret.
+        whose = f" for provider '{auth.provider}'" if auth.provider else ""
+        msg = (
+            f"auth.type '{auth.type}': the credential{whose} holds characters an HTTP header cannot carry "
+            "(only Latin-1); look for a stray character such as a typographic quote."
+        )
+        raise CredentialError(msg)
     return AUTHENTICATORS[auth.type](auth, secret)
+
+
+#: Auth types that send the credential as it is in a header.
+HEADER_TYPES = frozenset({"bearer", "oauth2", "header"})
+
+
+def _fits_a_header(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class OAuth2Registry:

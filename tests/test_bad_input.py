@@ -531,6 +531,17 @@ def test_a_stdout_closed_at_start_is_one_clear_line(tmp_path, program):
     )
 
 
+def test_a_header_credential_outside_latin_1_is_a_credential_error_before_any_request(requests_mock):
+    api = requests_mock.get(API, json=[])
+    with pytest.raises(CredentialError) as info:
+        _extract(_tap(auth={"type": "bearer", "provider": "X"}, secrets={"x": "tok\u20acn-NEVERLOG"}))
+    assert str(info.value) == (
+        "auth.type 'bearer': the credential for provider 'X' holds characters an HTTP header cannot carry "
+        "(only Latin-1); look for a stray character such as a typographic quote."
+    )
+    assert api.call_count == 0
+
+
 def test_an_unknown_message_type_is_one_clear_error(tmp_path):
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
