@@ -12,7 +12,7 @@ from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
 
-from tap_generic_api.errors import OutputClosedError
+from tap_generic_api.errors import OutputError
 from tap_generic_api.redact import known_secrets, redact_text
 
 #: Errors whose message says everything the user needs; no traceback unless asked for.
@@ -188,7 +188,7 @@ def run_cli(cli: Callable[[], object]) -> None:
         # Masked like every log line: a message built from a response may hold any secret.
         sys.stderr.write(f"Error: {redact_text(str(exc), known_secrets())}\n")
         raise SystemExit(1) from None
-    except OutputClosedError as exc:
+    except OutputError as exc:
         # Later writes, the interpreter's flush at exit included, go to /dev/null instead of
         # raising again.
         null = os.open(os.devnull, os.O_WRONLY)

@@ -26,14 +26,23 @@ class CredentialError(ConfigValidationError):
         super().__init__(message, errors=[message])
 
 
-class OutputClosedError(Exception):
-    """stdout was closed by the program reading it (``| head``, a target that stopped).
+class OutputError(Exception):
+    """stdout cannot take the messages: its reader closed it, or the write failed.
 
-    Raised instead of ``BrokenPipeError``, which click turns into a silent exit 1.
+    The program reading it may have stopped (``| head``, a target that failed), or the disk
+    is full. Raised instead of ``BrokenPipeError`` (which click turns into a silent exit 1) or a bare
+    ``OSError`` traceback.
+
+    Args:
+        cause: The write's error; None or a broken pipe: the reader went away.
     """
 
     #: Not about the input line being read (the target's reader leaves the message as is).
     located = True
 
-    def __init__(self) -> None:
-        super().__init__("stdout was closed by the program reading it; the run stopped before its end.")
+    def __init__(self, cause: OSError | None = None) -> None:
+        if cause is None or isinstance(cause, BrokenPipeError):
+            what = "stdout was closed by the program reading it"
+        else:
+            what = f"stdout could not be written ({cause.strerror or cause})"
+        super().__init__(f"{what}; the run stopped before its end.")

@@ -15,7 +15,7 @@ from typing import Any
 from singer_sdk.io_base import SingerMessageType, SingerWriter
 
 from tap_generic_api import fastjson
-from tap_generic_api.errors import OutputClosedError
+from tap_generic_api.errors import OutputError
 
 #: Bytes buffered before a write to stdout.
 FLUSH_BYTES = 1 << 16
@@ -73,7 +73,7 @@ class BufferedSingerWriter(SingerWriter):
         """Write the buffered messages to stdout (its binary layer when it has one).
 
         Raises:
-            OutputClosedError: The program reading stdout closed it.
+            OutputError: The program reading stdout closed it, or the write failed.
         """
         if not self._buffer:
             return
@@ -89,5 +89,5 @@ class BufferedSingerWriter(SingerWriter):
             else:
                 out.write(data.decode())
                 out.flush()
-        except BrokenPipeError:
-            raise OutputClosedError from None
+        except OSError as exc:
+            raise OutputError(exc) from None

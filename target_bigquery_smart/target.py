@@ -18,7 +18,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 
 from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
-from tap_generic_api.errors import OutputClosedError
+from tap_generic_api.errors import OutputError
 from tap_generic_api.progress import SummaryMetric
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
@@ -398,8 +398,8 @@ class TargetBigQuerySmart(Target):
         try:
             sys.stdout.write(simplejson.dumps(state, use_decimal=True, allow_nan=True) + "\n")
             sys.stdout.flush()
-        except BrokenPipeError:
-            raise OutputClosedError from None
+        except OSError as exc:
+            raise OutputError(exc) from None
 
 
 register_clean_error(loader.LoadError, MissingKeyError, InputError, RecordsWithoutSchemaException)

@@ -560,6 +560,26 @@ def test_an_unknown_message_type_is_one_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_full_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json([{"id": i} for i in range(10)])
+    config = tmp_path / "tap.json"
+    config.write_text(json.dumps({"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}))
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [str(BIN / "tap-generic-api"), "--config", str(config)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: stdout could not be written (No space left on device); the run stopped before its end."
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_a_closed_stdout_ends_the_target_with_one_clear_line(tmp_path):
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
