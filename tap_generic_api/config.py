@@ -319,6 +319,26 @@ def _require_mapping(block: Mapping[str, Any], key: str, where: str) -> Mapping[
     return value
 
 
+def _headers(block: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Return the ``headers`` block; a name or value an HTTP header cannot carry is a ConfigError.
+
+    HTTP/1.1 headers are Latin-1 at most (RFC 9110 section 5.5); http.client would fail
+    inside the first request. The value is not quoted: it may be a credential.
+    """
+    headers = dict(_require_mapping(block, "headers", where))
+    for name, value in headers.items():
+        try:
+            str(name).encode("ascii")
+            str(value).encode("latin-1")
+        except UnicodeEncodeError:
+            msg = (
+                f"{where}.headers.{name} holds characters an HTTP header cannot carry (names: ASCII; values: "
+                "Latin-1); look for a stray character such as a typographic quote."
+            )
+            raise ConfigError(msg) from None
+    return headers
+
+
 def _string_list(value: Any, where: str, what: str) -> list[str]:
     """Return ``value`` as a list of strings (missing or empty: ``[]``); else a ConfigError naming ``where``."""
     value = value or []
@@ -561,7 +581,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         data_path=data_path,
         timeout=float(timeout),
         params=dict(_require_mapping(block, "params", where)),
-        headers=dict(_require_mapping(block, "headers", where)),
+        headers=_headers(block, where),
         auth=_parse_auth(_require_mapping(block, "auth", where), where),
         pagination=pagination,
         key_fields=tuple(key_fields),

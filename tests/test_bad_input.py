@@ -542,6 +542,15 @@ def test_a_header_credential_outside_latin_1_is_a_credential_error_before_any_re
     assert api.call_count == 0
 
 
+def test_a_header_value_outside_latin_1_is_a_config_error():
+    with pytest.raises(ConfigError) as info:
+        _tap(headers={"X-API-Key": "k\u2019NEVERLOG"})
+    assert str(info.value) == (
+        "config.headers.X-API-Key holds characters an HTTP header cannot carry (names: ASCII; values: Latin-1); "
+        "look for a stray character such as a typographic quote."
+    )
+
+
 def test_an_unknown_message_type_is_one_clear_error(tmp_path):
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
