@@ -7,6 +7,8 @@ import json
 import os
 import queue
 import signal
+import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -18,6 +20,9 @@ import requests
 from conftest import BIN, run_pipeline, table_rows
 from local_services import DATASETTE_TOKEN
 from test_target_loading import record_line, run_target, schema_line, state_line
+
+from target_bigquery_smart import loader
+from target_bigquery_smart.target import TargetBigQuerySmart
 
 pytestmark = pytest.mark.emulator
 CAPTURE_DEBUG_LOGS = False
@@ -217,9 +222,6 @@ class _SwitchableProxy:
     """A TCP proxy on 127.0.0.1 to the emulator; after ``hang()`` it accepts and never answers."""
 
     def __init__(self, upstream: str):
-        import socket
-        import socketserver
-
         host, port = upstream.rsplit("//", 1)[1].split(":")
         self.hanging = threading.Event()
         proxy = self
@@ -285,9 +287,6 @@ def test_a_signal_ends_the_target_while_bigquery_does_not_answer(tmp_path, targe
 def test_a_batch_bigquery_does_not_answer_is_one_clear_error_naming_its_records(
     tmp_path, target_config, bq_client, monkeypatch
 ):
-    from target_bigquery_smart import loader
-    from target_bigquery_smart.target import TargetBigQuerySmart
-
     real, calls = loader.bigquery.Client.insert_rows_json, []
 
     def refused_after_the_first(self, *args, **kwargs):
