@@ -48,6 +48,19 @@ def _extract(tap):
     return list(tap.streams["items"].get_records(None))
 
 
+#: A target config whose BigQuery endpoint refuses connections.
+UNREACHABLE_TARGET = {"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}
+
+
+def _run(tmp_path, program, config, **kwargs):
+    """Run ``program --config`` (written from ``config``) to its end; stderr as text."""
+    path = tmp_path / f"{program}.json"
+    path.write_text(json.dumps(config))
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    command = [str(BIN / program), "--config", str(path)]
+    return subprocess.run(command, stderr=subprocess.PIPE, text=True, timeout=60, check=False, **kwargs)
+
+
 def test_non_json_200_with_custom_query_param_never_shows_the_key(requests_mock):
     requests_mock.get(API, text=f"<html><p>echo appid={SECRET}</p></html>", headers={"Content-Type": "text/html"})
     with pytest.raises(ResponseShapeError) as info:
@@ -514,17 +527,8 @@ def test_a_closed_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
 
 @pytest.mark.parametrize("program", ["tap-generic-api", "target-bigquery-smart"])
 def test_a_stdout_closed_at_start_is_one_clear_line(tmp_path, program):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"url": "http://127.0.0.1:9/x", "destination": {"table": "t"}}))
-    result = subprocess.run(
-        [str(BIN / program), "--config", str(config)],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=lambda: os.close(1),  # noqa: PLW1509 - `program >&-`
-    )
+    config = {"url": "http://127.0.0.1:9/x", "destination": {"table": "t"}}
+    result = _run(tmp_path, program, config, preexec_fn=lambda: os.close(1))  # noqa: PLW1509 - `program >&-`
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: stdout is closed; Singer messages are written there (redirect it, e.g. > out.jsonl)."
@@ -552,16 +556,8 @@ def test_a_header_value_outside_latin_1_is_a_config_error():
 
 
 def test_an_unknown_message_type_is_one_clear_error(tmp_path):
-    config = tmp_path / "target.json"
-    config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
-    result = subprocess.run(
-        [str(BIN / "target-bigquery-smart"), "--config", str(config)],
-        input='{"type":"STATE","value":{}}\n{"type":"WHATEVER"}\n',
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    lines = '{"type":"STATE","value":{}}\n{"type":"WHATEVER"}\n'
+    result = _run(tmp_path, "target-bigquery-smart", UNREACHABLE_TARGET, stdin=None, input=lines)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: Input line 2: unknown message type 'WHATEVER' (expected SCHEMA, RECORD, STATE or ACTIVATE_VERSION)."
@@ -571,17 +567,9 @@ def test_an_unknown_message_type_is_one_clear_error(tmp_path):
 
 def test_a_full_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
     httpserver.expect_request("/v1/items").respond_with_json([{"id": i} for i in range(10)])
-    config = tmp_path / "tap.json"
-    config.write_text(json.dumps({"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}))
+    config = {"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}
     with open("/dev/full", "w") as full:
-        result = subprocess.run(
-            [str(BIN / "tap-generic-api"), "--config", str(config)],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = _run(tmp_path, "tap-generic-api", config, stdout=full)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: stdout could not be written (No space left on device); the run stopped before its end."
@@ -590,19 +578,10 @@ def test_a_full_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
 
 
 def test_a_closed_stdout_ends_the_target_with_one_clear_line(tmp_path):
-    config = tmp_path / "target.json"
-    config.write_text(json.dumps({"project": "p", "dataset": "d", "api_endpoint": "http://127.0.0.1:9"}))
     read_end, write_end = os.pipe()
     os.close(read_end)  # nobody reads the target's STATE
-    result = subprocess.run(
-        [str(BIN / "target-bigquery-smart"), "--config", str(config)],
-        input='{"type":"STATE","value":{"bookmarks":{"items":{"id":1}}}}\n',
-        stdout=write_end,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    state = '{"type":"STATE","value":{"bookmarks":{"items":{"id":1}}}}\n'
+    result = _run(tmp_path, "target-bigquery-smart", UNREACHABLE_TARGET, stdin=None, input=state, stdout=write_end)
     os.close(write_end)
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.strip().splitlines()[-1].startswith("Error: stdout was closed by the program reading it")

@@ -49,6 +49,13 @@ def _sync(tap):
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
+def _sync_error(tap, kind):
+    """Run ``tap`` expecting it to stop with ``kind``; return the error's text."""
+    with redirect_stdout(io.StringIO()), pytest.raises(kind) as info:
+        tap.sync_all()
+    return str(info.value)
+
+
 @pytest.fixture
 def sleeps(monkeypatch):
     """Record the waits backoff asks for, without sleeping."""
@@ -792,11 +799,7 @@ def test_a_sorted_stream_cut_at_max_pages_without_progress_is_an_error(requests_
     first = _sync(_tap(start_date="0", **config))  # from start_date to 7: progress
     state = [m for m in first if m["type"] == "STATE"][-1]["value"]
     assert state["bookmarks"]["items"]["replication_key_value"] == 7
-    tap = _tap(state=state, **config)
-    out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(PaginationTruncatedError) as info:
-        tap.sync_all()
-    assert str(info.value) == (
+    assert _sync_error(_tap(state=state, **config), PaginationTruncatedError) == (
         "Stream 'items': stopped at pagination.max_pages (2 pages) without moving its bookmark past 7: more "
         "records than those pages hold share that seq value (or are older), so every run would fetch the "
         "same pages. Raise max_pages."
@@ -821,10 +824,7 @@ def test_a_bookmark_of_another_type_than_the_records_values_is_a_clear_error(req
     requests_mock.get(API, json=[{"id": 5, "seq": 7}, {"id": 6, "seq": 8}])
     state = {"bookmarks": {"items": {"replication_key": "seq", "replication_key_value": "5"}}}
     tap = _tap(state=state, replication_key="seq", is_sorted=True)
-    out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(BookmarkTypeError) as info:
-        tap.sync_all()
-    assert str(info.value) == (
+    assert _sync_error(tap, BookmarkTypeError) == (
         "Stream 'items': the bookmark '5' (str) cannot be compared with the records' seq values, such as 7 "
         "(int). Fix the bookmark in the state file (or start_date) to the same type, or run without --state."
     )
