@@ -12,11 +12,12 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import backoff
 import requests
 import requests.adapters
+import requests.utils
 from pyrate_limiter import Limiter
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -127,6 +128,8 @@ class GenericAPIStream(RESTStream[Any]):
         self._authenticator = authenticator or NoAuth()
         self._limiter = limiter
         self._secrets = tuple(secrets)
+        #: Proxies for each ``scheme://host:port`` the stream sends to (see :meth:`_proxies_for`).
+        self._proxies: dict[str, dict[str, str]] = {}
         self._data_path = DottedPath(stream_config.data_path)
         self._query_secret_params = (
             [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
@@ -381,7 +384,9 @@ class GenericAPIStream(RESTStream[Any]):
         self._wait_out_pause()  # a 429 may have come while this thread waited for the limiter
         # Redirects are followed here, not by requests: requests drops only the Authorization
         # header on a redirect to another host, so an X-API-Key or a query key would follow it.
-        response = self.requests_session.send(authenticated, timeout=self.timeout, allow_redirects=False)
+        response = self.requests_session.send(
+            authenticated, timeout=self.timeout, allow_redirects=False, proxies=self._proxies_for(authenticated)
+        )
         for _ in range(MAX_REDIRECTS):
             if not (self.allow_redirects and response.is_redirect):
                 break
@@ -400,11 +405,28 @@ class GenericAPIStream(RESTStream[Any]):
                 follow.method, follow.body = "GET", None
                 follow.headers.pop("Content-Length", None)
             RateLimiters.acquire(self._limiter)
+            follow = self.authenticator(follow)
             response = self.requests_session.send(
-                self.authenticator(follow), timeout=self.timeout, allow_redirects=False
+                follow, timeout=self.timeout, allow_redirects=False, proxies=self._proxies_for(follow)
             )
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
+
+    def _proxies_for(self, request: requests.PreparedRequest) -> dict[str, str]:
+        """Return the proxies for the request's ``scheme://host:port``, resolved once per run.
+
+        requests resolves them on every ``send`` (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and
+        NO_PROXY): it reads the whole environment twice, about 0.1 ms per request with 40
+        variables, more on CI machines that set hundreds. The environment does not change
+        during a run, and the answer depends only on the scheme, host and port.
+        """
+        parts = urlsplit(request.url or "")
+        key = f"{parts.scheme}://{parts.netloc}"
+        proxies = self._proxies.get(key)
+        if proxies is None:
+            session = self.requests_session
+            proxies = self._proxies[key] = requests.utils.resolve_proxies(request, session.proxies, session.trust_env)
+        return proxies
 
     def _wait_out_pause(self) -> None:
         """Hold this thread while a 429 to another thread of the stream pauses it.

@@ -692,6 +692,64 @@ def test_the_connection_pool_holds_max_concurrency_connections():
     assert _tap().streams["items"].requests_session.get_adapter(API)._pool_maxsize == 10
 
 
+@pytest.fixture
+def loopback_server():
+    """A threaded HTTP server on 127.0.0.1 that records each request target and serves offset pages.
+
+    A request sent through it as a proxy arrives with an absolute target
+    (``http://host:port/path?...``), a direct one with the path only.
+    """
+    import http.server
+    import threading
+    import urllib.parse
+
+    targets: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            targets.append(self.path)
+            offset = int(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["offset"][0])
+            body = json.dumps([{"id": i} for i in range(offset, min(offset + 2, 5))]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", targets
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("bypass", [False, True])
+def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(loopback_server, monkeypatch, bypass):
+    base, targets = loopback_server
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", base)  # the server is its own proxy: the target's form tells
+    if bypass:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    lookups = []
+    real_lookup = requests.utils.get_environ_proxies
+    monkeypatch.setattr(
+        requests.utils, "get_environ_proxies", lambda *a, **k: lookups.append(a) or real_lookup(*a, **k)
+    )
+    tap = _tap(url=f"{base}/v1/items", pagination={"type": "offset", "limit": 2, "max_concurrency": 1})
+    assert [r["id"] for r in _extract(tap)] == [0, 1, 2, 3, 4]
+    prefix = "" if bypass else base
+    assert targets == [f"{prefix}/v1/items?limit=2&offset={n}" for n in (0, 2, 4)]
+    # The environment is read for the first request only (requests reads it on every send).
+    assert len(lookups) == (0 if bypass else 1)
+
+
 def _sync_lines(tap):
     out = io.StringIO()
     with redirect_stdout(out):
