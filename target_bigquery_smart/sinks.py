@@ -41,6 +41,11 @@ SDC_METADATA = frozenset(
 )
 #: Rejected rows quoted in an error message.
 MAX_REPORTED_ROWS = 10
+#: Load jobs and MERGEs into one table in one run after which the target warns once. BigQuery
+#: allows 1,500 per table per day (failed ones included; fixed, cannot be raised):
+#: https://cloud.google.com/bigquery/quotas#load_jobs and
+#: https://cloud.google.com/bigquery/docs/optimize-load-jobs
+TABLE_JOBS_WARNING = 500
 #: Longest wait (seconds) for the commit thread to have a batch's first request ready.
 COMMIT_START_WAIT_SECONDS = 1.0
 #: Seconds the reading thread then pauses, for the commit thread to send that request.
@@ -441,6 +446,16 @@ class BigQuerySink(BatchSink):
         self.stats["load_jobs"] += 1 if result.method == "load_job" else 0
         self.stats["merges"] += 1 if result.method == "merge" else 0
         self.stats["retries"] += result.retries
+        if result.method != "streaming" and self.stats["load_jobs"] + self.stats["merges"] == TABLE_JOBS_WARNING:
+            self.logger.warning(
+                "Stream '%s': %d load jobs into %s in this run. BigQuery allows 1,500 per table per day (failed "
+                "ones included), so a few such runs a day would exhaust it; raise batch_size (now %d rows) to "
+                "load the same rows in fewer jobs. Memory holds at most two batches per stream.",
+                self.stream_name,
+                TABLE_JOBS_WARNING,
+                self.table_id,
+                self._max_rows,
+            )
         self.tally_record_written(result.rows)
         self.progress.add(result.rows)
         self.logger.debug("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)

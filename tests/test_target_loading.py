@@ -98,6 +98,19 @@ def test_ten_thousand_records_are_ten_load_jobs(target_config, bq_client, insert
     assert len(rows) == 10_000
 
 
+def test_many_load_jobs_into_one_table_warn_once_about_the_daily_limit(target_config, monkeypatch, caplog):
+    monkeypatch.setattr(sinks, "TABLE_JOBS_WARNING", 3)
+    lines = [schema_line()] + [record_line({"id": i}) for i in range(11)]
+    run_target({**target_config, "batch_size": 2, "streaming_threshold": 2}, lines)  # 5 load jobs, 1 insert
+    table = f"{target_config['project']}.{target_config['dataset']}.items"
+    warnings = [r.getMessage() for r in caplog.records if "per table per day" in r.getMessage()]
+    assert warnings == [
+        f"Stream 'items': 3 load jobs into {table} in this run. BigQuery allows 1,500 per table per day (failed "
+        "ones included), so a few such runs a day would exhaust it; raise batch_size (now 2 rows) to load the "
+        "same rows in fewer jobs. Memory holds at most two batches per stream."
+    ]
+
+
 def test_buffer_never_exceeds_batch_size(target_config, batch_spy):
     lines = [schema_line()] + [record_line({"id": i, "pad": "x" * 50}) for i in range(20_000)]
     run_target({**target_config, "batch_size": 1000}, lines)
