@@ -448,9 +448,9 @@ class BigQuerySink(BatchSink):
         self.stats["retries"] += result.retries
         if result.method != "streaming" and self.stats["load_jobs"] + self.stats["merges"] == TABLE_JOBS_WARNING:
             self.logger.warning(
-                "Stream '%s': %d load jobs into %s in this run. BigQuery allows 1,500 per table per day (failed "
-                "ones included), so a few such runs a day would exhaust it; raise batch_size (now %d rows) to "
-                "load the same rows in fewer jobs. Memory holds at most two batches per stream.",
+                "Stream '%s': %d load jobs or MERGEs into %s in this run. BigQuery allows 1,500 per table per "
+                "day (failed ones included), so a few such runs a day would exhaust it; raise batch_size (now %d "
+                "rows) to load the same rows in fewer jobs. Memory holds at most two batches per stream.",
                 self.stream_name,
                 TABLE_JOBS_WARNING,
                 self.table_id,

@@ -98,16 +98,18 @@ def test_ten_thousand_records_are_ten_load_jobs(target_config, bq_client, insert
     assert len(rows) == 10_000
 
 
-def test_many_load_jobs_into_one_table_warn_once_about_the_daily_limit(target_config, monkeypatch, caplog):
+@pytest.mark.parametrize("write_mode", ["append", "merge"])
+def test_many_load_jobs_into_one_table_warn_once_about_the_daily_limit(target_config, monkeypatch, caplog, write_mode):
     monkeypatch.setattr(sinks, "TABLE_JOBS_WARNING", 3)
     lines = [schema_line()] + [record_line({"id": i}) for i in range(11)]
-    run_target({**target_config, "batch_size": 2, "streaming_threshold": 2}, lines)  # 5 load jobs, 1 insert
+    # append: 5 load jobs and a streaming insert (the last row); merge: 6 MERGEs.
+    run_target({**target_config, "batch_size": 2, "streaming_threshold": 2, "write_mode": write_mode}, lines)
     table = f"{target_config['project']}.{target_config['dataset']}.items"
     warnings = [r.getMessage() for r in caplog.records if "per table per day" in r.getMessage()]
     assert warnings == [
-        f"Stream 'items': 3 load jobs into {table} in this run. BigQuery allows 1,500 per table per day (failed "
-        "ones included), so a few such runs a day would exhaust it; raise batch_size (now 2 rows) to load the "
-        "same rows in fewer jobs. Memory holds at most two batches per stream."
+        f"Stream 'items': 3 load jobs or MERGEs into {table} in this run. BigQuery allows 1,500 per table per "
+        "day (failed ones included), so a few such runs a day would exhaust it; raise batch_size (now 2 rows) "
+        "to load the same rows in fewer jobs. Memory holds at most two batches per stream."
     ]
 
 
