@@ -46,6 +46,8 @@ MAX_REPORTED_ROWS = 10
 #: https://cloud.google.com/bigquery/quotas#load_jobs and
 #: https://cloud.google.com/bigquery/docs/optimize-load-jobs
 TABLE_JOBS_WARNING = 500
+#: Seconds between warnings while the reading thread waits for a batch BigQuery has not confirmed.
+SLOW_COMMIT_WARNING_SECONDS = 60.0
 #: Longest wait (seconds) for the commit thread to have a batch's first request ready.
 COMMIT_START_WAIT_SECONDS = 1.0
 #: Seconds the reading thread then pauses, for the commit thread to send that request.
@@ -152,6 +154,8 @@ class BigQuerySink(BatchSink):
         # BigQuery that stopped answering (up to 600 s). STATE for the batch is never written.
         self._committer = DaemonPool(1, f"commit-{self.stream_name}")
         self._inflight: Future[None] | None = None
+        #: Record numbers (first, last) of the batch in flight, for the slow-commit warning.
+        self._inflight_numbers = (0, 0)
         #: Set by the commit thread when a batch's first request is ready to go, or the batch
         #: ended before it (see :meth:`process_batch`).
         self._commit_started = threading.Event()
@@ -351,6 +355,7 @@ class BigQuerySink(BatchSink):
         self.submitted += 1
         self._commit_started.clear()
         self._inflight = self._committer.submit(self._commit, rows, context["records"], numbers, lines, local)
+        self._inflight_numbers = (numbers[0], numbers[-1])
         # Leave the interpreter lock to the commit thread until its first request is sent.
         # Otherwise this thread keeps the lock while it parses the next batch, and the request
         # goes out when this thread next waits: measured 4.7 ms late per 1,000-row batch; and
@@ -362,12 +367,36 @@ class BigQuerySink(BatchSink):
     def wait_committed(self) -> None:
         """Wait for the batch in flight, if any; re-raise its error.
 
+        Every ``SLOW_COMMIT_WARNING_SECONDS`` (60) of waiting, log a warning naming the
+        records: the client waits on a load job for as long as it runs and retries a BigQuery
+        that does not answer for up to 10 minutes, with nothing in the log meanwhile.
+
         Raises:
             LoadError: The batch failed to commit (and nothing after it will be).
         """
         inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            inflight.result()
+        if inflight is None:
+            return
+        waited = 0.0
+        while True:
+            try:
+                inflight.result(timeout=SLOW_COMMIT_WARNING_SECONDS)
+                return
+            except TimeoutError:
+                if inflight.done():  # finished as the wait ended: its own result or error
+                    inflight.result()
+                    return
+                waited += SLOW_COMMIT_WARNING_SECONDS
+                first, last = self._inflight_numbers
+                self.logger.warning(
+                    "Stream '%s': BigQuery has not confirmed records %d to %d after %g s; still waiting (a load "
+                    "job may take minutes; a BigQuery that does not answer is retried for up to 10 minutes "
+                    "before the run fails). No STATE after these records is written until then.",
+                    self.stream_name,
+                    first,
+                    last,
+                    waited,
+                )
 
     def _commit(
         self,

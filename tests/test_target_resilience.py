@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import queue
 import signal
@@ -21,7 +22,7 @@ from conftest import BIN, run_pipeline, table_rows
 from local_services import DATASETTE_TOKEN
 from test_target_loading import record_line, run_target, schema_line, state_line
 
-from target_bigquery_smart import loader
+from target_bigquery_smart import loader, sinks
 from target_bigquery_smart.target import TargetBigQuerySmart
 
 pytestmark = pytest.mark.emulator
@@ -310,3 +311,43 @@ def test_a_batch_bigquery_does_not_answer_is_one_clear_error_naming_its_records(
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 2}]
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2]
+
+
+def test_a_batch_bigquery_is_slow_to_confirm_is_warned_about_while_the_target_waits(
+    target_config, bq_client, monkeypatch
+):
+    """The reading thread says which records it waits for, every SLOW_COMMIT_WARNING_SECONDS."""
+    monkeypatch.setattr(sinks, "SLOW_COMMIT_WARNING_SECONDS", 0.2)
+    warnings, released = [], threading.Event()
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if "has not confirmed" in record.getMessage():
+                warnings.append(record.getMessage())
+                if len(warnings) == 2:
+                    released.set()
+
+    real = loader.insert_rows_smart
+
+    def slow_first_batch(client, table, rows, row_ids, **kwargs):
+        if json.loads(rows[0]["raw_data"])["id"] == 1:
+            assert released.wait(30)  # held until the reading thread has warned twice
+        return real(client, table, rows, row_ids, **kwargs)
+
+    monkeypatch.setattr(sinks.loader, "insert_rows_smart", slow_first_batch)
+    handler = Collect()
+    logging.getLogger().addHandler(handler)
+    try:
+        lines = [schema_line(), *[record_line({"id": i}) for i in range(1, 6)], state_line({"upto": 5})]
+        states = run_target({**target_config, "batch_size": 2}, lines)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert warnings == [
+        f"Stream 'items': BigQuery has not confirmed records 1 to 2 after {seconds} s; still waiting (a load job "
+        "may take minutes; a BigQuery that does not answer is retried for up to 10 minutes before the run fails). "
+        "No STATE after these records is written until then."
+        for seconds in ("0.2", "0.4")
+    ]
+    assert states == [{"upto": 5}]
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2, 3, 4, 5]
