@@ -84,7 +84,11 @@ class TargetBigQuerySmart(Target):
             "batch_size",
             th.IntegerType,
             default=DEFAULT_BATCH_SIZE,
-            description="Rows buffered per stream before a commit (the extractor's destination.batch_size).",
+            description=(
+                "Rows per batch and stream; a full batch is committed. Memory holds at most two batches per "
+                "stream (one committing while the next is read). Takes the place of the extractor's "
+                "destination.batch_size."
+            ),
         ),
         th.Property(
             "streaming_threshold",
