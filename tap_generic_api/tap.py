@@ -27,6 +27,7 @@ from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ConfigError, ResponseShapeError
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
+from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.streams import GenericAPIStream
@@ -327,7 +328,7 @@ class TapGenericAPI(Tap):
         configs = self._stream_configs()
         variables = self._variables()
         secrets = self.config.get("secrets") or {}
-        known_secrets = secret_values(self.config)
+        known_secrets = [*secret_values(self.config), *proxy_passwords()]
         limiters = RateLimiters()
         oauth2 = OAuth2Registry()
         streams = []

@@ -133,3 +133,35 @@ class LineNumberedReader(SingerReader):
             return type(exc)(f"{where}: {text}")
         except TypeError:
             return InputError(f"{where}: {type(exc).__name__}: {text}")
+
+
+def _names(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
+
+
+def check_schema_message(message: dict) -> None:
+    """Check the fields of a SCHEMA message that the SDK would fail on with a traceback.
+
+    Raises:
+        InputError: ``stream`` is not a non-empty string; ``schema`` is not an object, or its
+            ``properties`` not an object; ``key_properties`` or ``bookmark_properties`` is not
+            a list of property names. The reader adds the input line number.
+    """
+    stream = message.get("stream")
+    if not isinstance(stream, str) or not stream:
+        msg = f"SCHEMA message: 'stream' must be a non-empty string, got {simplejson.dumps(stream, default=str)[:60]}."
+        raise InputError(msg)
+    schema = message.get("schema")
+    if not isinstance(schema, dict):
+        msg = f"SCHEMA message: 'schema' must be a JSON schema object, got {type(schema).__name__}."
+        raise InputError(msg)
+    if not isinstance(schema.get("properties", {}), dict):
+        kind = type(schema["properties"]).__name__
+        msg = f"SCHEMA message: 'schema.properties' must be an object of name -> schema, got {kind}."
+        raise InputError(msg)
+    for key in ("key_properties", "bookmark_properties"):
+        value = message.get(key)
+        if value is not None and not _names(value):
+            shown = simplejson.dumps(value, default=str)[:60]
+            msg = f"SCHEMA message: '{key}' must be a list of property names, got {shown}."
+            raise InputError(msg)

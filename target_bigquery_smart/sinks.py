@@ -17,7 +17,6 @@ from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
 from tap_generic_api.concurrency import DaemonPool
-from tap_generic_api.progress import Progress
 from target_bigquery_smart import loader
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
@@ -159,8 +158,9 @@ class BigQuerySink(BatchSink):
         #: Set by the commit thread when a batch's first request is ready to go, or the batch
         #: ended before it (see :meth:`process_batch`).
         self._commit_started = threading.Event()
-        self.stats = {"rows": 0, "streaming_requests": 0, "load_jobs": 0, "merges": 0, "dead_letters": 0, "retries": 0}
-        self.progress = Progress(self.logger, self.stream_name, unit="rows")
+        #: Counts and progress of the stream for the whole run, shared with the sinks it had
+        #: before a changed SCHEMA (the summary and the load-job warning count them all).
+        self.stats, self.progress = target.stream_totals(self.stream_name, self.logger)
         settings = target.settings
         self._max_rows = settings.batch_size
         self._key_set = frozenset(self.key_properties or ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Sequence
@@ -15,14 +16,16 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.exceptions import InvalidJSONSchema, RecordsWithoutSchemaException
 
 from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
 from tap_generic_api.errors import OutputError
-from tap_generic_api.progress import SummaryMetric
+from tap_generic_api.progress import Progress, SummaryMetric
+from tap_generic_api.proxies import proxy_passwords
+from tap_generic_api.redact import install_log_redaction, secret_values
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
-from target_bigquery_smart.reader import InputError, LineNumberedReader
+from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
 from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
 from target_bigquery_smart.sinks import (
     DEFAULT_BATCH_SIZE,
@@ -142,6 +145,21 @@ class TargetBigQuerySmart(Target):
         ),
     ).to_dict()
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Check the SCHEMA message's fields, then register it as the SDK does.
+
+        Raises:
+            InputError: A field has the wrong shape (:func:`check_schema_message`), or the
+                schema is not a valid JSON schema (the validator's first line is quoted).
+        """
+        check_schema_message(message_dict)
+        try:
+            super()._process_schema_message(message_dict)
+        except InvalidJSONSchema as exc:
+            reason = str(exc).splitlines()[0][:300]
+            msg = f"SCHEMA message: 'schema' is not a valid JSON schema: {reason}"
+            raise InputError(msg) from None
+
     def _process_batch_message(self, message_dict: dict) -> None:
         """Refuse a BATCH message: its rows would be dropped while the STATE after it went out.
 
@@ -173,6 +191,10 @@ class TargetBigQuerySmart(Target):
         super().__init__(*args, **kwargs)
         #: The checked settings (raises a config error naming the key).
         self.settings: Settings = parse_settings(self.config)
+        # Proxy passwords from the environment are masked like config secrets.
+        install_log_redaction([*secret_values(self.config), *proxy_passwords()])
+        # Built now, so a bad endpoint, key or proxy is a config error before any input is read.
+        _ = self.bq_client
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
         self.extracted_at = datetime.now(UTC).isoformat(timespec="microseconds")
         self._last_seen_state: Any = None
@@ -182,6 +204,7 @@ class TargetBigQuerySmart(Target):
         self._state_lock = threading.RLock()
         self._table_owners: dict[str, str] = {}
         self._plain_sinks: dict[str, BigQuerySink] = {}
+        self._stream_totals: dict[str, tuple[dict[str, int], Progress]] = {}
         #: Records since the SDK's record-age check last ran (it reads the clock).
         self._since_age_check = 0
         if isinstance(self.message_reader, LineNumberedReader):
@@ -191,6 +214,18 @@ class TargetBigQuerySmart(Target):
     def bq_client(self) -> bigquery.Client:
         """The one BigQuery client of this run."""
         return make_client(self.config)
+
+    def stream_totals(self, stream_name: str, logger: logging.Logger) -> tuple[dict[str, int], Progress]:
+        """Return the run's counts (rows, streaming requests, load jobs, ...) and progress for a stream.
+
+        Kept here, not on the sink: a changed SCHEMA gives the stream a new sink, and the
+        summary and the daily load-job warning are about the whole run.
+        """
+        totals = self._stream_totals.get(stream_name)
+        if totals is None:
+            counts = dict.fromkeys(("rows", "streaming_requests", "load_jobs", "merges", "dead_letters", "retries"), 0)
+            totals = self._stream_totals[stream_name] = (counts, Progress(logger, stream_name, unit="rows"))
+        return totals
 
     def table_schema(self, table_id: str) -> list[bigquery.SchemaField]:
         """Return the current schema of ``table_id``, or ``[]`` when it does not exist.

@@ -322,6 +322,105 @@ def test_bad_add_fields_are_config_errors(target_config, add_fields, message):
         run_target({**target_config, "add_fields": add_fields}, [])
 
 
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"api_endpoint": "not a url"},
+            "Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
+            "emulator), without a user:password; got 'not a url'.",
+        ),
+        (
+            {"api_endpoint": f"http://user:{SECRET}@127.0.0.1:9050"},
+            "Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
+            "emulator), without a user:password; got a URL with a user:password in it.",
+        ),
+        (
+            {"api_endpoint": "http://127.0.0.1:99999"},
+            "Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
+            "emulator), without a user:password; got 'http://127.0.0.1:99999'.",
+        ),
+        (
+            {"credentials_path": "/nonexistent/key.json"},
+            "Target config 'credentials_path': cannot read '/nonexistent/key.json' (No such file or directory).",
+        ),
+        (
+            {"credentials_json": json.dumps({"type": "service_account", "private_key": SECRET, "token_uri": "x"})},
+            "Config key 'credentials_json' is not a service-account key (Service account info was not in the "
+            "expected format, missing fields client_email.).",
+        ),
+    ],
+)
+def test_target_endpoint_and_credential_mistakes_are_config_errors_before_any_input(config, message):
+    with pytest.raises(TargetConfigError) as info:
+        run_target({"project": "p", "dataset": "d", **config}, ["not even JSON"])
+    assert str(info.value) == message
+
+
+def test_no_google_credentials_is_a_config_error_before_any_input(monkeypatch, tmp_path):
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(TargetConfigError) as info:
+        run_target({"project": "p", "dataset": "d"}, ["not even JSON"])
+    assert str(info.value).startswith(
+        "No Google credentials: set credentials_path or credentials_json in the target config, or set up "
+        "Application Default Credentials (gcloud auth application-default login). File "
+    )
+
+
+def test_a_malformed_proxy_for_bigquery_is_a_target_config_error(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:{SECRET}@127.0.0.1:99999")
+    with pytest.raises(ConfigError) as info:
+        run_target(UNREACHABLE_TARGET, ["not even JSON"])
+    assert str(info.value) == (
+        "The proxy for http://127.0.0.1:9 from HTTP_PROXY is not a usable URL: http://***@127.0.0.1:99999. "
+        "Fix or unset it, or exempt the host with NO_PROXY."
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        (
+            {"stream": None, "schema": {"properties": {}}},
+            "Input line 1: SCHEMA message: 'stream' must be a non-empty string, got null.",
+        ),
+        (
+            {"stream": 5, "schema": {"properties": {}}},
+            "Input line 1 (stream '5'): SCHEMA message: 'stream' must be a non-empty string, got 5.",
+        ),
+        (
+            {"stream": "s", "schema": "abc"},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema' must be a JSON schema object, got str.",
+        ),
+        (
+            {"stream": "s", "schema": {"properties": [1]}},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema.properties' must be an object of name -> schema, "
+            "got list.",
+        ),
+        (
+            {"stream": "s", "schema": {"properties": {}}, "key_properties": "id"},
+            "Input line 1 (stream 's'): SCHEMA message: 'key_properties' must be a list of property names, got \"id\".",
+        ),
+        (
+            {"stream": "s", "schema": {"properties": {}}, "bookmark_properties": [1]},
+            "Input line 1 (stream 's'): SCHEMA message: 'bookmark_properties' must be a list of property names, "
+            "got [1].",
+        ),
+        (
+            {"stream": "s", "schema": {"type": "object", "properties": {"a": {"type": "wat"}}}},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema' is not a valid JSON schema: Schema Validation "
+            "Error: 'wat' is not valid under any of the given schemas",
+        ),
+    ],
+)
+def test_a_malformed_schema_message_is_one_error_naming_the_line_and_field(message, error):
+    with pytest.raises(InputError) as info:
+        run_target(UNREACHABLE_TARGET, [json.dumps({"type": "SCHEMA", **message})])
+    assert str(info.value) == error
+
+
 def test_reserved_column_prefixes_are_renamed():
     from target_bigquery_smart.schema import clean_name
 

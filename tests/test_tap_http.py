@@ -16,6 +16,7 @@ import requests
 
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
+from tap_generic_api.proxies import PROXY_VARIABLES, proxy_passwords
 from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.retries import RetryWaitTooLongError
 from tap_generic_api.streams import APIRequestError, BookmarkTypeError, PaginationTruncatedError
@@ -748,6 +749,25 @@ def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(loopb
     assert targets == [f"{prefix}/v1/items?limit=2&offset={n}" for n in (0, 2, 4)]
     # The environment is read for the first request only (requests reads it on every send).
     assert len(lookups) == (0 if bypass else 1)
+
+
+def test_a_malformed_proxy_is_a_config_error_naming_the_variable_without_its_password(monkeypatch):
+    for name in (*PROXY_VARIABLES, "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxyuser:PXPASS-77k@127.0.0.1:99999")  # port out of range
+    with pytest.raises(ConfigError) as info:
+        _tap(url="http://api.example.test/v1/items").streams  # noqa: B018 (builds the streams)
+    assert str(info.value) == (
+        "The proxy for http://api.example.test from HTTP_PROXY is not a usable URL: http://***@127.0.0.1:99999. "
+        "Fix or unset it, or exempt the host with NO_PROXY."
+    )
+    monkeypatch.setenv("NO_PROXY", "api.example.test")  # not used for this host: no error
+    assert "items" in _tap(url="http://api.example.test/v1/items").streams
+
+
+def test_proxy_passwords_are_masked_as_written_and_decoded():
+    environ = {"HTTPS_PROXY": "http://user:p%40ss-word9@proxy:3128", "http_proxy": "tok-en-only-77@proxy:3128"}
+    assert proxy_passwords(environ) == ["tok-en-only-77", "p%40ss-word9", "p@ss-word9"]
 
 
 def _sync_lines(tap):

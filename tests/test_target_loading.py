@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from contextlib import redirect_stdout
 
 import pytest
@@ -111,6 +112,25 @@ def test_many_load_jobs_into_one_table_warn_once_about_the_daily_limit(target_co
         "day (failed ones included), so a few such runs a day would exhaust it; raise batch_size (now 2 rows) "
         "to load the same rows in fewer jobs. Memory holds at most two batches per stream."
     ]
+
+
+def test_counts_and_the_daily_limit_warning_span_a_changed_schema(target_config, monkeypatch, caplog):
+    """A changed SCHEMA gives the stream a new sink; the summary and the warning count the whole run."""
+    monkeypatch.setattr(sinks, "TABLE_JOBS_WARNING", 3)
+    other = {"type": "object", "properties": {"id": {}, "v": {}}}
+    lines = [schema_line()] + [record_line({"id": i}) for i in range(4)]
+    lines += [json.dumps({"type": "SCHEMA", "stream": "items", "schema": other, "key_properties": ["id"]})]
+    lines += [record_line({"id": i, "v": 1}) for i in range(4, 8)]
+    with caplog.at_level(logging.INFO):
+        run_target({**target_config, "batch_size": 2, "streaming_threshold": 2}, lines)  # 2 + 2 load jobs
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "per table per day" in m]) == 1
+    (summary,) = [m for m in messages if m.startswith("Summary for stream 'items'")]
+    table = f"{target_config['project']}.{target_config['dataset']}.items"
+    assert summary.startswith(
+        f"Summary for stream 'items': table={table}, streaming_calls=0, load_jobs=4, merges=0, dead_lettered=0, "
+        "retries=0, rows=8, seconds="
+    )
 
 
 def test_buffer_never_exceeds_batch_size(target_config, batch_spy):
