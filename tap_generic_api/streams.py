@@ -504,16 +504,17 @@ class GenericAPIStream(RESTStream[Any]):
         whose messages quote exception text (a connection error's URL carries a query-auth key).
         """
         attempts = self.backoff_max_tries()
+        retried = (
+            ConnectionResetError,
+            RetriableAPIError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        )
         decorated = backoff.on_exception(
             self.backoff_wait_generator,
-            (
-                ConnectionResetError,
-                RetriableAPIError,
-                requests.exceptions.Timeout,
-                requests.exceptions.ConnectionError,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ),
+            retried,
             max_tries=attempts,
             on_backoff=self.backoff_handler,
             jitter=self.backoff_jitter,
@@ -528,9 +529,10 @@ class GenericAPIStream(RESTStream[Any]):
                 msg = f"{exc} (gave up after {attempts} attempts)"
                 raise APIRequestError(msg) from None
             except requests.RequestException as exc:
+                tries = f" after {attempts} attempts" if isinstance(exc, retried) else ""  # others are not retried
                 msg = (
-                    f"Stream '{self.name}': request to {self.redact_url(prepared_request.url)} failed after "
-                    f"{attempts} attempts: {type(exc).__name__}: {self._safe(str(exc))}"
+                    f"Stream '{self.name}': request to {self.redact_url(prepared_request.url)} failed{tries}: "
+                    f"{type(exc).__name__}: {self._safe(str(exc))}"
                 )
                 raise APIRequestError(msg) from None
 

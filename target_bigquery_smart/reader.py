@@ -60,7 +60,10 @@ class LineNumberedReader(SingerReader):
             return fastjson.loads(line)
         except ValueError:
             excerpt = line.strip()[:EXCERPT]
-            msg = f"Input line {self.line_number} is not valid JSON: {excerpt!r}"
+            # Bytes that are not UTF-8 were kept as lone surrogates (see default_input).
+            undecodable = isinstance(line, str) and any("\udc80" <= char <= "\udcff" for char in line)
+            reason = " (it holds bytes that are not UTF-8)" if undecodable else ""
+            msg = f"Input line {self.line_number} is not valid JSON{reason}: {excerpt!r}"
             raise InputError(msg) from None
 
     def process_lines(

@@ -456,7 +456,7 @@ def test_bytes_that_are_not_utf8_under_a_strict_locale_name_the_line(target_conf
     env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"}
     result = _target_cli(target_config, tmp_path, data, env)
     assert result.returncode != 0
-    assert b"Input line 4 is not valid JSON" in result.stderr
+    assert b"Input line 4 is not valid JSON (it holds bytes that are not UTF-8): " in result.stderr
     assert b"Traceback" not in result.stderr
     assert result.stdout.decode().splitlines() == [json.dumps({"a": 1})]
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")

@@ -163,6 +163,15 @@ def test_connection_errors_are_retried_then_reported_without_secret(requests_moc
     assert SECRET not in str(info.value)
 
 
+def test_a_request_error_that_is_not_retried_does_not_claim_retries(requests_mock, sleeps):
+    requests_mock.get(API, exc=requests.exceptions.TooManyRedirects("Exceeded 30 redirects."))
+    with pytest.raises(APIRequestError) as info:
+        _extract(_tap())
+    assert requests_mock.call_count == 1
+    assert sleeps == []
+    assert str(info.value) == (f"Stream 'items': request to {API} failed: TooManyRedirects: Exceeded 30 redirects.")
+
+
 def test_timeouts_are_retried(requests_mock, sleeps):
     requests_mock.get(API, [{"exc": requests.exceptions.ReadTimeout("slow")}, {"json": [{"id": 1}]}])
     assert len(_extract(_tap())) == 1
