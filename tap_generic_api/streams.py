@@ -139,6 +139,9 @@ class GenericAPIStream(RESTStream[Any]):
         self._paginators: list[SafePaginator] = []
         # Set when the windows' reader stops: their workers send no new request and no retry.
         self._stopping = threading.Event()
+        # Per thread: the event that tells a request fetched ahead that its page sequence ended
+        # (see :meth:`_numbered_pages`); such a request is dropped before it is sent.
+        self._ahead = threading.local()
         # Until when (monotonic seconds) a 429 paused the stream's requests, and which thread
         # got the 429 (it waits in its own retry).
         self._pause_lock = threading.Lock()
@@ -437,12 +440,16 @@ class GenericAPIStream(RESTStream[Any]):
         """Hold this thread while a 429 to another thread of the stream pauses it.
 
         Raises:
-            StreamStoppedError: The stream stopped (a date window failed), before or while waiting.
+            StreamStoppedError: The stream stopped (a date window failed), before or while waiting;
+                or, in a request fetched ahead, its page sequence has ended.
         """
         wait = self._paused_until - time.monotonic()
         if wait > 0 and self._paused_by != threading.get_ident():
             self._stopping.wait(wait)
         if self._stopping.is_set():
+            raise StreamStoppedError(self.name)
+        ended = getattr(self._ahead, "ended", None)
+        if ended is not None and ended.is_set():
             raise StreamStoppedError(self.name)
 
     def validate_response(self, response: requests.Response) -> None:
@@ -760,6 +767,15 @@ class GenericAPIStream(RESTStream[Any]):
         def fetch(token: int) -> requests.Response:
             return decorated(self._prepare(rendered, paginator, token), context)
 
+        # Requests ahead may still wait for the rate limit when the sequence ends (at the short
+        # page, an error, max_pages): they are then dropped instead of sent, so the API sees no
+        # request after the stream has moved on.
+        ended = threading.Event()
+
+        def fetch_ahead(token: int) -> requests.Response:
+            self._ahead.ended = ended
+            return fetch(token)
+
         pending: collections.deque[tuple[int, Future[requests.Response]]] = collections.deque()
         token, issued, pages = paginator.FIRST, 0, 0
         resume_at: int | None = None
@@ -769,7 +785,7 @@ class GenericAPIStream(RESTStream[Any]):
         # requests ahead, which stop at their next retry (`_stopping`).
         with DaemonPool(config.max_concurrency, f"{self.name}-page") as pool:
             try:
-                pending.append((token, pool.submit(fetch, token)))
+                pending.append((token, pool.submit(fetch_ahead, token)))
                 token, issued = paginator.token_after(token), 1
                 while pending:
                     page_token, future = pending.popleft()
@@ -782,7 +798,7 @@ class GenericAPIStream(RESTStream[Any]):
                     if records and len(records) == limit:
                         # Ask for the next pages before writing this one.
                         while len(pending) < tuner.ahead and issued < config.max_pages:
-                            pending.append((token, pool.submit(fetch, token)))
+                            pending.append((token, pool.submit(fetch_ahead, token)))
                             token, issued = paginator.token_after(token), issued + 1
                     if records:
                         yield records
@@ -804,12 +820,13 @@ class GenericAPIStream(RESTStream[Any]):
                         resume_at = page_token + len(records)
                         break
                     if not pending and issued < config.max_pages:
-                        pending.append((token, pool.submit(fetch, token)))
+                        pending.append((token, pool.submit(fetch_ahead, token)))
                         token, issued = paginator.token_after(token), issued + 1
             except BaseException:
                 self._stopping.set()
                 raise
             finally:
+                ended.set()
                 for _, future in pending:
                     future.cancel()
         self.logger.debug("Stream '%s': at most %d requests went ahead.", self.name, tuner.most_ahead)

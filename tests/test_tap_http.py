@@ -14,6 +14,7 @@ import backoff._sync
 import pytest
 import requests
 
+from tap_generic_api import streams as tap_streams
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
 from tap_generic_api.proxies import PROXY_VARIABLES, proxy_passwords
@@ -669,6 +670,51 @@ def test_concurrent_pages_respect_the_shared_rate_limit(requests_mock):
     assert len(_extract(tap)) == 100
     # At least 21 requests at 20 per second: 1 s at the least, whatever the concurrency.
     assert time.monotonic() - started >= 1.0
+
+
+class _AlwaysAhead:
+    """An AheadTuner that keeps every request ahead that max_concurrency allows."""
+
+    def __init__(self, most):
+        self.ahead = self.most_ahead = most
+
+    def page_arrived(self, asked, arrived):
+        pass
+
+
+def test_requests_ahead_still_waiting_when_the_pages_end_are_never_sent(requests_mock, monkeypatch):
+    """Requests past the last page that still wait for the rate limiter are dropped, not sent."""
+    import threading
+
+    monkeypatch.setattr(tap_streams, "AheadTuner", _AlwaysAhead)
+    asking, waiting, released = threading.local(), threading.Event(), threading.Event()
+    prepare = tap_streams.GenericAPIStream._prepare
+
+    def prepare_page(self, rendered, paginator, token):
+        asking.page = token  # this thread's page number, for the limiter below
+        return prepare(self, rendered, paginator, token)
+
+    def acquire(limiter):  # the limiter lets pages 1 to 11 through and holds the ones after
+        if getattr(asking, "page", 0) > 11:
+            waiting.set()
+            assert released.wait(10)
+
+    monkeypatch.setattr(tap_streams.GenericAPIStream, "_prepare", prepare_page)
+
+    monkeypatch.setattr(tap_streams.RateLimiters, "acquire", staticmethod(acquire))
+
+    def page(request, context):
+        number = int(request.qs["page"][0])
+        if number == 11:  # the end: answered once a request past it waits for the limiter (or after 1 s)
+            waiting.wait(1)
+        return [{"id": number * 10 + i} for i in range(5)] if number <= 10 else []
+
+    requests_mock.get(API, json=page)
+    tap = _tap(pagination={"type": "page", "limit": 5, "max_concurrency": 8})
+    assert len(_extract(tap)) == 50
+    released.set()
+    time.sleep(0.3)
+    assert sorted(int(r.qs["page"][0]) for r in requests_mock.request_history) == list(range(1, 12))
 
 
 def test_concurrent_offsets_when_the_api_ignores_limit_give_each_record_once(requests_mock):
