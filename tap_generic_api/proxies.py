@@ -8,6 +8,7 @@ like config secrets.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
@@ -28,15 +29,22 @@ class ProxyConfigError(ConfigError):
     """A proxy URL in the environment cannot be used; the message names the variable."""
 
 
+def _proxy_variables(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Return ``(name, value)`` of the proxy variables set, any case (requests ignores the case)."""
+    wanted = {name.lower() for name in PROXY_VARIABLES}
+    return [(name, value) for name, value in environ.items() if name.lower() in wanted and value]
+
+
 def proxy_passwords(environ: Mapping[str, str] | None = None) -> list[str]:
     """Return the passwords in the proxy URLs of the environment, as written and decoded."""
     found: list[str] = []
-    for name in PROXY_VARIABLES:
-        value = (environ if environ is not None else os.environ).get(name)
-        if not value or "@" not in value:
+    for _, value in _proxy_variables(os.environ if environ is None else environ):
+        # Split by hand: urlsplit refuses some malformed URLs ("[::1" hosts), which must still
+        # have their password masked.
+        authority = value.split("://", 1)[-1].split("/", 1)[0]
+        if "@" not in authority:
             continue
-        userinfo = urlsplit(value if "://" in value else f"http://{value}").netloc.rpartition("@")[0]
-        user, _, password = userinfo.partition(":")
+        user, _, password = authority.rpartition("@")[0].partition(":")
         secret = password or user  # a token may be sent as the user name alone
         found.extend(s for s in dict.fromkeys((secret, unquote(secret))) if s and s not in found)
     return found
@@ -57,17 +65,30 @@ def proxies_for(url: str, session: requests.Session | None = None) -> dict[str, 
     trust_env = session.trust_env if session is not None else True
     proxies = requests.utils.resolve_proxies(requests.Request("GET", url), own, trust_env)
     for proxy in proxies.values():
-        try:
-            usable = bool(parse_url(requests.utils.prepend_scheme_if_needed(proxy, "http")).host)
-        except (LocationParseError, ValueError):
-            usable = False
-        if not usable:
-            names = [n for n in PROXY_VARIABLES if os.environ.get(n) == proxy] or ["session proxies"]
+        problem = _proxy_problem(proxy)
+        if problem:
+            names = [name for name, value in _proxy_variables(os.environ) if value == proxy] or ["session proxies"]
             parts = urlsplit(url)
-            shown = redact_url(proxy if "://" in proxy else f"http://{proxy}")
+            try:
+                shown = redact_url(proxy if "://" in proxy else f"http://{proxy}")
+            except ValueError:  # too malformed to show safely
+                shown = "(not shown)"
             msg = (
-                f"The proxy for {parts.scheme}://{parts.netloc.rpartition('@')[2]} from {' / '.join(names)} is not a "
-                f"usable URL: {shown}. Fix or unset it, or exempt the host with NO_PROXY."
+                f"The proxy for {parts.scheme}://{parts.netloc.rpartition('@')[2]} from {' / '.join(names)} "
+                f"{problem}: {shown}. Fix or unset it, or exempt the host with NO_PROXY."
             )
             raise ProxyConfigError(msg)
     return proxies
+
+
+def _proxy_problem(proxy: str) -> str:
+    """Return why requests could not use ``proxy``, or an empty text."""
+    try:
+        parsed = parse_url(requests.utils.prepend_scheme_if_needed(proxy, "http"))
+    except (LocationParseError, ValueError):
+        return "is not a usable URL"
+    if not parsed.host:
+        return "is not a usable URL"
+    if (parsed.scheme or "").startswith("socks") and importlib.util.find_spec("socks") is None:
+        return "is a SOCKS proxy, which needs PySocks (pip install 'requests[socks]')"
+    return ""

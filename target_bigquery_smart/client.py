@@ -33,13 +33,22 @@ def check_endpoint(endpoint: Any) -> str:
             _ = parts.port  # raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")  # the client appends /bigquery/v2/... itself
+        or parts.query
+        or parts.fragment
+        or any(char.isspace() for char in endpoint)
+    ):
         msg = (
-            f"Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
-            f"emulator), without a user:password; got {shown}."
+            f"Target config 'api_endpoint' must be an http(s) URL of a host and port, such as "
+            f"http://127.0.0.1:9050 (the local emulator), with no path and no user:password; got {shown}."
         )
         raise TargetConfigError(msg)
-    return endpoint
+    return endpoint.rstrip("/")
 
 
 def make_client(config: Mapping[str, Any]) -> bigquery.Client:
@@ -78,7 +87,7 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
         except OSError as exc:
             msg = f"Target config 'credentials_path': cannot read {path!r} ({exc.strerror or exc})."
             raise TargetConfigError(msg) from None
-        except ValueError as exc:
+        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or JSON of another shape
             msg = f"Target config 'credentials_path': {path!r} is not a service-account key file ({_reason(exc)})."
             raise TargetConfigError(msg) from None
     elif config.get("credentials_json"):
@@ -105,6 +114,12 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
         msg = (
             "No Google credentials: set credentials_path or credentials_json in the target config, or set up "
             f"Application Default Credentials (gcloud auth application-default login). {_reason(exc)}"
+        )
+        raise TargetConfigError(msg) from None
+    except (ValueError, TypeError, AttributeError) as exc:  # GOOGLE_APPLICATION_CREDENTIALS of another shape
+        msg = (
+            "The Application Default Credentials could not be read (GOOGLE_APPLICATION_CREDENTIALS or gcloud's "
+            f"file is not a credentials file: {type(exc).__name__}). Set credentials_path or credentials_json."
         )
         raise TargetConfigError(msg) from None
 

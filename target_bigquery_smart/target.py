@@ -10,19 +10,20 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
+import requests
 import simplejson
 from google.api_core.exceptions import NotFound, RetryError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.exceptions import InvalidJSONSchema, RecordsWithoutSchemaException
+from singer_sdk.exceptions import ConfigValidationError, InvalidJSONSchema, RecordsWithoutSchemaException
 
 from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
 from tap_generic_api.errors import OutputError
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.proxies import proxy_passwords
-from tap_generic_api.redact import install_log_redaction, secret_values
+from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
@@ -187,6 +188,22 @@ class TargetBigQuerySmart(Target):
         for key in ("load_method", "batch_size_rows"):
             config_jsonschema["properties"].pop(key, None)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate against the JSON schema with secret values masked in every message.
+
+        jsonschema quotes the offending value: a service-account key given as an object
+        instead of text would print its private key.
+
+        Raises:
+            ConfigValidationError: The config does not match the schema (``raise_errors``).
+        """
+        errors = super()._validate_config(raise_errors=False)
+        errors = [redact_text(error, secret_values(self._config)) for error in errors]
+        if errors and raise_errors:
+            msg = "Config validation failed"
+            raise ConfigValidationError(msg, errors=errors, schema=self.config_jsonschema)
+        return errors
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: The checked settings (raises a config error naming the key).
@@ -239,13 +256,16 @@ class TargetBigQuerySmart(Target):
             return list(self.bq_client.get_table(table_id, retry=retry).schema)
         except NotFound:
             return []
-        except RetryError as exc:
+        except (RetryError, requests.RequestException) as exc:
+            # RetryError: retried for a minute; others (TLS to a plain-HTTP endpoint, a bad
+            # certificate) are not retried by the client.
             where = self.config.get("api_endpoint") or "the BigQuery API"
-            cause = str(exc.cause or exc).split("\n")[0][:300]
+            retried = f" (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s)" if isinstance(exc, RetryError) else ""
+            cause = exc.cause if isinstance(exc, RetryError) and exc.cause else exc
+            text = f"{type(cause).__name__}: {str(cause).splitlines()[0][:300] if str(cause) else ''}"
             msg = (
-                f"Cannot reach {where} to read table {table_id} (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s): "
-                f"{cause}. Check api_endpoint, "
-                "the network and the credentials."
+                f"Cannot reach {where} to read table {table_id}{retried}: {text}. Check api_endpoint, the network, "
+                "the proxy and the credentials."
             )
             raise BigQueryUnreachableError(msg) from None
 

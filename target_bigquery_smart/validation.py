@@ -23,16 +23,22 @@ class CompiledValidator(BaseJSONSchemaValidator):
 
     Args:
         schema: The stream's JSON schema.
+
+    Raises:
+        InvalidJSONSchema: The schema is not valid against its meta-schema (checked by the SDK's
+            validator first: fastjsonschema compiles some invalid schemas, such as ``"type": []``,
+            into checks whose messages make no sense).
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
         super().__init__(schema)
+        checked = JSONSchemaValidator(schema)
         self._fallback: JSONSchemaValidator | None = None
         try:
             self._validate = fastjsonschema.compile(schema, use_default=False)
-        except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError) as exc:
+        except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError, AttributeError) as exc:
             logger.info("Schema not compilable (%s); validating with jsonschema instead.", str(exc)[:200])
-            self._fallback = JSONSchemaValidator(schema)
+            self._fallback = checked
 
     def validate(self, record: dict[str, Any]) -> None:
         """Check one record.

@@ -327,18 +327,28 @@ def test_bad_add_fields_are_config_errors(target_config, add_fields, message):
     [
         (
             {"api_endpoint": "not a url"},
-            "Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
-            "emulator), without a user:password; got 'not a url'.",
+            "Target config 'api_endpoint' must be an http(s) URL of a host and port, such as http://127.0.0.1:9050 "
+            "(the local emulator), with no path and no user:password; got 'not a url'.",
         ),
         (
             {"api_endpoint": f"http://user:{SECRET}@127.0.0.1:9050"},
-            "Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
-            "emulator), without a user:password; got a URL with a user:password in it.",
+            "Target config 'api_endpoint' must be an http(s) URL of a host and port, such as http://127.0.0.1:9050 "
+            "(the local emulator), with no path and no user:password; got a URL with a user:password in it.",
         ),
         (
             {"api_endpoint": "http://127.0.0.1:99999"},
-            "Target config 'api_endpoint' must be an http(s) URL such as http://127.0.0.1:9050 (the local "
-            "emulator), without a user:password; got 'http://127.0.0.1:99999'.",
+            "Target config 'api_endpoint' must be an http(s) URL of a host and port, such as http://127.0.0.1:9050 "
+            "(the local emulator), with no path and no user:password; got 'http://127.0.0.1:99999'.",
+        ),
+        (
+            {"api_endpoint": "http://127.0.0.1:9050/bigquery/v2"},
+            "Target config 'api_endpoint' must be an http(s) URL of a host and port, such as http://127.0.0.1:9050 "
+            "(the local emulator), with no path and no user:password; got 'http://127.0.0.1:9050/bigquery/v2'.",
+        ),
+        (
+            {"api_endpoint": "http://127.0.0.1:9050\n"},
+            "Target config 'api_endpoint' must be an http(s) URL of a host and port, such as http://127.0.0.1:9050 "
+            "(the local emulator), with no path and no user:password; got 'http://127.0.0.1:9050\\n'.",
         ),
         (
             {"credentials_path": "/nonexistent/key.json"},
@@ -355,6 +365,36 @@ def test_target_endpoint_and_credential_mistakes_are_config_errors_before_any_in
     with pytest.raises(TargetConfigError) as info:
         run_target({"project": "p", "dataset": "d", **config}, ["not even JSON"])
     assert str(info.value) == message
+
+
+def test_a_key_given_as_an_object_is_masked_in_the_config_error(caplog):
+    from singer_sdk.exceptions import ConfigValidationError
+
+    key = {"type": "service_account", "private_key": SECRET}
+    with pytest.raises(ConfigValidationError) as info:
+        run_target({"project": "p", "dataset": "d", "credentials_json": key}, [])
+    assert info.value.errors == [
+        "{'type': '***', 'private_key': '***'} is not of type 'string', 'null' in config['credentials_json']"
+    ]
+    assert SECRET not in caplog.text
+
+
+def test_a_key_file_of_another_shape_is_a_config_error(tmp_path):
+    key = tmp_path / "key.json"
+    key.write_text('["x"]')
+    with pytest.raises(TargetConfigError) as info:
+        run_target({"project": "p", "dataset": "d", "credentials_path": str(key)}, ["not even JSON"])
+    assert str(info.value) == (
+        f"Target config 'credentials_path': '{key}' is not a service-account key file "
+        "('list' object has no attribute 'keys')."
+    )
+
+
+def test_an_endpoint_with_a_trailing_slash_is_used_without_it():
+    from target_bigquery_smart.client import check_endpoint
+
+    assert check_endpoint("http://127.0.0.1:9050/") == "http://127.0.0.1:9050"
+    assert check_endpoint("HTTP://localhost:9050") == "HTTP://localhost:9050"
 
 
 def test_no_google_credentials_is_a_config_error_before_any_input(monkeypatch, tmp_path):
@@ -412,6 +452,21 @@ def test_a_malformed_proxy_for_bigquery_is_a_target_config_error(monkeypatch):
             {"stream": "s", "schema": {"type": "object", "properties": {"a": {"type": "wat"}}}},
             "Input line 1 (stream 's'): SCHEMA message: 'schema' is not a valid JSON schema: Schema Validation "
             "Error: 'wat' is not valid under any of the given schemas",
+        ),
+        (
+            {"stream": "s", "schema": {"type": "object", "properties": {"o": {"type": "object", "properties": []}}}},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema' is not a valid JSON schema: Schema Validation "
+            "Error: [] is not of type 'object'",
+        ),
+        (
+            {"stream": "s", "schema": {"type": "object", "properties": {"id": {"type": []}}}},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema' is not a valid JSON schema: Schema Validation "
+            "Error: [] is not valid under any of the given schemas",
+        ),
+        (
+            {"stream": "s", "schema": {"type": "object"}},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema' has no 'properties' (give {} for a stream "
+            "without declared fields).",
         ),
     ],
 )

@@ -6,6 +6,7 @@ import datetime
 import email.utils
 import io
 import json
+import os
 import time
 import types
 from contextlib import redirect_stdout
@@ -820,9 +821,34 @@ def test_a_malformed_proxy_is_a_config_error_naming_the_variable_without_its_pas
     assert "items" in _tap(url="http://api.example.test/v1/items").streams
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("All_Proxy", "http://u:PXPASS-77k@127.0.0.1:abc", "is not a usable URL: http://***@127.0.0.1:abc"),
+        ("HTTP_PROXY", "http://u:PXPASS-77k@[::1", "is not a usable URL: (not shown)"),
+    ],
+)
+def test_proxy_variables_of_any_case_are_named_and_masked(monkeypatch, name, value, problem):
+    for variable in list(os.environ):
+        if variable.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        _tap(url="http://api.example.test/v1/items").streams  # noqa: B018 (builds the streams)
+    assert str(info.value) == (
+        f"The proxy for http://api.example.test from {name} {problem}. Fix or unset it, or exempt the host "
+        "with NO_PROXY."
+    )
+
+
 def test_proxy_passwords_are_masked_as_written_and_decoded():
-    environ = {"HTTPS_PROXY": "http://user:p%40ss-word9@proxy:3128", "http_proxy": "tok-en-only-77@proxy:3128"}
-    assert proxy_passwords(environ) == ["tok-en-only-77", "p%40ss-word9", "p@ss-word9"]
+    environ = {
+        "HTTPS_PROXY": "http://user:p%40ss-word9@proxy:3128",
+        "http_proxy": "tok-en-only-77@proxy:3128",
+        "All_Proxy": "http://u:ipv6-pass-55@[::1",  # malformed: still masked
+        "HOME": "/root:x@y",
+    }
+    assert sorted(proxy_passwords(environ)) == ["ipv6-pass-55", "p%40ss-word9", "p@ss-word9", "tok-en-only-77"]
 
 
 def _sync_lines(tap):

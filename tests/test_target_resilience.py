@@ -351,3 +351,14 @@ def test_a_batch_bigquery_is_slow_to_confirm_is_warned_about_while_the_target_wa
     assert states == [{"upto": 5}]
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2, 3, 4, 5]
+
+
+def test_tls_to_a_plain_http_endpoint_is_one_clear_error_not_a_traceback(target_config):
+    from target_bigquery_smart import target as target_module
+
+    endpoint = target_config["api_endpoint"].replace("http://", "https://")
+    with pytest.raises(target_module.BigQueryUnreachableError) as info:
+        run_target({**target_config, "api_endpoint": endpoint}, [schema_line(), record_line({"id": 1})])
+    table = f"{target_config['project']}.{target_config['dataset']}.items"
+    assert str(info.value).startswith(f"Cannot reach {endpoint} to read table {table}: SSLError: ")
+    assert str(info.value).endswith(". Check api_endpoint, the network, the proxy and the credentials.")
