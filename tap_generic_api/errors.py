@@ -46,3 +46,8 @@ class OutputError(Exception):
         else:
             what = f"stdout could not be written ({cause.strerror or cause})"
         super().__init__(f"{what}; the run stopped before its end.")
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """Return the first line of an exception's message, at most ``limit`` characters (its type if empty)."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:limit]

@@ -12,6 +12,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from google.oauth2 import service_account
 
+from tap_generic_api.errors import first_line
 from tap_generic_api.proxies import proxies_for
 from tap_generic_api.redact import redact_text, strings_in
 from target_bigquery_smart.settings import TargetConfigError
@@ -88,7 +89,8 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
             msg = f"Target config 'credentials_path': cannot read {path!r} ({exc.strerror or exc})."
             raise TargetConfigError(msg) from None
         except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or JSON of another shape
-            msg = f"Target config 'credentials_path': {path!r} is not a service-account key file ({_reason(exc)})."
+            reason = first_line(exc, 200)
+            msg = f"Target config 'credentials_path': {path!r} is not a service-account key file ({reason})."
             raise TargetConfigError(msg) from None
     elif config.get("credentials_json"):
         try:
@@ -99,7 +101,7 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
         try:
             credentials = service_account.Credentials.from_service_account_info(info)
         except (ValueError, TypeError, AttributeError) as exc:
-            reason = redact_text(_reason(exc), strings_in(info))
+            reason = redact_text(first_line(exc, 200), strings_in(info))
             msg = f"Config key 'credentials_json' is not a service-account key ({reason})."
             raise TargetConfigError(msg) from None
     proxies_for(endpoint)
@@ -113,7 +115,7 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
     except google.auth.exceptions.DefaultCredentialsError as exc:
         msg = (
             "No Google credentials: set credentials_path or credentials_json in the target config, or set up "
-            f"Application Default Credentials (gcloud auth application-default login). {_reason(exc)}"
+            f"Application Default Credentials (gcloud auth application-default login). {first_line(exc, 200)}"
         )
         raise TargetConfigError(msg) from None
     except (ValueError, TypeError, AttributeError) as exc:  # GOOGLE_APPLICATION_CREDENTIALS of another shape
@@ -122,8 +124,3 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
             f"file is not a credentials file: {type(exc).__name__}). Set credentials_path or credentials_json."
         )
         raise TargetConfigError(msg) from None
-
-
-def _reason(exc: BaseException) -> str:
-    """Return the first line of an exception's message, at most 200 characters."""
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

@@ -14,6 +14,7 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from tap_generic_api import fastjson
+from tap_generic_api.errors import first_line
 
 #: Characters of a bad line quoted in an error message.
 EXCERPT = 120
@@ -131,7 +132,7 @@ class LineNumberedReader(SingerReader):
         except (ValueError, AttributeError):
             stream = None
         where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
-        text = str(exc).split("\n")[0][:500]
+        text = first_line(exc, 500)
         try:
             return type(exc)(f"{where}: {text}")
         except TypeError:

@@ -20,7 +20,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidJSONSchema, RecordsWithoutSchemaException
 
 from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
-from tap_generic_api.errors import OutputError
+from tap_generic_api.errors import OutputError, first_line
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
@@ -157,7 +157,7 @@ class TargetBigQuerySmart(Target):
         try:
             super()._process_schema_message(message_dict)
         except InvalidJSONSchema as exc:
-            reason = str(exc).splitlines()[0][:300]
+            reason = first_line(exc)
             msg = f"SCHEMA message: 'schema' is not a valid JSON schema: {reason}"
             raise InputError(msg) from None
 
@@ -262,7 +262,7 @@ class TargetBigQuerySmart(Target):
             where = self.config.get("api_endpoint") or "the BigQuery API"
             retried = f" (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s)" if isinstance(exc, RetryError) else ""
             cause = exc.cause if isinstance(exc, RetryError) and exc.cause else exc
-            text = f"{type(cause).__name__}: {str(cause).splitlines()[0][:300] if str(cause) else ''}"
+            text = f"{type(cause).__name__}: {first_line(cause)}"
             msg = (
                 f"Cannot reach {where} to read table {table_id}{retried}: {text}. Check api_endpoint, the network, "
                 "the proxy and the credentials."

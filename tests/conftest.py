@@ -48,6 +48,14 @@ def httpserver_listen_address():
     return ("127.0.0.1", 0)
 
 
+@pytest.fixture
+def no_proxy_environment(monkeypatch):
+    """Remove every proxy variable (any case), so a test sets exactly the ones it needs."""
+    for name in list(os.environ):
+        if name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def bq_emulator() -> BigQueryEmulator:
     """The process-wide emulator (also used by the SDK standard suites at import time)."""

@@ -407,9 +407,7 @@ def test_no_google_credentials_is_a_config_error_before_any_input(monkeypatch, t
     )
 
 
-def test_a_malformed_proxy_for_bigquery_is_a_target_config_error(monkeypatch):
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+def test_a_malformed_proxy_for_bigquery_is_a_target_config_error(monkeypatch, no_proxy_environment):
     monkeypatch.setenv("HTTP_PROXY", f"http://user:{SECRET}@127.0.0.1:99999")
     with pytest.raises(ConfigError) as info:
         run_target(UNREACHABLE_TARGET, ["not even JSON"])
@@ -481,6 +479,14 @@ def test_reserved_column_prefixes_are_renamed():
 
     assert clean_name("_PARTITIONTIME") == "f_PARTITIONTIME"
     assert clean_name("_table_suffix") == "f_table_suffix"
+
+
+def _start_tap(tmp_path, config: dict, *, text: bool = True) -> subprocess.Popen:
+    """Start tap-generic-api on ``config`` with stdout and stderr piped (to signal it, or read it live)."""
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    command = [str(BIN / "tap-generic-api"), "--config", str(path)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text)
 
 
 def _target_cli(target_config, tmp_path, data: bytes, env=None) -> subprocess.CompletedProcess:
@@ -597,14 +603,7 @@ def test_a_signal_ends_the_tap_with_a_failing_status(tmp_path, httpserver, signu
         return Response("[]", content_type="application/json")
 
     httpserver.expect_request("/v1/items").respond_with_handler(hang)
-    config = tmp_path / "tap.json"
-    config.write_text(json.dumps({"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}))
-    proc = subprocess.Popen(
-        [str(BIN / "tap-generic-api"), "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start_tap(tmp_path, {"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}})
     try:
         assert opened.wait(30)  # the tap is waiting on its request
         proc.send_signal(signum)
@@ -628,23 +627,13 @@ def test_a_signal_does_not_wait_for_requests_ahead(tmp_path, httpserver):
         return Response("[]", content_type="application/json")
 
     httpserver.expect_request("/v1/items").respond_with_handler(page)
-    config = tmp_path / "tap.json"
-    config.write_text(
-        json.dumps(
-            {
-                "url": httpserver.url_for("/v1/items"),
-                "destination": {"table": "items"},
-                "pagination": {"type": "offset", "limit": 2, "max_concurrency": 4},
-                "timeout": 120,
-            }
-        )
-    )
-    proc = subprocess.Popen(
-        [str(BIN / "tap-generic-api"), "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    config = {
+        "url": httpserver.url_for("/v1/items"),
+        "destination": {"table": "items"},
+        "pagination": {"type": "offset", "limit": 2, "max_concurrency": 4},
+        "timeout": 120,
+    }
+    proc = _start_tap(tmp_path, config)
     try:
         assert held.wait(30)  # a later page's request is in flight
         proc.send_signal(signal.SIGTERM)
@@ -661,13 +650,7 @@ def test_a_signal_does_not_wait_for_requests_ahead(tmp_path, httpserver):
 def test_a_closed_stdout_ends_the_tap_with_one_clear_line(tmp_path, httpserver):
     # `tap-generic-api ... | head -1`: the reader goes away after the first line.
     httpserver.expect_request("/v1/items").respond_with_json([{"id": i, "pad": "x" * 200} for i in range(5000)])
-    config = tmp_path / "tap.json"
-    config.write_text(json.dumps({"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}))
-    proc = subprocess.Popen(
-        [str(BIN / "tap-generic-api"), "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = _start_tap(tmp_path, {"url": httpserver.url_for("/v1/items"), "destination": {"table": "items"}}, text=False)
     assert proc.stdout.readline().startswith(b'{"type":"SCHEMA"')
     proc.stdout.close()
     stderr = proc.communicate(timeout=60)[1].decode()

@@ -6,7 +6,6 @@ import datetime
 import email.utils
 import io
 import json
-import os
 import time
 import types
 from contextlib import redirect_stdout
@@ -18,7 +17,7 @@ import requests
 from tap_generic_api import streams as tap_streams
 from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
-from tap_generic_api.proxies import PROXY_VARIABLES, proxy_passwords
+from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.retries import RetryWaitTooLongError
 from tap_generic_api.streams import APIRequestError, BookmarkTypeError, PaginationTruncatedError
@@ -787,10 +786,10 @@ def loopback_server():
 
 
 @pytest.mark.parametrize("bypass", [False, True])
-def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(loopback_server, monkeypatch, bypass):
+def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(
+    loopback_server, monkeypatch, bypass, no_proxy_environment
+):
     base, targets = loopback_server
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", base)  # the server is its own proxy: the target's form tells
     if bypass:
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -807,9 +806,9 @@ def test_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(loopb
     assert len(lookups) == (0 if bypass else 1)
 
 
-def test_a_malformed_proxy_is_a_config_error_naming_the_variable_without_its_password(monkeypatch):
-    for name in (*PROXY_VARIABLES, "no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+def test_a_malformed_proxy_is_a_config_error_naming_the_variable_without_its_password(
+    monkeypatch, no_proxy_environment
+):
     monkeypatch.setenv("HTTP_PROXY", "http://proxyuser:PXPASS-77k@127.0.0.1:99999")  # port out of range
     with pytest.raises(ConfigError) as info:
         _tap(url="http://api.example.test/v1/items").streams  # noqa: B018 (builds the streams)
@@ -828,10 +827,7 @@ def test_a_malformed_proxy_is_a_config_error_naming_the_variable_without_its_pas
         ("HTTP_PROXY", "http://u:PXPASS-77k@[::1", "is not a usable URL: (not shown)"),
     ],
 )
-def test_proxy_variables_of_any_case_are_named_and_masked(monkeypatch, name, value, problem):
-    for variable in list(os.environ):
-        if variable.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-            monkeypatch.delenv(variable)
+def test_proxy_variables_of_any_case_are_named_and_masked(monkeypatch, no_proxy_environment, name, value, problem):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as info:
         _tap(url="http://api.example.test/v1/items").streams  # noqa: B018 (builds the streams)
