@@ -18,6 +18,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import PaginationConfig
+from tap_generic_api.link_header import next_link
 from tap_generic_api.paths import MISSING, DottedPath
 from tap_generic_api.responses import read_json
 
@@ -254,7 +255,7 @@ class LinkPaginator(SafePaginator):
             ForeignHostError: The link points to another host not in ``allowed_hosts``.
         """
         if self._path is None:
-            link = response.links.get("next", {}).get("url")
+            link = next_link(response.headers.get("Link"))
         else:
             value = self._path.resolve(read_json(response, self.redact))
             link = value if isinstance(value, str) else None
