@@ -123,6 +123,40 @@ class SafePaginator(BaseAPIPaginator[Any]):
             return
         self._value = new_value
 
+    def end_at_empty_page(self, response: requests.Response) -> None:
+        """End the stream at a page without records that does not lead on (no cursor, no next link).
+
+        The page counts in the summary. After the first page, an empty page ends the stream
+        silently only when the pagination's own stop rule says so (:meth:`says_ended`); else
+        (a 204 where the cursor or next link would be in the body) a warning names the page.
+
+        Args:
+            response: The empty page's response.
+        """
+        self._page_count += 1
+        if self._page_count > 1 and not self.says_ended(response):
+            logger.warning(
+                "Stream '%s': page %d (%s) answered status %d with no body, so it holds neither records nor the "
+                "next %s; the stream ends here and may be incomplete. The API should answer the last page "
+                "with an empty list and no next %s.",
+                self.stream,
+                self._page_count,
+                self.redact(response.url),
+                response.status_code,
+                self.signal,
+                self.signal,
+            )
+
+    #: What leads to the next page, for messages.
+    signal = "page token"
+
+    def says_ended(self, response: requests.Response) -> bool:
+        """Return True when the pagination's stop rule reads an empty ``response`` as the last page.
+
+        Types whose next token comes from the body cannot read a body-less answer (204): False.
+        """
+        return read_json(response, self.redact) is not None
+
     def update_request(self, request: HTTPRequest, token: Any = None) -> None:
         """Put a token (default: the current one) and the page size into ``request``, in place.
 
@@ -150,6 +184,10 @@ class NoPaginator(SafePaginator):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
 
+    def says_ended(self, response: requests.Response) -> bool:
+        """Return True: there is only one page."""
+        return True
+
     def has_more(self, response: requests.Response) -> bool:
         """Return False: one page only."""
         return False
@@ -166,6 +204,8 @@ class CursorPaginator(SafePaginator):
     index lists. An empty page that still carries a cursor is followed: some APIs page
     through empty pages.
     """
+
+    signal = "cursor"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
@@ -201,6 +241,10 @@ class NumberedPaginator(SafePaginator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.FIRST, **kwargs)
+
+    def says_ended(self, response: requests.Response) -> bool:
+        """Return True: an empty page (``[]``, ``null`` or 204) is the stop rule of numbered pages."""
+        return True
 
     def has_more(self, response: requests.Response) -> bool:
         """Return False on an empty page or a page shorter than ``limit``."""
@@ -244,9 +288,15 @@ class LinkPaginator(SafePaginator):
     never rebuilt from the configured params.
     """
 
+    signal = "link"
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
         self._path = DottedPath(self.config.response_path) if self.config.response_path else None
+
+    def says_ended(self, response: requests.Response) -> bool:
+        """Return True unless the next link is read from a body the response lacks (204)."""
+        return self._path is None or super().says_ended(response)
 
     def get_next(self, response: requests.Response) -> str | None:
         """Return the absolute next URL, or None on the last page.

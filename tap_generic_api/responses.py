@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
 import requests
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_generic_api import fastjson
 from tap_generic_api.errors import ResponseShapeError
@@ -45,6 +47,37 @@ def body_excerpt(
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+class EmptyBodyError(RetriableAPIError):
+    """A 2xx answer other than 204 whose body is empty: retried as transient, then a failure.
+
+    A JSON API never answers a successful read with nothing (RFC 8259 has no empty JSON text);
+    servers and proxies that are overloaded or cut an answer short do. Read as "no records",
+    it would end a paginated stream early with exit 0 (see README "Pagination").
+    """
+
+
+def check_body(response: requests.Response, describe: str) -> None:
+    """Raise :class:`EmptyBodyError` for a 2xx response other than 204 with an empty (or blank) body.
+
+    Args:
+        response: A response (only 2xx are checked).
+        describe: Who asked what, for the message (stream and redacted URL).
+
+    Raises:
+        EmptyBodyError: The body is empty; the retry policy retries it like a 503.
+    """
+    status = response.status_code
+    if not HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES or status == HTTPStatus.NO_CONTENT:
+        return
+    if response.content.strip():
+        return
+    msg = (
+        f"{describe}: status {response.status_code} with an empty body, where JSON was expected (an overloaded "
+        "server or proxy answers so); reading it as no records would end the stream early"
+    )
+    raise EmptyBodyError(msg)
+
+
 def declared_charset(response: requests.Response) -> str:
     """Return the charset the ``Content-Type`` header declares (lower case), or ``""``.
 
@@ -60,7 +93,8 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
     """Decode the body once and cache it on the response (paginator and parser share it).
 
     Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit; ``NaN`` and
-    ``Infinity`` are accepted. An empty body (204 No Content) is ``None``: no records. A
+    ``Infinity`` are accepted. An empty body (204 No Content; other empty answers are refused by
+    :func:`check_body` first) is ``None``: no records. A
     body in a declared non-UTF-8 charset is decoded with it.
 
     Args:

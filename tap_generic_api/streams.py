@@ -43,7 +43,7 @@ from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.proxies import proxies_for
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import redact_text, redact_url, strings_in
-from tap_generic_api.responses import body_excerpt, raw_records_at, read_json, records_at
+from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
 
@@ -453,13 +453,17 @@ class GenericAPIStream(RESTStream[Any]):
             raise StreamStoppedError(self.name)
 
     def validate_response(self, response: requests.Response) -> None:
-        """Raise per the retry policy: 429 and 500/502/503/504 retriable, other errors fatal."""
+        """Raise per the retry policy: 429 and 500/502/503/504 retriable, other errors fatal.
+
+        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.responses.check_body`).
+        """
         if response.status_code >= HTTPStatus.BAD_REQUEST:
             retries.classify(
                 response,
                 retry_on_429=self.stream_config.rate_limit.retry_on_429,
                 message=self.response_error_message(response),
             )
+        check_body(response, f"Stream '{self.name}': {self.redact_url(response.url)}")
 
     def backoff_wait_generator(self) -> Any:
         """Return the waits: ``Retry-After`` on 429 (seconds or HTTP date), else ``2^attempt`` seconds."""
@@ -745,7 +749,7 @@ class GenericAPIStream(RESTStream[Any]):
                 self.update_sync_costs(prepared, response, context)
                 records = self._records_of(response)
                 if not records and not paginator.continue_if_empty(response):
-                    paginator._page_count += 1  # noqa: SLF001 - the empty last page counts in the summary
+                    paginator.end_at_empty_page(response)
                     break
                 if records:
                     yield records

@@ -1,0 +1,144 @@
+"""Empty answers in the middle of a paginated stream: never a silent short run (issue 14, item 13)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import types
+
+import backoff._sync
+import pytest
+from conftest import BIN
+from werkzeug import Response
+
+from tap_generic_api.streams import APIRequestError
+from tap_generic_api.tap import TapGenericAPI
+
+API = "https://api.example.com/v1/items"
+
+
+def _tap(**config):
+    base = {"url": API, "destination": {"table": "items"}, "rate_limit": {"requests_per_second": 1000}}
+    base.update(config)
+    return TapGenericAPI(config=base, parse_env_config=False)
+
+
+def _extract(tap):
+    return list(tap.streams["items"].get_records(None))
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the waits backoff asks for, without sleeping."""
+    waits: list[float] = []
+    monkeypatch.setattr(backoff._sync, "time", types.SimpleNamespace(sleep=waits.append))
+    return waits
+
+
+CURSOR = {"type": "cursor", "param": "after", "response_path": "next"}
+
+
+def _page(first: int, count: int = 2, next_cursor=None):
+    return {"json": {"data": [{"id": i} for i in range(first, first + count)], "next": next_cursor}}
+
+
+def test_the_issue_run_5000_served_all_5000_written_through_the_cli(tmp_path, httpserver):
+    """Five offset pages of 1,000; page 2 first answers 200 with an empty body. Before: 1,000 records, exit 0."""
+    url = httpserver.url_for("/v1/items")
+    glitched = []
+
+    def handler(request):
+        offset = int(request.args["offset"])
+        if offset == 1000 and not glitched:
+            glitched.append(offset)
+            return Response("", status=200, content_type="application/json")
+        rows = [{"id": i} for i in range(offset, min(offset + 1000, 5000))]
+        return Response(json.dumps(rows), content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(handler)
+    config = {
+        "url": url,
+        "destination": {"table": "items"},
+        "pagination": {"type": "offset", "limit": 1000, "max_concurrency": 1},
+        "rate_limit": {"requests_per_second": 1000},
+    }
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    ids = [json.loads(line)["record"]["id"] for line in result.stdout.splitlines() if '"RECORD"' in line]
+    assert ids == list(range(5000))
+    assert "status 200 with an empty body" in result.stderr
+    offsets = [request.args["offset"] for request, _ in httpserver.log]
+    assert offsets == ["0", "1000", "1000", "2000", "3000", "4000", "5000"]
+
+
+@pytest.mark.parametrize("body", ["", "  \r\n"])
+def test_an_empty_200_mid_stream_is_retried_like_a_503(requests_mock, sleeps, body):
+    requests_mock.get(API, [_page(1, next_cursor="B"), {"text": body}, _page(3)])
+    assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2, 3, 4]
+    assert sleeps == [1.0]
+    assert [r.qs.get("after") for r in requests_mock.request_history] == [None, ["b"], ["b"]]
+
+
+def test_an_empty_200_that_persists_fails_the_run_naming_the_stream_and_url(requests_mock, sleeps):
+    requests_mock.get(API, [_page(1, next_cursor="B"), {"text": ""}])
+    tap = _tap(data_path="data", pagination=CURSOR, rate_limit={"requests_per_second": 1000, "max_retries": 2})
+    with pytest.raises(APIRequestError) as info:
+        _extract(tap)
+    assert str(info.value) == (
+        f"Stream 'items': {API}?after=B: status 200 with an empty body, where JSON was expected (an overloaded "
+        "server or proxy answers so); reading it as no records would end the stream early (gave up after 3 attempts)"
+    )
+    assert sleeps == [1.0, 2.0]
+
+
+def test_an_empty_200_on_the_first_page_is_an_error_too(requests_mock, sleeps):
+    requests_mock.get(API, text="")
+    with pytest.raises(APIRequestError, match="status 200 with an empty body"):
+        _extract(_tap(rate_limit={"requests_per_second": 1000, "max_retries": 0}))
+
+
+def test_a_204_mid_cursor_stream_warns_with_the_page_and_url(requests_mock, caplog):
+    requests_mock.get(API, [_page(1, next_cursor="B"), {"status_code": 204, "text": ""}])
+    assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
+    assert (
+        f"Stream 'items': page 2 ({API}?after=B) answered status 204 with no body, so it holds neither records "
+        "nor the next cursor; the stream ends here and may be incomplete." in caplog.text
+    )
+
+
+def test_a_204_on_the_first_page_is_zero_records_without_a_warning(requests_mock, caplog):
+    requests_mock.get(API, status_code=204, text="")
+    assert _extract(_tap(data_path="data", pagination=CURSOR)) == []
+    assert "may be incomplete" not in caplog.text
+
+
+def test_a_204_with_a_next_link_header_goes_on(requests_mock, caplog):
+    requests_mock.get(API, [{"status_code": 204, "text": "", "headers": {"Link": f'<{API}?p=2>; rel="next"'}}])
+    requests_mock.get(f"{API}?p=2", json=[{"id": 9}])
+    assert _extract(_tap(pagination={"type": "link"})) == [{"id": 9}]
+    assert "may be incomplete" not in caplog.text
+
+
+@pytest.mark.parametrize("empty", [None, []])
+def test_null_or_empty_data_with_a_cursor_goes_on(requests_mock, caplog, empty):
+    requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": empty, "next": "C"}}, _page(3)])
+    assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2, 3, 4]
+    assert "may be incomplete" not in caplog.text
+
+
+@pytest.mark.parametrize("empty", [None, []])
+def test_null_or_empty_data_ends_offset_pages_by_their_stop_rule_without_a_warning(requests_mock, caplog, empty):
+    requests_mock.get(API, [{"json": {"data": [{"id": 1}, {"id": 2}]}}, {"json": {"data": empty}}])
+    assert [r["id"] for r in _extract(_tap(data_path="data", pagination={"type": "offset"}))] == [1, 2]
+    assert requests_mock.call_count == 2
+    assert "may be incomplete" not in caplog.text
+
+
+def test_null_data_without_a_cursor_ends_by_the_cursor_stop_rule_without_a_warning(requests_mock, caplog):
+    requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": None, "next": None}}])
+    assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
+    assert "may be incomplete" not in caplog.text
