@@ -29,6 +29,7 @@ from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.first_page import FirstPageCheck
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
     NumberedPaginator,
@@ -131,6 +132,7 @@ class GenericAPIStream(RESTStream[Any]):
         #: Proxies for each ``scheme://host:port`` the stream sends to (see :meth:`_proxies_for`).
         self._proxies: dict[str, dict[str, str]] = {}
         self._data_path = DottedPath(stream_config.data_path)
+        self._first_page = FirstPageCheck(self._data_path, stream_config.key_fields, stream_config.replication_key)
         self._query_secret_params = (
             [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
         )
@@ -585,11 +587,13 @@ class GenericAPIStream(RESTStream[Any]):
     # -- records -------------------------------------------------------------------
 
     def _records_of(self, response: requests.Response) -> list[Any]:
-        if self._raw_records:
-            raw = raw_records_at(response, self._data_path)
-            if raw is not None:
-                return raw
         try:
+            if self._first_page.pending:  # until a page with records passes; before any is written
+                self._first_page.check(read_json(response, self.redact_url), self.redact_url(response.url))
+            if self._raw_records:
+                raw = raw_records_at(response, self._data_path)
+                if raw is not None:
+                    return raw
             return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
         except ResponseShapeError as exc:
             msg = f"Stream '{self.name}': {exc}"
@@ -868,6 +872,7 @@ class GenericAPIStream(RESTStream[Any]):
         progress = Progress(self.logger, self.name)
         self._retries = 0
         self._paginators = []
+        self._first_page.start()
         pages = 0
         for page in self._run_pages(context, bookmark):
             pages += 1

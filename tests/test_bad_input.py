@@ -588,9 +588,10 @@ def test_records_without_the_replication_key_are_a_clear_error(requests_mock):
     with redirect_stdout(out), pytest.raises(ResponseShapeError) as info:
         tap.sync_all()
     assert str(info.value) == (
-        "Stream 'items': record 1 has no 'created' field (the replication_key); fields present: "
-        "['data', 'has_more', 'object']. Check replication_key, and data_path ('')."
+        f"Stream 'items': data_path '' gives one object in the response from {API}?appid=***; its key 'data' "
+        "holds a list of 1 object: set data_path to 'data'."
     )
+    assert '"RECORD"' not in out.getvalue()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -1,0 +1,127 @@
+"""The first page with records is checked against ``data_path``, key fields and replication key.
+
+A wrong ``data_path`` does not fail by itself: a path one level too short gives the
+envelope as one record, and the run "succeeds" with one odd row per page. Records without
+their key fields or replication key would be refused or merged wrongly downstream. Both
+show on the first page, so the stream stops there, before any record is written, with an
+error naming the likely path or field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.paths import MISSING, DottedPath
+
+#: Levels searched below ``data_path`` for the list the records likely are.
+SEARCH_DEPTH = 3
+#: Field names quoted in an error.
+FIELDS_SHOWN = 20
+
+
+class FirstPageCheck:
+    """Checks the records of a stream's first page that has any (once per run, see :meth:`start`).
+
+    Args:
+        data_path: The stream's compiled ``data_path``.
+        key_fields: ``destination.key_fields``.
+        replication_key: The replication key, or None.
+    """
+
+    def __init__(self, data_path: DottedPath, key_fields: Sequence[str], replication_key: str | None) -> None:
+        self.data_path = data_path
+        self.fields = [(name, "destination.key_fields") for name in key_fields]
+        if replication_key and replication_key not in key_fields:
+            self.fields.append((replication_key, "replication_key"))
+        self.pending = True
+
+    def start(self) -> None:
+        """Check the next page with records again (a new run of the stream)."""
+        self.pending = True
+
+    def check(self, document: Any, url: str) -> None:
+        """Check one decoded response; after the first with records, do nothing more.
+
+        Args:
+            document: The decoded body (None: no body).
+            url: The request URL, secrets masked, for the message.
+
+        Raises:
+            ResponseShapeError: ``data_path`` gives one object that holds a list of objects
+                (unless that object has every key field and the replication key: then it is
+                the record), or a record lacks a key field or the replication key. The message
+                names the path to set, or the field, the record and the fields it has.
+        """
+        if not self.pending or document is None:
+            return
+        found = self.data_path.resolve(document)
+        if found is MISSING or found is None or found == []:
+            return  # no records here: records_at gives the error for a missing path
+        if isinstance(found, dict):
+            self._check_single_object(found, url)
+            records: list[Any] = [found]
+        elif isinstance(found, list):
+            records = found
+        else:
+            return  # records_at refuses it with its own message
+        for number, record in enumerate(records, 1):
+            if not isinstance(record, dict):
+                return
+            for name, setting in self.fields:
+                if name not in record:
+                    self._missing_field(record, number, name, setting, url)
+        self.pending = False
+
+    def _check_single_object(self, found: dict[str, Any], url: str) -> None:
+        if self.fields and all(name in found for name, _ in self.fields):
+            return  # the object carries the record's key: it is one record
+        lists = sorted(_lists_of_objects(found, (), SEARCH_DEPTH), key=lambda item: -len(item[1]))
+        if not lists:
+            return
+        path, items = lists[0]
+        wanted = [name for name, _ in self.fields]
+        with_fields = [item for item in lists if all(name in item[1][0] for name in wanted)]
+        if with_fields:
+            path, items = with_fields[0]
+        here = self.data_path.path
+        full = ".".join([*self.data_path.segments, *path])
+        key = ".".join(path)
+        unit = "object" if len(items) == 1 else "objects"
+        msg = (
+            f"data_path '{here}' gives one object in the response from {url}; its key '{key}' holds a list of "
+            f"{len(items)} {unit}: set data_path to '{full}'."
+        )
+        if not self.fields:
+            msg += " If the object itself is the one record, set destination.key_fields to its key field(s)."
+        raise ResponseShapeError(msg)
+
+    def _missing_field(self, record: dict[str, Any], number: int, name: str, setting: str, url: str) -> None:
+        fields = sorted(record)[:FIELDS_SHOWN]
+        msg = (
+            f"record {number} of the first page ({url}) has no '{name}' field ({setting}); fields present: "
+            f"{fields}."
+        )
+        deeper = next((path for path, items in _lists_of_objects(record, (), SEARCH_DEPTH) if name in items[0]), None)
+        if deeper is not None:
+            full = ".".join([*self.data_path.segments, str(number - 1), *deeper])
+            msg += f" The records may be the list at '{full}': check data_path ('{self.data_path.path}')."
+        else:
+            msg += f" Check {setting}, and data_path ('{self.data_path.path}')."
+        raise ResponseShapeError(msg)
+
+
+def _lists_of_objects(
+    node: dict[str, Any], prefix: tuple[str, ...], depth: int
+) -> Iterable[tuple[tuple[str, ...], list[Any]]]:
+    """Yield ``(path, list)`` for each non-empty list of objects under ``node``, breadth first, ``depth`` levels."""
+    nested: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+    for key, value in node.items():
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            yield (*prefix, key), value
+        elif isinstance(value, dict):
+            nested.append(((*prefix, key), value))
+    if depth > 1:
+        for path, value in nested:
+            yield from _lists_of_objects(value, path, depth - 1)
