@@ -20,6 +20,7 @@ from tap_generic_api.config import (
     PAGINATION_TYPES,
     StreamConfig,
     parse_streams,
+    plain_numbers,
     unknown_key_error,
 )
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
@@ -32,6 +33,7 @@ from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
+from tap_generic_api.unused_keys import check_unused_keys
 
 _STRING_MAP = th.ObjectType(additional_properties=th.StringType)
 
@@ -289,7 +291,9 @@ class TapGenericAPI(Tap):
             if value is not None and not isinstance(value, dict):
                 msg = f"Config key '{key}' must be an object of name -> value, got {type(value).__name__}."
                 raise ConfigError(msg)
-        return parse_streams(self.config)
+        streams = parse_streams(self.config)
+        check_unused_keys(plain_numbers(self.config), streams)
+        return streams
 
     def _warn_once(self, key: str, message: str) -> None:
         warned = self.__dict__.setdefault("_warned", set())
