@@ -50,6 +50,8 @@ PAGINATION_UNUSED: dict[str, dict[str, str]] = {
         "remove location",
     },
 }
+#: Top-level keys used only by the credentials_table lookup.
+CREDENTIALS_TABLE_KEYS = ("kms_key_name", "bigquery_api_endpoint", "kms_api_endpoint", "google_credentials_path")
 _OAUTH2_KEYS = ("token_url", "grant_type", "client_id", "client_secret", "refresh_token", "scopes")
 
 
@@ -63,6 +65,14 @@ def check_unused_keys(config: Mapping[str, Any], streams: list[StreamConfig]) ->
     Raises:
         ConfigError: Names ``<stream>.<block>.<key>``, why it has no effect, and what to do instead.
     """
+    if not config.get("credentials_table"):
+        for key in CREDENTIALS_TABLE_KEYS:
+            if config.get(key):
+                msg = (
+                    f"config.{key} has no effect here: it serves the credentials lookup in credentials_table, "
+                    "which is not set; set credentials_table, or remove it."
+                )
+                raise ConfigError(msg)
     defaults = {key: value for key, value in config.items() if key in STREAM_KEYS}
     raw_streams = config.get("streams") or []
     for stream in streams:

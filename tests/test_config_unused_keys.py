@@ -161,6 +161,16 @@ def test_start_date_without_anything_that_uses_it():
     assert list(_streams(start_date="2024-01-01", replication_key="updated")) == ["items"]
 
 
+@pytest.mark.parametrize(
+    "key", ["kms_key_name", "bigquery_api_endpoint", "kms_api_endpoint", "google_credentials_path"]
+)
+def test_credentials_table_settings_without_credentials_table(key):
+    assert _error(**{key: "x"}) == (
+        f"config.{key} has no effect here: it serves the credentials lookup in credentials_table, which is not "
+        "set; set credentials_table, or remove it."
+    )
+
+
 def test_a_stream_changing_the_type_is_not_held_to_the_defaults_keys():
     streams = _streams(
         pagination={"type": "cursor", "param": "after", "response_path": "next"},
