@@ -142,3 +142,21 @@ def test_null_data_without_a_cursor_ends_by_the_cursor_stop_rule_without_a_warni
     requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": None, "next": None}}])
     assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
     assert "may be incomplete" not in caplog.text
+
+
+def test_an_empty_200_among_pages_fetched_ahead_is_retried(requests_mock, sleeps):
+    """Offset pages fetched concurrently go through the same retry: the empty answer is asked again."""
+    answers = {0: [[{"id": 1}, {"id": 2}]], 2: ["", [{"id": 3}, {"id": 4}]], 4: [[{"id": 5}]]}
+
+    def respond(request, context):
+        queue = answers.get(int(request.qs["offset"][0]), [])
+        body = queue.pop(0) if queue else []  # past the end (a request ahead): an empty page
+        return json.dumps(body) if body != "" else ""
+
+    requests_mock.get(API, text=respond)
+    tap = _tap(pagination={"type": "offset", "limit": 2, "max_concurrency": 4})
+    assert [r["id"] for r in _extract(tap)] == [1, 2, 3, 4, 5]
+    assert sleeps == [1.0]
+    offsets = [int(r.qs["offset"][0]) for r in requests_mock.request_history]
+    assert sorted(offsets)[:4] == [0, 2, 2, 4]
+    assert offsets.count(2) == 2
