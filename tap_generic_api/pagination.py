@@ -136,9 +136,9 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self._page_count += 1
         if self._page_count > 1 and not self.says_ended(response):
             logger.warning(
-                "Stream '%s': page %d (%s) answered status %d with no body, so it holds neither records nor the "
-                "next %s; the stream ends here and may be incomplete. The API should answer the last page "
-                "with an empty list and no next %s.",
+                "Stream '%s': page %d (%s) answered status %d with an empty or null body, so it holds neither "
+                "records nor the next %s; the stream ends here and may be incomplete. The API should answer the last "
+                "page with an empty list and no next %s.",
                 self.stream,
                 self._page_count,
                 self.redact(response.url),

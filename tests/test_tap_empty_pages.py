@@ -105,8 +105,8 @@ def test_a_204_mid_cursor_stream_warns_with_the_page_and_url(requests_mock, capl
     requests_mock.get(API, [_page(1, next_cursor="B"), {"status_code": 204, "text": ""}])
     assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
     assert (
-        f"Stream 'items': page 2 ({API}?after=B) answered status 204 with no body, so it holds neither records "
-        "nor the next cursor; the stream ends here and may be incomplete." in caplog.text
+        f"Stream 'items': page 2 ({API}?after=B) answered status 204 with an empty or null body, so it holds neither "
+        "records nor the next cursor; the stream ends here and may be incomplete." in caplog.text
     )
 
 
