@@ -99,10 +99,7 @@ class FirstPageCheck:
 
     def _missing_field(self, record: dict[str, Any], number: int, name: str, setting: str, url: str) -> None:
         fields = sorted(record)[:FIELDS_SHOWN]
-        msg = (
-            f"record {number} of the first page ({url}) has no '{name}' field ({setting}); fields present: "
-            f"{fields}."
-        )
+        msg = f"record {number} of the first page ({url}) has no '{name}' field ({setting}); fields present: {fields}."
         deeper = next((path for path, items in _lists_of_objects(record, (), SEARCH_DEPTH) if name in items[0]), None)
         if deeper is not None:
             full = ".".join([*self.data_path.segments, str(number - 1), *deeper])

@@ -65,8 +65,7 @@ def test_numbered_types_without_a_limit_refuse_max_concurrency_and_limit_param(k
         "known; set pagination.limit."
     )
     assert _error(pagination={"type": kind, "limit_param": "size"}) == (
-        "config.pagination.limit_param has no effect here: it names the page size parameter; set pagination.limit "
-        "too."
+        "config.pagination.limit_param has no effect here: it names the page size parameter; set pagination.limit too."
     )
 
 
