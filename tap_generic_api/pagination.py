@@ -47,6 +47,7 @@ class SafePaginator(BaseAPIPaginator[Any]):
         first_url: The configured (rendered) URL; next links must stay on its host.
         allowed_hosts: Other hosts next links may point to.
         redact: Masks secrets in a URL, for messages.
+        data_path: The stream's ``data_path``, to tell ``null`` records from an empty list.
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class SafePaginator(BaseAPIPaginator[Any]):
         first_url: str = "",
         allowed_hosts: tuple[str, ...] = (),
         redact: Callable[[str], str] = str,
+        data_path: DottedPath | None = None,
     ) -> None:
         super().__init__(start_value)
         self.config = config
@@ -67,6 +69,7 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self.first_url = first_url
         self.allowed_hosts = allowed_hosts
         self.redact = redact
+        self.data_path = data_path or DottedPath("")
         self._seen: set[Any] = set()
         self.truncated = False
 
@@ -128,34 +131,47 @@ class SafePaginator(BaseAPIPaginator[Any]):
 
         The page counts in the summary. After the first page, an empty page ends the stream
         silently only when the pagination's own stop rule says so (:meth:`says_ended`); else
-        (a 204 where the cursor or next link would be in the body) a warning names the page.
+        (no body, or ``null`` where the records should be, and no stop signal) a warning names
+        the page.
 
         Args:
             response: The empty page's response.
         """
         self._page_count += 1
+        self.warn_if_cut(response)
+
+    def warn_if_cut(self, response: requests.Response) -> None:
+        """Warn when the empty page just counted is not the end by the pagination's stop rule."""
         if self._page_count > 1 and not self.says_ended(response):
+            what = f"null at data_path '{self.data_path.path}'"
+            if read_json(response, self.redact) is None:
+                what = "an empty or null body"
             logger.warning(
-                "Stream '%s': page %d (%s) answered status %d with an empty or null body, so it holds neither "
-                "records nor the next %s; the stream ends here and may be incomplete. The API should answer the last "
-                "page with an empty list and no next %s.",
+                "Stream '%s': page %d (%s, status %d) has %s instead of records, and no next %s; the stream ends "
+                "here and may be incomplete. The API should answer the last page with an empty list.",
                 self.stream,
                 self._page_count,
                 self.redact(response.url),
                 response.status_code,
-                self.signal,
+                what,
                 self.signal,
             )
 
     #: What leads to the next page, for messages.
-    signal = "page token"
+    signal = "page"
+
+    def null_page(self, response: requests.Response) -> bool:
+        """Return True when ``response`` has no body, or ``null`` at ``data_path``, rather than a list."""
+        document = read_json(response, self.redact)
+        return document is None or self.data_path.resolve(document) is None
 
     def says_ended(self, response: requests.Response) -> bool:
         """Return True when the pagination's stop rule reads an empty ``response`` as the last page.
 
-        Types whose next token comes from the body cannot read a body-less answer (204): False.
+        An empty list is the end; a page without a body or with ``null`` records is not, by
+        itself (types that read a stop signal from the body override this).
         """
-        return read_json(response, self.redact) is not None
+        return not self.null_page(response)
 
     def update_request(self, request: HTTPRequest, token: Any = None) -> None:
         """Put a token (default: the current one) and the page size into ``request``, in place.
@@ -224,6 +240,10 @@ class CursorPaginator(SafePaginator):
         """Return True when an empty page still carries a next cursor."""
         return self.get_next(response) is not None
 
+    def says_ended(self, response: requests.Response) -> bool:
+        """Return True for an empty list, or a body whose cursor is there and empty (``null``, ``""``, false)."""
+        return super().says_ended(response) or _explicit_end(self._path, read_json(response, self.redact))
+
 
 class NumberedPaginator(SafePaginator):
     """Offset or page-number pagination: the next token does not depend on the body.
@@ -241,10 +261,6 @@ class NumberedPaginator(SafePaginator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.FIRST, **kwargs)
-
-    def says_ended(self, response: requests.Response) -> bool:
-        """Return True: an empty page (``[]``, ``null`` or 204) is the stop rule of numbered pages."""
-        return True
 
     def has_more(self, response: requests.Response) -> bool:
         """Return False on an empty page or a page shorter than ``limit``."""
@@ -295,8 +311,10 @@ class LinkPaginator(SafePaginator):
         self._path = DottedPath(self.config.response_path) if self.config.response_path else None
 
     def says_ended(self, response: requests.Response) -> bool:
-        """Return True unless the next link is read from a body the response lacks (204)."""
-        return self._path is None or super().says_ended(response)
+        """Return True with the ``Link`` header (its absence is the end), else as for a cursor."""
+        if self._path is None or super().says_ended(response):
+            return True
+        return _explicit_end(self._path, read_json(response, self.redact))
 
     def get_next(self, response: requests.Response) -> str | None:
         """Return the absolute next URL, or None on the last page.
@@ -342,6 +360,11 @@ class LinkPaginator(SafePaginator):
             return
         request.url = _append_missing(token, first_params)
         request.params = {}
+
+
+def _explicit_end(path: DottedPath, document: Any) -> bool:
+    """Return True when ``document`` holds ``path`` with an empty value: the API says there is no next page."""
+    return document is not None and path.resolve(document) in (None, "", False)
 
 
 def host_of(url: str) -> str:

@@ -319,6 +319,7 @@ class GenericAPIStream(RESTStream[Any]):
             first_url=(rendered or self._rendered).url,
             allowed_hosts=self.stream_config.allowed_hosts,
             redact=self.redact_url,
+            data_path=self._data_path,
         )
         if rendered is None or rendered is self._rendered:
             self._paginator = paginator
@@ -811,6 +812,8 @@ class GenericAPIStream(RESTStream[Any]):
                     if records:
                         yield records
                     if not records or len(records) < limit:
+                        if not records:
+                            paginator.warn_if_cut(response)
                         break
                     if pages >= config.max_pages:
                         self._stop_at_max_pages(paginator, pages)

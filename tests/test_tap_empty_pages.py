@@ -105,9 +105,30 @@ def test_a_204_mid_cursor_stream_warns_with_the_page_and_url(requests_mock, capl
     requests_mock.get(API, [_page(1, next_cursor="B"), {"status_code": 204, "text": ""}])
     assert [r["id"] for r in _extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
     assert (
-        f"Stream 'items': page 2 ({API}?after=B) answered status 204 with an empty or null body, so it holds neither "
-        "records nor the next cursor; the stream ends here and may be incomplete." in caplog.text
+        f"Stream 'items': page 2 ({API}?after=B, status 204) has an empty or null body instead of records, and no "
+        "next cursor; the stream ends here and may be incomplete." in caplog.text
     )
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize("kind", ["offset", "page"])
+def test_a_204_or_null_records_mid_numbered_stream_warns_with_the_page(requests_mock, caplog, kind, concurrency):
+    full = {"json": {"data": [{"id": 1}, {"id": 2}]}}
+    requests_mock.get(API, [full, {"status_code": 204, "text": ""}])
+    pagination = {"type": kind, "limit": 2, "max_concurrency": concurrency}
+    assert len(_extract(_tap(data_path="data", pagination=pagination))) == 2
+    assert "page 2 (" in caplog.text
+    assert ", status 204) has an empty or null body instead of records, and no next page;" in caplog.text
+    caplog.clear()
+    requests_mock.get(API, [full, {"json": {"data": None}}])
+    assert len(_extract(_tap(data_path="data", pagination=pagination))) == 2
+    assert ", status 200) has null at data_path 'data' instead of records, and no next page;" in caplog.text
+
+
+def test_null_records_without_any_cursor_key_warn(requests_mock, caplog):
+    requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": None}}])
+    assert len(_extract(_tap(data_path="data", pagination=CURSOR))) == 2
+    assert "has null at data_path 'data' instead of records, and no next cursor;" in caplog.text
 
 
 def test_a_204_on_the_first_page_is_zero_records_without_a_warning(requests_mock, caplog):
@@ -130,10 +151,10 @@ def test_null_or_empty_data_with_a_cursor_goes_on(requests_mock, caplog, empty):
     assert "may be incomplete" not in caplog.text
 
 
-@pytest.mark.parametrize("empty", [None, []])
-def test_null_or_empty_data_ends_offset_pages_by_their_stop_rule_without_a_warning(requests_mock, caplog, empty):
-    requests_mock.get(API, [{"json": {"data": [{"id": 1}, {"id": 2}]}}, {"json": {"data": empty}}])
-    assert [r["id"] for r in _extract(_tap(data_path="data", pagination={"type": "offset"}))] == [1, 2]
+@pytest.mark.parametrize("kind", ["offset", "page"])
+def test_an_empty_list_ends_numbered_pages_by_their_stop_rule_without_a_warning(requests_mock, caplog, kind):
+    requests_mock.get(API, [{"json": {"data": [{"id": 1}, {"id": 2}]}}, {"json": {"data": []}}])
+    assert [r["id"] for r in _extract(_tap(data_path="data", pagination={"type": kind}))] == [1, 2]
     assert requests_mock.call_count == 2
     assert "may be incomplete" not in caplog.text
 
