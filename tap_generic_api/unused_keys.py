@@ -78,73 +78,80 @@ def check_unused_keys(config: Mapping[str, Any], streams: list[StreamConfig]) ->
     for stream in streams:
         own = raw_streams[stream.index] if stream.index is not None else defaults
         inherited = defaults if stream.index is not None else {}
-        _check_pagination(stream, _keys(own, inherited, "pagination"))
-        _check_auth(stream, _keys(own, inherited, "auth"))
-        _check_rate_limit(stream, _keys(own, inherited, "rate_limit"))
+        _check_pagination(stream, _keys(stream, own, inherited, "pagination"))
+        _check_auth(stream, _keys(stream, own, inherited, "auth"))
+        _check_rate_limit(stream, _keys(stream, own, inherited, "rate_limit"))
         if "start_date" in own:
             _check_start_date(stream)
 
 
-def _keys(own: Mapping[str, Any], inherited: Mapping[str, Any], block: str) -> set[str]:
-    """Return the keys of ``block`` written for this stream's type of it."""
+def _keys(stream: StreamConfig, own: Mapping[str, Any], inherited: Mapping[str, Any], block: str) -> dict[str, str]:
+    """Return the keys of ``block`` written for this stream's type of it -> where they are written."""
     own_block = own.get(block) or {}
-    keys = set(own_block)
+    keys = {}
     if "type" not in own_block:
-        keys |= set(inherited.get(block) or {})
+        keys = {key: f"config (the default for {stream.where})" for key in inherited.get(block) or {}}
+    keys.update({key: stream.where for key in own_block})
     return keys
 
 
-def _refuse(stream: StreamConfig, key: str, why: str) -> ConfigError:
-    return ConfigError(f"{stream.where}.{key} has no effect here: {why}.")
+def _refuse(where: str, key: str, why: str) -> ConfigError:
+    return ConfigError(f"{where.split(' ', 1)[0]}.{key} has no effect here{_for(where)}: {why}.")
 
 
-def _check_pagination(stream: StreamConfig, keys: set[str]) -> None:
+def _for(where: str) -> str:
+    """Return `` (the default for streams[1])`` for a key inherited from the top level, else ``""``."""
+    return f" {where.split(' ', 1)[1]}" if " " in where else ""
+
+
+def _check_pagination(stream: StreamConfig, keys: dict[str, str]) -> None:
     pagination = stream.pagination
     for key, why in PAGINATION_UNUSED[pagination.type].items():
         if key in keys:
-            raise _refuse(stream, f"pagination.{key}", f"with pagination type '{pagination.type}', {why}")
+            raise _refuse(keys[key], f"pagination.{key}", f"with pagination type '{pagination.type}', {why}")
     if "limit_param" in keys and pagination.limit is None and pagination.type != "none":
-        raise _refuse(stream, "pagination.limit_param", "it names the page size parameter; set pagination.limit too")
+        why = "it names the page size parameter; set pagination.limit too"
+        raise _refuse(keys["limit_param"], "pagination.limit_param", why)
     fetched_ahead = pagination.type in ("offset", "page") and pagination.limit is not None
     if "max_concurrency" in keys and not fetched_ahead and not stream.date_window_size:
         if pagination.type in ("offset", "page"):
             why = "pages are fetched ahead only when their size is known; set pagination.limit"
         else:
             why = f"with pagination type '{pagination.type}', {_AHEAD}"
-        raise _refuse(stream, "pagination.max_concurrency", why)
+        raise _refuse(keys["max_concurrency"], "pagination.max_concurrency", why)
 
 
-def _check_auth(stream: StreamConfig, keys: set[str]) -> None:
+def _check_auth(stream: StreamConfig, keys: dict[str, str]) -> None:
     auth = stream.auth
     if auth is None:
         return
     if "header_name" in keys and auth.type != "header":
         why = f"it is the header of auth type 'header' (type is '{auth.type}'); set auth.type to header"
-        raise _refuse(stream, "auth.header_name", why)
+        raise _refuse(keys["header_name"], "auth.header_name", why)
     if "param_name" in keys and auth.type != "query":
         why = f"it is the query parameter of auth type 'query' (type is '{auth.type}'); set auth.type to query"
-        raise _refuse(stream, "auth.param_name", why)
+        raise _refuse(keys["param_name"], "auth.param_name", why)
     for key in _OAUTH2_KEYS:
         if key not in keys:
             continue
         if auth.type != "oauth2":
             why = f"it is an OAuth2 token grant setting (auth type is '{auth.type}'); set auth.type to oauth2"
-            raise _refuse(stream, f"auth.{key}", why)
+            raise _refuse(keys[key], f"auth.{key}", why)
         if auth.oauth2 is None:
             why = "without auth.token_url the secret is used as a ready token and no grant runs; set auth.token_url"
-            raise _refuse(stream, f"auth.{key}", why)
+            raise _refuse(keys[key], f"auth.{key}", why)
         if key == "refresh_token" and auth.oauth2.grant_type == "client_credentials":
             why = "the client_credentials grant sends no refresh token; set auth.grant_type to refresh_token"
-            raise _refuse(stream, "auth.refresh_token", why)
+            raise _refuse(keys["refresh_token"], "auth.refresh_token", why)
 
 
-def _check_rate_limit(stream: StreamConfig, keys: set[str]) -> None:
+def _check_rate_limit(stream: StreamConfig, keys: dict[str, str]) -> None:
     if stream.rate_limit.max_retries != 0:
         return
     for key in ("retry_on_429", "max_retry_wait"):
         if key in keys:
             why = "rate_limit.max_retries is 0, so nothing is retried; raise max_retries or remove it"
-            raise _refuse(stream, f"rate_limit.{key}", why)
+            raise _refuse(keys[key], f"rate_limit.{key}", why)
 
 
 def _check_start_date(stream: StreamConfig) -> None:
@@ -160,4 +167,4 @@ def _check_start_date(stream: StreamConfig) -> None:
         "no {start_date} or {bookmark} in its url, params, headers or body; set replication_key, or use the "
         "variable in the request"
     )
-    raise _refuse(stream, "start_date", why)
+    raise _refuse(stream.where, "start_date", why)

@@ -186,6 +186,16 @@ def test_a_stream_keeping_the_defaults_type_is_checked_with_its_own_keys():
     assert message.startswith("streams[1].pagination.param has no effect here: with pagination type 'link'")
 
 
+def test_a_key_inherited_from_the_defaults_is_named_where_it_is_written():
+    message = _error(
+        pagination={"type": "link", "param": "p"},
+        streams=[{"destination": {"table": "a"}}],
+    )
+    assert message.startswith(
+        "config.pagination.param has no effect here (the default for streams[0]): with pagination type 'link'"
+    )
+
+
 def test_a_key_the_type_does_not_use_fails_the_cli_before_any_request(tmp_path, httpserver):
     config = {
         "url": httpserver.url_for("/v1/items"),
