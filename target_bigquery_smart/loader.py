@@ -9,9 +9,11 @@ Every call goes through ``google-cloud-bigquery``. Every path is idempotent:
   after a lost response is de-duplicated by BigQuery (best effort, for at least one minute);
   rows BigQuery did not try (reason ``stopped``, because another row of the request was
   invalid) are sent again with the same insertIds;
-* load jobs and MERGE queries get a job id derived from the table and the batch content, so
-  one submitted again after a timeout answers ``409 Already Exists`` and the existing job is
-  awaited instead of writing the rows twice.
+* load jobs and MERGE queries get a job id derived from the run, the stream, the batch's
+  number in the run, the table and the batch content, so one submitted again after a timeout
+  answers ``409 Already Exists`` and the existing job is awaited instead of writing the rows
+  twice, while another batch (even of the same content, in this run or another) never shares
+  an id.
 
 Limits (BigQuery documentation, "Quotas and limits", streaming inserts): at most 500 rows
 (recommended) and 10 MB per insertAll request.
@@ -25,6 +27,7 @@ import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.api_core.exceptions import Conflict, GoogleAPICallError, NotFound
@@ -43,6 +46,14 @@ STREAMING_MAX_BYTES = 9_000_000
 #: Times rows marked ``stopped`` are sent again before giving up.
 STOPPED_RETRIES = 3
 DEFAULT_STREAMING_THRESHOLD = 100
+#: Longest table name BigQuery accepts, in characters ("Table naming" in the BigQuery docs:
+#: https://cloud.google.com/bigquery/docs/tables#table_naming).
+MAX_TABLE_NAME = 1024
+#: Staging tables are named ``<table>__staging_<16 hex digits>``.
+STAGING_SUFFIX = "__staging_"
+#: Lifetime of a staging table: dropped after its MERGE, or by BigQuery after this if the run
+#: was killed in between.
+STAGING_EXPIRY = timedelta(days=1)
 
 
 class LoadError(RuntimeError):
@@ -319,11 +330,23 @@ def merge_rows(
     unique = list(latest.values())
     payload = dumps_lines(unique)
     table_id = _table_id(table)
-    digest = hashlib.sha256(payload).hexdigest()[:16]
-    staging_id = f"{table.project}.{table.dataset_id}.{table.table_id}__staging_{digest}"
-    staging = client.create_table(bigquery.Table(staging_id, schema=table.schema), exists_ok=True)
+    # Named for this batch of this run: a later batch of the same content (a key flapping
+    # a -> b -> a) gets its own staging table and load job instead of the earlier one's.
+    digest = hashlib.sha256(f"{table_id}\n{batch_label}\n".encode() + payload).hexdigest()[:16]
+    staging_name = f"{table.table_id[: MAX_TABLE_NAME - len(STAGING_SUFFIX) - 16]}{STAGING_SUFFIX}{digest}"
+    staging_id = f"{table.project}.{table.dataset_id}.{staging_name}"
+    new_staging = bigquery.Table(staging_id, schema=table.schema)
+    # A run killed before the drop below leaves the table; BigQuery deletes it after a day.
+    new_staging.expires = datetime.now(UTC) + STAGING_EXPIRY
+    staging = client.create_table(new_staging, exists_ok=True)
     try:
-        load_rows(client, staging, unique, write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
+        load_rows(
+            client,
+            staging,
+            unique,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            batch_label=batch_label,
+        )
         columns = [f.name for f in table.schema]
         updates = ", ".join(f"{_quote(c)} = S.{_quote(c)}" for c in columns if c != KEY_HASH_COLUMN)
         names = ", ".join(_quote(c) for c in columns)

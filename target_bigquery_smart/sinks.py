@@ -147,8 +147,6 @@ class BigQuerySink(BatchSink):
         #: them to decide which STATE is safe.
         self.submitted = 0
         self.committed = 0
-        #: Batches started (numbers each batch's job id, so identical batches both load).
-        self.batches = 0
         # A daemon thread: a signal ends the run at once, not after the client's retries of a
         # BigQuery that stopped answering (up to 600 s). STATE for the batch is never written.
         self._committer = DaemonPool(1, f"commit-{self.stream_name}")
@@ -453,7 +451,6 @@ class BigQuerySink(BatchSink):
                     len(kept_ids) - len(set(kept_ids)),
                 )
                 threshold = 0
-        self.batches += 1
         result = loader.insert_rows_smart(
             self._target.bq_client,
             table,
@@ -461,7 +458,7 @@ class BigQuerySink(BatchSink):
             kept_ids,
             streaming_threshold=threshold,
             merge=self.merge,
-            batch_label=f"{self.stream_name}:{self._target.extracted_at}:{self.batches}",
+            batch_label=self._target.next_batch_label(self.stream_name),
             compress=self._target.settings.compress_uploads,
             on_request=self._commit_started.set,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -214,6 +215,11 @@ class TargetBigQuerySmart(Target):
         _ = self.bq_client
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
         self.extracted_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        #: This run's id, part of every job id: a rerun (after a crash, with rows that may differ)
+        #: never matches a job of an earlier run, while a retry within this run reuses its id.
+        self.run_id = uuid.uuid4().hex
+        #: Batches started per stream in this run, across the sinks a changed SCHEMA gives it.
+        self._batch_numbers: dict[str, int] = {}
         self._last_seen_state: Any = None
         #: STATE messages not yet safe to write: (state, [(sink, batches it must have committed)]).
         self._pending_states: list[tuple[Any, list[tuple[BigQuerySink, int]]]] = []
@@ -243,6 +249,18 @@ class TargetBigQuerySmart(Target):
             counts = dict.fromkeys(("rows", "streaming_requests", "load_jobs", "merges", "dead_letters", "retries"), 0)
             totals = self._stream_totals[stream_name] = (counts, Progress(logger, stream_name, unit="rows"))
         return totals
+
+    def next_batch_label(self, stream_name: str) -> str:
+        """Return the label of the stream's next batch: run id, stream and batch number (from 1).
+
+        With the batch's content it makes the batch's job ids (:func:`loader.load_job_id`):
+        unique per batch of a run, the same only for retries of that batch. The count spans
+        the sinks a changed SCHEMA gives a stream, so a batch after the change never reuses the
+        id of an identical batch before it.
+        """
+        with self._state_lock:
+            number = self._batch_numbers[stream_name] = self._batch_numbers.get(stream_name, 0) + 1
+        return f"{self.run_id}\n{stream_name}\n{number}"
 
     def table_schema(self, table_id: str) -> list[bigquery.SchemaField]:
         """Return the current schema of ``table_id``, or ``[]`` when it does not exist.
