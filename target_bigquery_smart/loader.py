@@ -21,16 +21,20 @@ Limits (BigQuery documentation, "Quotas and limits", streaming inserts): at most
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import gzip
 import hashlib
 import io
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core.exceptions import Conflict, GoogleAPICallError, NotFound
+import requests
+from google.api_core.exceptions import Conflict, GoogleAPICallError, GoogleAPIError, NotFound
 from google.cloud import bigquery
 
 from tap_generic_api.fastjson import dumps_lines
@@ -222,15 +226,49 @@ def load_job_id(table_id: str, payload: bytes, batch_label: str = "") -> str:
     return content_job_id("load", f"{table_id}\n{batch_label}", payload)
 
 
-def _run_idempotent(client: bigquery.Client, job_id: str, submit: Any, what: str) -> bigquery.job._AsyncJob:
-    """Submit a job with a fixed id; on 409 (submitted before) wait for the existing job."""
+class JobDeadlineError(LoadError):
+    """A load job or MERGE did not finish within ``job_timeout_seconds``; the message names the job."""
+
+    #: About a batch, not the input line being read when the error reaches the reader.
+    located = True
+
+
+def _run_idempotent(
+    client: bigquery.Client, job_id: str, submit: Any, what: str, *, timeout: float | None = None
+) -> bigquery.job._AsyncJob:
+    """Submit a job with a fixed id; on 409 (submitted before) wait for the existing job.
+
+    Args:
+        client: BigQuery client.
+        job_id: The job's id.
+        submit: Sends the job; returns it (raises ``Conflict`` when the id exists).
+        what: Names the job in errors ("Load job into <table>").
+        timeout: Seconds from submission the job may take (the client's ``result(timeout=)``),
+            or None to wait as long as it runs.
+
+    Raises:
+        JobDeadlineError: The job was still not done after ``timeout`` seconds; the target asks
+            BigQuery to cancel it (best effort: it may still finish).
+        LoadError: The job failed; the message gives its error reasons.
+    """
+    started = time.monotonic()
     try:
         job = submit()
     except Conflict:
         logger.info("Job %s already exists; waiting for it instead of running it again.", job_id)
         job = client.get_job(job_id)
+    remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.0)
     try:
-        job.result()
+        job.result(timeout=remaining)
+    except concurrent.futures.TimeoutError:
+        with contextlib.suppress(GoogleAPIError, requests.RequestException):
+            client.cancel_job(job_id, location=job.location)
+        msg = (
+            f"{what} (job {job_id}) was not done after {timeout:g} s (job_timeout_seconds); the run stops so "
+            "that a scheduler can run it again. Cancelling was requested, but the job may still finish. No "
+            "STATE after its rows was written: the next run sends them again."
+        )
+        raise JobDeadlineError(msg) from None
     except GoogleAPICallError as exc:
         reasons = "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10])
         msg = f"{what} (job {job_id}) failed: {reasons or exc}"
@@ -251,6 +289,7 @@ def load_rows(
     batch_label: str = "",
     compress: bool = False,
     on_request: Callable[[], object] | None = None,
+    job_timeout: float | None = None,
 ) -> str:
     """Load rows with one newline-delimited JSON load job.
 
@@ -267,11 +306,13 @@ def load_rows(
         batch_label: Identifies the batch within the run (see :func:`load_job_id`).
         compress: gzip the upload.
         on_request: Called once the upload is ready, just before it is sent.
+        job_timeout: Seconds the job may take (see :func:`_run_idempotent`), None: no limit.
 
     Returns:
         The job id.
 
     Raises:
+        JobDeadlineError: The job was not done within ``job_timeout``.
         LoadError: The job failed; the message gives its error reasons.
     """
     payload = dumps_lines(rows)
@@ -295,6 +336,7 @@ def load_rows(
             io.BytesIO(upload), table, job_config=job_config, job_id=job_id, size=len(upload)
         ),
         f"Load job into {table_id}",
+        timeout=job_timeout,
     )
     return job_id
 
@@ -304,7 +346,12 @@ def _quote(name: str) -> str:
 
 
 def merge_rows(
-    client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]], *, batch_label: str = ""
+    client: bigquery.Client,
+    table: bigquery.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    batch_label: str = "",
+    job_timeout: float | None = None,
 ) -> str:
     """Upsert rows by ``_sdc_key_hash``: load them into a staging table, MERGE, drop it.
 
@@ -316,11 +363,13 @@ def merge_rows(
         table: Destination table (with the ``_sdc_key_hash`` column).
         rows: JSON-ready rows, in stream order.
         batch_label: Identifies the batch within the run, for job ids.
+        job_timeout: Seconds each of the two jobs may take, None: no limit.
 
     Returns:
         The MERGE job id.
 
     Raises:
+        JobDeadlineError: The staging load or the MERGE was not done within ``job_timeout``.
         LoadError: The staging load or the MERGE failed.
     """
     latest: dict[str, dict[str, Any]] = {}
@@ -346,6 +395,7 @@ def merge_rows(
             unique,
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             batch_label=batch_label,
+            job_timeout=job_timeout,
         )
         columns = [f.name for f in table.schema]
         updates = ", ".join(f"{_quote(c)} = S.{_quote(c)}" for c in columns if c != KEY_HASH_COLUMN)
@@ -363,6 +413,7 @@ def merge_rows(
             job_id,
             lambda: client.query(sql, job_id=job_id, job_retry=None),
             f"MERGE into {table_id}",
+            timeout=job_timeout,
         )
     finally:
         client.delete_table(staging_id, not_found_ok=True)
@@ -380,6 +431,7 @@ def insert_rows_smart(
     batch_label: str = "",
     compress: bool = False,
     on_request: Callable[[], object] | None = None,
+    job_timeout: float | None = None,
 ) -> LoadResult:
     """Commit one batch: MERGE in merge mode, else streaming insert or a load job.
 
@@ -396,11 +448,13 @@ def insert_rows_smart(
         batch_label: Identifies the batch within the run, for job ids.
         compress: gzip load-job uploads (see :func:`load_rows`).
         on_request: Called once, just before the batch's first request is sent.
+        job_timeout: Seconds a load job or MERGE may take, None: no limit.
 
     Returns:
         What was done, including rows BigQuery refused (streaming only).
 
     Raises:
+        JobDeadlineError: A load job or MERGE was not done within ``job_timeout``.
         LoadError: A load or MERGE job failed.
         ValueError: The batch goes by streaming insert and ``row_ids`` is None.
     """
@@ -409,7 +463,7 @@ def insert_rows_smart(
     if on_request is not None and (merge or len(rows) < streaming_threshold):
         on_request()
     if merge:
-        job_id = merge_rows(client, table, rows, batch_label=batch_label)
+        job_id = merge_rows(client, table, rows, batch_label=batch_label, job_timeout=job_timeout)
         return LoadResult(rows=len(rows), method="merge", requests=2, job_id=job_id)
     if len(rows) < streaming_threshold:
         if row_ids is None:
@@ -419,7 +473,15 @@ def insert_rows_smart(
         return LoadResult(
             rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
         )
-    job_id = load_rows(client, table, rows, batch_label=batch_label, compress=compress, on_request=on_request)
+    job_id = load_rows(
+        client,
+        table,
+        rows,
+        batch_label=batch_label,
+        compress=compress,
+        on_request=on_request,
+        job_timeout=job_timeout,
+    )
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
 
 

@@ -461,6 +461,7 @@ class BigQuerySink(BatchSink):
             batch_label=self._target.next_batch_label(self.stream_name),
             compress=self._target.settings.compress_uploads,
             on_request=self._commit_started.set,
+            job_timeout=self._target.settings.job_timeout_seconds,
         )
         rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
         if rejected:

@@ -96,6 +96,24 @@ class TargetBigQuerySmart(Target):
             ),
         ),
         th.Property(
+            "batch_max_bytes",
+            th.IntegerType,
+            default=50_000_000,
+            description=(
+                "Input bytes per batch and stream (the RECORD lines as read) at which a batch is committed before "
+                "it has batch_size rows; bounds memory for large records."
+            ),
+        ),
+        th.Property(
+            "job_timeout_seconds",
+            th.NumberType,
+            default=900,
+            description=(
+                "Longest wait for one load job or MERGE; a job still running then fails the run with its job id "
+                "(no STATE past its rows), so a scheduler can run it again."
+            ),
+        ),
+        th.Property(
             "streaming_threshold",
             th.IntegerType,
             default=100,

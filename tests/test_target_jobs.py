@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
+import re
+import subprocess
+import threading
+from collections.abc import Callable
 from contextlib import redirect_stdout
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import table_rows
-from test_target_loading import record_line, run_target, schema_line
+import requests
+from conftest import BIN, table_rows
+from test_target_loading import record_line, run_target, schema_line, state_line
 
 from target_bigquery_smart import loader
 from target_bigquery_smart.target import TargetBigQuerySmart
@@ -67,3 +74,162 @@ def test_each_batch_of_a_run_has_its_own_job_id_from_run_stream_number_and_conte
     ]
     assert len({job_id for job_id, _ in uploads}) == 4
     assert run_ids[0] != run_ids[1]
+
+
+class BigQueryProxy:
+    """An HTTP proxy on 127.0.0.1 to the emulator that can change what BigQuery answers.
+
+    ``answer(method, path, status, body)`` returns the (status, body) the client gets; the
+    default passes the emulator's answer on. A request for which ``lost(method, path)`` is true
+    never reaches the emulator and is answered 204. Every request is recorded as ``(method, path)``.
+    """
+
+    def __init__(self, upstream: str, answer: Callable[[str, str, int, bytes], tuple[int, bytes]] | None = None):
+        self.requests: list[tuple[str, str]] = []
+        self.answer = answer or (lambda method, path, status, body: (status, body))
+        self.lost: Callable[[str, str], bool] = lambda method, path: False
+        proxy = self
+        session = requests.Session()
+        session.trust_env = False
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append((self.command, self.path))
+                if proxy.lost(self.command, self.path):
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "accept-encoding")}
+                up = session.request(self.command, upstream + self.path, data=body, headers=headers, timeout=60)
+                status, content = proxy.answer(self.command, self.path, up.status_code, up.content)
+                self.send_response(status)
+                self.send_header("Content-Type", up.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _still_running(job_kind: str, held: set[str]):
+    """Answer every job of ``job_kind`` (load, merge) but the first as RUNNING, its results as incomplete.
+
+    The ids of the jobs held go into ``held``.
+    """
+    first: list[str] = []
+
+    def answer(method, path, status, body):
+        try:
+            resource = json.loads(body)
+        except ValueError:
+            return status, body
+        job_id = (resource.get("jobReference") or {}).get("jobId", "") if isinstance(resource, dict) else ""
+        if not job_id.startswith(f"target_bigquery_smart_{job_kind}_"):
+            return status, body
+        if not first:
+            first.append(job_id)
+        if job_id == first[0]:
+            return status, body
+        held.add(job_id)
+        if resource.get("kind") == "bigquery#job":
+            resource["status"] = {"state": "RUNNING"}
+        else:  # getQueryResults
+            resource["jobComplete"] = False
+        return status, json.dumps(resource).encode()
+
+    return answer
+
+
+def test_a_load_job_still_running_at_the_deadline_fails_the_run_naming_it_with_no_state_past_it(
+    tmp_path, target_config
+):
+    held: set[str] = set()
+    with BigQueryProxy(target_config["api_endpoint"], _still_running("load", held)) as proxy:
+        config = {
+            **target_config,
+            "api_endpoint": proxy.endpoint,
+            "batch_size": 2,
+            "streaming_threshold": 1,
+            "job_timeout_seconds": 1,
+        }
+        path = tmp_path / "target.json"
+        path.write_text(json.dumps(config))
+        lines = [schema_line(), record_line({"id": 1}), record_line({"id": 2}), state_line({"upto": 2})]
+        lines += [record_line({"id": 3}), record_line({"id": 4}), state_line({"upto": 4})]
+        result = subprocess.run(
+            [str(BIN / "target-bigquery-smart"), "--config", str(path)],
+            input="\n".join(lines) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    [job_id] = held
+    assert result.returncode == 1
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [{"upto": 2}]
+    table_id = f"{target_config['project']}.{target_config['dataset']}.items"
+    assert (
+        f"Load job into {table_id} (job {job_id}) was not done after 1 s (job_timeout_seconds); the run stops"
+        in result.stderr
+    )
+    assert ("POST", f"/bigquery/v2/projects/{target_config['project']}/jobs/{job_id}/cancel") in [
+        (m, p.split("?")[0]) for m, p in proxy.requests
+    ]
+
+
+def test_a_merge_still_running_at_the_deadline_fails_the_batch_naming_it(target_config, bq_client):
+    held: set[str] = set()
+    with BigQueryProxy(target_config["api_endpoint"], _still_running("merge", held)) as proxy:
+        config = {
+            **target_config,
+            "api_endpoint": proxy.endpoint,
+            "write_mode": "merge",
+            "batch_size": 1,
+            "job_timeout_seconds": 0.5,
+        }
+        lines = [schema_line(), record_line({"id": 1, "v": "a"}), state_line({"upto": 1})]
+        lines += [record_line({"id": 1, "v": "b"}), state_line({"upto": 2})]
+        target = TargetBigQuerySmart(config=config, parse_env_config=False)
+        out = io.StringIO()
+        with redirect_stdout(out), pytest.raises(loader.JobDeadlineError) as info:
+            target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
+    [job_id] = held
+    table_id = f"{target_config['project']}.{target_config['dataset']}.items"
+    assert str(info.value).startswith(f"MERGE into {table_id} (job {job_id}) was not done after 0.5 s")
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 1}]
+
+
+def test_a_staging_table_left_by_a_killed_merge_expires_after_a_day(target_config, bq_client):
+    """The staging table's drop never reaches BigQuery (as when the run is killed): it expires."""
+
+    before = datetime.now(UTC)
+    with BigQueryProxy(target_config["api_endpoint"]) as proxy:
+        proxy.lost = lambda method, path: method == "DELETE" and "__staging_" in path
+        config = {**target_config, "api_endpoint": proxy.endpoint, "write_mode": "merge"}
+        run_target(config, [schema_line(), record_line({"id": 1, "v": "a"})])
+    after = datetime.now(UTC)
+    dataset = f"{target_config['project']}.{target_config['dataset']}"
+    [staging] = [t for t in bq_client.list_tables(dataset) if "__staging_" in t.table_id]
+    expires = bq_client.get_table(staging).expires
+    assert before + timedelta(days=1) - timedelta(seconds=1) <= expires <= after + timedelta(days=1)
+    assert re.fullmatch(r"items__staging_[0-9a-f]{16}", staging.table_id)
+    assert _raw(bq_client, target_config) == [{"id": 1, "v": "a"}]
