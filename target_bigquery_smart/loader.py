@@ -15,8 +15,10 @@ Every call goes through ``google-cloud-bigquery``. Every path is idempotent:
   twice, while another batch (even of the same content, in this run or another) never shares
   an id.
 
-Limits (BigQuery documentation, "Quotas and limits", streaming inserts): at most 500 rows
-(recommended) and 10 MB per insertAll request.
+Limits (BigQuery documentation, "Quotas and limits", https://cloud.google.com/bigquery/quotas):
+at most 500 rows (recommended) and 10 MB per insertAll request, and 10 MB per streamed row; a
+row of a JSON load job may be up to 100 MB. A batch holding a row too large for one insertAll
+request goes by load job; a row over 100 MB is refused before anything of its batch is sent.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ logger = logging.getLogger("target_bigquery_smart.loader")
 STREAMING_MAX_ROWS = 500
 #: Bytes per insertAll request; BigQuery's limit is 10 MB, keep a margin for the envelope.
 STREAMING_MAX_BYTES = 9_000_000
+#: Largest row of a newline-delimited JSON load job, in bytes (BigQuery: "Maximum row and cell
+#: size ... JSON: 100 MB", https://cloud.google.com/bigquery/quotas#load_jobs).
+MAX_LOAD_ROW_BYTES = 100_000_000
 #: Times rows marked ``stopped`` are sent again before giving up.
 STOPPED_RETRIES = 3
 DEFAULT_STREAMING_THRESHOLD = 100
@@ -62,6 +67,18 @@ STAGING_EXPIRY = timedelta(days=1)
 
 class LoadError(RuntimeError):
     """BigQuery refused a batch; the message names the table and the reasons."""
+
+
+class RowTooLargeError(LoadError):
+    """Rows of a batch are larger than BigQuery stores; nothing of the batch was sent.
+
+    Attributes:
+        rejected: The rows (index in the rows given) with a ``row_too_large`` reason.
+    """
+
+    def __init__(self, rejected: list[RowError]) -> None:
+        self.rejected = rejected
+        super().__init__("; ".join(f"row {e.index}: {', '.join(e.reasons)}" for e in rejected[:10]))
 
 
 @dataclass(frozen=True)
@@ -161,11 +178,17 @@ def _chunks(rows: Sequence[dict[str, Any]], indexes: Sequence[int], sizes: Seque
         yield chunk
 
 
+def streaming_sizes(rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> list[int]:
+    """Return each row's bytes in an insertAll request: its JSON, its insertId and the envelope."""
+    return [len(to_json(row)) + len(row_ids[i]) + 32 for i, row in enumerate(rows)]
+
+
 def stream_rows(
     client: bigquery.Client,
     table: bigquery.Table,
     rows: Sequence[dict[str, Any]],
     row_ids: Sequence[str],
+    sizes: Sequence[int] | None = None,
 ) -> tuple[int, list[RowError], int]:
     """Send rows by streaming insert with explicit insertIds.
 
@@ -177,11 +200,13 @@ def stream_rows(
         table: Destination table (with schema).
         rows: JSON-ready rows.
         row_ids: One insertId per row.
+        sizes: :func:`streaming_sizes` of the rows, if already known.
 
     Returns:
         ``(insertAll requests sent, rows refused with their reasons, rows sent again)``.
     """
-    sizes = [len(to_json(row)) + len(row_ids[i]) + 32 for i, row in enumerate(rows)]
+    if sizes is None:
+        sizes = streaming_sizes(rows, row_ids)
     pending = list(range(len(rows)))
     rejected: list[RowError] = []
     requests_sent = 0
@@ -312,10 +337,13 @@ def load_rows(
         The job id.
 
     Raises:
+        RowTooLargeError: A row is over :data:`MAX_LOAD_ROW_BYTES` (nothing is sent).
         JobDeadlineError: The job was not done within ``job_timeout``.
         LoadError: The job failed; the message gives its error reasons.
     """
     payload = dumps_lines(rows)
+    if len(payload) > MAX_LOAD_ROW_BYTES:
+        check_row_sizes(payload)
     table_id = _table_id(table)
     job_id = load_job_id(table_id, payload, batch_label)
     job_config = bigquery.LoadJobConfig(
@@ -339,6 +367,28 @@ def load_rows(
         timeout=job_timeout,
     )
     return job_id
+
+
+def check_row_sizes(payload: bytes) -> None:
+    """Refuse newline-delimited JSON rows over BigQuery's row size limit for load jobs.
+
+    Raises:
+        RowTooLargeError: Rows over :data:`MAX_LOAD_ROW_BYTES`, by index, with their size.
+    """
+    rejected: list[RowError] = []
+    start, index = 0, 0
+    while start < len(payload):
+        end = payload.find(b"\n", start)
+        end = len(payload) if end < 0 else end
+        if end - start > MAX_LOAD_ROW_BYTES:
+            reason = (
+                f"row_too_large: the row is {end - start:,} bytes as JSON; BigQuery stores rows of at most "
+                f"{MAX_LOAD_ROW_BYTES:,} bytes (100 MB)"
+            )
+            rejected.append(RowError(index, (reason,)))
+        start, index = end + 1, index + 1
+    if rejected:
+        raise RowTooLargeError(rejected)
 
 
 def _quote(name: str) -> str:
@@ -369,15 +419,22 @@ def merge_rows(
         The MERGE job id.
 
     Raises:
+        RowTooLargeError: A row is over :data:`MAX_LOAD_ROW_BYTES` (nothing is sent).
         JobDeadlineError: The staging load or the MERGE was not done within ``job_timeout``.
         LoadError: The staging load or the MERGE failed.
     """
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
+    latest: dict[str, int] = {}
+    for index, row in enumerate(rows):
         latest.pop(row[KEY_HASH_COLUMN], None)  # re-insert so the last occurrence keeps its order
-        latest[row[KEY_HASH_COLUMN]] = row
-    unique = list(latest.values())
+        latest[row[KEY_HASH_COLUMN]] = index
+    positions = list(latest.values())
+    unique = [rows[i] for i in positions]
     payload = dumps_lines(unique)
+    if len(payload) > MAX_LOAD_ROW_BYTES:
+        try:
+            check_row_sizes(payload)
+        except RowTooLargeError as exc:
+            raise RowTooLargeError([RowError(positions[e.index], e.reasons) for e in exc.rejected]) from None
     table_id = _table_id(table)
     # Named for this batch of this run: a later batch of the same content (a key flapping
     # a -> b -> a) gets its own staging table and load job instead of the earlier one's.
@@ -435,7 +492,8 @@ def insert_rows_smart(
 ) -> LoadResult:
     """Commit one batch: MERGE in merge mode, else streaming insert or a load job.
 
-    Streaming insert is used below ``streaming_threshold`` rows, a load job otherwise.
+    Streaming insert is used below ``streaming_threshold`` rows, a load job otherwise, and also
+    for a batch holding a row too large for one insertAll request.
 
     Args:
         client: BigQuery client.
@@ -454,6 +512,7 @@ def insert_rows_smart(
         What was done, including rows BigQuery refused (streaming only).
 
     Raises:
+        RowTooLargeError: A row is over BigQuery's row size limit; nothing of the batch is sent.
         JobDeadlineError: A load job or MERGE was not done within ``job_timeout``.
         LoadError: A load or MERGE job failed.
         ValueError: The batch goes by streaming insert and ``row_ids`` is None.
@@ -469,9 +528,15 @@ def insert_rows_smart(
         if row_ids is None:
             msg = "a streaming insert needs one insertId per row (row_ids)"
             raise ValueError(msg)
-        sent, rejected, resent = stream_rows(client, table, rows, row_ids)
-        return LoadResult(
-            rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
+        sizes = streaming_sizes(rows, row_ids)
+        if max(sizes) <= STREAMING_MAX_BYTES:
+            sent, rejected, resent = stream_rows(client, table, rows, row_ids, sizes)
+            return LoadResult(
+                rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
+            )
+        logger.info(
+            "A row of %d bytes is too large for a streaming insert (10 MB per request); loading the batch by load job.",
+            max(sizes),
         )
     job_id = load_rows(
         client,

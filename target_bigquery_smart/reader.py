@@ -35,6 +35,8 @@ class LineNumberedReader(SingerReader):
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
+        #: Characters of the line being processed (the sinks' byte budget counts them).
+        self.line_length = 0
         #: Called with the exception before it propagates (commit buffered rows, write STATE).
         self.on_error: Callable[[BaseException], None] | None = None
 
@@ -79,6 +81,7 @@ class LineNumberedReader(SingerReader):
         decode = self.deserialize_json
         for line in file_input or self.default_input:
             self.line_number += 1
+            self.line_length = len(line)
             if self.line_number == 1:
                 line = line.lstrip("\ufeff")  # a byte-order mark some writers put first
             try:

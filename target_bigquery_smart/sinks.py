@@ -140,7 +140,9 @@ class BigQuerySink(BatchSink):
         # The input line of each buffered record, for errors about rows refused at commit.
         # (Another reader than the target's own counts nothing: line 0, left out of messages.)
         reader = getattr(target, "message_reader", None)
-        self._reader = reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0)
+        self._reader = (
+            reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0, line_length=0)
+        )
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
         #: Batches handed to the commit thread, and batches committed; the target compares
@@ -161,6 +163,7 @@ class BigQuerySink(BatchSink):
         self.stats, self.progress = target.stream_totals(self.stream_name, self.logger)
         settings = target.settings
         self._max_rows = settings.batch_size
+        self._max_bytes = settings.batch_max_bytes
         self._key_set = frozenset(self.key_properties or ())
         #: Records read by :meth:`add_record` and not yet added to the record metric.
         self._uncounted = 0
@@ -188,6 +191,11 @@ class BigQuerySink(BatchSink):
     def get_validator(self) -> Any:
         """Return the compiled record validator, or None with ``validate_records: false``."""
         return CompiledValidator(self.schema) if self.validate_schema else None
+
+    @property
+    def is_full(self) -> bool:
+        """True when the batch has ``batch_size`` rows or ``batch_max_bytes`` of input."""
+        return self._batch_records_read >= self._max_rows or self._batch_bytes >= self._max_bytes
 
     @property
     def max_size(self) -> int:
@@ -283,12 +291,17 @@ class BigQuerySink(BatchSink):
         self._numbers: list[int] = []
         self._lines: list[int] = []
         self._problems: dict[int, list[str]] = {}
+        #: Characters of the RECORD lines buffered (the byte budget's measure).
+        self._batch_bytes = 0
         context.update(
             rows=self._rows, records=self._records, numbers=self._numbers, lines=self._lines, problems=self._problems
         )
 
     def add_record(self, record: dict) -> bool:
         """Check, shape and buffer one record of a plain stream; return True when the batch is full.
+
+        Full: ``batch_size`` rows, or ``batch_max_bytes`` of input (the RECORD lines' length, a
+        measure read for free; the rows and their upload take a small multiple of it).
 
         The lean equivalent of the SDK's per-record steps (drop ``_sdc_`` metadata, validate,
         check key properties, tally, ``process_record``), with one call instead of eight: at
@@ -309,7 +322,7 @@ class BigQuerySink(BatchSink):
         self._batch_records_read += 1
         self._uncounted += 1
         self.process_record(record, context)
-        return self._batch_records_read >= self._max_rows
+        return self._batch_records_read >= self._max_rows or self._batch_bytes >= self._max_bytes
 
     def process_record(self, record: dict, context: dict) -> None:
         """Shape the record into a row now and buffer it with the record (for insertIds).
@@ -326,6 +339,7 @@ class BigQuerySink(BatchSink):
         self._records.append(record)
         self._numbers.append(self._total_records_read)
         self._lines.append(self._reader.line_number)
+        self._batch_bytes += self._reader.line_length
 
     def process_batch(self, context: dict) -> None:
         """Hand the buffered rows to the commit thread, after the previous batch has committed.
@@ -451,18 +465,21 @@ class BigQuerySink(BatchSink):
                     len(kept_ids) - len(set(kept_ids)),
                 )
                 threshold = 0
-        result = loader.insert_rows_smart(
-            self._target.bq_client,
-            table,
-            [rows[i] for i in keep] if bad else rows,
-            kept_ids,
-            streaming_threshold=threshold,
-            merge=self.merge,
-            batch_label=self._target.next_batch_label(self.stream_name),
-            compress=self._target.settings.compress_uploads,
-            on_request=self._commit_started.set,
-            job_timeout=self._target.settings.job_timeout_seconds,
-        )
+        try:
+            result = loader.insert_rows_smart(
+                self._target.bq_client,
+                table,
+                [rows[i] for i in keep] if bad else rows,
+                kept_ids,
+                streaming_threshold=threshold,
+                merge=self.merge,
+                batch_label=self._target.next_batch_label(self.stream_name),
+                compress=self._target.settings.compress_uploads,
+                on_request=self._commit_started.set,
+                job_timeout=self._target.settings.job_timeout_seconds,
+            )
+        except loader.RowTooLargeError as exc:
+            raise self._too_large_error(exc, list(keep), numbers, lines) from None
         rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
         if rejected:
             if not self._target.settings.dead_letter_table:
@@ -488,6 +505,24 @@ class BigQuerySink(BatchSink):
         self.logger.debug("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
         self.committed += 1
         self._target.on_commit()
+
+    def _too_large_error(
+        self, exc: loader.RowTooLargeError, keep: list[int], numbers: list[int], lines: list[int]
+    ) -> loader.LoadError:
+        """Return the error for rows larger than BigQuery stores, naming each record and its input line."""
+        details = "; ".join(
+            f"record {numbers[keep[e.index]]}"
+            f"{f' (input line {lines[keep[e.index]]})' if lines[keep[e.index]] else ''}: {', '.join(e.reasons)}"
+            for e in exc.rejected[:MAX_REPORTED_ROWS]
+        )
+        msg = (
+            f"Stream '{self.stream_name}': {len(exc.rejected)} row(s) too large for {self.table_id}: {details}. "
+            f"Nothing of records {numbers[0]} to {numbers[-1]} was loaded and no STATE after them was written; "
+            "such a record cannot be stored in one BigQuery row (trim or split it before the target)."
+        )
+        error = loader.LoadError(msg)
+        error.located = True  # type: ignore[attr-defined]
+        return error
 
     def _rejected_error(
         self, rejected: list[loader.RowError], numbers: list[int], lines: list[int]
