@@ -57,10 +57,17 @@ class LineNumberedReader(SingerReader):
         """Decode one line; numbers with fractions become ``Decimal``.
 
         Raises:
-            InputError: The line is not JSON (quoted up to 120 characters).
+            InputError: The line is not JSON (quoted up to 120 characters), or is nested
+                deeper than the decoder allows (the interpreter's recursion limit).
         """
         try:
             return fastjson.loads(line)
+        except RecursionError:
+            msg = (
+                f"Input line {self.line_number} is nested deeper than the JSON decoder allows (about "
+                f"{sys.getrecursionlimit():,} levels of arrays and objects): {line.strip()[:EXCERPT]!r}"
+            )
+            raise InputError(msg) from None
         except ValueError:
             excerpt = line.strip()[:EXCERPT]
             # Bytes that are not UTF-8 were kept as lone surrogates (see default_input).
@@ -132,7 +139,7 @@ class LineNumberedReader(SingerReader):
         """Return an error of the same meaning whose text starts with the line number."""
         try:
             stream = simplejson.loads(line).get("stream")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             stream = None
         where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
         text = first_line(exc, 500)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import test_target_loading
-from conftest import table_rows
-from test_target_loading import record_line, run_target, schema_line
+from conftest import BIN, table_rows
+from test_target_loading import record_line, run_target, schema_line, state_line
 
 from target_bigquery_smart import loader
 
@@ -52,3 +54,28 @@ def test_a_row_over_bigquerys_row_size_limit_is_refused_naming_stream_and_record
     )
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert [json.loads(r["raw_data"]) for r in rows] == [{"id": 1}]
+
+
+def test_a_line_nested_deeper_than_the_decoder_allows_names_the_line_after_committing_before_it(
+    target_config, bq_client, tmp_path
+):
+    deep = '{"type":"RECORD","stream":"items","record":{"id":3,"x":' + "[" * 100_000 + "]" * 100_000 + "}}"
+    lines = [schema_line(), record_line({"id": 1}), record_line({"id": 2}), state_line({"upto": 2}), deep]
+    path = tmp_path / "target.json"
+    path.write_text(json.dumps(target_config))
+    result = subprocess.run(
+        [str(BIN / "target-bigquery-smart"), "--config", str(path)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f"Input line 5 is nested deeper than the JSON decoder allows (about {sys.getrecursionlimit():,} levels "
+        "of arrays and objects): " + repr(deep[:120])
+    )
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [{"upto": 2}]
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2]
