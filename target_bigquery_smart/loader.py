@@ -40,6 +40,7 @@ from google.api_core.exceptions import Conflict, GoogleAPICallError, GoogleAPIEr
 from google.cloud import bigquery
 
 from tap_generic_api.fastjson import dumps_lines
+from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, to_json
 from target_bigquery_smart.schema import merge_schema
 
@@ -295,8 +296,8 @@ def _run_idempotent(
         )
         raise JobDeadlineError(msg) from None
     except GoogleAPICallError as exc:
-        reasons = "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10])
-        msg = f"{what} (job {job_id}) failed: {reasons or exc}"
+        reasons = "; ".join(cut(f"{e.get('reason')}: {e.get('message')}") for e in (job.errors or [])[:10])
+        msg = f"{what} (job {job_id}) failed: {reasons or api_error_text(exc)}"
         raise LoadError(msg) from None
     return job
 

@@ -15,6 +15,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from tap_generic_api import fastjson
 from tap_generic_api.errors import first_line
+from target_bigquery_smart.errors import cut
 
 #: Characters of a bad line quoted in an error message.
 EXCERPT = 120
@@ -141,7 +142,7 @@ class LineNumberedReader(SingerReader):
             stream = simplejson.loads(line).get("stream")
         except (ValueError, AttributeError, RecursionError):
             stream = None
-        where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
+        where = f"Input line {self.line_number}" + (f" (stream '{cut(str(stream), 100)}')" if stream else "")
         text = first_line(exc, 500)
         try:
             return type(exc)(f"{where}: {text}")

@@ -18,6 +18,7 @@ from singer_sdk.sinks import BatchSink
 
 from tap_generic_api.concurrency import DaemonPool
 from target_bigquery_smart import loader
+from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
 from target_bigquery_smart.validation import CompiledValidator
@@ -40,6 +41,9 @@ SDC_METADATA = frozenset(
 )
 #: Rejected rows quoted in an error message.
 MAX_REPORTED_ROWS = 10
+#: Characters of each reason kept in the dead-letter table's ``errors`` column (the record
+#: itself is whole in ``row_data``; a reason quoting a huge value would not fit an insertAll).
+DEAD_LETTER_REASON_LIMIT = 2000
 #: Load jobs and MERGEs into one table in one run after which the target warns once. BigQuery
 #: allows 1,500 per table per day (failed ones included; fixed, cannot be raised):
 #: https://cloud.google.com/bigquery/quotas#load_jobs and
@@ -127,8 +131,10 @@ def table_name(stream_name: str) -> str:
     """Return a BigQuery table name for a stream.
 
     Characters other than letters, digits and ``_`` become ``_`` (``public-users`` -> ``public_users``).
+    The name is not cut: the target refuses a stream whose table name is over BigQuery's 1,024
+    characters rather than load two streams into one table.
     """
-    return re.sub(r"[^A-Za-z0-9_]", "_", stream_name)[:1024]
+    return re.sub(r"[^A-Za-z0-9_]", "_", stream_name)
 
 
 class BigQuerySink(BatchSink):
@@ -430,7 +436,7 @@ class BigQuerySink(BatchSink):
         except (requests.RequestException, GoogleAPIError, OSError) as exc:
             msg = (
                 f"Stream '{self.stream_name}': records {numbers[0]} to {numbers[-1]} were not stored; BigQuery "
-                f"did not accept or answer the request ({type(exc).__name__}: {str(exc)[:300]}). No STATE after "
+                f"did not accept or answer the request ({type(exc).__name__}: {api_error_text(exc)}). No STATE after "
                 "them was written: the next run sends them again."
             )
             error = loader.LoadError(msg)
@@ -529,7 +535,7 @@ class BigQuerySink(BatchSink):
     ) -> RejectedRowsError:
         details = "; ".join(
             f"record {numbers[e.index]}{f' (input line {lines[e.index]})' if lines[e.index] else ''}: "
-            f"{', '.join(e.reasons)}"
+            f"{', '.join(cut(r) for r in e.reasons)}"
             for e in rejected[:MAX_REPORTED_ROWS]
         )
         more = f" (and {len(rejected) - MAX_REPORTED_ROWS} more)" if len(rejected) > MAX_REPORTED_ROWS else ""
@@ -556,7 +562,7 @@ class BigQuerySink(BatchSink):
                 "stream": self.stream_name,
                 "record_number": numbers[e.index],
                 "insert_id": ids[n],
-                "errors": "\n".join(e.reasons),
+                "errors": "\n".join(cut(r, DEAD_LETTER_REASON_LIMIT) for r in e.reasons),
                 "row_data": to_json(records[e.index]),
                 "failed_at": failed_at,
             }
@@ -573,7 +579,7 @@ class BigQuerySink(BatchSink):
             len(letters),
             table_id,
             numbers[rejected[0].index],
-            "; ".join(rejected[0].reasons),
+            "; ".join(cut(r) for r in rejected[0].reasons),
         )
 
     def clean_up(self) -> None:

@@ -27,6 +27,7 @@ from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
+from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
 from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
 from target_bigquery_smart.sinks import (
@@ -298,7 +299,7 @@ class TargetBigQuerySmart(Target):
             where = self.config.get("api_endpoint") or "the BigQuery API"
             retried = f" (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s)" if isinstance(exc, RetryError) else ""
             cause = exc.cause if isinstance(exc, RetryError) and exc.cause else exc
-            text = f"{type(cause).__name__}: {first_line(cause)}"
+            text = f"{type(cause).__name__}: {api_error_text(cause)}"
             msg = (
                 f"Cannot reach {where} to read table {table_id}{retried}: {text}. Check api_endpoint, the network, "
                 "the proxy and the credentials."
@@ -353,11 +354,18 @@ class TargetBigQuerySmart(Target):
         """Refuse streams whose names give an empty table name or another stream's table.
 
         Raises:
-            InputError: The stream's table name is empty or already used by another stream.
+            InputError: The stream's table name is empty, longer than BigQuery accepts (1,024
+                characters), or already used by another stream.
         """
         table = table_name(stream_name)
         if not table.strip("_"):
             msg = f"Stream name {stream_name!r} gives no usable table name (letters, digits or _ needed)."
+            raise InputError(msg)
+        if len(table) > loader.MAX_TABLE_NAME:
+            msg = (
+                f"Stream name {cut(stream_name, 100)!r} gives a table name of {len(table):,} characters; BigQuery "
+                f"accepts at most {loader.MAX_TABLE_NAME:,}. Rename the stream (for example with a stream map alias)."
+            )
             raise InputError(msg)
         owner = self._table_owners.setdefault(table, stream_name)
         if owner != stream_name:

@@ -10,9 +10,11 @@ import sys
 import pytest
 import test_target_loading
 from conftest import BIN, table_rows
+from test_target_jobs import BigQueryProxy
 from test_target_loading import record_line, run_target, schema_line, state_line
 
 from target_bigquery_smart import loader
+from target_bigquery_smart.reader import InputError
 
 pytestmark = pytest.mark.emulator
 CAPTURE_DEBUG_LOGS = False
@@ -79,3 +81,58 @@ def test_a_line_nested_deeper_than_the_decoder_allows_names_the_line_after_commi
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{"upto": 2}]
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2]
+
+
+def test_a_bigquery_error_for_a_long_table_name_gives_bigquerys_reason_before_the_request(target_config):
+    stream = "s" * 1000
+    body = {
+        "error": {
+            "code": 400,
+            "message": "Invalid table schema: column x",
+            "errors": [{"reason": "invalid", "message": "Invalid table schema: column x"}],
+            "status": "INVALID_ARGUMENT",
+        }
+    }
+
+    def refuse_insert(method, path, status, content):
+        return (400, json.dumps(body).encode()) if path.split("?")[0].endswith("/insertAll") else (status, content)
+
+    with BigQueryProxy(target_config["api_endpoint"], refuse_insert) as proxy:
+        config = {**target_config, "api_endpoint": proxy.endpoint}
+        with pytest.raises(loader.LoadError) as info:
+            run_target(config, [schema_line(stream=stream), record_line({"id": 1}, stream=stream)])
+    [path] = [p for m, p in proxy.requests if p.split("?")[0].endswith("/insertAll")]
+    url = proxy.endpoint + path
+    assert str(info.value) == (
+        f"Stream '{stream}': records 1 to 1 were not stored; BigQuery did not accept or answer the request "
+        f"(BadRequest: 400 Invalid table schema: column x [invalid] (request: POST {url[:120]}… "
+        f"({len(url):,} characters))). No STATE after them was written: the next run sends them again."
+    )
+
+
+def test_a_stream_whose_table_name_is_over_1024_characters_is_refused_before_any_request(target_config):
+    stream = "t" * 1025
+    with BigQueryProxy(target_config["api_endpoint"]) as proxy:
+        config = {**target_config, "api_endpoint": proxy.endpoint}
+        with pytest.raises(InputError) as info:
+            run_target(config, [schema_line(stream=stream), record_line({"id": 1}, stream=stream)])
+    assert str(info.value) == (
+        f"Input line 1 (stream '{'t' * 100}… (1,025 characters)'): Stream name '{'t' * 100}… (1,025 characters)' "
+        "gives a table name of 1,025 characters; BigQuery accepts at most 1,024. Rename the stream (for example "
+        "with a stream map alias)."
+    )
+    assert proxy.requests == []
+
+
+def test_a_refused_value_of_ten_megabytes_is_cut_in_the_error(target_config):
+    properties = {"id": {"type": "integer"}, "ts": {"type": "string", "format": "date-time"}}
+    schema = {"type": "object", "properties": properties}
+    value = "x" * 10_000_000
+    lines = [json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]})]
+    lines += [record_line({"id": 1, "ts": value})]
+    with pytest.raises(loader.LoadError) as info:
+        run_target({**target_config, "flatten": True, "validate_records": False}, lines)
+    message = str(info.value)
+    assert message.startswith("Stream 'items': 1 row(s) refused for ")
+    assert "xxxxxxxxxx… (" in message
+    assert len(message) < 1000
