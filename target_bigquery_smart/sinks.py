@@ -146,9 +146,7 @@ class BigQuerySink(BatchSink):
         # The input line of each buffered record, for errors about rows refused at commit.
         # (Another reader than the target's own counts nothing: line 0, left out of messages.)
         reader = getattr(target, "message_reader", None)
-        self._reader = (
-            reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0, line_length=0)
-        )
+        self._reader = reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0, line_length=0)
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
         #: Batches handed to the commit thread, and batches committed; the target compares

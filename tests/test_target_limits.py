@@ -74,9 +74,13 @@ def test_a_line_nested_deeper_than_the_decoder_allows_names_the_line_after_commi
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].endswith(
-        f"Input line 5 is nested deeper than the JSON decoder allows (about {sys.getrecursionlimit():,} levels "
-        "of arrays and objects): " + repr(deep[:120])
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"Input line 5 is nested deeper than the JSON decoder allows (about {sys.getrecursionlimit():,} levels "
+            "of arrays and objects): " + repr(deep[:120])
+        )
     )
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{"upto": 2}]
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
