@@ -283,7 +283,8 @@ def _run_idempotent(
     except Conflict:
         logger.info("Job %s already exists; waiting for it instead of running it again.", job_id)
         job = client.get_job(job_id)
-    remaining = None if timeout is None else max(timeout - (time.monotonic() - started), 0.0)
+    # At least a last check (up to a second) even when submitting used up the deadline.
+    remaining = None if timeout is None else max(timeout - (time.monotonic() - started), min(timeout, 1.0))
     try:
         job.result(timeout=remaining)
     except concurrent.futures.TimeoutError:
