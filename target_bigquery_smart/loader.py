@@ -41,7 +41,8 @@ from google.cloud import bigquery
 
 from tap_generic_api.fastjson import dumps_lines
 from target_bigquery_smart.errors import api_error_text, cut
-from target_bigquery_smart.rows import KEY_HASH_COLUMN, to_json
+from target_bigquery_smart.row_sizes import MAX_LOAD_ROW_BYTES, oversized_rows, streaming_sizes
+from target_bigquery_smart.rows import KEY_HASH_COLUMN
 from target_bigquery_smart.schema import merge_schema
 
 logger = logging.getLogger("target_bigquery_smart.loader")
@@ -50,9 +51,6 @@ logger = logging.getLogger("target_bigquery_smart.loader")
 STREAMING_MAX_ROWS = 500
 #: Bytes per insertAll request; BigQuery's limit is 10 MB, keep a margin for the envelope.
 STREAMING_MAX_BYTES = 9_000_000
-#: Largest row of a newline-delimited JSON load job, in bytes (BigQuery: "Maximum row and cell
-#: size ... JSON: 100 MB", https://cloud.google.com/bigquery/quotas#load_jobs).
-MAX_LOAD_ROW_BYTES = 100_000_000
 #: Times rows marked ``stopped`` are sent again before giving up.
 STOPPED_RETRIES = 3
 DEFAULT_STREAMING_THRESHOLD = 100
@@ -177,11 +175,6 @@ def _chunks(rows: Sequence[dict[str, Any]], indexes: Sequence[int], sizes: Seque
         size += sizes[index]
     if chunk:
         yield chunk
-
-
-def streaming_sizes(rows: Sequence[dict[str, Any]], row_ids: Sequence[str]) -> list[int]:
-    """Return each row's bytes in an insertAll request: its JSON, its insertId and the envelope."""
-    return [len(to_json(row)) + len(row_ids[i]) + 32 for i, row in enumerate(rows)]
 
 
 def stream_rows(
@@ -377,18 +370,7 @@ def check_row_sizes(payload: bytes) -> None:
     Raises:
         RowTooLargeError: Rows over :data:`MAX_LOAD_ROW_BYTES`, by index, with their size.
     """
-    rejected: list[RowError] = []
-    start, index = 0, 0
-    while start < len(payload):
-        end = payload.find(b"\n", start)
-        end = len(payload) if end < 0 else end
-        if end - start > MAX_LOAD_ROW_BYTES:
-            reason = (
-                f"row_too_large: the row is {end - start:,} bytes as JSON; BigQuery stores rows of at most "
-                f"{MAX_LOAD_ROW_BYTES:,} bytes (100 MB)"
-            )
-            rejected.append(RowError(index, (reason,)))
-        start, index = end + 1, index + 1
+    rejected = [RowError(index, (reason,)) for index, reason in oversized_rows(payload)]
     if rejected:
         raise RowTooLargeError(rejected)
 
