@@ -379,6 +379,19 @@ def _quote(name: str) -> str:
     return f"`{name}`"
 
 
+def staging_table_name(table_id: str, batch_label: str, payload: bytes) -> str:
+    """Return the staging table name for one batch of a MERGE: ``<table>__staging_<16 hex digits>``.
+
+    Named for this batch of this run (the digits hash the table, the batch label and the
+    rows): a later batch of the same content (a key flapping a -> b -> a) gets its own staging
+    table and load job instead of the earlier one's. The table's name is cut so that the whole
+    stays within BigQuery's 1,024 characters.
+    """
+    digest = hashlib.sha256(f"{table_id}\n{batch_label}\n".encode() + payload).hexdigest()[:16]
+    name = table_id.rsplit(".", 1)[-1]
+    return f"{name[: MAX_TABLE_NAME - len(STAGING_SUFFIX) - len(digest)]}{STAGING_SUFFIX}{digest}"
+
+
 def merge_rows(
     client: bigquery.Client,
     table: bigquery.Table,
@@ -420,11 +433,7 @@ def merge_rows(
         except RowTooLargeError as exc:
             raise RowTooLargeError([RowError(positions[e.index], e.reasons) for e in exc.rejected]) from None
     table_id = _table_id(table)
-    # Named for this batch of this run: a later batch of the same content (a key flapping
-    # a -> b -> a) gets its own staging table and load job instead of the earlier one's.
-    digest = hashlib.sha256(f"{table_id}\n{batch_label}\n".encode() + payload).hexdigest()[:16]
-    staging_name = f"{table.table_id[: MAX_TABLE_NAME - len(STAGING_SUFFIX) - 16]}{STAGING_SUFFIX}{digest}"
-    staging_id = f"{table.project}.{table.dataset_id}.{staging_name}"
+    staging_id = f"{table.project}.{table.dataset_id}.{staging_table_name(table_id, batch_label, payload)}"
     new_staging = bigquery.Table(staging_id, schema=table.schema)
     # A run killed before the drop below leaves the table; BigQuery deletes it after a day.
     new_staging.expires = datetime.now(UTC) + STAGING_EXPIRY

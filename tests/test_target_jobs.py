@@ -233,3 +233,12 @@ def test_a_staging_table_left_by_a_killed_merge_expires_after_a_day(target_confi
     assert before + timedelta(days=1) - timedelta(seconds=1) <= expires <= after + timedelta(days=1)
     assert re.fullmatch(r"items__staging_[0-9a-f]{16}", staging.table_id)
     assert _raw(bq_client, target_config) == [{"id": 1, "v": "a"}]
+
+
+def test_staging_table_names_are_per_batch_and_within_bigquerys_1024_characters():
+    longest = "p.d." + "m" * 1024
+    name = loader.staging_table_name(longest, "run\nitems\n1", b"rows")
+    assert re.fullmatch(r"m{998}__staging_[0-9a-f]{16}", name)
+    assert loader.staging_table_name(longest, "run\nitems\n1", b"rows") == name  # a retry of the batch
+    assert loader.staging_table_name(longest, "run\nitems\n2", b"rows") != name  # the next batch, same rows
+    assert loader.staging_table_name("p.d.items", "run\nitems\n1", b"rows").startswith("items__staging_")
