@@ -209,12 +209,25 @@ def test_a_merge_still_running_at_the_deadline_fails_the_batch_naming_it(target_
         lines = [schema_line(), record_line({"id": 1, "v": "a"}), state_line({"upto": 1})]
         lines += [record_line({"id": 1, "v": "b"}), state_line({"upto": 2})]
         target = TargetBigQuerySmart(config=config, parse_env_config=False)
-        out = io.StringIO()
-        with redirect_stdout(out), pytest.raises(loader.JobDeadlineError) as info:
-            target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
+        out, errors = io.StringIO(), []
+
+        def listen():
+            try:
+                with redirect_stdout(out):
+                    target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
+            except Exception as exc:  # noqa: BLE001 - checked below
+                errors.append(exc)
+
+        # A thread, so that a target waiting past the deadline fails this test instead of hanging it.
+        thread = threading.Thread(target=listen, daemon=True)
+        thread.start()
+        thread.join(120)
+        assert not thread.is_alive(), "the MERGE was waited for past job_timeout_seconds"
     [job_id] = held
+    [error] = errors
+    assert isinstance(error, loader.JobDeadlineError)
     table_id = f"{target_config['project']}.{target_config['dataset']}.items"
-    assert str(info.value).startswith(f"MERGE into {table_id} (job {job_id}) was not done after 0.5 s")
+    assert str(error).startswith(f"MERGE into {table_id} (job {job_id}) was not done after 0.5 s")
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 1}]
 
 
