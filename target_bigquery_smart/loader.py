@@ -9,29 +9,40 @@ Every call goes through ``google-cloud-bigquery``. Every path is idempotent:
   after a lost response is de-duplicated by BigQuery (best effort, for at least one minute);
   rows BigQuery did not try (reason ``stopped``, because another row of the request was
   invalid) are sent again with the same insertIds;
-* load jobs and MERGE queries get a job id derived from the table and the batch content, so
-  one submitted again after a timeout answers ``409 Already Exists`` and the existing job is
-  awaited instead of writing the rows twice.
+* load jobs and MERGE queries get a job id derived from the run, the stream, the batch's
+  number in the run, the table and the batch content, so one submitted again after a timeout
+  answers ``409 Already Exists`` and the existing job is awaited instead of writing the rows
+  twice, while another batch (even of the same content, in this run or another) never shares
+  an id.
 
-Limits (BigQuery documentation, "Quotas and limits", streaming inserts): at most 500 rows
-(recommended) and 10 MB per insertAll request.
+Limits (BigQuery documentation, "Quotas and limits", https://cloud.google.com/bigquery/quotas):
+at most 500 rows (recommended) and 10 MB per insertAll request, and 10 MB per streamed row; a
+row of a JSON load job may be up to 100 MB. A batch holding a row too large for one insertAll
+request goes by load job; a row over 100 MB is refused before anything of its batch is sent.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import gzip
 import hashlib
 import io
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.api_core.exceptions import Conflict, GoogleAPICallError, NotFound
+import requests
+from google.api_core.exceptions import Conflict, GoogleAPICallError, GoogleAPIError, NotFound
 from google.cloud import bigquery
 
 from tap_generic_api.fastjson import dumps_lines
-from target_bigquery_smart.rows import KEY_HASH_COLUMN, to_json
+from target_bigquery_smart.errors import api_error_text, cut
+from target_bigquery_smart.row_sizes import MAX_LOAD_ROW_BYTES, oversized_rows, streaming_sizes
+from target_bigquery_smart.rows import KEY_HASH_COLUMN
 from target_bigquery_smart.schema import merge_schema
 
 logger = logging.getLogger("target_bigquery_smart.loader")
@@ -43,10 +54,30 @@ STREAMING_MAX_BYTES = 9_000_000
 #: Times rows marked ``stopped`` are sent again before giving up.
 STOPPED_RETRIES = 3
 DEFAULT_STREAMING_THRESHOLD = 100
+#: Longest table name BigQuery accepts, in characters ("Table naming" in the BigQuery docs:
+#: https://cloud.google.com/bigquery/docs/tables#table_naming).
+MAX_TABLE_NAME = 1024
+#: Staging tables are named ``<table>__staging_<16 hex digits>``.
+STAGING_SUFFIX = "__staging_"
+#: Lifetime of a staging table: dropped after its MERGE, or by BigQuery after this if the run
+#: was killed in between.
+STAGING_EXPIRY = timedelta(days=1)
 
 
 class LoadError(RuntimeError):
     """BigQuery refused a batch; the message names the table and the reasons."""
+
+
+class RowTooLargeError(LoadError):
+    """Rows of a batch are larger than BigQuery stores; nothing of the batch was sent.
+
+    Attributes:
+        rejected: The rows (index in the rows given) with a ``row_too_large`` reason.
+    """
+
+    def __init__(self, rejected: list[RowError]) -> None:
+        self.rejected = rejected
+        super().__init__("; ".join(f"row {e.index}: {', '.join(e.reasons)}" for e in rejected[:10]))
 
 
 @dataclass(frozen=True)
@@ -151,6 +182,7 @@ def stream_rows(
     table: bigquery.Table,
     rows: Sequence[dict[str, Any]],
     row_ids: Sequence[str],
+    sizes: Sequence[int] | None = None,
 ) -> tuple[int, list[RowError], int]:
     """Send rows by streaming insert with explicit insertIds.
 
@@ -162,11 +194,13 @@ def stream_rows(
         table: Destination table (with schema).
         rows: JSON-ready rows.
         row_ids: One insertId per row.
+        sizes: :func:`streaming_sizes` of the rows, if already known.
 
     Returns:
         ``(insertAll requests sent, rows refused with their reasons, rows sent again)``.
     """
-    sizes = [len(to_json(row)) + len(row_ids[i]) + 32 for i, row in enumerate(rows)]
+    if sizes is None:
+        sizes = streaming_sizes(rows, row_ids)
     pending = list(range(len(rows)))
     rejected: list[RowError] = []
     requests_sent = 0
@@ -211,18 +245,53 @@ def load_job_id(table_id: str, payload: bytes, batch_label: str = "") -> str:
     return content_job_id("load", f"{table_id}\n{batch_label}", payload)
 
 
-def _run_idempotent(client: bigquery.Client, job_id: str, submit: Any, what: str) -> bigquery.job._AsyncJob:
-    """Submit a job with a fixed id; on 409 (submitted before) wait for the existing job."""
+class JobDeadlineError(LoadError):
+    """A load job or MERGE did not finish within ``job_timeout_seconds``; the message names the job."""
+
+    #: About a batch, not the input line being read when the error reaches the reader.
+    located = True
+
+
+def _run_idempotent(
+    client: bigquery.Client, job_id: str, submit: Any, what: str, *, timeout: float | None = None
+) -> bigquery.job._AsyncJob:
+    """Submit a job with a fixed id; on 409 (submitted before) wait for the existing job.
+
+    Args:
+        client: BigQuery client.
+        job_id: The job's id.
+        submit: Sends the job; returns it (raises ``Conflict`` when the id exists).
+        what: Names the job in errors ("Load job into <table>").
+        timeout: Seconds from submission the job may take (the client's ``result(timeout=)``),
+            or None to wait as long as it runs.
+
+    Raises:
+        JobDeadlineError: The job was still not done after ``timeout`` seconds; the target asks
+            BigQuery to cancel it (best effort: it may still finish).
+        LoadError: The job failed; the message gives its error reasons.
+    """
+    started = time.monotonic()
     try:
         job = submit()
     except Conflict:
         logger.info("Job %s already exists; waiting for it instead of running it again.", job_id)
         job = client.get_job(job_id)
+    # At least a last check (up to a second) even when submitting used up the deadline.
+    remaining = None if timeout is None else max(timeout - (time.monotonic() - started), min(timeout, 1.0))
     try:
-        job.result()
+        job.result(timeout=remaining)
+    except concurrent.futures.TimeoutError:
+        with contextlib.suppress(GoogleAPIError, requests.RequestException):
+            client.cancel_job(job_id, location=job.location)
+        msg = (
+            f"{what} (job {job_id}) was not done after {timeout:g} s (job_timeout_seconds); the run stops so "
+            "that a scheduler can run it again. Cancelling was requested, but the job may still finish. No "
+            "STATE after its rows was written: the next run sends them again."
+        )
+        raise JobDeadlineError(msg) from None
     except GoogleAPICallError as exc:
-        reasons = "; ".join(f"{e.get('reason')}: {e.get('message')}" for e in (job.errors or [])[:10])
-        msg = f"{what} (job {job_id}) failed: {reasons or exc}"
+        reasons = "; ".join(cut(f"{e.get('reason')}: {e.get('message')}") for e in (job.errors or [])[:10])
+        msg = f"{what} (job {job_id}) failed: {reasons or api_error_text(exc)}"
         raise LoadError(msg) from None
     return job
 
@@ -240,6 +309,7 @@ def load_rows(
     batch_label: str = "",
     compress: bool = False,
     on_request: Callable[[], object] | None = None,
+    job_timeout: float | None = None,
 ) -> str:
     """Load rows with one newline-delimited JSON load job.
 
@@ -256,14 +326,19 @@ def load_rows(
         batch_label: Identifies the batch within the run (see :func:`load_job_id`).
         compress: gzip the upload.
         on_request: Called once the upload is ready, just before it is sent.
+        job_timeout: Seconds the job may take (see :func:`_run_idempotent`), None: no limit.
 
     Returns:
         The job id.
 
     Raises:
+        RowTooLargeError: A row is over :data:`MAX_LOAD_ROW_BYTES` (nothing is sent).
+        JobDeadlineError: The job was not done within ``job_timeout``.
         LoadError: The job failed; the message gives its error reasons.
     """
     payload = dumps_lines(rows)
+    if len(payload) > MAX_LOAD_ROW_BYTES:
+        check_row_sizes(payload)
     table_id = _table_id(table)
     job_id = load_job_id(table_id, payload, batch_label)
     job_config = bigquery.LoadJobConfig(
@@ -284,16 +359,46 @@ def load_rows(
             io.BytesIO(upload), table, job_config=job_config, job_id=job_id, size=len(upload)
         ),
         f"Load job into {table_id}",
+        timeout=job_timeout,
     )
     return job_id
+
+
+def check_row_sizes(payload: bytes) -> None:
+    """Refuse newline-delimited JSON rows over BigQuery's row size limit for load jobs.
+
+    Raises:
+        RowTooLargeError: Rows over :data:`MAX_LOAD_ROW_BYTES`, by index, with their size.
+    """
+    rejected = [RowError(index, (reason,)) for index, reason in oversized_rows(payload)]
+    if rejected:
+        raise RowTooLargeError(rejected)
 
 
 def _quote(name: str) -> str:
     return f"`{name}`"
 
 
+def staging_table_name(table_id: str, batch_label: str, payload: bytes) -> str:
+    """Return the staging table name for one batch of a MERGE: ``<table>__staging_<16 hex digits>``.
+
+    Named for this batch of this run (the digits hash the table, the batch label and the
+    rows): a later batch of the same content (a key flapping a -> b -> a) gets its own staging
+    table and load job instead of the earlier one's. The table's name is cut so that the whole
+    stays within BigQuery's 1,024 characters.
+    """
+    digest = hashlib.sha256(f"{table_id}\n{batch_label}\n".encode() + payload).hexdigest()[:16]
+    name = table_id.rsplit(".", 1)[-1]
+    return f"{name[: MAX_TABLE_NAME - len(STAGING_SUFFIX) - len(digest)]}{STAGING_SUFFIX}{digest}"
+
+
 def merge_rows(
-    client: bigquery.Client, table: bigquery.Table, rows: Sequence[dict[str, Any]], *, batch_label: str = ""
+    client: bigquery.Client,
+    table: bigquery.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    batch_label: str = "",
+    job_timeout: float | None = None,
 ) -> str:
     """Upsert rows by ``_sdc_key_hash``: load them into a staging table, MERGE, drop it.
 
@@ -305,25 +410,43 @@ def merge_rows(
         table: Destination table (with the ``_sdc_key_hash`` column).
         rows: JSON-ready rows, in stream order.
         batch_label: Identifies the batch within the run, for job ids.
+        job_timeout: Seconds each of the two jobs may take, None: no limit.
 
     Returns:
         The MERGE job id.
 
     Raises:
+        RowTooLargeError: A row is over :data:`MAX_LOAD_ROW_BYTES` (nothing is sent).
+        JobDeadlineError: The staging load or the MERGE was not done within ``job_timeout``.
         LoadError: The staging load or the MERGE failed.
     """
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
+    latest: dict[str, int] = {}
+    for index, row in enumerate(rows):
         latest.pop(row[KEY_HASH_COLUMN], None)  # re-insert so the last occurrence keeps its order
-        latest[row[KEY_HASH_COLUMN]] = row
-    unique = list(latest.values())
+        latest[row[KEY_HASH_COLUMN]] = index
+    positions = list(latest.values())
+    unique = [rows[i] for i in positions]
     payload = dumps_lines(unique)
+    if len(payload) > MAX_LOAD_ROW_BYTES:
+        try:
+            check_row_sizes(payload)
+        except RowTooLargeError as exc:
+            raise RowTooLargeError([RowError(positions[e.index], e.reasons) for e in exc.rejected]) from None
     table_id = _table_id(table)
-    digest = hashlib.sha256(payload).hexdigest()[:16]
-    staging_id = f"{table.project}.{table.dataset_id}.{table.table_id}__staging_{digest}"
-    staging = client.create_table(bigquery.Table(staging_id, schema=table.schema), exists_ok=True)
+    staging_id = f"{table.project}.{table.dataset_id}.{staging_table_name(table_id, batch_label, payload)}"
+    new_staging = bigquery.Table(staging_id, schema=table.schema)
+    # A run killed before the drop below leaves the table; BigQuery deletes it after a day.
+    new_staging.expires = datetime.now(UTC) + STAGING_EXPIRY
+    staging = client.create_table(new_staging, exists_ok=True)
     try:
-        load_rows(client, staging, unique, write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)
+        load_rows(
+            client,
+            staging,
+            unique,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            batch_label=batch_label,
+            job_timeout=job_timeout,
+        )
         columns = [f.name for f in table.schema]
         updates = ", ".join(f"{_quote(c)} = S.{_quote(c)}" for c in columns if c != KEY_HASH_COLUMN)
         names = ", ".join(_quote(c) for c in columns)
@@ -340,6 +463,7 @@ def merge_rows(
             job_id,
             lambda: client.query(sql, job_id=job_id, job_retry=None),
             f"MERGE into {table_id}",
+            timeout=job_timeout,
         )
     finally:
         client.delete_table(staging_id, not_found_ok=True)
@@ -357,10 +481,12 @@ def insert_rows_smart(
     batch_label: str = "",
     compress: bool = False,
     on_request: Callable[[], object] | None = None,
+    job_timeout: float | None = None,
 ) -> LoadResult:
     """Commit one batch: MERGE in merge mode, else streaming insert or a load job.
 
-    Streaming insert is used below ``streaming_threshold`` rows, a load job otherwise.
+    Streaming insert is used below ``streaming_threshold`` rows, a load job otherwise, and also
+    for a batch holding a row too large for one insertAll request.
 
     Args:
         client: BigQuery client.
@@ -373,11 +499,14 @@ def insert_rows_smart(
         batch_label: Identifies the batch within the run, for job ids.
         compress: gzip load-job uploads (see :func:`load_rows`).
         on_request: Called once, just before the batch's first request is sent.
+        job_timeout: Seconds a load job or MERGE may take, None: no limit.
 
     Returns:
         What was done, including rows BigQuery refused (streaming only).
 
     Raises:
+        RowTooLargeError: A row is over BigQuery's row size limit; nothing of the batch is sent.
+        JobDeadlineError: A load job or MERGE was not done within ``job_timeout``.
         LoadError: A load or MERGE job failed.
         ValueError: The batch goes by streaming insert and ``row_ids`` is None.
     """
@@ -386,17 +515,31 @@ def insert_rows_smart(
     if on_request is not None and (merge or len(rows) < streaming_threshold):
         on_request()
     if merge:
-        job_id = merge_rows(client, table, rows, batch_label=batch_label)
+        job_id = merge_rows(client, table, rows, batch_label=batch_label, job_timeout=job_timeout)
         return LoadResult(rows=len(rows), method="merge", requests=2, job_id=job_id)
     if len(rows) < streaming_threshold:
         if row_ids is None:
             msg = "a streaming insert needs one insertId per row (row_ids)"
             raise ValueError(msg)
-        sent, rejected, resent = stream_rows(client, table, rows, row_ids)
-        return LoadResult(
-            rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
+        sizes = streaming_sizes(rows, row_ids)
+        if max(sizes) <= STREAMING_MAX_BYTES:
+            sent, rejected, resent = stream_rows(client, table, rows, row_ids, sizes)
+            return LoadResult(
+                rows=len(rows) - len(rejected), method="streaming", requests=sent, rejected=rejected, retries=resent
+            )
+        logger.info(
+            "A row of %d bytes is too large for a streaming insert (10 MB per request); loading the batch by load job.",
+            max(sizes),
         )
-    job_id = load_rows(client, table, rows, batch_label=batch_label, compress=compress, on_request=on_request)
+    job_id = load_rows(
+        client,
+        table,
+        rows,
+        batch_label=batch_label,
+        compress=compress,
+        on_request=on_request,
+        job_timeout=job_timeout,
+    )
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
 
 

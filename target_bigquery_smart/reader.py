@@ -15,6 +15,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from tap_generic_api import fastjson
 from tap_generic_api.errors import first_line
+from target_bigquery_smart.errors import cut
 
 #: Characters of a bad line quoted in an error message.
 EXCERPT = 120
@@ -35,6 +36,8 @@ class LineNumberedReader(SingerReader):
     def __init__(self) -> None:
         super().__init__()
         self.line_number = 0
+        #: Characters of the line being processed (the sinks' byte budget counts them).
+        self.line_length = 0
         #: Called with the exception before it propagates (commit buffered rows, write STATE).
         self.on_error: Callable[[BaseException], None] | None = None
 
@@ -55,10 +58,17 @@ class LineNumberedReader(SingerReader):
         """Decode one line; numbers with fractions become ``Decimal``.
 
         Raises:
-            InputError: The line is not JSON (quoted up to 120 characters).
+            InputError: The line is not JSON (quoted up to 120 characters), or is nested
+                deeper than the decoder allows (the interpreter's recursion limit).
         """
         try:
             return fastjson.loads(line)
+        except RecursionError:
+            msg = (
+                f"Input line {self.line_number} is nested deeper than the JSON decoder allows (about "
+                f"{sys.getrecursionlimit():,} levels of arrays and objects): {line.strip()[:EXCERPT]!r}"
+            )
+            raise InputError(msg) from None
         except ValueError:
             excerpt = line.strip()[:EXCERPT]
             # Bytes that are not UTF-8 were kept as lone surrogates (see default_input).
@@ -79,6 +89,7 @@ class LineNumberedReader(SingerReader):
         decode = self.deserialize_json
         for line in file_input or self.default_input:
             self.line_number += 1
+            self.line_length = len(line)
             if self.line_number == 1:
                 line = line.lstrip("\ufeff")  # a byte-order mark some writers put first
             try:
@@ -129,9 +140,9 @@ class LineNumberedReader(SingerReader):
         """Return an error of the same meaning whose text starts with the line number."""
         try:
             stream = simplejson.loads(line).get("stream")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             stream = None
-        where = f"Input line {self.line_number}" + (f" (stream '{stream}')" if stream else "")
+        where = f"Input line {self.line_number}" + (f" (stream '{cut(str(stream), 100)}')" if stream else "")
         text = first_line(exc, 500)
         try:
             return type(exc)(f"{where}: {text}")

@@ -39,6 +39,8 @@ class Settings:
         cluster_on_key_fields: Cluster new tables on the key columns.
         org_slug: Written to the ``org_slug`` column.
         compress_uploads: gzip load-job uploads (default: on, off with ``api_endpoint``).
+        job_timeout_seconds: Longest wait for one load job or MERGE before the run fails.
+        batch_max_bytes: Input bytes per batch and stream after which the batch is committed.
     """
 
     batch_size: int = 1000
@@ -51,6 +53,8 @@ class Settings:
     cluster_on_key_fields: bool = False
     org_slug: str | None = None
     compress_uploads: bool = True
+    job_timeout_seconds: float = 900.0
+    batch_max_bytes: int = 50_000_000
 
 
 def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
@@ -61,6 +65,16 @@ def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
         msg = f"Target config '{key}' must be a positive integer, got {value!r}."
         raise TargetConfigError(msg)
     return value
+
+
+def _positive_number(config: Mapping[str, Any], key: str, default: float) -> float:
+    value = config.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        msg = f"Target config '{key}' must be a positive number, got {value!r}."
+        raise TargetConfigError(msg)
+    return float(value)
 
 
 def parse_settings(config: Mapping[str, Any]) -> Settings:
@@ -136,4 +150,6 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         org_slug=config.get("org_slug"),
         # The local emulator cannot read gzip uploads; Google's endpoint can.
         compress_uploads=bool(config.get("compress_uploads", not config.get("api_endpoint"))),
+        job_timeout_seconds=_positive_number(config, "job_timeout_seconds", 900.0),
+        batch_max_bytes=_positive_int(config, "batch_max_bytes", 50_000_000),
     )

@@ -18,6 +18,7 @@ from singer_sdk.sinks import BatchSink
 
 from tap_generic_api.concurrency import DaemonPool
 from target_bigquery_smart import loader
+from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
 from target_bigquery_smart.validation import CompiledValidator
@@ -40,6 +41,9 @@ SDC_METADATA = frozenset(
 )
 #: Rejected rows quoted in an error message.
 MAX_REPORTED_ROWS = 10
+#: Characters of each reason kept in the dead-letter table's ``errors`` column (the record
+#: itself is whole in ``row_data``; a reason quoting a huge value would not fit an insertAll).
+DEAD_LETTER_REASON_LIMIT = 2000
 #: Load jobs and MERGEs into one table in one run after which the target warns once. BigQuery
 #: allows 1,500 per table per day (failed ones included; fixed, cannot be raised):
 #: https://cloud.google.com/bigquery/quotas#load_jobs and
@@ -127,8 +131,10 @@ def table_name(stream_name: str) -> str:
     """Return a BigQuery table name for a stream.
 
     Characters other than letters, digits and ``_`` become ``_`` (``public-users`` -> ``public_users``).
+    The name is not cut: the target refuses a stream whose table name is over BigQuery's 1,024
+    characters rather than load two streams into one table.
     """
-    return re.sub(r"[^A-Za-z0-9_]", "_", stream_name)[:1024]
+    return re.sub(r"[^A-Za-z0-9_]", "_", stream_name)
 
 
 class BigQuerySink(BatchSink):
@@ -140,15 +146,13 @@ class BigQuerySink(BatchSink):
         # The input line of each buffered record, for errors about rows refused at commit.
         # (Another reader than the target's own counts nothing: line 0, left out of messages.)
         reader = getattr(target, "message_reader", None)
-        self._reader = reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0)
+        self._reader = reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0, line_length=0)
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
         #: Batches handed to the commit thread, and batches committed; the target compares
         #: them to decide which STATE is safe.
         self.submitted = 0
         self.committed = 0
-        #: Batches started (numbers each batch's job id, so identical batches both load).
-        self.batches = 0
         # A daemon thread: a signal ends the run at once, not after the client's retries of a
         # BigQuery that stopped answering (up to 600 s). STATE for the batch is never written.
         self._committer = DaemonPool(1, f"commit-{self.stream_name}")
@@ -163,6 +167,7 @@ class BigQuerySink(BatchSink):
         self.stats, self.progress = target.stream_totals(self.stream_name, self.logger)
         settings = target.settings
         self._max_rows = settings.batch_size
+        self._max_bytes = settings.batch_max_bytes
         self._key_set = frozenset(self.key_properties or ())
         #: Records read by :meth:`add_record` and not yet added to the record metric.
         self._uncounted = 0
@@ -190,6 +195,11 @@ class BigQuerySink(BatchSink):
     def get_validator(self) -> Any:
         """Return the compiled record validator, or None with ``validate_records: false``."""
         return CompiledValidator(self.schema) if self.validate_schema else None
+
+    @property
+    def is_full(self) -> bool:
+        """True when the batch has ``batch_size`` rows or ``batch_max_bytes`` of input."""
+        return self._batch_records_read >= self._max_rows or self._batch_bytes >= self._max_bytes
 
     @property
     def max_size(self) -> int:
@@ -285,12 +295,17 @@ class BigQuerySink(BatchSink):
         self._numbers: list[int] = []
         self._lines: list[int] = []
         self._problems: dict[int, list[str]] = {}
+        #: Characters of the RECORD lines buffered (the byte budget's measure).
+        self._batch_bytes = 0
         context.update(
             rows=self._rows, records=self._records, numbers=self._numbers, lines=self._lines, problems=self._problems
         )
 
     def add_record(self, record: dict) -> bool:
         """Check, shape and buffer one record of a plain stream; return True when the batch is full.
+
+        Full: ``batch_size`` rows, or ``batch_max_bytes`` of input (the RECORD lines' length, a
+        measure read for free; the rows and their upload take a small multiple of it).
 
         The lean equivalent of the SDK's per-record steps (drop ``_sdc_`` metadata, validate,
         check key properties, tally, ``process_record``), with one call instead of eight: at
@@ -311,7 +326,7 @@ class BigQuerySink(BatchSink):
         self._batch_records_read += 1
         self._uncounted += 1
         self.process_record(record, context)
-        return self._batch_records_read >= self._max_rows
+        return self._batch_records_read >= self._max_rows or self._batch_bytes >= self._max_bytes
 
     def process_record(self, record: dict, context: dict) -> None:
         """Shape the record into a row now and buffer it with the record (for insertIds).
@@ -328,6 +343,7 @@ class BigQuerySink(BatchSink):
         self._records.append(record)
         self._numbers.append(self._total_records_read)
         self._lines.append(self._reader.line_number)
+        self._batch_bytes += self._reader.line_length
 
     def process_batch(self, context: dict) -> None:
         """Hand the buffered rows to the commit thread, after the previous batch has committed.
@@ -418,7 +434,7 @@ class BigQuerySink(BatchSink):
         except (requests.RequestException, GoogleAPIError, OSError) as exc:
             msg = (
                 f"Stream '{self.stream_name}': records {numbers[0]} to {numbers[-1]} were not stored; BigQuery "
-                f"did not accept or answer the request ({type(exc).__name__}: {str(exc)[:300]}). No STATE after "
+                f"did not accept or answer the request ({type(exc).__name__}: {api_error_text(exc)}). No STATE after "
                 "them was written: the next run sends them again."
             )
             error = loader.LoadError(msg)
@@ -453,18 +469,21 @@ class BigQuerySink(BatchSink):
                     len(kept_ids) - len(set(kept_ids)),
                 )
                 threshold = 0
-        self.batches += 1
-        result = loader.insert_rows_smart(
-            self._target.bq_client,
-            table,
-            [rows[i] for i in keep] if bad else rows,
-            kept_ids,
-            streaming_threshold=threshold,
-            merge=self.merge,
-            batch_label=f"{self.stream_name}:{self._target.extracted_at}:{self.batches}",
-            compress=self._target.settings.compress_uploads,
-            on_request=self._commit_started.set,
-        )
+        try:
+            result = loader.insert_rows_smart(
+                self._target.bq_client,
+                table,
+                [rows[i] for i in keep] if bad else rows,
+                kept_ids,
+                streaming_threshold=threshold,
+                merge=self.merge,
+                batch_label=self._target.next_batch_label(self.stream_name),
+                compress=self._target.settings.compress_uploads,
+                on_request=self._commit_started.set,
+                job_timeout=self._target.settings.job_timeout_seconds,
+            )
+        except loader.RowTooLargeError as exc:
+            raise self._too_large_error(exc, list(keep), numbers, lines) from None
         rejected = local + [loader.RowError(keep[e.index], e.reasons) for e in result.rejected]
         if rejected:
             if not self._target.settings.dead_letter_table:
@@ -491,12 +510,30 @@ class BigQuerySink(BatchSink):
         self.committed += 1
         self._target.on_commit()
 
+    def _too_large_error(
+        self, exc: loader.RowTooLargeError, keep: list[int], numbers: list[int], lines: list[int]
+    ) -> loader.LoadError:
+        """Return the error for rows larger than BigQuery stores, naming each record and its input line."""
+        details = "; ".join(
+            f"record {numbers[keep[e.index]]}"
+            f"{f' (input line {lines[keep[e.index]]})' if lines[keep[e.index]] else ''}: {', '.join(e.reasons)}"
+            for e in exc.rejected[:MAX_REPORTED_ROWS]
+        )
+        msg = (
+            f"Stream '{self.stream_name}': {len(exc.rejected)} row(s) too large for {self.table_id}: {details}. "
+            f"Nothing of records {numbers[0]} to {numbers[-1]} was loaded and no STATE after them was written; "
+            "such a record cannot be stored in one BigQuery row (trim or split it before the target)."
+        )
+        error = loader.LoadError(msg)
+        error.located = True  # type: ignore[attr-defined]
+        return error
+
     def _rejected_error(
         self, rejected: list[loader.RowError], numbers: list[int], lines: list[int]
     ) -> RejectedRowsError:
         details = "; ".join(
             f"record {numbers[e.index]}{f' (input line {lines[e.index]})' if lines[e.index] else ''}: "
-            f"{', '.join(e.reasons)}"
+            f"{', '.join(cut(r) for r in e.reasons)}"
             for e in rejected[:MAX_REPORTED_ROWS]
         )
         more = f" (and {len(rejected) - MAX_REPORTED_ROWS} more)" if len(rejected) > MAX_REPORTED_ROWS else ""
@@ -523,7 +560,7 @@ class BigQuerySink(BatchSink):
                 "stream": self.stream_name,
                 "record_number": numbers[e.index],
                 "insert_id": ids[n],
-                "errors": "\n".join(e.reasons),
+                "errors": "\n".join(cut(r, DEAD_LETTER_REASON_LIMIT) for r in e.reasons),
                 "row_data": to_json(records[e.index]),
                 "failed_at": failed_at,
             }
@@ -540,7 +577,7 @@ class BigQuerySink(BatchSink):
             len(letters),
             table_id,
             numbers[rejected[0].index],
-            "; ".join(rejected[0].reasons),
+            "; ".join(cut(r) for r in rejected[0].reasons),
         )
 
     def clean_up(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,6 +27,7 @@ from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
+from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
 from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
 from target_bigquery_smart.sinks import (
@@ -92,6 +94,24 @@ class TargetBigQuerySmart(Target):
                 "Rows per batch and stream; a full batch is committed. Memory holds at most two batches per "
                 "stream (one committing while the next is read). Takes the place of the extractor's "
                 "destination.batch_size."
+            ),
+        ),
+        th.Property(
+            "batch_max_bytes",
+            th.IntegerType,
+            default=50_000_000,
+            description=(
+                "Input bytes per batch and stream (the RECORD lines as read) at which a batch is committed before "
+                "it has batch_size rows; bounds memory for large records."
+            ),
+        ),
+        th.Property(
+            "job_timeout_seconds",
+            th.NumberType,
+            default=900,
+            description=(
+                "Longest wait for one load job or MERGE; a job still running then fails the run with its job id "
+                "(no STATE past its rows), so a scheduler can run it again."
             ),
         ),
         th.Property(
@@ -214,6 +234,11 @@ class TargetBigQuerySmart(Target):
         _ = self.bq_client
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
         self.extracted_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        #: This run's id, part of every job id: a rerun (after a crash, with rows that may differ)
+        #: never matches a job of an earlier run, while a retry within this run reuses its id.
+        self.run_id = uuid.uuid4().hex
+        #: Batches started per stream in this run, across the sinks a changed SCHEMA gives it.
+        self._batch_numbers: dict[str, int] = {}
         self._last_seen_state: Any = None
         #: STATE messages not yet safe to write: (state, [(sink, batches it must have committed)]).
         self._pending_states: list[tuple[Any, list[tuple[BigQuerySink, int]]]] = []
@@ -244,6 +269,18 @@ class TargetBigQuerySmart(Target):
             totals = self._stream_totals[stream_name] = (counts, Progress(logger, stream_name, unit="rows"))
         return totals
 
+    def next_batch_label(self, stream_name: str) -> str:
+        """Return the label of the stream's next batch: run id, stream and batch number (from 1).
+
+        With the batch's content it makes the batch's job ids (:func:`loader.load_job_id`):
+        unique per batch of a run, the same only for retries of that batch. The count spans
+        the sinks a changed SCHEMA gives a stream, so a batch after the change never reuses the
+        id of an identical batch before it.
+        """
+        with self._state_lock:
+            number = self._batch_numbers[stream_name] = self._batch_numbers.get(stream_name, 0) + 1
+        return f"{self.run_id}\n{stream_name}\n{number}"
+
     def table_schema(self, table_id: str) -> list[bigquery.SchemaField]:
         """Return the current schema of ``table_id``, or ``[]`` when it does not exist.
 
@@ -262,7 +299,7 @@ class TargetBigQuerySmart(Target):
             where = self.config.get("api_endpoint") or "the BigQuery API"
             retried = f" (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s)" if isinstance(exc, RetryError) else ""
             cause = exc.cause if isinstance(exc, RetryError) and exc.cause else exc
-            text = f"{type(cause).__name__}: {first_line(cause)}"
+            text = f"{type(cause).__name__}: {api_error_text(cause)}"
             msg = (
                 f"Cannot reach {where} to read table {table_id}{retried}: {text}. Check api_endpoint, the network, "
                 "the proxy and the credentials."
@@ -317,11 +354,18 @@ class TargetBigQuerySmart(Target):
         """Refuse streams whose names give an empty table name or another stream's table.
 
         Raises:
-            InputError: The stream's table name is empty or already used by another stream.
+            InputError: The stream's table name is empty, longer than BigQuery accepts (1,024
+                characters), or already used by another stream.
         """
         table = table_name(stream_name)
         if not table.strip("_"):
             msg = f"Stream name {stream_name!r} gives no usable table name (letters, digits or _ needed)."
+            raise InputError(msg)
+        if len(table) > loader.MAX_TABLE_NAME:
+            msg = (
+                f"Stream name {cut(stream_name, 100)!r} gives a table name of {len(table):,} characters; BigQuery "
+                f"accepts at most {loader.MAX_TABLE_NAME:,}. Rename the stream (for example with a stream map alias)."
+            )
             raise InputError(msg)
         owner = self._table_owners.setdefault(table, stream_name)
         if owner != stream_name:
