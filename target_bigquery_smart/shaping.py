@@ -15,6 +15,7 @@ from typing import Any
 
 from google.cloud import bigquery
 
+from target_bigquery_smart.keys import canonical_key_value, null_keys
 from target_bigquery_smart.rows import EXTRA_COLUMN, KEY_HASH_COLUMN, key_hash, to_json
 from target_bigquery_smart.schema import Column, columns_for
 from target_bigquery_smart.values import UnstorableValueError, convert
@@ -63,6 +64,12 @@ class RowShaper:
         record_fields = [f for f in existing if f.name.lower() not in own]
         self.columns: list[Column] = columns_for(properties, record_fields, reserved) if flatten else []
         self._by_source = {c.source: c for c in self.columns}
+        # The merge key compares values as the key columns hold them (see target_bigquery_smart.keys).
+        key_schemas = {k: properties.get(k) or {} for k in key_fields}
+        key_columns = self._by_source if flatten else {c.source: c for c in columns_for(key_schemas)}
+        self._key_types = [
+            "JSON" if k not in key_columns or key_columns[k].repeated else key_columns[k].type for k in self.key_fields
+        ]
         self._plain_raw = not flatten and not merge and not self.extra_columns
         self._org_slug, self._extracted_at = self.meta["org_slug"], self.meta["extracted_at"]
 
@@ -114,7 +121,10 @@ class RowShaper:
             row["extracted_at"] = self.meta["extracted_at"]
         row.update(self.extra_columns)
         if self.merge:
-            row[KEY_HASH_COLUMN] = key_hash(record, self.key_fields)
+            for key in null_keys(record, self.key_fields):
+                problems.append(f"{key}: key property is null; a MERGE cannot match a row on it")
+            keys = zip(self.key_fields, self._key_types, strict=True)
+            row[KEY_HASH_COLUMN] = key_hash([canonical_key_value(record.get(k), kind) for k, kind in keys])
         return row, problems
 
 
