@@ -138,3 +138,83 @@ def test_canonical_key_values_follow_the_column_type():
     )
     assert [canonical_key_value(v, "JSON") for v in (1, Decimal("1.0"), "1")] == [1, 1, "1"]
     assert canonical_key_value("abc", "INT64") == "abc"  # not an integer: kept as sent
+
+
+VALUE_SCHEMA = {
+    "id": {"type": "integer"},
+    "at": {"type": ["string", "null"], "format": "date-time"},
+    "day": {"type": ["string", "null"], "format": "date"},
+    "n": {"type": ["integer", "null"]},
+    "x": {"type": ["number", "null"]},
+    "ok": {"type": ["boolean", "null"]},
+}
+#: Values BigQuery stores, as APIs send them, and the row each gives in the flattened layout.
+STORABLE = [
+    ({"at": "2024-01-02T03:04:05Z"}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": "2024-01-02 03:04:05"}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": "2024-01-02 05:04:05+02:00"}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": "2024-01-02T05:04:05+0200"}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": "2024-01-02 03:04:05 UTC"}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": 1704164645}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": "1704164645"}, {"at": "2024-01-02T03:04:05+00:00"}),
+    ({"at": 1704164645123}, {"at": "2024-01-02T03:04:05.123000+00:00"}),
+    ({"at": "1704164645123456"}, {"at": "2024-01-02T03:04:05.123456+00:00"}),
+    ({"at": "2024-01-02"}, {"at": "2024-01-02T00:00:00+00:00"}),
+    ({"day": "2024-01-02T23:00:00Z"}, {"day": "2024-01-02"}),
+    ({"day": 1704164645}, {"day": "2024-01-02"}),
+    ({"n": "42"}, {"n": 42}),
+    ({"n": 42.0}, {"n": 42}),
+    ({"x": "1.5"}, {"x": 1.5}),
+    ({"ok": "true"}, {"ok": True}),
+    ({"ok": "FALSE"}, {"ok": False}),
+]
+
+
+@pytest.mark.parametrize("flatten", [True, False])
+def test_values_bigquery_can_store_are_never_refused(target_config, bq_client, flatten):
+    config = {**target_config, "flatten": flatten}
+    lines = [schema_line(VALUE_SCHEMA)]
+    lines += [record_line({"id": i, **given}, "s") for i, (given, _) in enumerate(STORABLE)]
+    run_target(config, lines)
+    rows = table_rows(bq_client, config["project"], config["dataset"], "s")
+    if not flatten:
+        # The raw layout keeps each record exactly as sent.
+        assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(len(STORABLE)))
+        by_id = {json.loads(r["raw_data"])["id"]: json.loads(r["raw_data"]) for r in rows}
+        assert [by_id[i] for i in range(len(STORABLE))] == [{"id": i, **g} for i, (g, _) in enumerate(STORABLE)]
+        return
+    got = {}
+    for row in rows:
+        values = {k: row[k] for k in ("at", "day", "n", "x", "ok") if row[k] is not None}
+        got[row["id"]] = {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()}
+    assert [got[i] for i in range(len(STORABLE))] == [expected for _, expected in STORABLE]
+
+
+@pytest.mark.parametrize("flatten", [True, False])
+def test_a_value_no_conversion_accepts_is_refused_naming_record_and_field(target_config, flatten):
+    lines = [schema_line(VALUE_SCHEMA), record_line({"id": 1, "n": "42"}, "s")]
+    lines.append(record_line({"id": 2, "n": "forty-two"}, "s"))
+    with pytest.raises(RejectedRowsError) as info:
+        run_target({**target_config, "flatten": flatten}, lines)
+    assert str(info.value) == (
+        "Input line 3 (stream 's'): Stream 's': record 2 does not match its SCHEMA: data.n must be integer or "
+        "null. Set dead_letter_table to keep loading and collect such rows, or validate_records: false."
+    )
+
+
+def test_coerce_converts_nested_values_and_leaves_the_record_unchanged():
+    from decimal import Decimal
+
+    from target_bigquery_smart.coercion import coerce
+
+    schema = {
+        "properties": {
+            "a": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            "b": {"type": "array", "items": {"type": ["null", "number"]}},
+            "c": {"type": "string"},
+            "d": {"type": "integer"},
+        }
+    }
+    record = {"a": {"n": "7"}, "b": ["1.5", None, 2], "c": 12, "d": "x", "e": "kept"}
+    assert coerce(record, schema) == {"a": {"n": 7}, "b": [Decimal("1.5"), None, 2], "c": "12", "d": "x", "e": "kept"}
+    assert record == {"a": {"n": "7"}, "b": ["1.5", None, 2], "c": 12, "d": "x", "e": "kept"}
