@@ -6,15 +6,25 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from tap_generic_api import fastjson
+from target_bigquery_smart.strict import strict_value
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 def to_json(value: Any) -> str:
-    """Serialise a record as compact JSON, keeping ``Decimal`` digits exactly.
+    """Serialise a record as strict compact JSON, keeping integer and ``Decimal`` digits exactly.
 
-    NaN and Infinity become ``null`` (JSON has no such numbers).
+    NaN and Infinity become ``null`` and lone surrogates U+FFFD (see
+    :mod:`target_bigquery_smart.strict`).
     """
-    return fastjson.dumps(value).decode()
+    try:
+        # msgspec writes NaN as null and refuses lone surrogates (UnicodeEncodeError).
+        return _encoder.encode(value).decode()
+    except (TypeError, ValueError, msgspec.EncodeError):
+        return fastjson.dumps(strict_value(value)).decode()
 
 
 def _canonical(value: Any) -> bytes:

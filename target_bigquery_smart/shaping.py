@@ -18,6 +18,7 @@ from google.cloud import bigquery
 from target_bigquery_smart.keys import canonical_key_value, null_keys
 from target_bigquery_smart.rows import EXTRA_COLUMN, KEY_HASH_COLUMN, key_hash, to_json
 from target_bigquery_smart.schema import Column, columns_for
+from target_bigquery_smart.strict import strict_value
 from target_bigquery_smart.values import UnstorableValueError, convert
 
 _META = ("org_slug", "extracted_at")
@@ -52,11 +53,11 @@ class RowShaper:
         self.flatten = flatten
         self.key_fields = list(key_fields)
         self.merge = merge
-        self.meta = {"org_slug": org_slug, "extracted_at": extracted_at}
-        self.extra_columns = {name: value for name, value in add_fields.items() if name not in _META}
+        self.meta = {"org_slug": strict_value(org_slug), "extracted_at": extracted_at}
+        self.extra_columns = {name: strict_value(value) for name, value in add_fields.items() if name not in _META}
         for name in _META:
             if name in add_fields:
-                self.meta[name] = add_fields[name]
+                self.meta[name] = strict_value(add_fields[name])
         # Converted once; a bad add_fields.extracted_at is a config error, raised here.
         self.meta["extracted_at"] = convert(self.meta["extracted_at"], "TIMESTAMP")
         reserved = [*_META, "raw_data", EXTRA_COLUMN, KEY_HASH_COLUMN, *self.extra_columns]

@@ -20,6 +20,7 @@ from tap_generic_api.concurrency import DaemonPool
 from target_bigquery_smart import loader
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
+from target_bigquery_smart.strict import strict_text
 from target_bigquery_smart.validation import CompiledValidator
 
 if TYPE_CHECKING:
@@ -514,10 +515,10 @@ class BigQuerySink(BatchSink):
         ids = [self.insert_id(records[e.index], numbers[e.index]) for e in rejected]
         letters = [
             {
-                "stream": self.stream_name,
+                "stream": strict_text(self.stream_name),
                 "record_number": numbers[e.index],
                 "insert_id": ids[n],
-                "errors": "\n".join(e.reasons),
+                "errors": strict_text("\n".join(e.reasons)),
                 "row_data": to_json(records[e.index]),
                 "failed_at": failed_at,
             }

@@ -18,7 +18,8 @@ invalid rows fail the run or go to the dead-letter table, never silently dropped
 * NUMERIC: sent as exact decimal text; more than 9 fractional digits are rounded half-even
   to 9 (NUMERIC's scale), more than 29 integer digits or NaN/Infinity make the row invalid.
 * BOOL: booleans, or the strings ``true`` / ``false``.
-* STRING: strings as they are; numbers and booleans as their JSON text; objects as JSON text.
+* STRING: strings as they are (lone surrogates as U+FFFD, see :mod:`target_bigquery_smart.strict`);
+  numbers and booleans as their JSON text; objects as JSON text.
 * JSON: the value as JSON text.
 """
 
@@ -32,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from target_bigquery_smart.rows import to_json
+from target_bigquery_smart.strict import strict_text
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _JSON_SAFE_INT = 2**53
@@ -173,7 +175,7 @@ def _bool(value: Any) -> bool:
 
 def _string(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return strict_text(value)
     return to_json(value)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import re
 
 import pytest
 from conftest import table_rows
@@ -218,3 +221,76 @@ def test_coerce_converts_nested_values_and_leaves_the_record_unchanged():
     record = {"a": {"n": "7"}, "b": ["1.5", None, 2], "c": 12, "d": "x", "e": "kept"}
     assert coerce(record, schema) == {"a": {"n": 7}, "b": [Decimal("1.5"), None, 2], "c": "12", "d": "x", "e": "kept"}
     assert record == {"a": {"n": "7"}, "b": ["1.5", None, 2], "c": 12, "d": "x", "e": "kept"}
+
+
+#: A record as a lax producer writes it: NaN and Infinity tokens, lone surrogates (in a value and
+#: a key), an integer beyond 64 bits.
+LAX_RECORD = (
+    '{"id": 1, "s": "a\\ud800b", "f": NaN, "g": -Infinity, "i": 9223372036854775807, '
+    '"big": 123456789012345678901234567890, "k\\udc00": "x\\udfffy"}'
+)
+
+
+@pytest.fixture
+def sent_payloads(monkeypatch):
+    """Collect the rows of every insertAll request and every load-job upload, as sent."""
+    sent: list[bytes] = []
+    client = loader.bigquery.Client
+    real_insert, real_load = client.insert_rows_json, client.load_table_from_file
+
+    def insert(self, table, rows, row_ids=None, **kwargs):
+        # The client writes the request body with json.dumps (ensure_ascii): check what it would send.
+        sent.append(json.dumps(rows).encode())
+        return real_insert(self, table, rows, row_ids=row_ids, **kwargs)
+
+    def load(self, file, *args, **kwargs):
+        data = file.read()
+        sent.append(data)
+        return real_load(self, io.BytesIO(data), *args, **kwargs)
+
+    monkeypatch.setattr(client, "insert_rows_json", insert)
+    monkeypatch.setattr(client, "load_table_from_file", load)
+    return sent
+
+
+def assert_strict_json(payload: bytes) -> None:
+    """Fail unless ``payload`` is strict JSON lines: no NaN/Infinity token, no lone surrogate escape."""
+
+    def refuse(token):
+        raise AssertionError(f"non-strict token {token}")
+
+    for line in payload.decode("utf-8").splitlines():
+        value = json.loads(line, parse_constant=refuse)
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")  # a lone surrogate cannot be encoded
+        assert not re.search("[\ud800-\udfff]", text)
+
+
+@pytest.mark.parametrize("streaming_threshold", [100, 1])
+def test_every_payload_sent_to_bigquery_is_strict_json(target_config, bq_client, sent_payloads, streaming_threshold):
+    config = {**target_config, "streaming_threshold": streaming_threshold}
+    lines = [schema_line({"id": {"type": "integer"}}), f'{{"type": "RECORD", "stream": "s", "record": {LAX_RECORD}}}']
+    run_target(config, lines)
+    assert len(sent_payloads) == 1
+    assert_strict_json(sent_payloads[0])
+    (row,) = table_rows(bq_client, config["project"], config["dataset"], "s")
+    assert row["raw_data"] == (
+        '{"id":1,"s":"a\ufffdb","f":null,"g":null,"i":9223372036854775807,'
+        '"big":123456789012345678901234567890,"k\ufffd":"x\ufffdy"}'
+    )
+
+
+@pytest.mark.parametrize("streaming_threshold", [100, 1])
+def test_flattened_rows_are_strict_json_and_keep_every_digit(
+    target_config, bq_client, sent_payloads, streaming_threshold
+):
+    config = {**target_config, "streaming_threshold": streaming_threshold, "flatten": True}
+    properties = {"id": {"type": "integer"}, "s": {"type": "string"}, "f": {"type": "number"}}
+    properties |= {"g": {"type": "number"}, "i": {"type": "integer"}, "j": {"type": "object"}}
+    record = '{"id": 1, "s": "a\\ud800b", "f": NaN, "g": -Infinity, "i": 9223372036854775807, "j": {"k\\udc00": 1}}'
+    run_target(config, [schema_line(properties), '{"type": "RECORD", "stream": "s", "record": ' + record + "}"])
+    assert len(sent_payloads) == 1
+    assert_strict_json(sent_payloads[0])
+    (row,) = table_rows(bq_client, config["project"], config["dataset"], "s")
+    assert (row["s"], math.isnan(row["f"]), row["g"], row["i"]) == ("a\ufffdb", True, -math.inf, 2**63 - 1)
+    assert row["j"] in ({"k\ufffd": 1}, '{"k\ufffd":1}')
