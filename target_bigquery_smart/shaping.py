@@ -3,7 +3,10 @@
 Raw ELT mode (default): ``org_slug``, ``raw_data`` (the record as JSON text), ``extracted_at``.
 Flattened mode: ``org_slug``, ``extracted_at``, one column per SCHEMA property (see
 :mod:`target_bigquery_smart.schema`), and ``_sdc_extra`` (JSON) for record fields the SCHEMA
-does not declare (nested ones by dotted path, ``address.zip``), so nothing is lost. Both
+does not declare (nested ones by dotted path, ``address.zip``), so nothing is lost. An array
+holding a null (BigQuery's REPEATED columns cannot hold NULL) is never shortened: its column is
+empty (``[]``) for that row and the whole array, nulls included, is in ``_sdc_extra`` by its
+path (``tags``, ``lines[0].codes``). Both
 modes add one STRING column per ``add_fields`` entry (``org_slug`` / ``extracted_at``
 entries set those columns), and in merge mode the ``_sdc_key_hash`` column.
 """
@@ -135,9 +138,13 @@ def _shape_value(value: Any, column: Column, path: str, problems: list[str], ext
         if not isinstance(value, list):
             problems.append(f"{path}: expected a list, got {type(value).__name__}")
             return None
+        if any(v is None for v in value):
+            # A REPEATED column cannot hold NULL, and dropping the nulls would shorten the array
+            # (positions matter): the whole array goes to _sdc_extra by its path, the column is empty.
+            extra[path] = value
+            return []
         item = Column(column.source, column.name, column.type, False, column.fields)
-        shaped = [_shape_value(v, item, f"{path}[{i}]", problems, extra) for i, v in enumerate(value) if v is not None]
-        return shaped
+        return [_shape_value(v, item, f"{path}[{i}]", problems, extra) for i, v in enumerate(value)]
     if column.type in ("RECORD", "STRUCT"):
         if not isinstance(value, Mapping):
             problems.append(f"{path}: expected an object, got {type(value).__name__}")

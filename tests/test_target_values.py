@@ -294,3 +294,32 @@ def test_flattened_rows_are_strict_json_and_keep_every_digit(
     (row,) = table_rows(bq_client, config["project"], config["dataset"], "s")
     assert (row["s"], math.isnan(row["f"]), row["g"], row["i"]) == ("a\ufffdb", True, -math.inf, 2**63 - 1)
     assert row["j"] in ({"k\ufffd": 1}, '{"k\ufffd":1}')
+
+
+def test_flattened_arrays_holding_nulls_are_kept_whole_in_sdc_extra(target_config, bq_client):
+    properties = {
+        "id": {"type": "integer"},
+        "tags": {"type": ["array", "null"], "items": {"type": ["string", "null"]}},
+        "lines": {
+            "type": ["array", "null"],
+            "items": {
+                "type": ["object", "null"],
+                "properties": {"sku": {"type": "string"}, "codes": {"type": "array", "items": {}}},
+            },
+        },
+    }
+    records = [
+        {"id": 1, "tags": ["a", None, "b"]},
+        {"id": 2, "tags": ["a", "b"], "lines": [{"sku": "x", "codes": [1, None]}]},
+        {"id": 3, "lines": [{"sku": "y"}, None]},
+    ]
+    config = {**target_config, "flatten": True}
+    run_target(config, [schema_line(properties)] + [record_line(r, "s") for r in records])
+    rows = table_rows(bq_client, config["project"], config["dataset"], "s", "ORDER BY id")
+    extras = [r["_sdc_extra"] if not isinstance(r["_sdc_extra"], str) else json.loads(r["_sdc_extra"]) for r in rows]
+    assert [(r["id"], r["tags"], r["lines"]) for r in rows] == [
+        (1, [], []),
+        (2, ["a", "b"], [{"sku": "x", "codes": []}]),
+        (3, [], []),
+    ]
+    assert extras == [{"tags": ["a", None, "b"]}, {"lines[0].codes": [1, None]}, {"lines": [{"sku": "y"}, None]}]
