@@ -6,9 +6,10 @@ import io
 import json
 import math
 import re
+import subprocess
 
 import pytest
-from conftest import table_rows
+from conftest import BIN, table_rows
 from test_target_loading import record_line, run_target
 
 from target_bigquery_smart import loader
@@ -323,3 +324,24 @@ def test_flattened_arrays_holding_nulls_are_kept_whole_in_sdc_extra(target_confi
         (3, [], []),
     ]
     assert extras == [{"tags": ["a", None, "b"]}, {"lines[0].codes": [1, None]}, {"lines": [{"sku": "y"}, None]}]
+
+
+def test_a_lax_record_through_the_cli_is_stored_as_strict_json(tmp_path, target_config, bq_client):
+    config_path = tmp_path / "target.json"
+    config_path.write_text(json.dumps({**target_config, "flatten": False}))
+    lines = [schema_line({"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}})]
+    lines.append(f'{{"type": "RECORD", "stream": "s", "record": {LAX_RECORD[:-1]}, "at": "1704164645"}}}}')
+    result = subprocess.run(
+        [str(BIN / "target-bigquery-smart"), "--config", str(config_path)],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = table_rows(bq_client, target_config["project"], target_config["dataset"], "s")
+    assert row["raw_data"] == (
+        '{"id":1,"s":"a\ufffdb","f":null,"g":null,"i":9223372036854775807,'
+        '"big":123456789012345678901234567890,"k\ufffd":"x\ufffdy","at":"1704164645"}'
+    )
