@@ -345,3 +345,18 @@ def test_a_lax_record_through_the_cli_is_stored_as_strict_json(tmp_path, target_
         '{"id":1,"s":"a\ufffdb","f":null,"g":null,"i":9223372036854775807,'
         '"big":123456789012345678901234567890,"k\ufffd":"x\ufffdy","at":"1704164645"}'
     )
+
+
+def test_a_field_name_with_a_lone_surrogate_gives_a_strict_column_description(target_config, bq_client):
+    config = {**target_config, "flatten": True}
+    schema = '{"type": "SCHEMA", "stream": "s", "schema": {"properties": {"a\\ud800": {"type": "string"}}}, '
+    schema += '"key_properties": []}'
+    record = '{"type": "RECORD", "stream": "s", "record": {"a\\ud800": "v"}}'
+    run_target(config, [schema, record])
+    run_target(config, [schema, record.replace('"v"', '"w"')])  # the column is found again by its description
+    table = bq_client.get_table(f"{config['project']}.{config['dataset']}.s")
+    assert [(f.name, f.description) for f in table.schema if f.name.startswith("a")] == [
+        ("a_", "source field: a\ufffd")
+    ]
+    rows = table_rows(bq_client, config["project"], config["dataset"], "s")
+    assert sorted(r["a_"] for r in rows) == ["v", "w"]
