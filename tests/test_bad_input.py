@@ -890,8 +890,7 @@ def test_unknown_target_config_keys_are_refused_with_a_suggestion():
     with pytest.raises(TargetConfigError) as info:
         check_known_keys({"transform": {"flaten": True}}, ["transform"])
     assert str(info.value) == (
-        "Target config 'transform': unknown key(s) 'flaten' (did you mean 'flatten'?). "
-        "Valid keys: add_fields, flatten."
+        "Target config 'transform': unknown key(s) 'flaten' (did you mean 'flatten'?). Valid keys: add_fields, flatten."
     )
     check_known_keys({"transform": {"flatten": True}, "stream_maps": {}}, ["transform", "stream_maps"])
 
