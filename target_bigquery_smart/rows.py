@@ -6,40 +6,50 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from tap_generic_api import fastjson
+from target_bigquery_smart.strict import strict_value
+
+_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 def to_json(value: Any) -> str:
-    """Serialise a record as compact JSON, keeping ``Decimal`` digits exactly.
+    """Serialise a record as strict compact JSON, keeping integer and ``Decimal`` digits exactly.
 
-    NaN and Infinity become ``null`` (JSON has no such numbers).
+    NaN and Infinity become ``null`` and lone surrogates U+FFFD (see
+    :mod:`target_bigquery_smart.strict`).
     """
-    return fastjson.dumps(value).decode()
+    try:
+        # msgspec writes NaN as null and refuses lone surrogates (UnicodeEncodeError).
+        return _encoder.encode(value).decode()
+    except (TypeError, ValueError, msgspec.EncodeError):
+        return fastjson.dumps(strict_value(value)).decode()
 
 
 def _canonical(value: Any) -> bytes:
     return fastjson.dumps(value, sort_keys=True)
 
 
-def insert_id(stream: str, record: Mapping[str, Any], key_fields: Sequence[str]) -> str:
+def insert_id(stream: str, record: Mapping[str, Any], position: int) -> str:
     """Return a deterministic insertId: the same row gets the same id on every retry.
 
-    The id hashes the stream name, the key values and the whole record. The seed hashes the
-    key values alone; that makes BigQuery drop a changed version of a record sent within its
-    de-duplication window (a minute or more), silently losing data in append mode. With the
-    record in the hash a retried row still gets the same id, and a new version a new one.
-    64 hex characters (BigQuery allows 128).
+    The id hashes the stream name, the record's position in its stream in this input (1 for
+    the stream's first record, counted across SCHEMA changes) and the whole record. The
+    position keeps two identical records apart wherever the batches split, so BigQuery's
+    de-duplication never drops one of them; a request retried by the client, or rows sent
+    again after ``stopped``, carry the same ids. The record in the hash gives a changed
+    version of a record a new id. 64 hex characters (BigQuery allows 128).
 
     Args:
         stream: Stream name.
         record: The record.
-        key_fields: The stream's key properties.
+        position: The record's number in its stream, from 1.
 
     Returns:
         The insertId.
     """
-    source = _canonical([stream, [record.get(k) for k in key_fields], record])
-    return hashlib.sha256(source).hexdigest()
+    return hashlib.sha256(_canonical([stream, position, record])).hexdigest()
 
 
 #: Column holding, in flattened mode, record fields the stream's SCHEMA does not declare.
@@ -48,9 +58,12 @@ EXTRA_COLUMN = "_sdc_extra"
 KEY_HASH_COLUMN = "_sdc_key_hash"
 
 
-def key_hash(record: Mapping[str, Any], key_fields: Sequence[str]) -> str:
-    """Return the SHA-256 hex of the key property values (the MERGE key)."""
-    return hashlib.sha256(_canonical([record.get(k) for k in key_fields])).hexdigest()
+def key_hash(values: Sequence[Any]) -> str:
+    """Return the SHA-256 hex of the key values (the MERGE key), given in key-property order.
+
+    The values should be canonical (:func:`target_bigquery_smart.keys.canonical_key_value`).
+    """
+    return hashlib.sha256(_canonical(list(values))).hexdigest()
 
 
 def render_add_fields(add_fields: Mapping[str, Any], *, org_slug: str | None, now: str) -> dict[str, Any]:

@@ -41,6 +41,8 @@ from typing import Any
 
 from google.cloud import bigquery
 
+from target_bigquery_smart.strict import strict_text
+
 MAX_COLUMN_NAME = 300
 SOURCE_PREFIX = "source field: "
 _INVALID = re.compile(r"[^A-Za-z0-9_]")
@@ -124,7 +126,8 @@ class Column:
             self.name,
             self.type,
             mode="REPEATED" if self.repeated else "NULLABLE",
-            description=f"{SOURCE_PREFIX}{self.source}"[:1024],
+            # Strict JSON: a lone surrogate in a field name would make BigQuery refuse the table.
+            description=strict_text(f"{SOURCE_PREFIX}{self.source}")[:1024],
             fields=[f.to_schema_field() for f in self.fields],
         )
 

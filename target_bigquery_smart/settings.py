@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,41 @@ def _positive_number(config: Mapping[str, Any], key: str, default: float) -> flo
         msg = f"Target config '{key}' must be a positive number, got {value!r}."
         raise TargetConfigError(msg)
     return float(value)
+
+
+#: Keys of the ``transform`` block (the extractor's form of ``flatten`` and ``add_fields``).
+TRANSFORM_KEYS = ("add_fields", "flatten")
+
+
+def check_known_keys(config: Mapping[str, Any], valid: Iterable[str]) -> None:
+    """Refuse config keys the target does not know, before any input is read.
+
+    A misspelt key (``flaten``) would otherwise be ignored and its default used silently.
+    The same rule holds inside ``transform``. Written here rather than shared with the tap's
+    config checker so the target does not depend on the tap's package.
+
+    Args:
+        config: The target config as given.
+        valid: Every setting the target declares (its config schema's properties).
+
+    Raises:
+        TargetConfigError: Unknown keys; the message names each with the closest valid key
+            (``difflib``) and lists the valid keys.
+    """
+    blocks: list[tuple[str, Mapping[str, Any], list[str]]] = [("Target config", config, sorted(valid))]
+    transform = config.get("transform")
+    if isinstance(transform, Mapping):
+        blocks.append(("Target config 'transform'", transform, list(TRANSFORM_KEYS)))
+    for where, block, keys in blocks:
+        unknown = sorted(str(key) for key in block if key not in keys)
+        if not unknown:
+            continue
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, keys, n=1)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        msg = f"{where}: unknown key(s) {', '.join(hints)}. Valid keys: {', '.join(keys)}."
+        raise TargetConfigError(msg)
 
 
 def parse_settings(config: Mapping[str, Any]) -> Settings:

@@ -3,7 +3,10 @@
 Raw ELT mode (default): ``org_slug``, ``raw_data`` (the record as JSON text), ``extracted_at``.
 Flattened mode: ``org_slug``, ``extracted_at``, one column per SCHEMA property (see
 :mod:`target_bigquery_smart.schema`), and ``_sdc_extra`` (JSON) for record fields the SCHEMA
-does not declare (nested ones by dotted path, ``address.zip``), so nothing is lost. Both
+does not declare (nested ones by dotted path, ``address.zip``), so nothing is lost. An array
+holding a null (BigQuery's REPEATED columns cannot hold NULL) is never shortened: its column is
+empty (``[]``) for that row and the whole array, nulls included, is in ``_sdc_extra`` by its
+path (``tags``, ``lines[0].codes``). Both
 modes add one STRING column per ``add_fields`` entry (``org_slug`` / ``extracted_at``
 entries set those columns), and in merge mode the ``_sdc_key_hash`` column.
 """
@@ -15,8 +18,10 @@ from typing import Any
 
 from google.cloud import bigquery
 
+from target_bigquery_smart.keys import canonical_key_value, null_keys
 from target_bigquery_smart.rows import EXTRA_COLUMN, KEY_HASH_COLUMN, key_hash, to_json
 from target_bigquery_smart.schema import Column, columns_for
+from target_bigquery_smart.strict import strict_value
 from target_bigquery_smart.values import UnstorableValueError, convert
 
 _META = ("org_slug", "extracted_at")
@@ -51,11 +56,11 @@ class RowShaper:
         self.flatten = flatten
         self.key_fields = list(key_fields)
         self.merge = merge
-        self.meta = {"org_slug": org_slug, "extracted_at": extracted_at}
-        self.extra_columns = {name: value for name, value in add_fields.items() if name not in _META}
+        self.meta = {"org_slug": strict_value(org_slug), "extracted_at": extracted_at}
+        self.extra_columns = {name: strict_value(value) for name, value in add_fields.items() if name not in _META}
         for name in _META:
             if name in add_fields:
-                self.meta[name] = add_fields[name]
+                self.meta[name] = strict_value(add_fields[name])
         # Converted once; a bad add_fields.extracted_at is a config error, raised here.
         self.meta["extracted_at"] = convert(self.meta["extracted_at"], "TIMESTAMP")
         reserved = [*_META, "raw_data", EXTRA_COLUMN, KEY_HASH_COLUMN, *self.extra_columns]
@@ -63,6 +68,12 @@ class RowShaper:
         record_fields = [f for f in existing if f.name.lower() not in own]
         self.columns: list[Column] = columns_for(properties, record_fields, reserved) if flatten else []
         self._by_source = {c.source: c for c in self.columns}
+        # The merge key compares values as the key columns hold them (see target_bigquery_smart.keys).
+        key_schemas = {k: properties.get(k) or {} for k in key_fields}
+        key_columns = self._by_source if flatten else {c.source: c for c in columns_for(key_schemas)}
+        self._key_types = [
+            "JSON" if k not in key_columns or key_columns[k].repeated else key_columns[k].type for k in self.key_fields
+        ]
         self._plain_raw = not flatten and not merge and not self.extra_columns
         self._org_slug, self._extracted_at = self.meta["org_slug"], self.meta["extracted_at"]
 
@@ -114,7 +125,10 @@ class RowShaper:
             row["extracted_at"] = self.meta["extracted_at"]
         row.update(self.extra_columns)
         if self.merge:
-            row[KEY_HASH_COLUMN] = key_hash(record, self.key_fields)
+            for key in null_keys(record, self.key_fields):
+                problems.append(f"{key}: key property is null; a MERGE cannot match a row on it")
+            keys = zip(self.key_fields, self._key_types, strict=True)
+            row[KEY_HASH_COLUMN] = key_hash([canonical_key_value(record.get(k), kind) for k, kind in keys])
         return row, problems
 
 
@@ -124,9 +138,13 @@ def _shape_value(value: Any, column: Column, path: str, problems: list[str], ext
         if not isinstance(value, list):
             problems.append(f"{path}: expected a list, got {type(value).__name__}")
             return None
+        if any(v is None for v in value):
+            # A REPEATED column cannot hold NULL, and dropping the nulls would shorten the array
+            # (positions matter): the whole array goes to _sdc_extra by its path, the column is empty.
+            extra[path] = value
+            return []
         item = Column(column.source, column.name, column.type, False, column.fields)
-        shaped = [_shape_value(v, item, f"{path}[{i}]", problems, extra) for i, v in enumerate(value) if v is not None]
-        return shaped
+        return [_shape_value(v, item, f"{path}[{i}]", problems, extra) for i, v in enumerate(value)]
     if column.type in ("RECORD", "STRUCT"):
         if not isinstance(value, Mapping):
             problems.append(f"{path}: expected an object, got {type(value).__name__}")

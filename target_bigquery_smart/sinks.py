@@ -21,6 +21,7 @@ from target_bigquery_smart import loader
 from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json
 from target_bigquery_smart.shaping import RowShaper
+from target_bigquery_smart.strict import strict_text
 from target_bigquery_smart.validation import CompiledValidator
 
 if TYPE_CHECKING:
@@ -165,6 +166,9 @@ class BigQuerySink(BatchSink):
         #: Counts and progress of the stream for the whole run, shared with the sinks it had
         #: before a changed SCHEMA (the summary and the load-job warning count them all).
         self.stats, self.progress = target.stream_totals(self.stream_name, self.logger)
+        #: Records of the stream read in this run, across its sinks: a record's number (in
+        #: errors, the dead-letter table and its insertId) is its position in the stream.
+        self.stats.setdefault("records_read", 0)
         settings = target.settings
         self._max_rows = settings.batch_size
         self._max_bytes = settings.batch_max_bytes
@@ -255,7 +259,7 @@ class BigQuerySink(BatchSink):
         if missing:
             # Called before the SDK tallies the record, so this record is number read + 1.
             msg = (
-                f"Stream '{self.stream_name}': record {self._total_records_read + 1} lacks key "
+                f"Stream '{self.stream_name}': record {self.stats['records_read'] + 1} lacks key "
                 f"propert{'y' if len(missing) == 1 else 'ies'} {missing}; "
                 f"fields present: {sorted(record)[:20]}."
             )
@@ -281,7 +285,7 @@ class BigQuerySink(BatchSink):
                 reason = f"does not match its SCHEMA: {str(exc.error_message)[:300]}"
                 if not self._target.settings.dead_letter_table:
                     msg = (
-                        f"Stream '{self.stream_name}': record {self._total_records_read + 1} {reason}. "
+                        f"Stream '{self.stream_name}': record {self.stats['records_read'] + 1} {reason}. "
                         "Set dead_letter_table to keep loading and collect such rows, or validate_records: false."
                     )
                     raise SchemaMismatchError(msg) from None
@@ -341,7 +345,8 @@ class BigQuerySink(BatchSink):
             self._problems[len(self._rows)] = list(problems)
         self._rows.append(row)
         self._records.append(record)
-        self._numbers.append(self._total_records_read)
+        self.stats["records_read"] += 1
+        self._numbers.append(self.stats["records_read"])
         self._lines.append(self._reader.line_number)
         self._batch_bytes += self._reader.line_length
 
@@ -458,17 +463,7 @@ class BigQuerySink(BatchSink):
         kept_ids: list[str] | None = None
         if not self.merge and len(keep) < threshold:
             # insertIds matter only to streaming inserts; a load job or MERGE never needs them.
-            kept_ids = [self.insert_id(records[i]) for i in keep]
-            if len(set(kept_ids)) < len(kept_ids):
-                # Rows sharing key values and content would share an insertId, and BigQuery
-                # would keep only one of them: load the batch by load job so all are appended.
-                self.logger.info(
-                    "Stream '%s': %d rows in this batch repeat another row; loading by load job so "
-                    "that every one is kept.",
-                    self.stream_name,
-                    len(kept_ids) - len(set(kept_ids)),
-                )
-                threshold = 0
+            kept_ids = [self.insert_id(records[i], numbers[i]) for i in keep]
         try:
             result = loader.insert_rows_smart(
                 self._target.bq_client,
@@ -545,22 +540,22 @@ class BigQuerySink(BatchSink):
         error.located = True
         return error
 
-    def insert_id(self, record: dict) -> str:
-        """Return the record's insertId (see :func:`target_bigquery_smart.rows.insert_id`)."""
-        return insert_id(self.stream_name, record, self.key_properties)
+    def insert_id(self, record: dict, number: int) -> str:
+        """Return the insertId of the stream's record ``number`` (see :func:`target_bigquery_smart.rows.insert_id`)."""
+        return insert_id(self.stream_name, record, number)
 
     def _dead_letter(self, rejected: list[loader.RowError], records: list[dict], numbers: list[int]) -> None:
         settings = self._target.settings
         table_id = f"{self.config['project']}.{self.config['dataset']}.{settings.dead_letter_table}"
         table = self._target.ensure_table(table_id, loader.DEAD_LETTER_SCHEMA)
         failed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        ids = [self.insert_id(records[e.index]) for e in rejected]
+        ids = [self.insert_id(records[e.index], numbers[e.index]) for e in rejected]
         letters = [
             {
-                "stream": self.stream_name,
+                "stream": strict_text(self.stream_name),
                 "record_number": numbers[e.index],
                 "insert_id": ids[n],
-                "errors": "\n".join(cut(r, DEAD_LETTER_REASON_LIMIT) for r in e.reasons),
+                "errors": strict_text("\n".join(cut(r, DEAD_LETTER_REASON_LIMIT) for r in e.reasons)),
                 "row_data": to_json(records[e.index]),
                 "failed_at": failed_at,
             }

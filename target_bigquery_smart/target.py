@@ -29,7 +29,7 @@ from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
-from target_bigquery_smart.settings import WRITE_MODES, Settings, parse_settings
+from target_bigquery_smart.settings import WRITE_MODES, Settings, check_known_keys, parse_settings
 from target_bigquery_smart.sinks import (
     DEFAULT_BATCH_SIZE,
     BigQuerySink,
@@ -209,14 +209,20 @@ class TargetBigQuerySmart(Target):
             config_jsonschema["properties"].pop(key, None)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate against the JSON schema with secret values masked in every message.
+        """Refuse unknown keys, then validate against the JSON schema with secrets masked in every message.
 
         jsonschema quotes the offending value: a service-account key given as an object
         instead of text would print its private key.
 
         Raises:
+            TargetConfigError: A key the target does not declare (a misspelling would be ignored).
             ConfigValidationError: The config does not match the schema (``raise_errors``).
         """
+        if raise_errors:
+            valid = dict(self.config_jsonschema)
+            valid["properties"] = dict(valid.get("properties") or {})
+            self.append_builtin_config(valid)
+            check_known_keys(self._config, valid["properties"])
         errors = super()._validate_config(raise_errors=False)
         errors = [redact_text(error, secret_values(self._config)) for error in errors]
         if errors and raise_errors:

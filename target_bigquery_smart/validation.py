@@ -4,6 +4,10 @@ The SDK validates each record with ``jsonschema``, which at 100,000 records cost
 everything else the target does; ``fastjsonschema`` compiles the schema to Python once (the
 SDK's own documentation suggests it). Schemas it cannot compile (newer drafts' keywords) fall
 back to the SDK's validator. Defaults in the schema are never written into records.
+
+Only what BigQuery would refuse is refused: a record that fails as sent is checked again with
+its values converted for their declared types (:mod:`target_bigquery_smart.coercion`), so
+``"42"`` for an integer or an epoch for a ``date-time`` passes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 import fastjsonschema
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
+
+from target_bigquery_smart.coercion import coerce
 
 logger = logging.getLogger("target_bigquery_smart.validation")
 
@@ -41,11 +47,18 @@ class CompiledValidator(BaseJSONSchemaValidator):
             self._fallback = checked
 
     def validate(self, record: dict[str, Any]) -> None:
-        """Check one record.
+        """Check one record; a record failing as sent is checked again with its values converted.
 
         Raises:
-            InvalidRecord: The record does not match the schema.
+            InvalidRecord: The record does not match the schema even with its values converted
+                for their declared types; the message is about the converted values.
         """
+        try:
+            self._check(record)
+        except InvalidRecord:
+            self._check(coerce(record, self.schema))
+
+    def _check(self, record: dict[str, Any]) -> None:
         if self._fallback is not None:
             self._fallback.validate(record)
             return

@@ -3,9 +3,13 @@
 Rules (a value that cannot follow them makes the row invalid, with a reason naming the field;
 invalid rows fail the run or go to the dead-letter table, never silently dropped or changed):
 
-* TIMESTAMP: ISO-8601 with any offset (``Z``, ``+02:00``, ``+0000``), a date (midnight UTC),
-  or epoch seconds / milliseconds / microseconds (by magnitude: below 1e11 seconds, below
-  1e14 milliseconds, else microseconds); sent as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+* TIMESTAMP: ISO-8601 with ``T`` or a space between date and time and any offset (``Z``,
+  ``+02:00``, ``+0200``, ``+02``, `` UTC``; none means UTC), a date (midnight UTC), or epoch
+  seconds / milliseconds / microseconds as a number or a numeric string (by magnitude: below
+  1e11 seconds, below 1e14 milliseconds, else microseconds). A string of digits (optional sign
+  and fraction) is always an epoch number, never the ISO basic form: ``20240101`` is
+  1970-08-23T06:15:01Z, write ``2024-01-01``. Sent as UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+  (digits beyond microseconds are cut, as BigQuery keeps microseconds).
 * DATE: ``YYYY-MM-DD``, or the date part of a timestamp.
 * INT64: integers within -2^63..2^63-1 (integral floats and digit strings too); beyond the
   range the row is invalid. Values beyond +-2^53 travel as strings so JSON keeps every digit.
@@ -14,7 +18,8 @@ invalid rows fail the run or go to the dead-letter table, never silently dropped
 * NUMERIC: sent as exact decimal text; more than 9 fractional digits are rounded half-even
   to 9 (NUMERIC's scale), more than 29 integer digits or NaN/Infinity make the row invalid.
 * BOOL: booleans, or the strings ``true`` / ``false``.
-* STRING: strings as they are; numbers and booleans as their JSON text; objects as JSON text.
+* STRING: strings as they are (lone surrogates as U+FFFD, see :mod:`target_bigquery_smart.strict`);
+  numbers and booleans as their JSON text; objects as JSON text.
 * JSON: the value as JSON text.
 """
 
@@ -28,6 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from target_bigquery_smart.rows import to_json
+from target_bigquery_smart.strict import strict_text
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _JSON_SAFE_INT = 2**53
@@ -35,6 +41,8 @@ _NUMERIC_MAX_INTEGER_DIGITS = 29
 _NUMERIC_QUANTUM = decimal.Decimal("1e-9")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+#: A string that is an epoch number (see the TIMESTAMP rule above).
+_EPOCH_TEXT = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 class UnstorableValueError(ValueError):
@@ -42,6 +50,8 @@ class UnstorableValueError(ValueError):
 
 
 def _timestamp(value: Any) -> str:
+    if isinstance(value, str) and _EPOCH_TEXT.fullmatch(value.strip()):
+        value = decimal.Decimal(value.strip())
     if isinstance(value, bool):
         msg = f"boolean {value!r} is not a timestamp"
         raise UnstorableValueError(msg)
@@ -57,6 +67,8 @@ def _timestamp(value: Any) -> str:
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
     elif isinstance(value, str):
         text = value.strip().replace("z", "Z")
+        if text.upper().endswith(" UTC"):
+            text = text[:-4].rstrip() + "Z"
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         text = _COMPACT_OFFSET.sub(r"\1:\2", text) if "T" in text or " " in text else text
@@ -163,7 +175,7 @@ def _bool(value: Any) -> bool:
 
 def _string(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return strict_text(value)
     return to_json(value)
 
 

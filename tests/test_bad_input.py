@@ -875,3 +875,35 @@ def test_a_saved_state_message_and_bad_bookmarks_in_the_state_file(tmp_path, htt
     assert result.returncode == 1
     assert "'bookmarks' must map each stream name to an object, got []" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unknown_target_config_keys_are_refused_with_a_suggestion():
+    from target_bigquery_smart.settings import check_known_keys
+
+    with pytest.raises(TargetConfigError) as info:
+        run_target({"project": "p", "datset": "d", "flaten": True}, ["not even JSON"])
+    message = str(info.value)
+    assert message.startswith(
+        "Target config: unknown key(s) 'datset' (did you mean 'dataset'?), 'flaten' (did you mean 'flatten'?). "
+        "Valid keys: add_fields, add_record_metadata, api_endpoint, batch_max_bytes, batch_size,"
+    )
+    assert ", write_mode." in message
+    with pytest.raises(TargetConfigError) as info:
+        check_known_keys({"transform": {"flaten": True}}, ["transform"])
+    assert str(info.value) == (
+        "Target config 'transform': unknown key(s) 'flaten' (did you mean 'flatten'?). Valid keys: add_fields, flatten."
+    )
+    check_known_keys({"transform": {"flatten": True}, "stream_maps": {}}, ["transform", "stream_maps"])
+
+
+def test_an_unknown_target_config_key_stops_the_cli_before_any_input(tmp_path, target_config, bq_client):
+    from google.api_core.exceptions import NotFound
+
+    lines = "\n".join([schema_line(keys=()), record_line({"id": 1})]) + "\n"
+    config = {**target_config, "flaten": True}
+    result = _run(tmp_path, "target-bigquery-smart", config, input=lines, stdin=None)
+    assert result.returncode == 1
+    assert "Target config: unknown key(s) 'flaten' (did you mean 'flatten'?). Valid keys: add_fields," in result.stderr
+    assert "Traceback" not in result.stderr
+    with pytest.raises(NotFound):
+        bq_client.get_table(f"{target_config['project']}.{target_config['dataset']}.items")

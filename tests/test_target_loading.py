@@ -77,7 +77,7 @@ def test_small_batch_is_one_streaming_insert_with_explicit_insert_ids(target_con
 
     assert len(insert_spy) == 1
     assert insert_spy[0]["rows"] == 50
-    expected_ids = [insert_id("items", r, ["id"]) for r in records]
+    expected_ids = [insert_id("items", r, n) for n, r in enumerate(records, start=1)]
     assert insert_spy[0]["row_ids"] == expected_ids
     assert len(set(expected_ids)) == 50
     assert batch_spy == [{"rows": 50, "method": "streaming"}]
