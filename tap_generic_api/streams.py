@@ -453,12 +453,13 @@ class GenericAPIStream(RESTStream[Any]):
             raise StreamStoppedError(self.name)
 
     def validate_response(self, response: requests.Response) -> None:
-        """Raise per the retry policy: 429 and 500/502/503/504 retriable, other errors fatal."""
+        """Raise per the retry policy: ``rate_limit.retry_statuses`` retriable, other errors fatal."""
         if response.status_code >= HTTPStatus.BAD_REQUEST:
             retries.classify(
                 response,
                 retry_on_429=self.stream_config.rate_limit.retry_on_429,
                 message=self.response_error_message(response),
+                retry_statuses=self.stream_config.rate_limit.retry_statuses,
             )
 
     def backoff_wait_generator(self) -> Any:

@@ -166,6 +166,13 @@ STREAM_PROPERTIES = [
                 th.NumberType,
                 description="Longest wait in seconds accepted from Retry-After or backoff. Default 300.",
             ),
+            th.Property(
+                "retry_statuses",
+                th.ArrayType(th.IntegerType),
+                description=(
+                    "HTTP statuses retried with backoff. Default: 408, 429 and every 5xx except 501 and 505."
+                ),
+            ),
         ),
         description="Rate limit and retries.",
     ),
