@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -24,10 +24,11 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_generic_api import fastjson, retries, templating
+from tap_generic_api import fastjson, redirects, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
+from tap_generic_api.deadline import send_before
 from tap_generic_api.errors import ConfigError, ResponseShapeError
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
@@ -36,13 +37,12 @@ from tap_generic_api.pagination import (
     PaginationLoopError,
     SafePaginator,
     build_paginator,
-    host_of,
 )
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.proxies import proxies_for
 from tap_generic_api.ratelimit import RateLimiters
-from tap_generic_api.redact import redact_text, redact_url, strings_in
+from tap_generic_api.redact import SECRET_NAME, redact_text, redact_url, strings_in
 from tap_generic_api.responses import body_excerpt, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
@@ -51,8 +51,6 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
 
 
-#: Redirects followed for one request.
-MAX_REDIRECTS = 5
 #: Connections kept per host by requests' default adapter.
 DEFAULT_POOL_SIZE = 10
 
@@ -387,35 +385,72 @@ class GenericAPIStream(RESTStream[Any]):
         authenticated = self.authenticator(prepared_request.copy())
         RateLimiters.acquire(self._limiter)
         self._wait_out_pause()  # a 429 may have come while this thread waited for the limiter
-        # Redirects are followed here, not by requests: requests drops only the Authorization
-        # header on a redirect to another host, so an X-API-Key or a query key would follow it.
-        response = self.requests_session.send(
-            authenticated, timeout=self.timeout, allow_redirects=False, proxies=self._proxies_for(authenticated.url)
-        )
-        for _ in range(MAX_REDIRECTS):
-            if not (self.allow_redirects and response.is_redirect):
-                break
-            target = urljoin(response.url, response.headers["Location"])
-            allowed = {host_of(self._rendered.url), *self.stream_config.allowed_hosts}
-            if host_of(target) not in allowed:
-                msg = (
-                    f"Stream '{self.name}': {self.redact_url(response.url)} redirects to host '{host_of(target)}', "
-                    "not the configured host. Credentials are only sent to the configured host; add the host "
-                    "to allowed_hosts to follow it."
-                )
-                raise FatalAPIError(msg)
-            follow = prepared_request.copy()
-            follow.prepare_url(target, None)
-            if response.status_code in (301, 302, 303) and follow.method != "HEAD":
-                follow.method, follow.body = "GET", None
-                follow.headers.pop("Content-Length", None)
-            RateLimiters.acquire(self._limiter)
-            follow = self.authenticator(follow)
-            response = self.requests_session.send(
-                follow, timeout=self.timeout, allow_redirects=False, proxies=self._proxies_for(follow.url)
+        # One deadline for the whole attempt, redirects included (see deadline.py); redirects
+        # are followed by redirects.follow, which keeps credentials to their origin.
+        deadline = time.monotonic() + self.timeout
+
+        def send(request: requests.PreparedRequest) -> requests.Response:
+            return send_before(
+                self.requests_session,
+                request,
+                deadline=deadline,
+                timeout=self.timeout,
+                proxies=self._proxies_for(request.url),
             )
+
+        response = send(authenticated)
+        if self.allow_redirects and response.is_redirect:
+            response = self._follow_redirects(response, prepared_request, send)
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
+
+    def _credential_scope(self) -> redirects.CredentialScope:
+        """Where this stream's credentials may go, and which headers and parameters hold them."""
+        auth = self.stream_config.auth
+        return redirects.CredentialScope.build(
+            self._rendered.url,
+            self.stream_config.allowed_hosts,
+            headers=[
+                *([auth.header_name] if auth and auth.type == "header" else []),
+                *(name for name in self.stream_config.headers if SECRET_NAME.search(name)),
+            ],
+            params=self._query_secret_params,
+        )
+
+    def _follow_redirects(
+        self,
+        response: requests.Response,
+        prepared_request: requests.PreparedRequest,
+        send: Callable[[requests.PreparedRequest], requests.Response],
+    ) -> requests.Response:
+        """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.redirects`)."""
+
+        def send_limited(request: requests.PreparedRequest) -> requests.Response:
+            RateLimiters.acquire(self._limiter)
+            return send(request)
+
+        def on_foreign(source: str, target: str) -> None:
+            self.logger.warning(
+                "Stream '%s': %s redirects to %s, another origin; following it without credentials "
+                "(add the host to allowed_hosts to send them there).",
+                self.name,
+                self.redact_url(source),
+                self.redact_url(target),
+            )
+
+        try:
+            return redirects.follow(
+                response,
+                prepared_request,
+                scope=self._credential_scope(),
+                send=send_limited,
+                authenticate=self.authenticator,
+                on_foreign=on_foreign,
+                describe=self.redact_url,
+            )
+        except redirects.TooManyRedirectsError as exc:
+            msg = f"Stream '{self.name}': {exc}"
+            raise redirects.TooManyRedirectsError(msg) from None
 
     def _proxies_for(self, url: str | None) -> dict[str, str]:
         """Return the proxies for the URL's ``scheme://host:port``, resolved once per run.
@@ -587,7 +622,8 @@ class GenericAPIStream(RESTStream[Any]):
             if raw is not None:
                 return raw
         try:
-            return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
+            document = read_json(response, self.redact_url, self.name)
+            return records_at(document, self._data_path, url=self.redact_url(response.url))
         except ResponseShapeError as exc:
             msg = f"Stream '{self.name}': {exc}"
             raise ResponseShapeError(msg) from None
