@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import io
 import json
+import time
 import types
+import zlib
 from contextlib import redirect_stdout
 
 import backoff._sync
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
-from tap_generic_api.errors import ConfigError
+from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.redirects import TooManyRedirectsError
 from tap_generic_api.streams import APIRequestError
 from tap_generic_api.tap import TapGenericAPI
 
@@ -89,3 +96,179 @@ def test_retry_statuses_is_declared_in_the_settings():
     declared = TapGenericAPI.config_jsonschema["properties"]["rate_limit"]["properties"]["retry_statuses"]
     assert declared["type"] == ["array", "null"] or declared["type"] == "array"
     assert "501 and 505" in declared["description"]
+
+
+# --- loopback servers -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_server():
+    """A second loopback server: another port of 127.0.0.1 is another origin."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+def _received(server: HTTPServer) -> list[tuple[dict[str, str], str]]:
+    """Return (headers by lower-case name, query string) of each request the server received, in order."""
+    return [
+        ({k.lower(): v for k, v in request.headers.items()}, request.query_string.decode()) for request, _ in server.log
+    ]
+
+
+# --- item 16: one deadline per request ---------------------------------------------------------
+
+
+def test_a_body_trickled_past_the_timeout_is_a_timeout_retried_then_failed_naming_the_url(
+    httpserver, no_proxy_environment, sleeps
+):
+    requests_seen = []
+
+    def trickle(request):
+        requests_seen.append(request.path)
+
+        def body():
+            yield b"["
+            for _ in range(200):  # bounded: the server stops by itself after about 10 s
+                time.sleep(0.05)
+                yield b" "
+            yield b"]"
+
+        return Response(body(), content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(trickle)
+    tap = _tap(httpserver.url_for("/v1/items"), timeout=1, rate_limit={**FAST, "max_retries": 1})
+    with pytest.raises(APIRequestError) as info:
+        _extract(tap)
+    message = str(info.value)
+    assert message.startswith(f"Stream 'items': request to {httpserver.url_for('/v1/items')} failed after 2 attempts")
+    assert "DeadlineExceededError: no complete response within timeout (1 s for connect, headers and whole body)" in (
+        message
+    )
+    assert requests_seen == ["/v1/items", "/v1/items"]
+    assert sleeps == [1.0]
+
+
+def test_a_body_within_the_deadline_is_read_whole(httpserver, no_proxy_environment):
+    httpserver.expect_request("/v1/items").respond_with_json([{"id": i} for i in range(3)])
+    assert _extract(_tap(httpserver.url_for("/v1/items"), timeout=30)) == [{"id": 0}, {"id": 1}, {"id": 2}]
+
+
+# --- item 5: bodies ----------------------------------------------------------------------------
+
+RECORDS = [{"id": 1, "name": "Zoë"}]
+JSON_BYTES = json.dumps(RECORDS, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (gzip.compress(JSON_BYTES), {}),  # gzip without Content-Encoding
+        (zlib.compress(JSON_BYTES), {}),  # deflate (zlib) without Content-Encoding
+        (gzip.compress(JSON_BYTES), {"Content-Encoding": "gzip"}),
+        (gzip.compress(gzip.compress(JSON_BYTES)), {"Content-Encoding": "gzip"}),  # compressed twice
+        (zlib.compress(JSON_BYTES), {"Content-Encoding": "deflate"}),
+        (codecs.BOM_UTF8 + JSON_BYTES, {}),
+        (json.dumps(RECORDS).encode("utf-16"), {}),  # UTF-16 with its byte-order mark
+        (codecs.BOM_UTF32_LE + json.dumps(RECORDS).encode("utf-32-le"), {}),
+        (JSON_BYTES.decode().encode("latin-1"), {"Content-Type": "application/json; charset=ISO-8859-1"}),
+        (JSON_BYTES.decode().encode("cp1252"), {"Content-Type": "text/plain; charset=windows-1252"}),
+        (gzip.compress(codecs.BOM_UTF8 + JSON_BYTES), {}),
+    ],
+    ids=["gzip-undeclared", "zlib-undeclared", "gzip", "gzip-twice", "deflate", "utf8-bom", "utf16-bom", "utf32-bom",
+         "latin1", "cp1252", "gzip-bom"],
+)
+def test_bodies_are_read_whatever_their_encoding(httpserver, no_proxy_environment, body, headers):
+    headers = {"Content-Type": "application/json", **headers}
+    httpserver.expect_request("/v1/items").respond_with_data(body, headers=headers)
+    assert _extract(_tap(httpserver.url_for("/v1/items"))) == RECORDS
+
+
+def test_an_html_200_keeps_its_clear_error_with_an_excerpt(httpserver, no_proxy_environment):
+    page = "<html><head><script>var x=1;</script></head><body><h1>Maintenance</h1> back soon</body></html>"
+    httpserver.expect_request("/v1/items").respond_with_data(page, content_type="text/html")
+    with pytest.raises(ResponseShapeError) as info:
+        _extract(_tap(httpserver.url_for("/v1/items")))
+    assert str(info.value) == (
+        f"Stream 'items': Response from {httpserver.url_for('/v1/items')} is not JSON (status 200, content type "
+        "'text/html'): 'Maintenance back soon'"
+    )
+
+
+def test_a_body_nested_deeper_than_the_decoder_allows_names_the_stream_and_url(httpserver, no_proxy_environment):
+    httpserver.expect_request("/v1/items").respond_with_data(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ResponseShapeError) as info:
+        _extract(_tap(httpserver.url_for("/v1/items")))
+    assert str(info.value).startswith(
+        f"Stream 'items': Response from {httpserver.url_for('/v1/items')} is JSON nested deeper than the decoder allows"
+    )
+
+
+# --- item 6: redirects ------------------------------------------------------------------------
+
+COOKIE = f"session={SECRET}"
+
+
+@pytest.mark.parametrize(
+    ("auth", "credential_header"),
+    [({"type": "bearer"}, "Authorization"), ({"type": "header"}, "X-API-Key"), ({"type": "query"}, None)],
+)
+def test_a_redirect_to_another_origin_is_followed_without_credentials_and_logged(
+    httpserver, other_server, no_proxy_environment, caplog, auth, credential_header
+):
+    elsewhere = other_server.url_for("/files/items.json")
+    httpserver.expect_request("/v1/items").respond_with_data("", status=302, headers={"Location": elsewhere})
+    other_server.expect_request("/files/items.json").respond_with_json([{"id": 1}])
+    tap = _tap(httpserver.url_for("/v1/items"), auth={**auth, "provider": "VENDOR"}, headers={"Cookie": COOKIE})
+    assert _extract(tap) == [{"id": 1}]
+    ((home_headers, home_query),) = _received(httpserver)
+    ((away_headers, away_query),) = _received(other_server)
+    assert home_headers["cookie"] == COOKIE
+    if credential_header:
+        assert SECRET in home_headers[credential_header.lower()]
+    else:
+        assert home_query == f"api_key={SECRET}"
+    assert away_query == ""
+    assert {"authorization", "x-api-key", "cookie"}.isdisjoint(away_headers)
+    assert not any(SECRET in value for value in away_headers.values())
+    assert (
+        f"Stream 'items': {httpserver.url_for('/v1/items')}"
+        f"{'?api_key=***' if credential_header is None else ''} redirects to {elsewhere}, another origin; "
+        "following it without credentials" in caplog.text
+    )
+
+
+def test_a_redirect_to_an_allowed_host_keeps_the_credentials(httpserver, other_server, no_proxy_environment):
+    elsewhere = other_server.url_for("/files/items.json")
+    httpserver.expect_request("/v1/items").respond_with_data("", status=307, headers={"Location": elsewhere})
+    other_server.expect_request("/files/items.json").respond_with_json([{"id": 1}])
+    tap = _tap(
+        httpserver.url_for("/v1/items"),
+        auth={"type": "query", "provider": "VENDOR"},
+        headers={"Cookie": COOKIE},
+        allowed_hosts=[f"127.0.0.1:{other_server.port}"],
+    )
+    assert _extract(tap) == [{"id": 1}]
+    ((away_headers, away_query),) = _received(other_server)
+    assert away_query == f"api_key={SECRET}"
+    assert away_headers["cookie"] == COOKIE
+
+
+def test_a_redirect_on_the_configured_origin_keeps_the_credentials(httpserver, no_proxy_environment):
+    httpserver.expect_request("/v1/items").respond_with_data("", status=301, headers={"Location": "/v2/items"})
+    httpserver.expect_request("/v2/items").respond_with_json([{"id": 1}])
+    assert _extract(_tap(httpserver.url_for("/v1/items"), auth={"type": "header", "provider": "VENDOR"})) == [{"id": 1}]
+    assert [headers["x-api-key"] for headers, _ in _received(httpserver)] == [SECRET, SECRET]
+
+
+def test_too_many_redirects_is_an_error_naming_the_chain(httpserver, no_proxy_environment):
+    for hop in range(7):
+        location = {"Location": f"/hop{hop + 1}"}
+        httpserver.expect_request(f"/hop{hop}").respond_with_data("", status=302, headers=location)
+    with pytest.raises(TooManyRedirectsError) as info:
+        _extract(_tap(httpserver.url_for("/hop0"), auth={"type": "query", "provider": "VENDOR"}))
+    chain = " -> ".join(httpserver.url_for(f"/hop{hop}") + "?api_key=***" for hop in range(6))
+    assert str(info.value) == f"Stream 'items': more than 5 redirects: {chain} -> {httpserver.url_for('/hop6')}"
+    assert len(httpserver.log) == 6
