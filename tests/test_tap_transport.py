@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import codecs
 import gzip
 import io
 import json
+import subprocess
+import sys
 import time
 import types
 import zlib
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import backoff._sync
 import pytest
@@ -17,6 +21,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.redact import redact_text
 from tap_generic_api.redirects import TooManyRedirectsError
 from tap_generic_api.streams import APIRequestError
 from tap_generic_api.tap import TapGenericAPI
@@ -24,6 +29,7 @@ from tap_generic_api.tap import TapGenericAPI
 API = "https://api.example.com/v1/items"
 SECRET = "sk_live_NEVERLOG_5f3a9"  # must never appear in any output (see conftest)
 FAST = {"requests_per_second": 1000}
+BIN = Path(sys.executable).parent
 
 
 def _tap(url=API, **config):
@@ -272,3 +278,101 @@ def test_too_many_redirects_is_an_error_naming_the_chain(httpserver, no_proxy_en
     chain = " -> ".join(httpserver.url_for(f"/hop{hop}") + "?api_key=***" for hop in range(6))
     assert str(info.value) == f"Stream 'items': more than 5 redirects: {chain} -> {httpserver.url_for('/hop6')}"
     assert len(httpserver.log) == 6
+
+
+# --- item 7: every line the tap writes is strict JSON ------------------------------------------
+
+
+def _strict_line(line: bytes) -> dict:
+    """Parse one output line as RFC 8259 / I-JSON: UTF-8, no NaN/Infinity, no lone surrogate."""
+
+    def refuse(token):
+        msg = f"non-standard number {token} in {line[:200]!r}"
+        raise AssertionError(msg)
+
+    message = json.loads(line.decode("utf-8"), parse_constant=refuse)
+    json.dumps(message, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+    return message
+
+
+@pytest.mark.parametrize("raw_output", [True, False], ids=["records-copied-as-is", "records-decoded"])
+def test_every_line_the_tap_writes_is_strict_json(httpserver, no_proxy_environment, tmp_path, raw_output):
+    body = (
+        b'{"data": [{"id": 1, "big": 123456789012345678901234567890, "amount": 0.10000000000000000001, '
+        b'"score": NaN, "ratio": -Infinity, "name": "a\\ud800b", "emoji": "\\ud83d\\ude00"}, '
+        b'{"id": 2, "big": -98765432109876543210987654321, "score": 1.5, "name": "ok"}]}'
+    )
+    httpserver.expect_request("/v1/items").respond_with_data(body, content_type="application/json")
+    config = {"url": httpserver.url_for("/v1/items"), "data_path": "data", "destination": {"table": "items"}}
+    if not raw_output:
+        config["replication_key"] = "id"  # records are decoded to follow the bookmark
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(path)], capture_output=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")[-2000:]
+    messages = [_strict_line(line) for line in result.stdout.splitlines()]
+    records = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert records == [
+        {
+            "id": 1,
+            "big": 123456789012345678901234567890,
+            "amount": 0.1,  # json.loads reads floats; the exact text is checked below
+            "score": None,
+            "ratio": None,
+            "name": "a\ufffdb",
+            "emoji": "\U0001f600",
+        },
+        {"id": 2, "big": -98765432109876543210987654321, "score": 1.5, "name": "ok"},
+    ]
+    assert b'"amount":0.10000000000000000001' in result.stdout
+    assert b'"big":123456789012345678901234567890' in result.stdout
+    stderr = result.stderr.decode()
+    assert (
+        f"Stream 'items': response from {httpserver.url_for('/v1/items')} holds 2 NaN/Infinity number(s), which JSON "
+        "cannot carry; written as null: $.data[0].score, $.data[0].ratio"
+    ) in stderr
+    assert "holds 1 string(s) with lone UTF-16 surrogates" in stderr
+
+
+# --- item 19: secrets in every form ------------------------------------------------------------
+
+
+def _echo(request):
+    """Answer 403 quoting what an API's error page might: the Authorization header and the query."""
+    text = f"denied for {request.headers.get('Authorization')} with {request.query_string.decode()}"
+    return Response(text, status=403, content_type="text/plain")
+
+
+def test_credentials_written_into_the_url_are_masked_in_every_form(httpserver, no_proxy_environment, caplog):
+    password, token = "pw-NEVERLOG-1", "tok-NEVERLOG-2"
+    basic = base64.b64encode(f"apiuser:{password}".encode()).decode()
+    httpserver.expect_request("/v1/items").respond_with_handler(_echo)
+    url = httpserver.url_for("/v1/items").replace("http://", f"http://apiuser:{password}@") + f"?access_token={token}"
+    tap = _tap(url, auth=None, secrets={})
+    with pytest.raises(Exception, match="API error 403") as info:
+        _extract(tap)
+    message = str(info.value)
+    ((headers, _),) = _received(httpserver)
+    assert headers["authorization"] == f"Basic {basic}"  # requests sent the URL's credentials
+    assert message.endswith(": denied for Basic *** with access_token=***")
+    assert basic not in message
+    assert basic not in caplog.text
+
+
+def test_a_short_secret_is_masked_where_it_stands_as_a_token(httpserver, no_proxy_environment):
+    httpserver.expect_request("/v1/items").respond_with_handler(_echo)
+    tap = _tap(httpserver.url_for("/v1/items"), secrets={"vendor": "x9Z"})
+    with pytest.raises(Exception, match="API error 403") as info:
+        _extract(tap)
+    assert str(info.value).endswith(": denied for Bearer *** with")
+    tap = _tap(httpserver.url_for("/v1/items"), auth={"type": "query", "provider": "VENDOR"}, secrets={"vendor": "x9Z"})
+    with pytest.raises(Exception, match="API error 403") as info:
+        _extract(tap)
+    assert str(info.value).endswith(": denied for None with api_key=***")
+
+
+def test_short_secrets_are_masked_as_whole_tokens_only():
+    text = "Bearer ab1; key=ab1&x=1; tab1e ab12 'ab1' ab1/"
+    assert redact_text(text, ["ab1"]) == "Bearer ***; key=***&x=1; tab1e ab12 '***' ab1/"
