@@ -29,7 +29,7 @@ from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.deadline import send_before
-from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.errors import ConfigError, ResponseShapeError, cut_long_values
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
     NumberedPaginator,
@@ -595,8 +595,8 @@ class GenericAPIStream(RESTStream[Any]):
         return [*self._secrets, *extra]
 
     def redact_url(self, url: str | None) -> str:
-        """Return ``url`` with secrets masked (query-auth param, known secret names, values)."""
-        return self._safe(redact_url(url, self._query_secret_params))
+        """Return ``url`` with secrets masked (query-auth param, known secret names, values), long values cut."""
+        return cut_long_values(self._safe(redact_url(url, self._query_secret_params)))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Build an error message: stream, status, reason, redacted URL, short body excerpt.

@@ -21,6 +21,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.pagination import PaginationLoopError
 from tap_generic_api.redact import redact_text
 from tap_generic_api.redirects import TooManyRedirectsError
 from tap_generic_api.streams import APIRequestError
@@ -376,3 +377,43 @@ def test_a_short_secret_is_masked_where_it_stands_as_a_token(httpserver, no_prox
 def test_short_secrets_are_masked_as_whole_tokens_only():
     text = "Bearer ab1; key=ab1&x=1; tab1e ab12 'ab1' ab1/"
     assert redact_text(text, ["ab1"]) == "Bearer ***; key=***&x=1; tab1e ab12 '***' ab1/"
+
+
+# --- item 20 (tap): errors that explain, without quoting a huge value whole ---------------------
+
+
+def test_an_error_quoting_a_huge_cursor_cuts_it(httpserver, no_proxy_environment, tmp_path):
+    cursor = "c" * 10_000_000
+    page = json.dumps({"data": [{"id": 1}], "next": cursor})
+    httpserver.expect_request("/v1/items").respond_with_data(page, content_type="application/json")
+    config = {
+        "url": httpserver.url_for("/v1/items"),
+        "data_path": "data",
+        "destination": {"table": "items"},
+        "pagination": {"type": "cursor", "param": "cursor", "response_path": "next"},
+    }
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = subprocess.run(
+        [str(BIN / "tap-generic-api"), "--config", str(path)], capture_output=True, timeout=120, check=False
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    assert len(stderr) < 20_000
+    (line,) = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    url = f"{httpserver.url_for('/v1/items')}?cursor={cursor}"
+    assert line.startswith(
+        f"Error: Stream 'items': API error 414 Request-URI Too Long for {url[:497]}... ({len(url):,} characters, cut): "
+    )
+
+
+def test_a_pagination_loop_on_a_huge_cursor_quotes_it_cut(requests_mock):
+    cursor = "c" * 10_000_000
+    pages = [{"data": [{"id": 1}], "next": cursor}, {"data": [{"id": 2}], "next": "b"}]
+    requests_mock.get(API, [{"json": pages[0]}, {"json": pages[1]}, {"json": pages[0]}])
+    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "cursor", "response_path": "next"})
+    with pytest.raises(PaginationLoopError) as info:
+        _extract(tap)
+    message = str(info.value)
+    assert len(message) < 2_000
+    assert f"the API returned '{'c' * 497}... (10,000,000 characters, cut)' which was already requested" in message
