@@ -3,16 +3,22 @@
 requests' ``timeout`` bounds each socket operation, not the request: a server that sends one
 byte every 2 s never trips a 10 s timeout and holds the run forever. requests has no total
 timeout (psf/requests#3099), and urllib3's ``Timeout(total=...)`` is applied once before the
-headers, not to the body; so the body is read here, one socket read at a time, with the socket's
+headers, not to the body. So: connecting waits at most the time left; while the headers are
+awaited a timer shuts the connection's socket at the deadline (:class:`DeadlineAdapter`, which
+the stream mounts); and the body is read here, one socket read at a time, with the socket's
 timeout set to the time left before each read.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import requests
+import requests.adapters
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 from urllib3.util import Timeout
 
@@ -24,6 +30,65 @@ CHUNK_BYTES = 1 << 20
 
 class DeadlineExceededError(requests.exceptions.ReadTimeout):
     """The exchange took longer than ``timeout`` seconds in all (retried like any timeout)."""
+
+
+#: The deadline of the request this thread is sending (``time.monotonic()`` seconds), if any.
+_current = threading.local()
+
+
+class _HeadersBeforeDeadline:
+    """Mixin for urllib3 connections: shut the socket when the headers are not in by the deadline."""
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> object:
+        deadline = getattr(_current, "deadline", None)
+        if deadline is None:
+            return super().getresponse()  # type: ignore[misc]
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            timer.cancel()
+
+    def _expire(self) -> None:
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed: the response came in time after all
+
+
+class _Connection(_HeadersBeforeDeadline, HTTPConnection):
+    pass
+
+
+class _TLSConnection(_HeadersBeforeDeadline, HTTPSConnection):
+    pass
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _TLSConnection
+
+
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections stop waiting for headers at the request's deadline.
+
+    Arguments as for :class:`requests.adapters.HTTPAdapter`. Requests through a proxy keep
+    urllib3's own connections (the time left bounds each read of their headers).
+    """
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        """Create the pool manager, with pools of deadline-aware connections."""
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
 
 def send_before(
@@ -52,12 +117,19 @@ def send_before(
         requests.RequestException: The connection failed or broke (retried by the caller).
     """
     left = _time_left(deadline, timeout)
+    _current.deadline = deadline
     try:
         response = session.send(
             request, timeout=Timeout(connect=left, read=left), allow_redirects=False, proxies=proxies, stream=True
         )
     except requests.exceptions.Timeout as exc:
         raise DeadlineExceededError(_message(timeout)) from exc
+    except requests.exceptions.ConnectionError as exc:
+        if time.monotonic() >= deadline:  # the timer shut the socket while the headers trickled in
+            raise DeadlineExceededError(_message(timeout)) from exc
+        raise
+    finally:
+        _current.deadline = None
     try:
         body = _read_body(response, deadline, timeout)
     except BaseException:

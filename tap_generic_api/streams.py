@@ -28,7 +28,7 @@ from tap_generic_api import fastjson, redirects, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
-from tap_generic_api.deadline import send_before
+from tap_generic_api.deadline import DeadlineAdapter, send_before
 from tap_generic_api.errors import ConfigError, ResponseShapeError, cut_long_values
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
@@ -180,7 +180,7 @@ class GenericAPIStream(RESTStream[Any]):
         # would be opened and dropped on every request.
         size = max(DEFAULT_POOL_SIZE, stream_config.pagination.max_concurrency)
         for prefix in ("http://", "https://"):
-            self.requests_session.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size))
+            self.requests_session.mount(prefix, DeadlineAdapter(pool_connections=size, pool_maxsize=size))
         # A malformed proxy in the environment is a config error now, not at the first request.
         self._proxies_for(url)
         self.replication_key = stream_config.replication_key

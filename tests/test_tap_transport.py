@@ -7,8 +7,10 @@ import codecs
 import gzip
 import io
 import json
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import types
 import zlib
@@ -155,6 +157,62 @@ def test_a_body_trickled_past_the_timeout_is_a_timeout_retried_then_failed_namin
         message
     )
     assert requests_seen == ["/v1/items", "/v1/items"]
+    assert sleeps == [1.0]
+
+
+@pytest.fixture
+def header_trickler():
+    """A loopback server that answers each connection with a header trickled one byte every 0.05 s.
+
+    Bounded: each connection gets at most 200 bytes of it (about 10 s); the server stops with the test.
+    """
+    connections: list[int] = []
+    finished = threading.Condition()
+    stop = threading.Event()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            sent = 0
+            try:
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
+                for _ in range(200):
+                    if stop.wait(0.05):
+                        break
+                    self.request.sendall(b"a")
+                    sent += 1
+            except OSError:
+                pass  # the client gave up
+            with finished:
+                connections.append(sent)
+                finished.notify_all()
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    def lines_sent(count: int) -> list[int]:
+        """Wait until ``count`` connections have ended; return the header bytes each was sent."""
+        with finished:
+            finished.wait_for(lambda: len(connections) >= count, timeout=30)
+        return list(connections)
+
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/items", lines_sent
+    stop.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_headers_trickled_past_the_timeout_are_a_timeout(header_trickler, no_proxy_environment, sleeps):
+    url, lines_sent = header_trickler
+    tap = _tap(url, timeout=1, rate_limit={**FAST, "max_retries": 1})
+    with pytest.raises(APIRequestError) as info:
+        _extract(tap)
+    message = str(info.value)
+    assert message.startswith(f"Stream 'items': request to {url} failed after 2 attempts: DeadlineExceededError: ")
+    sent = lines_sent(2)
+    assert len(sent) == 2
+    assert all(count < 200 for count in sent)  # the tap hung up before the server's last header byte
     assert sleeps == [1.0]
 
 
