@@ -66,9 +66,7 @@ NESTED_KEYS = {
         {"type", "param", "response_path", "limit", "limit_param", "max_pages", "location", "max_concurrency"}
     ),
     "destination": frozenset({"table", "batch_size", "key_fields"}),
-    "rate_limit": frozenset(
-        {"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait", "retry_statuses"}
-    ),
+    "rate_limit": frozenset({"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait", "retry_statuses"}),
     "transform": frozenset({"flatten", "add_fields"}),
 }
 #: Keys that belong to the whole run, never to one stream.
@@ -104,6 +102,8 @@ DEFAULT_MAX_PAGES = 10_000
 DEFAULT_REQUESTS_PER_SECOND = 10.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_RETRY_WAIT_SECONDS = 300.0
+#: Lowest and highest HTTP error status (RFC 9110 section 15: 4xx client, 5xx server).
+ERROR_STATUSES = (400, 599)
 DEFAULT_INFER_SCHEMA_PAGES = 3
 DEFAULT_MAX_CONCURRENCY = 4
 
@@ -433,7 +433,8 @@ def _parse_rate_limit(raw: Mapping[str, Any], where: str) -> RateLimitConfig:
         raise ConfigError(msg)
     retry_statuses = raw.get("retry_statuses", sorted(RETRY_STATUSES))
     if not isinstance(retry_statuses, list) or not all(
-        isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in retry_statuses  # noqa: PLR2004
+        isinstance(s, int) and not isinstance(s, bool) and ERROR_STATUSES[0] <= s <= ERROR_STATUSES[1]
+        for s in retry_statuses
     ):
         msg = (
             f"{where}.retry_statuses must be a list of HTTP error statuses (integers 400 to 599), "

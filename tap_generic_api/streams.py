@@ -290,7 +290,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     @property
     def timeout(self) -> float:  # type: ignore[override]
-        """Request timeout in seconds (config ``timeout``, default 60)."""
+        """Seconds one request may take in all: connect, headers, body (config ``timeout``, default 60)."""
         return self.stream_config.timeout
 
     @property

@@ -143,7 +143,11 @@ STREAM_PROPERTIES = [
     ),
     th.Property("method", th.StringType, description=f"HTTP method: {' or '.join(METHODS)} (default GET)."),
     th.Property("data_path", th.StringType, description="Dotted path to the records; '' = root."),
-    th.Property("timeout", th.NumberType, description="Request timeout in seconds (default 60)."),
+    th.Property(
+        "timeout",
+        th.NumberType,
+        description="Seconds one request may take in all: connect, headers and whole body (default 60).",
+    ),
     th.Property("params", _STRING_MAP, description="Query parameters; values may use {variable}."),
     th.Property("headers", _STRING_MAP, description="Headers; values may use {variable}."),
     th.Property("auth", AUTH_SCHEMA, description="Authentication."),
@@ -169,9 +173,7 @@ STREAM_PROPERTIES = [
             th.Property(
                 "retry_statuses",
                 th.ArrayType(th.IntegerType),
-                description=(
-                    "HTTP statuses retried with backoff. Default: 408, 429 and every 5xx except 501 and 505."
-                ),
+                description="HTTP statuses retried with backoff. Default: 408, 429 and every 5xx except 501 and 505.",
             ),
         ),
         description="Rate limit and retries.",

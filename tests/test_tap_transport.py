@@ -191,6 +191,7 @@ def header_trickler():
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+
     def lines_sent(count: int) -> list[int]:
         """Wait until ``count`` connections have ended; return the header bytes each was sent."""
         with finished:
@@ -242,8 +243,19 @@ JSON_BYTES = json.dumps(RECORDS, ensure_ascii=False).encode()
         (JSON_BYTES.decode().encode("cp1252"), {"Content-Type": "text/plain; charset=windows-1252"}),
         (gzip.compress(codecs.BOM_UTF8 + JSON_BYTES), {}),
     ],
-    ids=["gzip-undeclared", "zlib-undeclared", "gzip", "gzip-twice", "deflate", "utf8-bom", "utf16-bom", "utf32-bom",
-         "latin1", "cp1252", "gzip-bom"],
+    ids=[
+        "gzip-undeclared",
+        "zlib-undeclared",
+        "gzip",
+        "gzip-twice",
+        "deflate",
+        "utf8-bom",
+        "utf16-bom",
+        "utf32-bom",
+        "latin1",
+        "cp1252",
+        "gzip-bom",
+    ],
 )
 def test_bodies_are_read_whatever_their_encoding(httpserver, no_proxy_environment, body, headers):
     headers = {"Content-Type": "application/json", **headers}
