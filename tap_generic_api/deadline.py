@@ -11,9 +11,12 @@ timeout set to the time left before each read.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import requests
 import requests.adapters
@@ -36,6 +39,58 @@ class DeadlineExceededError(requests.exceptions.ReadTimeout):
 _current = threading.local()
 
 
+class _Watchdog:
+    """One daemon thread that runs each registered action at its time unless cancelled first.
+
+    A ``threading.Timer`` per request would start a thread per request (about half a
+    millisecond each on a busy machine); this keeps one thread and a heap for the whole process.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._heap: list[tuple[float, int, list[Callable[[], None] | None]]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, when: float, action: Callable[[], None]) -> list[Callable[[], None] | None]:
+        """Run ``action`` at ``when`` (``time.monotonic()`` seconds); return a handle for :meth:`cancel`."""
+        handle: list[Callable[[], None] | None] = [action]
+        with self._wake:
+            heapq.heappush(self._heap, (when, next(self._order), handle))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="request-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is handle:
+                self._wake.notify()
+        return handle
+
+    @staticmethod
+    def cancel(handle: list[Callable[[], None] | None]) -> None:
+        """Keep the action of ``handle`` from running (it is dropped from the heap when due)."""
+        handle[0] = None
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2][0] is None:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                when, _, handle = self._heap[0]
+                left = when - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+                action, handle[0] = handle[0], None
+            if action is not None:
+                action()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _HeadersBeforeDeadline:
     """Mixin for urllib3 connections: shut the socket when the headers are not in by the deadline."""
 
@@ -45,13 +100,11 @@ class _HeadersBeforeDeadline:
         deadline = getattr(_current, "deadline", None)
         if deadline is None:
             return super().getresponse()  # type: ignore[misc]
-        timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
-        timer.daemon = True
-        timer.start()
+        handle = _WATCHDOG.watch(deadline, self._expire)
         try:
             return super().getresponse()  # type: ignore[misc]
         finally:
-            timer.cancel()
+            _WATCHDOG.cancel(handle)
 
     def _expire(self) -> None:
         sock = self.sock
