@@ -210,7 +210,7 @@ def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspe
         if text and b"\n" not in text and b"\r" not in text and not _SURROGATE_ESCAPE.search(text) and _utf8(text):
             try:
                 listed = _RAW_LIST.decode(text)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # read_json gives the precise error
                 listed = None
             if listed is not None and all(memoryview(r)[0] == _OPEN_BRACE for r in listed):
                 records = listed
@@ -223,7 +223,7 @@ def _raw_at(text: bytes | msgspec.Raw, segments: tuple[str, ...]) -> bytes | msg
         return text
     try:
         fields = _RAW_FIELDS.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     for end in range(len(segments), 0, -1):
         key = ".".join(segments[:end])

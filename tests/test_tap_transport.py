@@ -283,6 +283,17 @@ def test_a_body_nested_deeper_than_the_decoder_allows_names_the_stream_and_url(h
     )
 
 
+def test_records_nested_too_deep_stop_a_sync_with_the_error_naming_stream_and_url(httpserver, no_proxy_environment):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    httpserver.expect_request("/v1/items").respond_with_data(b'{"data": [{"id": 1, "tree": ' + deep + b"}]}")
+    tap = _tap(httpserver.url_for("/v1/items"), data_path="data")
+    with redirect_stdout(io.StringIO()), pytest.raises(ResponseShapeError) as info:
+        tap.sync_all()
+    assert str(info.value).startswith(
+        f"Stream 'items': Response from {httpserver.url_for('/v1/items')} is JSON nested deeper than the decoder allows"
+    )
+
+
 # --- item 6: redirects ------------------------------------------------------------------------
 
 COOKIE = f"session={SECRET}"
