@@ -36,18 +36,21 @@ class Repairs:
         non_finite: Where ``NaN`` / ``Infinity`` numbers were replaced by null, as JSON paths
             (``$.data[3].price``), in document order.
         surrogates: Strings in which lone UTF-16 surrogates were replaced by U+FFFD.
+        invalid_utf8: The text held bytes that are not UTF-8, each replaced by U+FFFD.
     """
 
     non_finite: list[str] = field(default_factory=list)
     surrogates: int = 0
+    invalid_utf8: bool = False
 
 
 def decode_strict(data: bytes | str) -> tuple[Any, Repairs]:
     r"""Decode JSON text into strict JSON values; fractional numbers become ``Decimal``.
 
-    msgspec refuses ``NaN``, ``Infinity`` and lone surrogate escapes (``"\ud800"``); such text
-    is decoded by simplejson, then each non-finite number becomes None and each lone surrogate
-    U+FFFD, so nothing written later can hold them. Integers of any size stay exact.
+    msgspec refuses ``NaN``, ``Infinity``, lone surrogate escapes (``"\ud800"``) and bytes that
+    are not UTF-8; such text is decoded by simplejson, then each non-finite number becomes None
+    and each lone surrogate or byte that is not UTF-8 U+FFFD, so nothing written later can hold
+    them. Integers of any size stay exact.
 
     Returns:
         The document and what was repaired (nothing, on the fast path).
@@ -59,8 +62,15 @@ def decode_strict(data: bytes | str) -> tuple[Any, Repairs]:
     try:
         return _decoder.decode(data), Repairs()
     except msgspec.DecodeError:
-        document = simplejson.loads(data, parse_float=decimal.Decimal, allow_nan=True)
+        pass
     repairs = Repairs()
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            data = bytes(data).decode("utf-8", "replace")
+            repairs.invalid_utf8 = True
+    document = simplejson.loads(data, parse_float=decimal.Decimal, allow_nan=True)
     return _strict(document, "$", repairs), repairs
 
 

@@ -104,7 +104,7 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
             "so the body is more likely damaged or hostile."
         )
         raise ResponseShapeError(msg) from None
-    if repairs.non_finite or repairs.surrogates:
+    if repairs.non_finite or repairs.surrogates or repairs.invalid_utf8:
         _warn_repairs(repairs, redact(response.url), stream)
     setattr(response, _CACHE_ATTR, document)
     return document
@@ -126,6 +126,13 @@ def _warn_repairs(repairs: fastjson.Repairs, url: str, stream: str) -> None:
             url,
             len(repairs.non_finite),
             shown,
+        )
+    if repairs.invalid_utf8:
+        LOGGER.warning(
+            "%s from %s holds bytes that are not UTF-8 (JSON is UTF-8, RFC 8259 section 8.1); each is "
+            "written as U+FFFD.",
+            where,
+            url,
         )
     if repairs.surrogates:
         LOGGER.warning(

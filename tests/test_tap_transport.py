@@ -418,6 +418,18 @@ def test_every_line_the_tap_writes_is_strict_json(httpserver, no_proxy_environme
     assert "holds 1 string(s) with lone UTF-16 surrogates" in stderr
 
 
+def test_bytes_that_are_not_utf8_become_replacement_characters_with_a_warning(httpserver, no_proxy_environment, caplog):
+    body = b'[{"id": 1, "name": "caf\xe9"}, {"id": 2, "name": "\xed\xa0\x80"}]'  # Latin-1, CESU-8 surrogate
+    httpserver.expect_request("/v1/items").respond_with_data(body, content_type="application/json")
+    lines = _sync_lines(_tap(httpserver.url_for("/v1/items")))
+    records = [_strict_line(line.encode())["record"] for line in lines if '"RECORD"' in line]
+    assert records == [{"id": 1, "name": "caf\ufffd"}, {"id": 2, "name": "\ufffd\ufffd\ufffd"}]
+    assert (
+        f"Stream 'items': response from {httpserver.url_for('/v1/items')} holds bytes that are not UTF-8 "
+        "(JSON is UTF-8, RFC 8259 section 8.1); each is written as U+FFFD." in caplog.text
+    )
+
+
 # --- item 19: secrets in every form ------------------------------------------------------------
 
 
