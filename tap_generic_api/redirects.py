@@ -15,12 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_generic_api.redact import SECRET_NAME
+
+if TYPE_CHECKING:
+    from tap_generic_api.config import StreamConfig
 
 #: Most redirects followed for one request (requests' own default is 30; APIs need one or two).
 MAX_REDIRECTS = 5
@@ -69,6 +73,24 @@ class CredentialScope:
             allowed_hosts=tuple(h.lower() for h in allowed_hosts),
             headers=CREDENTIAL_HEADERS | {h.lower() for h in headers},
             params=frozenset(params),
+        )
+
+    @classmethod
+    def of_stream(cls, stream_config: StreamConfig, url: str) -> CredentialScope:
+        """Return the scope of a stream whose first page is ``url`` (its rendered ``url``).
+
+        Its credentials: the ``auth.header_name`` header (auth type ``header``), configured
+        headers whose names look secret, and the ``auth.param_name`` parameter (type ``query``).
+        """
+        auth = stream_config.auth
+        return cls.build(
+            url,
+            stream_config.allowed_hosts,
+            headers=[
+                *([auth.header_name] if auth and auth.type == "header" else []),
+                *(name for name in stream_config.headers if SECRET_NAME.search(name)),
+            ],
+            params=[auth.param_name] if auth and auth.type == "query" else [],
         )
 
     def trusts(self, url: str) -> bool:

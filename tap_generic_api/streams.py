@@ -42,7 +42,7 @@ from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
 from tap_generic_api.proxies import proxies_for
 from tap_generic_api.ratelimit import RateLimiters
-from tap_generic_api.redact import SECRET_NAME, redact_text, redact_url, strings_in
+from tap_generic_api.redact import redact_text, redact_url, strings_in
 from tap_generic_api.responses import body_excerpt, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
@@ -404,19 +404,6 @@ class GenericAPIStream(RESTStream[Any]):
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
 
-    def _credential_scope(self) -> redirects.CredentialScope:
-        """Where this stream's credentials may go, and which headers and parameters hold them."""
-        auth = self.stream_config.auth
-        return redirects.CredentialScope.build(
-            self._rendered.url,
-            self.stream_config.allowed_hosts,
-            headers=[
-                *([auth.header_name] if auth and auth.type == "header" else []),
-                *(name for name in self.stream_config.headers if SECRET_NAME.search(name)),
-            ],
-            params=self._query_secret_params,
-        )
-
     def _follow_redirects(
         self,
         response: requests.Response,
@@ -442,7 +429,7 @@ class GenericAPIStream(RESTStream[Any]):
             return redirects.follow(
                 response,
                 prepared_request,
-                scope=self._credential_scope(),
+                scope=redirects.CredentialScope.of_stream(self.stream_config, self._rendered.url),
                 send=send_limited,
                 authenticate=self.authenticator,
                 on_foreign=on_foreign,
