@@ -12,7 +12,7 @@ from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
 
-from tap_generic_api.errors import OutputError
+from tap_generic_api.errors import OutputError, cut_long_values
 from tap_generic_api.redact import known_secrets, redact_text
 
 #: Errors whose message says everything the user needs; no traceback unless asked for.
@@ -179,14 +179,14 @@ def run_cli(cli: Callable[[], object]) -> None:
         cli()
     except ConfigValidationError as exc:
         for error in exc.errors or [str(exc)]:
-            sys.stderr.write(f"Config error: {redact_text(str(error), known_secrets())}\n")
+            sys.stderr.write(f"Config error: {cut_long_values(redact_text(str(error), known_secrets()))}\n")
         raise SystemExit(1) from None
     except _CLEAN_ERRORS as exc:
         if os.environ.get("TRACEBACK"):
             traceback.print_exc()
         logging.shutdown()
         # Masked like every log line: a message built from a response may hold any secret.
-        sys.stderr.write(f"Error: {redact_text(str(exc), known_secrets())}\n")
+        sys.stderr.write(f"Error: {cut_long_values(redact_text(str(exc), known_secrets()))}\n")
         raise SystemExit(1) from None
     except OutputError as exc:
         # Later writes, the interpreter's flush at exit included, go to /dev/null instead of

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from tap_generic_api.errors import ConfigError
+from tap_generic_api.retries import RETRY_STATUSES
 from tap_generic_api.templating import is_number
 from tap_generic_api.windows import MIN_WINDOW_DAYS
 
@@ -65,7 +66,7 @@ NESTED_KEYS = {
         {"type", "param", "response_path", "limit", "limit_param", "max_pages", "location", "max_concurrency"}
     ),
     "destination": frozenset({"table", "batch_size", "key_fields"}),
-    "rate_limit": frozenset({"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait"}),
+    "rate_limit": frozenset({"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait", "retry_statuses"}),
     "transform": frozenset({"flatten", "add_fields"}),
 }
 #: Keys that belong to the whole run, never to one stream.
@@ -101,6 +102,8 @@ DEFAULT_MAX_PAGES = 10_000
 DEFAULT_REQUESTS_PER_SECOND = 10.0
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_MAX_RETRY_WAIT_SECONDS = 300.0
+#: Lowest and highest HTTP error status (RFC 9110 section 15: 4xx client, 5xx server).
+ERROR_STATUSES = (400, 599)
 DEFAULT_INFER_SCHEMA_PAGES = 3
 DEFAULT_MAX_CONCURRENCY = 4
 
@@ -116,12 +119,14 @@ class RateLimitConfig:
         max_retries: Retries after the first attempt, for 429, 5xx, timeouts and connection errors.
         max_retry_wait: Longest wait in seconds the tap accepts; a longer ``Retry-After`` is
             an error rather than a silent hang.
+        retry_statuses: HTTP statuses retried (default :data:`tap_generic_api.retries.RETRY_STATUSES`).
     """
 
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
     retry_on_429: bool = True
     max_retries: int = DEFAULT_MAX_RETRIES
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT_SECONDS
+    retry_statuses: frozenset[int] = RETRY_STATUSES
 
 
 @dataclass(frozen=True)
@@ -426,6 +431,16 @@ def _parse_rate_limit(raw: Mapping[str, Any], where: str) -> RateLimitConfig:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         msg = f"{where}.max_retries must be an integer >= 0, got {max_retries!r}."
         raise ConfigError(msg)
+    retry_statuses = raw.get("retry_statuses", sorted(RETRY_STATUSES))
+    if not isinstance(retry_statuses, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and ERROR_STATUSES[0] <= s <= ERROR_STATUSES[1]
+        for s in retry_statuses
+    ):
+        msg = (
+            f"{where}.retry_statuses must be a list of HTTP error statuses (integers 400 to 599), "
+            f"got {retry_statuses!r}."
+        )
+        raise ConfigError(msg)
     return RateLimitConfig(
         requests_per_second=_positive_number(
             raw.get("requests_per_second", DEFAULT_REQUESTS_PER_SECOND), f"{where}.requests_per_second"
@@ -435,6 +450,7 @@ def _parse_rate_limit(raw: Mapping[str, Any], where: str) -> RateLimitConfig:
         max_retry_wait=_positive_number(
             raw.get("max_retry_wait", DEFAULT_MAX_RETRY_WAIT_SECONDS), f"{where}.max_retry_wait"
         ),
+        retry_statuses=frozenset(retry_statuses),
     )
 
 

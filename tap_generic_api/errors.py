@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 
@@ -51,3 +53,26 @@ class OutputError(Exception):
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """Return the first line of an exception's message, at most ``limit`` characters (its type if empty)."""
     return (str(exc).splitlines() or [type(exc).__name__])[0][:limit]
+
+
+#: Longest run of non-blank characters an error message or warning quotes whole.
+LONG_VALUE_CHARS = 500
+_LONG_RUN = re.compile(rf"\S{{{LONG_VALUE_CHARS + 1},}}")
+
+
+def cut_long_values(text: str, limit: int = LONG_VALUE_CHARS) -> str:
+    """Return ``text`` with each run of more than ``limit`` non-blank characters cut.
+
+    A value quoted in a message (a 10 MB cursor in a URL, a key list) would otherwise make the
+    message as large; the cut keeps the start and says how long the run was. Cut after secrets
+    are masked, so a secret across the cut is never half shown.
+
+    Args:
+        text: The message.
+        limit: Characters of each long run kept.
+
+    Returns:
+        The message, each long run as ``<its first limit - 3 characters>... (<length> characters,
+        cut)``; cutting again changes nothing.
+    """
+    return _LONG_RUN.sub(lambda m: f"{m.group()[: limit - 3]}... ({len(m.group()):,} characters, cut)", text)

@@ -75,17 +75,45 @@ NAMED_VALUE_BLOCKS = frozenset({"headers", "params", "variables"})
 SECRET_NAME = re.compile(r"auth|key|token|secret|passw|signature|cookie|session|credential", re.IGNORECASE)
 
 
+def url_secrets(url: str) -> list[str]:
+    """Return the credentials written into a URL, in every form an API could echo them.
+
+    The password of a ``user:password@`` part (the user name when there is no password: a
+    token sent as the user), and ``user:password`` itself, whose base64 is the ``Authorization:
+    Basic`` token requests sends for it (RFC 7617); and the values of query parameters whose names
+    look secret (:data:`SENSITIVE_PARAMS`, :data:`SECRET_NAME`). Each as written and
+    percent-decoded. A URL too malformed to split yields what can be found.
+    """
+    found: list[str] = []
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return found
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        found += [password or user, userinfo]
+        found += [unquote(password or user), f"{unquote(user)}:{unquote(password)}" if password else ""]
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in SENSITIVE_PARAMS or SECRET_NAME.search(name):
+            found.append(value)
+    return [s for s in dict.fromkeys(found) if s]
+
+
 def secret_values(config: object) -> list[str]:
     """Return every string held under a secret key (:data:`SECRET_CONFIG_KEYS`) of a config.
 
     Also the values of ``headers``, ``params`` and ``variables`` entries whose names look
     secret (``X-API-Key``, ``token``): a key written there instead of in ``secrets`` is masked
-    too. Searches at any depth, including nested ``streams`` blocks.
+    too; and credentials written into a ``url`` (:func:`url_secrets`). Searches at any depth,
+    including nested ``streams`` blocks.
     """
     found: list[str] = []
     if isinstance(config, Mapping):
         for key, value in config.items():
-            if key in SECRET_CONFIG_KEYS:
+            if key == "url" and isinstance(value, str):
+                found.extend(url_secrets(value))
+            elif key in SECRET_CONFIG_KEYS:
                 found.extend(strings_in(value))
             elif key in NAMED_VALUE_BLOCKS and isinstance(value, Mapping):
                 for name, item in value.items():
@@ -107,17 +135,40 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each secret in ``text`` with ``***``, longest first.
 
     Each secret is also masked in the forms APIs echo it in (:func:`_variants`). Longest
-    first, so a secret that contains a shorter one is masked whole. A text that, decoded
+    first, so a secret that contains a shorter one is masked whole. A secret shorter than
+    :data:`SHORT_SECRET_CHARS` is masked where it stands as a whole token. A text that, decoded
     (HTML entities, JSON escapes, percent-encoding, UTF-8 read as Latin-1), still shows a
     secret is replaced whole by :data:`WITHHELD`: the encodings are too many to list.
     """
-    known = [s for s in secrets if s and len(s) >= 4]
+    secrets = [s for s in secrets if s]
+    known = [s for s in secrets if len(s) >= SHORT_SECRET_CHARS]
     variants = {v for s in known for v in _variants(s)}
     for secret in sorted(variants, key=len, reverse=True):
         text = text.replace(secret, MASK)
+    short = frozenset(s for s in secrets if len(s) < SHORT_SECRET_CHARS)
+    if short:
+        text = _short_secret_tokens(short).sub(MASK, text)
     if known and any(secret in view for view in _decoded_views(text) for secret in known):
         return WITHHELD
     return text
+
+
+#: Secrets shorter than this are masked only where they stand as a whole token (see below).
+SHORT_SECRET_CHARS = 4
+#: Characters of a credential token (RFC 9110 section 11.2, token68, without the trailing ``=``).
+_CREDENTIAL_CHAR = r"[A-Za-z0-9\-._~+/]"
+
+
+@functools.lru_cache(maxsize=64)
+def _short_secret_tokens(secrets: frozenset[str]) -> re.Pattern[str]:
+    """Return a pattern matching any of ``secrets`` as a whole token.
+
+    A secret of one to three characters occurs inside ordinary words and numbers; masking every
+    occurrence would garble each message. As a whole token (``Bearer ab1``, ``key=ab1&``,
+    ``"ab1"``) it is masked: neither preceded nor followed by a token68 character.
+    """
+    choices = "|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True))
+    return re.compile(f"(?<!{_CREDENTIAL_CHAR})(?:{choices})(?!{_CREDENTIAL_CHAR})")
 
 
 _JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -194,9 +245,9 @@ def install_log_redaction(secrets: Iterable[str]) -> None:
     DEBUG). Calling it again adds more secrets.
 
     Args:
-        secrets: Secret strings (shorter than 4 characters are ignored).
+        secrets: Secret strings (shorter than 4 characters are masked as whole tokens only).
     """
-    new = {s for s in secrets if s and len(s) >= 4}
+    new = {s for s in secrets if s}
     current = logging.getLogRecordFactory()
     base = getattr(current, "_redaction_base", current)
     known = getattr(current, "_redaction_secrets", set()) | new

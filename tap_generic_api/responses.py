@@ -5,7 +5,9 @@ Records that go out unchanged can also be read undecoded (:func:`raw_records_at`
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -15,6 +17,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_generic_api import fastjson
+from tap_generic_api.encodings import json_text
 from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.paths import MISSING, DottedPath
 from tap_generic_api.redact import redact_url
@@ -25,6 +28,7 @@ SECRET_MARGIN_CHARS = 4096
 BODY_EXCERPT_CHARS = 300
 
 _CACHE_ATTR = "_tap_generic_api_json"
+LOGGER = logging.getLogger("tap_generic_api.responses")
 
 
 _CHARSET = re.compile(r"charset\s*=\s*([^;\s]+)", re.IGNORECASE)
@@ -89,35 +93,36 @@ def declared_charset(response: requests.Response) -> str:
     return match.group(1).strip("\"'").lower().replace("_", "-") if match else ""
 
 
-def read_json(response: requests.Response, redact: Callable[[str], str] = redact_url) -> Any:
+def read_json(response: requests.Response, redact: Callable[[str], str] = redact_url, stream: str = "") -> Any:
     """Decode the body once and cache it on the response (paginator and parser share it).
 
     Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit; ``NaN`` and
     ``Infinity`` are accepted. An empty body (204 No Content; other empty answers are refused by
-    :func:`check_body` first) is ``None``: no records. A
-    body in a declared non-UTF-8 charset is decoded with it.
+    :func:`check_body` first) is ``None``: no records. A byte-order mark, or a declared charset
+    other than UTF-8, is honoured (:func:`tap_generic_api.encodings.json_text`).
 
     Args:
         response: A 2xx response.
         redact: Masks secrets in a URL or text, for the error message.
+        stream: The stream's name, for the warning about values made strict JSON.
 
     Returns:
         The decoded document.
 
     Raises:
         ResponseShapeError: The body is not JSON (an HTML error page sent with status 200);
-            the message gives the URL (secrets redacted), content type and an excerpt.
+            the message gives the URL (secrets redacted), content type and an excerpt. Or it
+            is nested deeper than the decoder allows (the message gives the URL).
     """
     cached = getattr(response, _CACHE_ATTR, MISSING)
     if cached is not MISSING:
         return cached
-    declared = declared_charset(response)
-    body: str | bytes = response.text if declared and declared not in ("utf-8", "utf8") else response.content
-    if not body or not (body.strip() if isinstance(body, str) else body.strip()):
-        setattr(response, _CACHE_ATTR, None)
-        return None
     try:
-        document = fastjson.loads(body)
+        body = json_text(response.content, declared_charset(response))
+        if not body.strip():
+            setattr(response, _CACHE_ATTR, None)
+            return None
+        document, repairs = fastjson.decode_strict(body)
     except ValueError:
         msg = (
             f"Response from {redact(response.url)} is not JSON "
@@ -125,8 +130,51 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
             f"{redact(response.headers.get('Content-Type', 'unknown'))!r}): {body_excerpt(response, redact=redact)!r}"
         )
         raise ResponseShapeError(msg) from None
+    except RecursionError:
+        msg = (
+            f"Response from {redact(response.url)} is JSON nested deeper than the decoder allows "
+            f"(about {sys.getrecursionlimit()} levels of arrays and objects); no API's records are that deep, "
+            "so the body is more likely damaged or hostile."
+        )
+        raise ResponseShapeError(msg) from None
+    if repairs.non_finite or repairs.surrogates or repairs.invalid_utf8:
+        _warn_repairs(repairs, redact(response.url), stream)
     setattr(response, _CACHE_ATTR, document)
     return document
+
+
+def _warn_repairs(repairs: fastjson.Repairs, url: str, stream: str) -> None:
+    """Log what was changed to make a body strict JSON (RFC 8259 has no NaN; I-JSON no lone surrogate).
+
+    ``NaN`` / ``Infinity`` become null rather than stopping the run: every other value of the
+    page is sound, JSON (and so every Singer target) cannot carry them, and null is how APIs that
+    write them mean "no value"; the warning says where, so the change is never silent.
+    """
+    where = f"Stream '{stream}': response" if stream else "Response"
+    if repairs.non_finite:
+        shown = ", ".join(repairs.non_finite[:5]) + (" ..." if len(repairs.non_finite) > 5 else "")  # noqa: PLR2004
+        LOGGER.warning(
+            "%s from %s holds %d NaN/Infinity number(s), which JSON cannot carry; written as null: %s",
+            where,
+            url,
+            len(repairs.non_finite),
+            shown,
+        )
+    if repairs.invalid_utf8:
+        LOGGER.warning(
+            "%s from %s holds bytes that are not UTF-8 (JSON is UTF-8, RFC 8259 section 8.1); each is "
+            "written as U+FFFD.",
+            where,
+            url,
+        )
+    if repairs.surrogates:
+        LOGGER.warning(
+            "%s from %s holds %d string(s) with lone UTF-16 surrogates (not Unicode text); "
+            "each such surrogate is written as U+FFFD.",
+            where,
+            url,
+            repairs.surrogates,
+        )
 
 
 def records_at(document: Any, path: DottedPath, *, url: str) -> list[Any]:
@@ -171,6 +219,8 @@ _RAW_CACHE_ATTR = "_tap_generic_api_raw_records"
 _RAW_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _OPEN_BRACE = ord("{")
+#: A ``\uD800``-``\uDFFF`` escape: maybe a lone surrogate, which the decoding path replaces.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspec.Raw] | None:
@@ -197,10 +247,10 @@ def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspe
     if declared_charset(response) in ("", "utf-8", "utf8"):
         found = _raw_at(response.content, path.segments)
         text = bytes(found) if found is not None else b""
-        if text and b"\n" not in text and b"\r" not in text and _utf8(text):
+        if text and b"\n" not in text and b"\r" not in text and not _SURROGATE_ESCAPE.search(text) and _utf8(text):
             try:
                 listed = _RAW_LIST.decode(text)
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):  # read_json gives the precise error
                 listed = None
             if listed is not None and all(memoryview(r)[0] == _OPEN_BRACE for r in listed):
                 records = listed
@@ -213,7 +263,7 @@ def _raw_at(text: bytes | msgspec.Raw, segments: tuple[str, ...]) -> bytes | msg
         return text
     try:
         fields = _RAW_FIELDS.decode(text)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     for end in range(len(segments), 0, -1):
         key = ".".join(segments[:end])

@@ -2,8 +2,18 @@
 
 * 429: wait ``Retry-After`` when present (seconds or an HTTP date, RFC 9110 section 10.2.3),
   else ``2^attempt`` seconds; ``retry_on_429: false`` fails at once.
-* 500, 502, 503, 504, timeouts and connection errors: wait ``2^attempt`` seconds.
+* The other transient statuses (:data:`RETRY_STATUSES`), timeouts and connection errors:
+  wait ``2^attempt`` seconds.
 * Any other 4xx or 5xx fails at once.
+
+The transient statuses are the ones whose meaning says "try again later" rather than "this
+request is wrong": every 5xx (RFC 9110 section 15.6: the server failed) except 501 Not
+Implemented and 505 HTTP Version Not Supported (section 15.6.2 / 15.6.6: the same request will
+fail again), which covers the 520-524 that CDNs answer for trouble at the origin (Cloudflare's
+"5xx errors" documentation: unknown error, web server down, connection timed out, origin
+unreachable, timeout), and 408 Request Timeout (RFC 9110 section 15.5.9: the server closed an
+idle connection; the request may be repeated) and 429 Too Many Requests (RFC 6585 section 4).
+``rate_limit.retry_statuses`` replaces the set.
 * After ``max_retries`` retries the last error is raised.
 
 The waits are produced by a ``backoff`` wait generator (plugged into the SDK's
@@ -21,8 +31,8 @@ from http import HTTPStatus
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-#: 5xx answers worth retrying (the seed's list).
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Statuses retried by default (see the module docstring for the sources).
+RETRY_STATUSES = frozenset({408, 429, *(status for status in range(500, 600) if status not in (501, 505))})
 
 
 class RetryWaitTooLongError(FatalAPIError):
@@ -99,25 +109,33 @@ def wait_generator(
     return generator
 
 
-def classify(response: requests.Response, *, retry_on_429: bool, message: str) -> None:
+def classify(
+    response: requests.Response,
+    *,
+    retry_on_429: bool,
+    message: str,
+    retry_statuses: frozenset[int] = RETRY_STATUSES,
+) -> None:
     """Raise the error a non-2xx response calls for; return quietly on success.
 
     Args:
         response: The response.
         retry_on_429: Whether 429 is retried.
         message: Error text (stream, status, redacted URL, body excerpt).
+        retry_statuses: The statuses retried (``rate_limit.retry_statuses``; default
+            :data:`RETRY_STATUSES`).
 
     Raises:
-        RetriableAPIError: 429 (when retried) or a retryable 5xx.
+        RetriableAPIError: A status in ``retry_statuses`` (429 only when ``retry_on_429``).
         FatalAPIError: Any other 4xx or 5xx.
     """
     status = response.status_code
     if status < HTTPStatus.BAD_REQUEST:
         return
-    if status == HTTPStatus.TOO_MANY_REQUESTS:
+    if status == HTTPStatus.TOO_MANY_REQUESTS and status in retry_statuses:
         if retry_on_429:
             raise RetriableAPIError(message, response)
         raise FatalAPIError(message + " (rate_limit.retry_on_429 is false)")
-    if status in RETRY_STATUSES:
+    if status in retry_statuses:
         raise RetriableAPIError(message, response)
     raise FatalAPIError(message)

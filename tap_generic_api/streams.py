@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -24,11 +24,12 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_generic_api import fastjson, retries, templating
+from tap_generic_api import fastjson, redirects, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
-from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.deadline import DeadlineAdapter, send_before
+from tap_generic_api.errors import ConfigError, ResponseShapeError, cut_long_values
 from tap_generic_api.first_page import FirstPageCheck
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
@@ -37,7 +38,6 @@ from tap_generic_api.pagination import (
     PaginationLoopError,
     SafePaginator,
     build_paginator,
-    host_of,
 )
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.progress import Progress, SummaryMetric
@@ -52,8 +52,6 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
 
 
-#: Redirects followed for one request.
-MAX_REDIRECTS = 5
 #: Connections kept per host by requests' default adapter.
 DEFAULT_POOL_SIZE = 10
 
@@ -184,7 +182,7 @@ class GenericAPIStream(RESTStream[Any]):
         # would be opened and dropped on every request.
         size = max(DEFAULT_POOL_SIZE, stream_config.pagination.max_concurrency)
         for prefix in ("http://", "https://"):
-            self.requests_session.mount(prefix, requests.adapters.HTTPAdapter(pool_connections=size, pool_maxsize=size))
+            self.requests_session.mount(prefix, DeadlineAdapter(pool_connections=size, pool_maxsize=size))
         # A malformed proxy in the environment is a config error now, not at the first request.
         self._proxies_for(url)
         self.replication_key = stream_config.replication_key
@@ -294,7 +292,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     @property
     def timeout(self) -> float:  # type: ignore[override]
-        """Request timeout in seconds (config ``timeout``, default 60)."""
+        """Seconds one request may take in all: connect, headers, body (config ``timeout``, default 60)."""
         return self.stream_config.timeout
 
     @property
@@ -390,35 +388,59 @@ class GenericAPIStream(RESTStream[Any]):
         authenticated = self.authenticator(prepared_request.copy())
         RateLimiters.acquire(self._limiter)
         self._wait_out_pause()  # a 429 may have come while this thread waited for the limiter
-        # Redirects are followed here, not by requests: requests drops only the Authorization
-        # header on a redirect to another host, so an X-API-Key or a query key would follow it.
-        response = self.requests_session.send(
-            authenticated, timeout=self.timeout, allow_redirects=False, proxies=self._proxies_for(authenticated.url)
-        )
-        for _ in range(MAX_REDIRECTS):
-            if not (self.allow_redirects and response.is_redirect):
-                break
-            target = urljoin(response.url, response.headers["Location"])
-            allowed = {host_of(self._rendered.url), *self.stream_config.allowed_hosts}
-            if host_of(target) not in allowed:
-                msg = (
-                    f"Stream '{self.name}': {self.redact_url(response.url)} redirects to host '{host_of(target)}', "
-                    "not the configured host. Credentials are only sent to the configured host; add the host "
-                    "to allowed_hosts to follow it."
-                )
-                raise FatalAPIError(msg)
-            follow = prepared_request.copy()
-            follow.prepare_url(target, None)
-            if response.status_code in (301, 302, 303) and follow.method != "HEAD":
-                follow.method, follow.body = "GET", None
-                follow.headers.pop("Content-Length", None)
-            RateLimiters.acquire(self._limiter)
-            follow = self.authenticator(follow)
-            response = self.requests_session.send(
-                follow, timeout=self.timeout, allow_redirects=False, proxies=self._proxies_for(follow.url)
+        # One deadline for the whole attempt, redirects included (see deadline.py); redirects
+        # are followed by redirects.follow, which keeps credentials to their origin.
+        deadline = time.monotonic() + self.timeout
+
+        def send(request: requests.PreparedRequest) -> requests.Response:
+            return send_before(
+                self.requests_session,
+                request,
+                deadline=deadline,
+                timeout=self.timeout,
+                proxies=self._proxies_for(request.url),
             )
+
+        response = send(authenticated)
+        if self.allow_redirects and response.is_redirect:
+            response = self._follow_redirects(response, prepared_request, send)
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
+
+    def _follow_redirects(
+        self,
+        response: requests.Response,
+        prepared_request: requests.PreparedRequest,
+        send: Callable[[requests.PreparedRequest], requests.Response],
+    ) -> requests.Response:
+        """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.redirects`)."""
+
+        def send_limited(request: requests.PreparedRequest) -> requests.Response:
+            RateLimiters.acquire(self._limiter)
+            return send(request)
+
+        def on_foreign(source: str, target: str) -> None:
+            self.logger.warning(
+                "Stream '%s': %s redirects to %s, another origin; following it without credentials "
+                "(add the host to allowed_hosts to send them there).",
+                self.name,
+                self.redact_url(source),
+                self.redact_url(target),
+            )
+
+        try:
+            return redirects.follow(
+                response,
+                prepared_request,
+                scope=redirects.CredentialScope.of_stream(self.stream_config, self._rendered.url),
+                send=send_limited,
+                authenticate=self.authenticator,
+                on_foreign=on_foreign,
+                describe=self.redact_url,
+            )
+        except redirects.TooManyRedirectsError as exc:
+            msg = f"Stream '{self.name}': {exc}"
+            raise redirects.TooManyRedirectsError(msg) from None
 
     def _proxies_for(self, url: str | None) -> dict[str, str]:
         """Return the proxies for the URL's ``scheme://host:port``, resolved once per run.
@@ -456,7 +478,7 @@ class GenericAPIStream(RESTStream[Any]):
             raise StreamStoppedError(self.name)
 
     def validate_response(self, response: requests.Response) -> None:
-        """Raise per the retry policy: 429 and 500/502/503/504 retriable, other errors fatal.
+        """Raise per the retry policy: ``rate_limit.retry_statuses`` retriable, other errors fatal.
 
         A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.responses.check_body`).
         """
@@ -465,6 +487,7 @@ class GenericAPIStream(RESTStream[Any]):
                 response,
                 retry_on_429=self.stream_config.rate_limit.retry_on_429,
                 message=self.response_error_message(response),
+                retry_statuses=self.stream_config.rate_limit.retry_statuses,
             )
         check_body(response, f"Stream '{self.name}': {self.redact_url(response.url)}")
 
@@ -566,8 +589,8 @@ class GenericAPIStream(RESTStream[Any]):
         return [*self._secrets, *extra]
 
     def redact_url(self, url: str | None) -> str:
-        """Return ``url`` with secrets masked (query-auth param, known secret names, values)."""
-        return self._safe(redact_url(url, self._query_secret_params))
+        """Return ``url`` with secrets masked (query-auth param, known secret names, values), long values cut."""
+        return cut_long_values(self._safe(redact_url(url, self._query_secret_params)))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Build an error message: stream, status, reason, redacted URL, short body excerpt.
@@ -590,12 +613,14 @@ class GenericAPIStream(RESTStream[Any]):
     def _records_of(self, response: requests.Response) -> list[Any]:
         try:
             if self._first_page.pending:  # until a page with records passes; before any is written
-                self._first_page.check(read_json(response, self.redact_url), self.redact_url(response.url))
+                self._first_page.check(read_json(response, self.redact_url, self.name), self.redact_url(response.url))
             if self._raw_records:
                 raw = raw_records_at(response, self._data_path)
                 if raw is not None:
                     return raw
-            return records_at(read_json(response, self.redact_url), self._data_path, url=self.redact_url(response.url))
+            return records_at(
+                read_json(response, self.redact_url, self.name), self._data_path, url=self.redact_url(response.url)
+            )
         except ResponseShapeError as exc:
             msg = f"Stream '{self.name}': {exc}"
             raise ResponseShapeError(msg) from None

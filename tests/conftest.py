@@ -42,6 +42,18 @@ def _no_secret_in_output(request, caplog, capsys):
         assert LEAK_MARKER not in text, f"a secret leaked into {where}"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_log_redaction():
+    """Give each test the log record factory it started with.
+
+    The plugins install their secret masking process-wide (as they should in a run); a secret
+    one test registers, such as a one-letter token, must not mask words in later tests' logs.
+    """
+    factory = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(factory)
+
+
 @pytest.fixture(scope="session")
 def httpserver_listen_address():
     """pytest-httpserver listens on loopback only."""

@@ -727,12 +727,12 @@ def test_concurrent_offsets_when_the_api_ignores_limit_give_each_record_once(req
     assert [r["id"] for r in _extract(tap)] == list(range(100))
 
 
-def test_redirect_to_another_host_is_refused_and_the_key_not_sent(requests_mock):
+def test_redirect_to_another_host_is_followed_without_the_key(requests_mock):
     requests_mock.get(API, status_code=302, headers={"Location": "https://elsewhere.example/steal"})
-    elsewhere = requests_mock.get("https://elsewhere.example/steal", json=[])
-    with pytest.raises(Exception, match="redirects to host 'elsewhere.example'"):
-        _extract(_tap(auth={"type": "header", "provider": "VENDOR"}))
-    assert elsewhere.call_count == 0
+    elsewhere = requests_mock.get("https://elsewhere.example/steal", json=[{"id": 1}])
+    assert _extract(_tap(auth={"type": "header", "provider": "VENDOR"})) == [{"id": 1}]
+    assert elsewhere.call_count == 1
+    assert "X-API-Key" not in elsewhere.last_request.headers
 
 
 def test_redirect_on_the_same_host_is_followed_with_credentials(requests_mock):
