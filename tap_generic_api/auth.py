@@ -19,9 +19,9 @@ from singer_sdk.authenticators import (
 )
 from singer_sdk.exceptions import RetriableAPIError
 
+from plugin_kit.redact import known_secrets, redact_text
 from tap_generic_api.config import AuthConfig, OAuth2Config
 from tap_generic_api.errors import CredentialError
-from tap_generic_api.redact import known_secrets, redact_text
 
 logger = logging.getLogger("tap_generic_api.auth")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tap_generic_api.errors import ConfigError
+from plugin_kit.errors import ConfigError
 from tap_generic_api.retries import RETRY_STATUSES
 from tap_generic_api.templating import is_number
 from tap_generic_api.windows import MIN_WINDOW_DAYS
@@ -184,7 +184,7 @@ class PaginationConfig:
         max_pages: Safety stop: most pages requested for one stream in one run.
         location: Where the token and page size go: ``query`` parameters or the JSON ``body``.
         max_concurrency: Most pages fetched at once (offset and page pagination with a ``limit``);
-            how many is tuned while the stream runs (:mod:`tap_generic_api.concurrency`). With
+            how many is tuned while the stream runs (:mod:`plugin_kit.concurrency`). With
             ``date_window_size``, the most date windows fetched at once.
     """
 

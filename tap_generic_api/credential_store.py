@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from tap_generic_api.errors import ConfigError, CredentialError
+from plugin_kit.errors import ConfigError
+from tap_generic_api.errors import CredentialError
 
 # google-cloud-bigquery and google-cloud-kms are imported when a store is used: most runs
 # take their secrets from config, and the two libraries take longer to import than a small

@@ -14,8 +14,8 @@ from typing import Any
 
 from singer_sdk.io_base import SingerMessageType, SingerWriter
 
-from tap_generic_api import fastjson
-from tap_generic_api.errors import OutputError
+from plugin_kit import fastjson
+from plugin_kit.errors import OutputError
 
 #: Bytes buffered before a write to stdout.
 FLUSH_BYTES = 1 << 16

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_generic_api.redact import SECRET_NAME
+from plugin_kit.redact import SECRET_NAME
 
 if TYPE_CHECKING:
     from tap_generic_api.config import StreamConfig

@@ -16,11 +16,11 @@ import msgspec
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_generic_api import fastjson
+from plugin_kit import fastjson
+from plugin_kit.redact import redact_url
 from tap_generic_api.encodings import json_text
 from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.paths import MISSING, DottedPath
-from tap_generic_api.redact import redact_url
 
 #: Characters read past a cut before masking, so a secret across the cut (up to this long) is masked whole.
 SECRET_MARGIN_CHARS = 4096

@@ -24,12 +24,17 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from tap_generic_api import fastjson, redirects, retries, templating
+from plugin_kit import fastjson
+from plugin_kit.concurrency import AheadTuner, DaemonPool, in_order
+from plugin_kit.errors import ConfigError, cut_long_values
+from plugin_kit.progress import Progress, SummaryMetric
+from plugin_kit.proxies import proxies_for
+from plugin_kit.redact import redact_text, redact_url, strings_in
+from tap_generic_api import redirects, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
-from tap_generic_api.concurrency import AheadTuner, DaemonPool, in_order
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.deadline import DeadlineAdapter, send_before
-from tap_generic_api.errors import ConfigError, ResponseShapeError, cut_long_values
+from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.first_page import FirstPageCheck
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
@@ -40,10 +45,7 @@ from tap_generic_api.pagination import (
     build_paginator,
 )
 from tap_generic_api.paths import DottedPath
-from tap_generic_api.progress import Progress, SummaryMetric
-from tap_generic_api.proxies import proxies_for
 from tap_generic_api.ratelimit import RateLimiters
-from tap_generic_api.redact import redact_text, redact_url, strings_in
 from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows

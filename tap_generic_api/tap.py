@@ -11,8 +11,11 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from plugin_kit.cli import exit_on_signal, register_clean_error, run_cli
+from plugin_kit.errors import ConfigError
+from plugin_kit.proxies import proxy_passwords
+from plugin_kit.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
-from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
 from tap_generic_api.config import (
     AUTH_TYPES,
     DEFAULT_INFER_SCHEMA_PAGES,
@@ -25,12 +28,10 @@ from tap_generic_api.config import (
 )
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
-from tap_generic_api.errors import ConfigError, ResponseShapeError
+from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
-from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.ratelimit import RateLimiters
-from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
 from tap_generic_api.unused_keys import check_unused_keys

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tap_generic_api.errors import ConfigError
+from plugin_kit.errors import ConfigError
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")

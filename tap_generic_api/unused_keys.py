@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from plugin_kit.errors import ConfigError
+from plugin_kit.redact import strings_in
 from tap_generic_api import templating
 from tap_generic_api.config import STREAM_KEYS, StreamConfig
-from tap_generic_api.errors import ConfigError
-from tap_generic_api.redact import strings_in
 
 _ONE_REQUEST = "type 'none' makes one request"
 _AHEAD = (

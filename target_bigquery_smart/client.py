@@ -12,9 +12,9 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from google.oauth2 import service_account
 
-from tap_generic_api.errors import first_line
-from tap_generic_api.proxies import proxies_for
-from tap_generic_api.redact import redact_text, strings_in
+from plugin_kit.errors import first_line
+from plugin_kit.proxies import proxies_for
+from plugin_kit.redact import redact_text, strings_in
 from target_bigquery_smart.settings import TargetConfigError
 
 #: Where the client sends requests without ``api_endpoint``.

@@ -39,7 +39,7 @@ import requests
 from google.api_core.exceptions import Conflict, GoogleAPICallError, GoogleAPIError, NotFound
 from google.cloud import bigquery
 
-from tap_generic_api.fastjson import dumps_lines
+from plugin_kit.fastjson import dumps_lines
 from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.row_sizes import MAX_LOAD_ROW_BYTES, oversized_rows, streaming_sizes
 from target_bigquery_smart.rows import KEY_HASH_COLUMN

@@ -13,8 +13,8 @@ import simplejson
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from tap_generic_api import fastjson
-from tap_generic_api.errors import first_line
+from plugin_kit import fastjson
+from plugin_kit.errors import first_line
 from target_bigquery_smart.errors import cut
 
 #: Characters of a bad line quoted in an error message.

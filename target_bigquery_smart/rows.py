@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from tap_generic_api import fastjson
+from plugin_kit import fastjson
 from target_bigquery_smart.strict import strict_value
 
 _encoder = msgspec.json.Encoder(decimal_format="number")

@@ -16,7 +16,7 @@ from google.cloud import bigquery
 from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.sinks import BatchSink
 
-from tap_generic_api.concurrency import DaemonPool
+from plugin_kit.concurrency import DaemonPool
 from target_bigquery_smart import loader
 from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.rows import KEY_HASH_COLUMN, insert_id, render_add_fields, to_json

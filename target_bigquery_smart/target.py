@@ -20,11 +20,11 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, InvalidJSONSchema, RecordsWithoutSchemaException
 
-from tap_generic_api.cli import exit_on_signal, register_clean_error, run_cli
-from tap_generic_api.errors import OutputError, first_line
-from tap_generic_api.progress import Progress, SummaryMetric
-from tap_generic_api.proxies import proxy_passwords
-from tap_generic_api.redact import install_log_redaction, redact_text, secret_values
+from plugin_kit.cli import exit_on_signal, register_clean_error, run_cli
+from plugin_kit.errors import OutputError, first_line
+from plugin_kit.progress import Progress, SummaryMetric
+from plugin_kit.proxies import proxy_passwords
+from plugin_kit.redact import install_log_redaction, redact_text, secret_values
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.errors import api_error_text, cut

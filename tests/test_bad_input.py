@@ -20,9 +20,10 @@ from conftest import BIN, table_rows
 from test_target_loading import record_line, run_target, schema_line, state_line
 from werkzeug import Response
 
-from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
+from plugin_kit.errors import ConfigError
+from plugin_kit.redact import WITHHELD
+from tap_generic_api.errors import CredentialError, ResponseShapeError
 from tap_generic_api.pagination import PaginationLoopError
-from tap_generic_api.redact import WITHHELD
 from tap_generic_api.tap import TapGenericAPI
 from target_bigquery_smart.reader import InputError
 from target_bigquery_smart.settings import TargetConfigError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_generic_api.concurrency import AheadTuner
+from plugin_kit.concurrency import AheadTuner
 
 
 def simulate(pages: int, latency: float, work: float, most: int, rps: float | None = None) -> tuple[float, list[int]]:

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import BIN
 
-from tap_generic_api.errors import ConfigError
+from plugin_kit.errors import ConfigError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"

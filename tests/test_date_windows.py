@@ -17,8 +17,8 @@ from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import FatalAPIError
 from werkzeug import Response
 
-from tap_generic_api.concurrency import in_order
-from tap_generic_api.errors import ConfigError
+from plugin_kit.concurrency import in_order
+from plugin_kit.errors import ConfigError
 from tap_generic_api.streams import WindowTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 from tap_generic_api.windows import date_windows

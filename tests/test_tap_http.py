@@ -14,10 +14,10 @@ import backoff._sync
 import pytest
 import requests
 
+from plugin_kit.errors import ConfigError
+from plugin_kit.proxies import proxy_passwords
 from tap_generic_api import streams as tap_streams
-from tap_generic_api.errors import ConfigError
 from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
-from tap_generic_api.proxies import proxy_passwords
 from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.retries import RetryWaitTooLongError
 from tap_generic_api.streams import APIRequestError, BookmarkTypeError, PaginationTruncatedError

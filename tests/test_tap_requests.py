@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_generic_api.errors import ConfigError, CredentialError, ResponseShapeError
+from plugin_kit.errors import ConfigError
+from tap_generic_api.errors import CredentialError, ResponseShapeError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"

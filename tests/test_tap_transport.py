@@ -22,9 +22,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from tap_generic_api.errors import ConfigError, ResponseShapeError
+from plugin_kit.errors import ConfigError
+from plugin_kit.redact import redact_text
+from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.pagination import PaginationLoopError
-from tap_generic_api.redact import redact_text
 from tap_generic_api.redirects import TooManyRedirectsError
 from tap_generic_api.streams import APIRequestError
 from tap_generic_api.tap import TapGenericAPI

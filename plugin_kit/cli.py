@@ -12,8 +12,8 @@ from pathlib import Path
 
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, InvalidInputLine
 
-from tap_generic_api.errors import OutputError, cut_long_values
-from tap_generic_api.redact import known_secrets, redact_text
+from plugin_kit.errors import OutputError, cut_long_values
+from plugin_kit.redact import known_secrets, redact_text
 
 #: Errors whose message says everything the user needs; no traceback unless asked for.
 _CLEAN_ERRORS: tuple[type[BaseException], ...] = (FatalAPIError, InvalidInputLine)

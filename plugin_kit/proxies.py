@@ -18,8 +18,8 @@ import requests.utils
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from tap_generic_api.errors import ConfigError
-from tap_generic_api.redact import redact_url
+from plugin_kit.errors import ConfigError
+from plugin_kit.redact import redact_url
 
 #: The variables requests reads proxies from (lower-case wins when both are set).
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
