@@ -28,6 +28,7 @@ from functools import cached_property
 from typing import Any
 
 from plugin_kit.errors import ConfigError
+from plugin_kit.google_clients import CredentialSource, bigquery_client, kms_client
 from tap_generic_api.errors import CredentialError
 
 # google-cloud-bigquery and google-cloud-kms are imported when a store is used: most runs
@@ -165,40 +166,21 @@ class CredentialStore:
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
 
-    def _google_credentials(self, endpoint: str | None) -> Any:
-        if endpoint:
-            from google.auth.credentials import AnonymousCredentials
-
-            return AnonymousCredentials()
-        if self.config.credentials_path:
-            from google.oauth2 import service_account
-
-            return service_account.Credentials.from_service_account_file(self.config.credentials_path)
-        return None
+    def _source(self, endpoint: str | None) -> CredentialSource:
+        """Credentials for one API: anonymous with a local endpoint, else the key file or ADC."""
+        return CredentialSource(
+            endpoint=endpoint, path=self.config.credentials_path, path_key="google_credentials_path", json_key=None
+        )
 
     @cached_property
     def bigquery(self) -> Any:
         """BigQuery client (``google.cloud.bigquery.Client``) for the credentials table."""
-        from google.cloud import bigquery
-
-        endpoint = self.config.bigquery_endpoint
-        return bigquery.Client(
-            project=self.config.table_id.split(".")[0],
-            credentials=self._google_credentials(endpoint),
-            client_options={"api_endpoint": endpoint} if endpoint else None,
-        )
+        return bigquery_client(self._source(self.config.bigquery_endpoint), project=self.config.table_id.split(".")[0])
 
     @cached_property
     def kms(self) -> Any:
         """Cloud KMS client (``KeyManagementServiceClient``, REST transport)."""
-        from google.cloud import kms
-
-        endpoint = self.config.kms_endpoint
-        return kms.KeyManagementServiceClient(
-            transport="rest",
-            credentials=self._google_credentials(endpoint),
-            client_options={"api_endpoint": endpoint} if endpoint else None,
-        )
+        return kms_client(self._source(self.config.kms_endpoint))
 
     def _query(self, sql: str, params: list[tuple[str, str, Any]]) -> list[Any]:
         """Run a parameterised query (``@name`` placeholders) with bounded retries; return its rows."""

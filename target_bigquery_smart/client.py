@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import google.auth.exceptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
-from google.oauth2 import service_account
 
-from plugin_kit.errors import first_line
-from plugin_kit.proxies import proxies_for
-from plugin_kit.redact import redact_text, strings_in
-from target_bigquery_smart.settings import TargetConfigError
-
-#: Where the client sends requests without ``api_endpoint``.
-BIGQUERY_ENDPOINT = "https://bigquery.googleapis.com"
+from plugin_kit.google_clients import CredentialSource, bigquery_client
+from target_bigquery_smart.errors import TargetConfigError
 
 
 def check_endpoint(endpoint: Any) -> str:
@@ -55,72 +46,23 @@ def check_endpoint(endpoint: Any) -> str:
 def make_client(config: Mapping[str, Any]) -> bigquery.Client:
     """Build the BigQuery client the target uses for every call (no request is made).
 
-    Credentials, first match wins:
-
-    * ``api_endpoint`` set (a local emulator): anonymous credentials against that endpoint;
-    * ``credentials_path``: a service-account key file;
-    * ``credentials_json``: a service-account key as JSON text;
-    * otherwise Application Default Credentials.
+    Credentials, first match wins (:func:`plugin_kit.google_clients.google_credentials`):
+    ``api_endpoint`` (a local emulator: anonymous), ``credentials_path``, ``credentials_json``,
+    otherwise Application Default Credentials.
 
     Args:
         config: Target config (``project``, ``location`` and the keys above).
 
-    Returns:
-        A ``google.cloud.bigquery.Client``.
-
     Raises:
-        TargetConfigError: ``api_endpoint`` is not an http(s) URL; the key file cannot be read
-            or is not a service-account key; ``credentials_json`` is not one (its text is not
-            echoed); no Application Default Credentials are set up; or the proxy from the
-            environment for the endpoint is malformed.
+        TargetConfigError: ``api_endpoint`` is not an http(s) URL; the credentials cannot be
+            used (:func:`plugin_kit.google_clients.bigquery_client`).
     """
-    client_options: dict[str, Any] | None = None
-    credentials: Any = None
-    endpoint = BIGQUERY_ENDPOINT
-    if config.get("api_endpoint"):
-        endpoint = check_endpoint(config["api_endpoint"])
-        client_options = {"api_endpoint": endpoint}
-        credentials = AnonymousCredentials()
-    elif config.get("credentials_path"):
-        path = config["credentials_path"]
-        try:
-            credentials = service_account.Credentials.from_service_account_file(path)
-        except OSError as exc:
-            msg = f"Target config 'credentials_path': cannot read {path!r} ({exc.strerror or exc})."
-            raise TargetConfigError(msg) from None
-        except (ValueError, TypeError, AttributeError) as exc:  # not JSON, or JSON of another shape
-            reason = first_line(exc, 200)
-            msg = f"Target config 'credentials_path': {path!r} is not a service-account key file ({reason})."
-            raise TargetConfigError(msg) from None
-    elif config.get("credentials_json"):
-        try:
-            info = json.loads(config["credentials_json"])
-        except ValueError:
-            msg = "Config key 'credentials_json' is not valid JSON (a service-account key)."
-            raise TargetConfigError(msg) from None
-        try:
-            credentials = service_account.Credentials.from_service_account_info(info)
-        except (ValueError, TypeError, AttributeError) as exc:
-            reason = redact_text(first_line(exc, 200), strings_in(info))
-            msg = f"Config key 'credentials_json' is not a service-account key ({reason})."
-            raise TargetConfigError(msg) from None
-    proxies_for(endpoint)
-    try:
-        return bigquery.Client(
-            project=config["project"],
-            credentials=credentials,
-            location=config.get("location"),
-            client_options=client_options,
-        )
-    except google.auth.exceptions.DefaultCredentialsError as exc:
-        msg = (
-            "No Google credentials: set credentials_path or credentials_json in the target config, or set up "
-            f"Application Default Credentials (gcloud auth application-default login). {first_line(exc, 200)}"
-        )
-        raise TargetConfigError(msg) from None
-    except (ValueError, TypeError, AttributeError) as exc:  # GOOGLE_APPLICATION_CREDENTIALS of another shape
-        msg = (
-            "The Application Default Credentials could not be read (GOOGLE_APPLICATION_CREDENTIALS or gcloud's "
-            f"file is not a credentials file: {type(exc).__name__}). Set credentials_path or credentials_json."
-        )
-        raise TargetConfigError(msg) from None
+    endpoint = check_endpoint(config["api_endpoint"]) if config.get("api_endpoint") else None
+    source = CredentialSource(
+        endpoint=endpoint,
+        path=config.get("credentials_path") or None,
+        json_text=config.get("credentials_json") or None,
+        where="Target config",
+        error=TargetConfigError,
+    )
+    return bigquery_client(source, project=config["project"], location=config.get("location"))

@@ -1,8 +1,14 @@
-"""Error text that stays readable: long values cut, BigQuery's reason before the request it answers."""
+"""The target's errors, grouped by what the caller should do, and error text that stays readable.
+
+Config errors stop the run before any input is read; the rest of the groups follow in this
+module. Text helpers keep long values cut and BigQuery's reason before the request it answers.
+"""
 
 from __future__ import annotations
 
 from google.api_core.exceptions import GoogleAPICallError
+
+from plugin_kit.errors import ConfigError
 
 #: Characters of one quoted reason or value kept in an error message.
 REASON_LIMIT = 300
@@ -45,3 +51,7 @@ def api_error_text(exc: BaseException, limit: int = REASON_LIMIT) -> str:
     if reasons:
         text += f" [{', '.join(reasons)}]"
     return f"{text} (request: {request})" if request else text
+
+
+class TargetConfigError(ConfigError):
+    """A target setting is invalid; the message names the key. Fix the config and run again."""

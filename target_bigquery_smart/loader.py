@@ -44,6 +44,7 @@ from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.row_sizes import MAX_LOAD_ROW_BYTES, oversized_rows, streaming_sizes
 from target_bigquery_smart.rows import KEY_HASH_COLUMN
 from target_bigquery_smart.schema import merge_schema
+from target_bigquery_smart.settings import DEFAULT_STREAMING_THRESHOLD
 
 logger = logging.getLogger("target_bigquery_smart.loader")
 
@@ -53,7 +54,6 @@ STREAMING_MAX_ROWS = 500
 STREAMING_MAX_BYTES = 9_000_000
 #: Times rows marked ``stopped`` are sent again before giving up.
 STOPPED_RETRIES = 3
-DEFAULT_STREAMING_THRESHOLD = 100
 #: Longest table name BigQuery accepts, in characters ("Table naming" in the BigQuery docs:
 #: https://cloud.google.com/bigquery/docs/tables#table_naming).
 MAX_TABLE_NAME = 1024

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk import typing as th
 
+from plugin_kit.config_checks import check_known_keys as check_block_keys
+from target_bigquery_smart.errors import TargetConfigError
 from target_bigquery_smart.schema import RESERVED_PREFIXES
 
 WRITE_MODES = ("append", "merge")
@@ -18,11 +19,117 @@ _TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.:_-]{0,127}$")
 
 
-class TargetConfigError(ConfigValidationError):
-    """A target setting is invalid; the message names the key."""
+#: Every target setting, declared once: its type, default and description. The SDK builds
+#: ``--about`` and the config validation from it; :data:`DEFAULTS` and :class:`Settings` read
+#: their defaults from it.
+CONFIG_SCHEMA: dict = th.PropertiesList(
+    th.Property("project", th.StringType, required=True, description="GCP project id."),
+    th.Property("dataset", th.StringType, required=True, description="BigQuery dataset (created if missing)."),
+    th.Property("location", th.StringType, default="US", description="Dataset location for new datasets."),
+    th.Property(
+        "credentials_path",
+        th.StringType,
+        description="Path to a service-account key file (default: Application Default Credentials).",
+    ),
+    th.Property(
+        "credentials_json",
+        th.StringType,
+        secret=True,
+        description="Service-account key as JSON text.",
+    ),
+    th.Property(
+        "api_endpoint",
+        th.StringType,
+        description="BigQuery API endpoint, e.g. a local emulator (then anonymous credentials).",
+        examples=["http://127.0.0.1:9050"],
+    ),
+    th.Property("org_slug", th.StringType, description="Organisation slug written to the org_slug column."),
+    th.Property(
+        "batch_size",
+        th.IntegerType,
+        default=1000,
+        description=(
+            "Rows per batch and stream; a full batch is committed. Memory holds at most two batches per "
+            "stream (one committing while the next is read). Takes the place of the extractor's "
+            "destination.batch_size."
+        ),
+    ),
+    th.Property(
+        "batch_max_bytes",
+        th.IntegerType,
+        default=50_000_000,
+        description=(
+            "Input bytes per batch and stream (the RECORD lines as read) at which a batch is committed before "
+            "it has batch_size rows; bounds memory for large records."
+        ),
+    ),
+    th.Property(
+        "job_timeout_seconds",
+        th.NumberType,
+        default=900,
+        description=(
+            "Longest wait for one load job or MERGE; a job still running then fails the run with its job id "
+            "(no STATE past its rows), so a scheduler can run it again."
+        ),
+    ),
+    th.Property(
+        "streaming_threshold",
+        th.IntegerType,
+        default=100,
+        description="Batches with fewer rows go by streaming insert; others by load job.",
+    ),
+    th.Property(
+        "flatten",
+        th.BooleanType,
+        description="One column per SCHEMA property instead of org_slug/raw_data/extracted_at (default false).",
+    ),
+    th.Property(
+        "add_fields",
+        th.ObjectType(additional_properties=True),
+        description="Extra STRING columns: name -> constant, '{org_slug}' or '{now}'.",
+    ),
+    th.Property(
+        "transform",
+        th.ObjectType(
+            th.Property("flatten", th.BooleanType),
+            th.Property("add_fields", th.ObjectType(additional_properties=True)),
+        ),
+        description="The extractor's form of flatten and add_fields (top-level keys win).",
+    ),
+    th.Property(
+        "write_mode",
+        th.StringType,
+        allowed_values=list(WRITE_MODES),
+        description="append (default) or merge: upsert by key properties via a staging table and MERGE.",
+    ),
+    th.Property(
+        "dead_letter_table",
+        th.StringType,
+        description="Table in the dataset collecting refused rows with their reasons (default: fail the run).",
+    ),
+    th.Property(
+        "partition_by_extracted_at",
+        th.BooleanType,
+        description="Day-partition new tables on extracted_at (default false).",
+    ),
+    th.Property(
+        "compress_uploads",
+        th.BooleanType,
+        description="gzip load-job uploads (default true; false with api_endpoint, as the emulator needs).",
+    ),
+    th.Property(
+        "cluster_on_key_fields",
+        th.BooleanType,
+        description="Cluster new tables on the key columns (default false).",
+    ),
+).to_dict()
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, errors=[message])
+#: Defaults declared in :data:`CONFIG_SCHEMA`, by key.
+DEFAULTS: dict[str, Any] = {
+    key: spec["default"] for key, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
+DEFAULT_BATCH_SIZE: int = DEFAULTS["batch_size"]
+DEFAULT_STREAMING_THRESHOLD: int = DEFAULTS["streaming_threshold"]
 
 
 @dataclass(frozen=True)
@@ -44,8 +151,8 @@ class Settings:
         batch_max_bytes: Input bytes per batch and stream after which the batch is committed.
     """
 
-    batch_size: int = 1000
-    streaming_threshold: int = 100
+    batch_size: int = DEFAULT_BATCH_SIZE
+    streaming_threshold: int = DEFAULT_STREAMING_THRESHOLD
     flatten: bool = False
     add_fields: Mapping[str, Any] = field(default_factory=dict)
     write_mode: str = "append"
@@ -54,24 +161,24 @@ class Settings:
     cluster_on_key_fields: bool = False
     org_slug: str | None = None
     compress_uploads: bool = True
-    job_timeout_seconds: float = 900.0
-    batch_max_bytes: int = 50_000_000
+    job_timeout_seconds: float = float(DEFAULTS["job_timeout_seconds"])
+    batch_max_bytes: int = DEFAULTS["batch_max_bytes"]
 
 
-def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
+def _positive_int(config: Mapping[str, Any], key: str) -> int:
     value = config.get(key)
     if value is None:
-        return default
+        return DEFAULTS[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         msg = f"Target config '{key}' must be a positive integer, got {value!r}."
         raise TargetConfigError(msg)
     return value
 
 
-def _positive_number(config: Mapping[str, Any], key: str, default: float) -> float:
+def _positive_number(config: Mapping[str, Any], key: str) -> float:
     value = config.get(key)
     if value is None:
-        return default
+        return float(DEFAULTS[key])
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
         msg = f"Target config '{key}' must be a positive number, got {value!r}."
         raise TargetConfigError(msg)
@@ -86,8 +193,7 @@ def check_known_keys(config: Mapping[str, Any], valid: Iterable[str]) -> None:
     """Refuse config keys the target does not know, before any input is read.
 
     A misspelt key (``flaten``) would otherwise be ignored and its default used silently.
-    The same rule holds inside ``transform``. Written here rather than shared with the tap's
-    config checker so the target does not depend on the tap's package.
+    The same rule holds inside ``transform``.
 
     Args:
         config: The target config as given.
@@ -95,22 +201,12 @@ def check_known_keys(config: Mapping[str, Any], valid: Iterable[str]) -> None:
 
     Raises:
         TargetConfigError: Unknown keys; the message names each with the closest valid key
-            (``difflib``) and lists the valid keys.
+            and lists the valid keys (:func:`plugin_kit.config_checks.unknown_keys_error`).
     """
-    blocks: list[tuple[str, Mapping[str, Any], list[str]]] = [("Target config", config, sorted(valid))]
+    check_block_keys(config, valid, where="Target config", error=TargetConfigError)
     transform = config.get("transform")
     if isinstance(transform, Mapping):
-        blocks.append(("Target config 'transform'", transform, list(TRANSFORM_KEYS)))
-    for where, block, keys in blocks:
-        unknown = sorted(str(key) for key in block if key not in keys)
-        if not unknown:
-            continue
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, keys, n=1)
-            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        msg = f"{where}: unknown key(s) {', '.join(hints)}. Valid keys: {', '.join(keys)}."
-        raise TargetConfigError(msg)
+        check_block_keys(transform, TRANSFORM_KEYS, where="Target config 'transform'", error=TargetConfigError)
 
 
 def parse_settings(config: Mapping[str, Any]) -> Settings:
@@ -175,8 +271,8 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         msg = f"Target config 'project': {project!r} is not a project id."
         raise TargetConfigError(msg)
     return Settings(
-        batch_size=_positive_int(config, "batch_size", 1000),
-        streaming_threshold=_positive_int(config, "streaming_threshold", 100),
+        batch_size=_positive_int(config, "batch_size"),
+        streaming_threshold=_positive_int(config, "streaming_threshold"),
         flatten=flatten,
         add_fields=add_fields,
         write_mode=write_mode,
@@ -186,6 +282,6 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         org_slug=config.get("org_slug"),
         # The local emulator cannot read gzip uploads; Google's endpoint can.
         compress_uploads=bool(config.get("compress_uploads", not config.get("api_endpoint"))),
-        job_timeout_seconds=_positive_number(config, "job_timeout_seconds", 900.0),
-        batch_max_bytes=_positive_int(config, "batch_max_bytes", 50_000_000),
+        job_timeout_seconds=_positive_number(config, "job_timeout_seconds"),
+        batch_max_bytes=_positive_int(config, "batch_max_bytes"),
     )

@@ -27,7 +27,6 @@ from target_bigquery_smart.validation import CompiledValidator
 if TYPE_CHECKING:
     from target_bigquery_smart.target import TargetBigQuerySmart
 
-DEFAULT_BATCH_SIZE = 1000
 #: Record metadata fields the SDK drops from incoming records (its ``_remove_sdc_metadata_from_record``).
 SDC_METADATA = frozenset(
     {
@@ -207,7 +206,7 @@ class BigQuerySink(BatchSink):
 
     @property
     def max_size(self) -> int:
-        """Rows per batch (config ``batch_size``, default 1000)."""
+        """Rows per batch (config ``batch_size``)."""
         return self._target.settings.batch_size
 
     @property

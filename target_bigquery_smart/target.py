@@ -17,21 +17,20 @@ from google.api_core.exceptions import NotFound, RetryError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 from singer_sdk import Target
-from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError, InvalidJSONSchema, RecordsWithoutSchemaException
+from singer_sdk.exceptions import InvalidJSONSchema, RecordsWithoutSchemaException
 
-from plugin_kit.cli import exit_on_signal, register_clean_error, run_cli
+from plugin_kit.cli import register_clean_error, run_cli
 from plugin_kit.errors import OutputError, first_line
+from plugin_kit.plugin import CleanPluginMixin
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxy_passwords
-from plugin_kit.redact import install_log_redaction, redact_text, secret_values
+from plugin_kit.redact import install_log_redaction, secret_values
 from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.errors import api_error_text, cut
 from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
-from target_bigquery_smart.settings import WRITE_MODES, Settings, check_known_keys, parse_settings
+from target_bigquery_smart.settings import CONFIG_SCHEMA, Settings, check_known_keys, parse_settings
 from target_bigquery_smart.sinks import (
-    DEFAULT_BATCH_SIZE,
     BigQuerySink,
     MissingKeyError,
     SchemaMismatchError,
@@ -52,7 +51,7 @@ class BigQueryUnreachableError(loader.LoadError):
     located = True
 
 
-class TargetBigQuerySmart(Target):
+class TargetBigQuerySmart(CleanPluginMixin, Target):
     """Load Singer streams into BigQuery in batches, writing STATE only after commits."""
 
     # One line only: the SDK prints the class docstring as the --about description.
@@ -64,107 +63,8 @@ class TargetBigQuerySmart(Target):
     default_sink_class = BigQuerySink
     message_reader_class = LineNumberedReader
 
-    config_jsonschema = th.PropertiesList(
-        th.Property("project", th.StringType, required=True, description="GCP project id."),
-        th.Property("dataset", th.StringType, required=True, description="BigQuery dataset (created if missing)."),
-        th.Property("location", th.StringType, default="US", description="Dataset location for new datasets."),
-        th.Property(
-            "credentials_path",
-            th.StringType,
-            description="Path to a service-account key file (default: Application Default Credentials).",
-        ),
-        th.Property(
-            "credentials_json",
-            th.StringType,
-            secret=True,
-            description="Service-account key as JSON text.",
-        ),
-        th.Property(
-            "api_endpoint",
-            th.StringType,
-            description="BigQuery API endpoint, e.g. a local emulator (then anonymous credentials).",
-            examples=["http://127.0.0.1:9050"],
-        ),
-        th.Property("org_slug", th.StringType, description="Organisation slug written to the org_slug column."),
-        th.Property(
-            "batch_size",
-            th.IntegerType,
-            default=DEFAULT_BATCH_SIZE,
-            description=(
-                "Rows per batch and stream; a full batch is committed. Memory holds at most two batches per "
-                "stream (one committing while the next is read). Takes the place of the extractor's "
-                "destination.batch_size."
-            ),
-        ),
-        th.Property(
-            "batch_max_bytes",
-            th.IntegerType,
-            default=50_000_000,
-            description=(
-                "Input bytes per batch and stream (the RECORD lines as read) at which a batch is committed before "
-                "it has batch_size rows; bounds memory for large records."
-            ),
-        ),
-        th.Property(
-            "job_timeout_seconds",
-            th.NumberType,
-            default=900,
-            description=(
-                "Longest wait for one load job or MERGE; a job still running then fails the run with its job id "
-                "(no STATE past its rows), so a scheduler can run it again."
-            ),
-        ),
-        th.Property(
-            "streaming_threshold",
-            th.IntegerType,
-            default=100,
-            description="Batches with fewer rows go by streaming insert; others by load job.",
-        ),
-        th.Property(
-            "flatten",
-            th.BooleanType,
-            description="One column per SCHEMA property instead of org_slug/raw_data/extracted_at (default false).",
-        ),
-        th.Property(
-            "add_fields",
-            th.ObjectType(additional_properties=True),
-            description="Extra STRING columns: name -> constant, '{org_slug}' or '{now}'.",
-        ),
-        th.Property(
-            "transform",
-            th.ObjectType(
-                th.Property("flatten", th.BooleanType),
-                th.Property("add_fields", th.ObjectType(additional_properties=True)),
-            ),
-            description="The extractor's form of flatten and add_fields (top-level keys win).",
-        ),
-        th.Property(
-            "write_mode",
-            th.StringType,
-            allowed_values=list(WRITE_MODES),
-            description="append (default) or merge: upsert by key properties via a staging table and MERGE.",
-        ),
-        th.Property(
-            "dead_letter_table",
-            th.StringType,
-            description="Table in the dataset collecting refused rows with their reasons (default: fail the run).",
-        ),
-        th.Property(
-            "partition_by_extracted_at",
-            th.BooleanType,
-            description="Day-partition new tables on extracted_at (default false).",
-        ),
-        th.Property(
-            "compress_uploads",
-            th.BooleanType,
-            description="gzip load-job uploads (default true; false with api_endpoint, as the emulator needs).",
-        ),
-        th.Property(
-            "cluster_on_key_fields",
-            th.BooleanType,
-            description="Cluster new tables on the key columns (default false).",
-        ),
-    ).to_dict()
+    #: The one declaration of every setting: key, type, default, description (:mod:`.settings`).
+    config_jsonschema = CONFIG_SCHEMA
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """Check the SCHEMA message's fields, then register it as the SDK does.
@@ -193,10 +93,6 @@ class TargetBigQuerySmart(Target):
         )
         raise InputError(msg)
 
-    def _handle_termination(self, signum: int, frame: Any) -> None:
-        """Stop on SIGINT or SIGTERM with status 128 + the signal (the SDK exits 0)."""
-        exit_on_signal(self.logger, signum)
-
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
         """Add the SDK's built-in settings, less those this target does not honour.
@@ -208,27 +104,17 @@ class TargetBigQuerySmart(Target):
         for key in ("load_method", "batch_size_rows"):
             config_jsonschema["properties"].pop(key, None)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Refuse unknown keys, then validate against the JSON schema with secrets masked in every message.
-
-        jsonschema quotes the offending value: a service-account key given as an object
-        instead of text would print its private key.
+    def check_config_keys(self, schema_errors: list[str], *, raise_errors: bool) -> None:
+        """Refuse keys the target does not declare (a misspelling would be ignored).
 
         Raises:
-            TargetConfigError: A key the target does not declare (a misspelling would be ignored).
-            ConfigValidationError: The config does not match the schema (``raise_errors``).
+            TargetConfigError: A key the target does not declare (``raise_errors`` only).
         """
         if raise_errors:
             valid = dict(self.config_jsonschema)
             valid["properties"] = dict(valid.get("properties") or {})
             self.append_builtin_config(valid)
             check_known_keys(self._config, valid["properties"])
-        errors = super()._validate_config(raise_errors=False)
-        errors = [redact_text(error, secret_values(self._config)) for error in errors]
-        if errors and raise_errors:
-            msg = "Config validation failed"
-            raise ConfigValidationError(msg, errors=errors, schema=self.config_jsonschema)
-        return errors
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -1,0 +1,73 @@
+"""Config checks both plugins make: unknown keys with a suggestion, validation with secrets masked."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from singer_sdk.exceptions import ConfigValidationError
+
+from plugin_kit.errors import ConfigError
+from plugin_kit.redact import redact_text, secret_values
+
+
+def unknown_keys_error(
+    where: str, unknown: Iterable[str], valid: Iterable[str], error: type[ConfigError] = ConfigError
+) -> ConfigError:
+    """Build the error for misspelt or unsupported keys, suggesting the closest valid key.
+
+    Args:
+        where: Names the block, e.g. ``"Target config"`` or ``"streams[0].auth"``.
+        unknown: The keys not declared.
+        valid: Every key the block declares.
+        error: The ``ConfigError`` subclass to build.
+
+    Returns:
+        ``<where>: unknown key(s) 'a' (did you mean 'b'?), ... Valid keys: <sorted keys>.``; the
+        suggestion is ``difflib``'s closest match, left out when none is close.
+    """
+    keys = sorted(valid)
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, keys, n=1)
+        hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    msg = f"{where}: unknown key(s) {', '.join(hints)}. Valid keys: {', '.join(keys)}."
+    return error(msg)
+
+
+def check_known_keys(
+    block: Mapping[str, Any], valid: Iterable[str], *, where: str, error: type[ConfigError] = ConfigError
+) -> None:
+    """Refuse keys of a config block that are not declared, before any input or request.
+
+    A misspelt key (``flaten``) would otherwise be ignored and its default used silently.
+
+    Raises:
+        ConfigError: (or ``error``) Unknown keys; see :func:`unknown_keys_error` for the text.
+    """
+    keys = list(valid)
+    unknown = sorted(str(key) for key in block if key not in keys)
+    if unknown:
+        raise unknown_keys_error(where, unknown, keys, error)
+
+
+def masked_schema_errors(errors: Iterable[str], config: Mapping[str, Any]) -> list[str]:
+    """Return JSON-schema validation messages with every secret of ``config`` masked.
+
+    jsonschema quotes the offending value ("'abc' is not of type 'object'"): a secret in the
+    wrong place, or a service-account key given as an object, would be printed.
+    """
+    return [redact_text(error, secret_values(config)) for error in errors]
+
+
+def raise_if_invalid(errors: list[str], schema: dict, *, raise_errors: bool) -> list[str]:
+    """Raise the SDK's ``ConfigValidationError`` for ``errors`` when asked to; else return them.
+
+    Raises:
+        ConfigValidationError: ``errors`` is not empty and ``raise_errors`` is true.
+    """
+    if errors and raise_errors:
+        msg = "Config validation failed"
+        raise ConfigValidationError(msg, errors=errors, schema=schema)
+    return errors
