@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from target_bigquery_smart import loader, sinks, target
+from target_bigquery_smart import loader, sinks, tables, target
 
 
 def _insert(client: Any, table: Any, rows: list, row_ids: list, **kwargs: Any) -> loader.LoadResult:
@@ -15,8 +15,8 @@ def _insert(client: Any, table: Any, rows: list, row_ids: list, **kwargs: Any) -
 
 
 sinks.loader.insert_rows_smart = _insert  # type: ignore[assignment]
-target.TargetBigQuerySmart.table_schema = lambda self, table_id: []  # type: ignore[assignment]
-target.TargetBigQuerySmart.ensure_table = lambda self, table_id, schema, **kw: None  # type: ignore[assignment]
+tables.Tables.schema = lambda self, table_id: []  # type: ignore[assignment]
+tables.Tables.ensure = lambda self, table_id, schema, **kw: None  # type: ignore[assignment]
 target.TargetBigQuerySmart.bq_client = property(lambda self: None)  # type: ignore[assignment]
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ module. Text helpers keep long values cut and BigQuery's reason before the reque
 from __future__ import annotations
 
 from google.api_core.exceptions import GoogleAPICallError
+from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from plugin_kit.errors import ConfigError
+from target_bigquery_smart.batch import RowError
 
 #: Characters of one quoted reason or value kept in an error message.
 REASON_LIMIT = 300
@@ -53,5 +56,99 @@ def api_error_text(exc: BaseException, limit: int = REASON_LIMIT) -> str:
     return f"{text} (request: {request})" if request else text
 
 
+# What the caller should do decides the group: a config error (fix the config), an input error
+# (fix what the tap sends), a load error (BigQuery did not store a batch: run again).
+
+
 class TargetConfigError(ConfigError):
-    """A target setting is invalid; the message names the key. Fix the config and run again."""
+    """A target setting is invalid; the message names the key. Fix the config and run again.
+
+    Attributes:
+        key: The config key at fault, when one is named.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class InputError(InvalidInputLine):
+    """A message on stdin cannot be processed; the text names the line (and stream).
+
+    Rows read before it are committed and their STATE written before the run stops.
+
+    Attributes:
+        stream: The stream the message belongs to, when known.
+    """
+
+    def __init__(self, message: str = "", *, stream: str | None = None) -> None:
+        super().__init__(message)
+        self.stream = stream
+
+
+class MissingKeyError(MissingKeyPropertiesError):
+    """A record lacks one of its stream's key properties (an input error).
+
+    Attributes:
+        stream: The record's stream.
+        record_number: The record's position in its stream, from 1.
+    """
+
+    def __init__(self, message: str = "", *, stream: str | None = None, record_number: int | None = None) -> None:
+        super().__init__(message)
+        self.stream = stream
+        self.record_number = record_number
+
+
+class LoadError(RuntimeError):
+    """BigQuery did not store a batch, or refused it; no STATE after its rows is written. Run again.
+
+    Attributes:
+        located: The message names the records itself; the reader must not prefix the input
+            line being read (a batch is committed while the next is read).
+        stream: The stream of the batch, when known.
+        job_id: The load job or MERGE, when one ran.
+    """
+
+    located = False
+
+    def __init__(
+        self, message: str = "", *, stream: str | None = None, job_id: str | None = None, located: bool | None = None
+    ) -> None:
+        super().__init__(message)
+        self.stream = stream
+        self.job_id = job_id
+        if located is not None:
+            self.located = located
+
+
+class BigQueryUnreachableError(LoadError):
+    """The run's first BigQuery call kept failing; not about the input line being read."""
+
+    located = True
+
+
+class JobDeadlineError(LoadError):
+    """A load job or MERGE did not finish within ``job_timeout_seconds``; ``job_id`` names it."""
+
+    located = True
+
+
+class RowTooLargeError(LoadError):
+    """Rows of a batch are larger than BigQuery stores; nothing of the batch was sent.
+
+    Attributes:
+        rejected: The rows (index in the rows given) with a ``row_too_large`` reason.
+    """
+
+    def __init__(self, rejected: list[RowError]) -> None:
+        self.rejected = rejected
+        super().__init__("; ".join(f"row {e.index}: {', '.join(e.reasons)}" for e in rejected[:10]))
+
+
+class RejectedRowsError(LoadError):
+    """Rows were refused and no ``dead_letter_table`` is set; the message lists them."""
+
+
+class SchemaMismatchError(RejectedRowsError):
+    """A record does not match its SCHEMA (raised as it is read, before it is buffered)."""

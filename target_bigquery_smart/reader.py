@@ -11,18 +11,13 @@ from collections.abc import Callable
 
 import simplejson
 from singer_sdk.io_base import SingerReader
-from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from plugin_kit import fastjson
 from plugin_kit.errors import first_line
-from target_bigquery_smart.errors import cut
+from target_bigquery_smart.errors import InputError, cut
 
 #: Characters of a bad line quoted in an error message.
 EXCERPT = 120
-
-
-class InputError(InvalidInputLine):
-    """A message on stdin cannot be processed; the text names the line (and stream)."""
 
 
 class LineNumberedReader(SingerReader):

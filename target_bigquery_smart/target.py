@@ -6,16 +6,12 @@ import logging
 import sys
 import threading
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-import requests
 import simplejson
-from google.api_core.exceptions import NotFound, RetryError
 from google.cloud import bigquery
-from google.cloud.bigquery.retry import DEFAULT_RETRY
 from singer_sdk import Target
 from singer_sdk.exceptions import InvalidJSONSchema, RecordsWithoutSchemaException
 
@@ -25,30 +21,16 @@ from plugin_kit.plugin import CleanPluginMixin
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxy_passwords
 from plugin_kit.redact import install_log_redaction, secret_values
-from target_bigquery_smart import loader
 from target_bigquery_smart.client import make_client
-from target_bigquery_smart.errors import api_error_text, cut
-from target_bigquery_smart.reader import InputError, LineNumberedReader, check_schema_message
+from target_bigquery_smart.context import SinkContext
+from target_bigquery_smart.errors import InputError, LoadError, MissingKeyError, SchemaMismatchError
+from target_bigquery_smart.reader import LineNumberedReader, check_schema_message
 from target_bigquery_smart.settings import CONFIG_SCHEMA, Settings, check_known_keys, parse_settings
-from target_bigquery_smart.sinks import (
-    BigQuerySink,
-    MissingKeyError,
-    SchemaMismatchError,
-    table_name,
-)
+from target_bigquery_smart.sinks import BigQuerySink
+from target_bigquery_smart.tables import Tables
 
 #: Records between two checks of the SDK's maximum record age (a check reads the clock).
 AGE_CHECK_EVERY = 100
-
-
-#: Seconds the run's first BigQuery call is retried (the client's default is 600 s).
-FIRST_CALL_TIMEOUT_SECONDS = 60.0
-
-
-class BigQueryUnreachableError(loader.LoadError):
-    """The run's first BigQuery call kept failing; not about the input line being read."""
-
-    located = True
 
 
 class TargetBigQuerySmart(CleanPluginMixin, Target):
@@ -134,9 +116,7 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
         self._last_seen_state: Any = None
         #: STATE messages not yet safe to write: (state, [(sink, batches it must have committed)]).
         self._pending_states: list[tuple[Any, list[tuple[BigQuerySink, int]]]] = []
-        self._table_lock = threading.Lock()
         self._state_lock = threading.RLock()
-        self._table_owners: dict[str, str] = {}
         self._plain_sinks: dict[str, BigQuerySink] = {}
         self._stream_totals: dict[str, tuple[dict[str, int], Progress]] = {}
         #: Records since the SDK's record-age check last ran (it reads the clock).
@@ -148,6 +128,24 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
     def bq_client(self) -> bigquery.Client:
         """The one BigQuery client of this run."""
         return make_client(self.config)
+
+    @cached_property
+    def tables(self) -> Tables:
+        """The run's tables: schemas, creation (one at a time) and which stream owns each."""
+        return Tables(self.bq_client, location=self.config.get("location"), endpoint=self.config.get("api_endpoint"))
+
+    @cached_property
+    def sink_context(self) -> SinkContext:
+        """What each sink gets of the run: client, settings, tables, and the commit and batch callbacks."""
+        return SinkContext(
+            client=self.bq_client,
+            settings=self.settings,
+            tables=self.tables,
+            extracted_at=self.extracted_at,
+            on_commit=self.on_commit,
+            next_batch_label=self.next_batch_label,
+            stream_totals=self.stream_totals,
+        )
 
     def stream_totals(self, stream_name: str, logger: logging.Logger) -> tuple[dict[str, int], Progress]:
         """Return the run's counts (rows, streaming requests, load jobs, ...) and progress for a stream.
@@ -173,54 +171,6 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
             number = self._batch_numbers[stream_name] = self._batch_numbers.get(stream_name, 0) + 1
         return f"{self.run_id}\n{stream_name}\n{number}"
 
-    def table_schema(self, table_id: str) -> list[bigquery.SchemaField]:
-        """Return the current schema of ``table_id``, or ``[]`` when it does not exist.
-
-        This is the run's first BigQuery call; its retries stop after 60 s (the client's default
-        is 600 s), so a wrong or unreachable endpoint fails within a minute. Later calls keep
-        the client's longer retries for transient errors mid-run.
-        """
-        try:
-            retry = DEFAULT_RETRY.with_timeout(FIRST_CALL_TIMEOUT_SECONDS)
-            return list(self.bq_client.get_table(table_id, retry=retry).schema)
-        except NotFound:
-            return []
-        except (RetryError, requests.RequestException) as exc:
-            # RetryError: retried for a minute; others (TLS to a plain-HTTP endpoint, a bad
-            # certificate) are not retried by the client.
-            where = self.config.get("api_endpoint") or "the BigQuery API"
-            retried = f" (retried for {FIRST_CALL_TIMEOUT_SECONDS:g} s)" if isinstance(exc, RetryError) else ""
-            cause = exc.cause if isinstance(exc, RetryError) and exc.cause else exc
-            text = f"{type(cause).__name__}: {api_error_text(cause)}"
-            msg = (
-                f"Cannot reach {where} to read table {table_id}{retried}: {text}. Check api_endpoint, the network, "
-                "the proxy and the credentials."
-            )
-            raise BigQueryUnreachableError(msg) from None
-
-    def ensure_table(
-        self,
-        table_id: str,
-        schema: Sequence[bigquery.SchemaField],
-        *,
-        partition_field: str | None = None,
-        cluster_fields: Sequence[str] = (),
-    ) -> bigquery.Table:
-        """Create the dataset and table when missing, or add missing columns; return the table.
-
-        Serialised with a lock: sinks drain in parallel, and concurrent ``datasets.insert``
-        calls for one dataset can fail.
-        """
-        with self._table_lock:
-            return loader.ensure_table(
-                self.bq_client,
-                table_id,
-                schema,
-                location=self.config.get("location"),
-                partition_field=partition_field,
-                cluster_fields=cluster_fields,
-            )
-
     def get_sink(self, stream_name: str, **kwargs: Any) -> Any:
         """Return the stream's sink; on a changed SCHEMA, commit the old sink's rows first.
 
@@ -230,7 +180,7 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
         """
         schema = kwargs.get("schema")
         if schema is not None:
-            self._claim_table(stream_name)
+            self.tables.claim(stream_name)
         existing = self._sinks_active.get(stream_name)
         if (
             schema is not None
@@ -241,31 +191,6 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
             if isinstance(existing, BigQuerySink):
                 existing.wait_committed()
         return super().get_sink(stream_name, **kwargs)
-
-    def _claim_table(self, stream_name: str) -> None:
-        """Refuse streams whose names give an empty table name or another stream's table.
-
-        Raises:
-            InputError: The stream's table name is empty, longer than BigQuery accepts (1,024
-                characters), or already used by another stream.
-        """
-        table = table_name(stream_name)
-        if not table.strip("_"):
-            msg = f"Stream name {stream_name!r} gives no usable table name (letters, digits or _ needed)."
-            raise InputError(msg)
-        if len(table) > loader.MAX_TABLE_NAME:
-            msg = (
-                f"Stream name {cut(stream_name, 100)!r} gives a table name of {len(table):,} characters; BigQuery "
-                f"accepts at most {loader.MAX_TABLE_NAME:,}. Rename the stream (for example with a stream map alias)."
-            )
-            raise InputError(msg)
-        owner = self._table_owners.setdefault(table, stream_name)
-        if owner != stream_name:
-            msg = (
-                f"Streams {owner!r} and {stream_name!r} would both load into table {table!r}; "
-                "rename one of them (for example with a stream map alias)."
-            )
-            raise InputError(msg)
 
     # STATE handling: the SDK writes target STATE only at the end of input or on its
     # 5-minute drain; we write the newest safe STATE after every commit.
@@ -342,7 +267,7 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
 
     def _on_input_error(self, error: BaseException) -> None:
         """Before stopping on bad input, commit the rows read so far and write their STATE."""
-        if isinstance(error, loader.LoadError) and not isinstance(error, SchemaMismatchError):
+        if isinstance(error, LoadError) and not isinstance(error, SchemaMismatchError):
             return  # a failed commit must not be retried here, nor STATE advanced past it
         try:
             self.drain_all()
@@ -397,7 +322,7 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
             raise OutputError(exc) from None
 
 
-register_clean_error(loader.LoadError, MissingKeyError, InputError, RecordsWithoutSchemaException)
+register_clean_error(LoadError, MissingKeyError, InputError, RecordsWithoutSchemaException)
 
 
 def main() -> None:

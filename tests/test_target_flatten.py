@@ -10,8 +10,8 @@ import simplejson
 from conftest import table_rows
 from test_target_loading import record_line, run_target, state_line
 
+from target_bigquery_smart.errors import RejectedRowsError
 from target_bigquery_smart.schema import assign_names, clean_name
-from target_bigquery_smart.sinks import RejectedRowsError
 
 pytestmark = pytest.mark.emulator
 CAPTURE_DEBUG_LOGS = False

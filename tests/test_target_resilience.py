@@ -22,7 +22,7 @@ from conftest import BIN, run_pipeline, table_rows
 from local_services import DATASETTE_TOKEN
 from test_target_loading import record_line, run_target, schema_line, state_line
 
-from target_bigquery_smart import loader, sinks
+from target_bigquery_smart import commits, loader
 from target_bigquery_smart.target import TargetBigQuerySmart
 
 pytestmark = pytest.mark.emulator
@@ -187,14 +187,14 @@ def test_an_unreachable_endpoint_is_one_clear_error_not_an_input_line(target_con
 
     from test_target_loading import record_line, run_target, schema_line
 
-    from target_bigquery_smart import target as target_module
+    from target_bigquery_smart import tables
 
     with socket.socket() as probe:  # a loopback port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    monkeypatch.setattr(target_module, "FIRST_CALL_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(tables, "FIRST_CALL_TIMEOUT_SECONDS", 1.0)
     config = {**target_config, "api_endpoint": f"http://127.0.0.1:{port}"}
-    with pytest.raises(target_module.BigQueryUnreachableError) as info:
+    with pytest.raises(tables.BigQueryUnreachableError) as info:
         run_target(config, [schema_line(), record_line({"id": 1})])
     message = str(info.value)
     assert message.startswith(f"Cannot reach http://127.0.0.1:{port} to read table ")
@@ -317,7 +317,7 @@ def test_a_batch_bigquery_is_slow_to_confirm_is_warned_about_while_the_target_wa
     target_config, bq_client, monkeypatch
 ):
     """The reading thread says which records it waits for, every SLOW_COMMIT_WARNING_SECONDS."""
-    monkeypatch.setattr(sinks, "SLOW_COMMIT_WARNING_SECONDS", 0.2)
+    monkeypatch.setattr(commits, "SLOW_COMMIT_WARNING_SECONDS", 0.2)
     warnings, released = [], threading.Event()
 
     class Collect(logging.Handler):
@@ -334,7 +334,7 @@ def test_a_batch_bigquery_is_slow_to_confirm_is_warned_about_while_the_target_wa
             assert released.wait(30)  # held until the reading thread has warned twice
         return real(client, table, rows, row_ids, **kwargs)
 
-    monkeypatch.setattr(sinks.loader, "insert_rows_smart", slow_first_batch)
+    monkeypatch.setattr(loader, "insert_rows_smart", slow_first_batch)
     handler = Collect()
     logging.getLogger().addHandler(handler)
     try:
@@ -354,10 +354,10 @@ def test_a_batch_bigquery_is_slow_to_confirm_is_warned_about_while_the_target_wa
 
 
 def test_tls_to_a_plain_http_endpoint_is_one_clear_error_not_a_traceback(target_config):
-    from target_bigquery_smart import target as target_module
+    from target_bigquery_smart import tables
 
     endpoint = target_config["api_endpoint"].replace("http://", "https://")
-    with pytest.raises(target_module.BigQueryUnreachableError) as info:
+    with pytest.raises(tables.BigQueryUnreachableError) as info:
         run_target({**target_config, "api_endpoint": endpoint}, [schema_line(), record_line({"id": 1})])
     table = f"{target_config['project']}.{target_config['dataset']}.items"
     assert str(info.value).startswith(f"Cannot reach {endpoint} to read table {table}: SSLError: ")

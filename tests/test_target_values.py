@@ -13,8 +13,8 @@ from conftest import BIN, table_rows
 from test_target_loading import record_line, run_target
 
 from target_bigquery_smart import loader
+from target_bigquery_smart.errors import RejectedRowsError
 from target_bigquery_smart.keys import canonical_key_value
-from target_bigquery_smart.sinks import RejectedRowsError
 
 pytestmark = pytest.mark.emulator
 

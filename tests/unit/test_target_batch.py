@@ -1,0 +1,25 @@
+"""target_bigquery_smart.batch: one batch's rows with their records, numbers, lines and refusals."""
+
+from __future__ import annotations
+
+from target_bigquery_smart.batch import Batch, RowError
+
+
+def test_a_batch_keeps_each_row_with_its_record_number_line_and_refusal():
+    batch = Batch()
+    batch.add({"raw_data": "{}"}, {"id": 1}, 7, 12)
+    batch.add({"raw_data": "{}"}, {"id": 2}, 8, 0, ["schema: does not match its SCHEMA"])
+    batch.add({"raw_data": "{}"}, {"id": 3}, 9, 14, [])
+
+    assert batch.records == [{"id": 1}, {"id": 2}, {"id": 3}]
+    assert batch.numbers == [7, 8, 9]
+    assert batch.lines == [12, 0, 14]
+    assert batch.refused_here() == [RowError(1, ("schema: does not match its SCHEMA",))]
+    assert batch.where(0) == "record 7 (input line 12)"
+    assert batch.where(1) == "record 8"
+
+
+def test_each_batch_has_buffers_of_its_own():
+    first, second = Batch(), Batch()
+    first.add({}, {}, 1, 1, ["reason"])
+    assert (second.rows, second.problems) == ([], {})
