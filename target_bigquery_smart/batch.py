@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -38,10 +39,10 @@ class Batch:
     problems: dict[int, list[str]] = field(default_factory=dict)
     input_chars: int = 0
 
-    def add(self, row: dict, record: dict, number: int, line: int, problems: list[str] | None = None) -> None:
+    def add(self, row: dict, record: dict, number: int, line: int, problems: Sequence[str] = ()) -> None:
         """Buffer one row with its record, record number and input line (and reasons to refuse it)."""
         if problems:
-            self.problems[len(self.rows)] = problems
+            self.problems[len(self.rows)] = list(problems)
         self.rows.append(row)
         self.records.append(record)
         self.numbers.append(number)

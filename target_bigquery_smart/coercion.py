@@ -15,7 +15,8 @@ import decimal
 from collections.abc import Mapping
 from typing import Any
 
-from target_bigquery_smart.values import UnstorableValueError, convert
+from target_bigquery_smart.errors import UnstorableValueError
+from target_bigquery_smart.values import convert
 
 _FORMATS = {"date-time": "TIMESTAMP", "date": "DATE"}
 

@@ -6,6 +6,8 @@ module. Text helpers keep long values cut and BigQuery's reason before the reque
 
 from __future__ import annotations
 
+import re
+
 from google.api_core.exceptions import GoogleAPICallError
 from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -60,16 +62,30 @@ def api_error_text(exc: BaseException, limit: int = REASON_LIMIT) -> str:
 # (fix what the tap sends), a load error (BigQuery did not store a batch: run again).
 
 
+#: The key a config message names: ``Target config 'key'`` or ``Config key 'key'``.
+_NAMED_KEY = re.compile(r"(?:[Cc]onfig|Config key) '([^']+)'")
+
+
 class TargetConfigError(ConfigError):
     """A target setting is invalid; the message names the key. Fix the config and run again.
 
     Attributes:
-        key: The config key at fault, when one is named.
+        key: The config key at fault (dotted inside a block: ``add_fields.extracted_at``), by
+            default the first one the message names; None when it names none.
     """
 
     def __init__(self, message: str, *, key: str | None = None) -> None:
         super().__init__(message)
-        self.key = key
+        named = _NAMED_KEY.search(message)
+        self.key = key or (named.group(1) if named else None)
+
+
+class UnstorableValueError(ValueError):
+    """A value cannot be stored in its column; ``str()`` is the reason. Its row is refused.
+
+    Caught where a row is shaped: the row goes to the dead-letter table, or the run fails
+    naming the stream, the record and this reason.
+    """
 
 
 class InputError(InvalidInputLine):

@@ -26,7 +26,8 @@ import decimal
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from target_bigquery_smart.values import UnstorableValueError, convert
+from target_bigquery_smart.errors import UnstorableValueError
+from target_bigquery_smart.values import convert
 
 _NUMBER_TYPES = frozenset({"NUMERIC", "BIGNUMERIC", "FLOAT64", "FLOAT"})
 _CONVERTED_TYPES = frozenset({"INT64", "INTEGER", "BOOL", "BOOLEAN", "TIMESTAMP", "DATETIME", "DATE", "STRING"})

@@ -10,7 +10,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from plugin_kit.config_checks import check_known_keys as check_block_keys
-from target_bigquery_smart.errors import TargetConfigError
+from target_bigquery_smart.errors import TargetConfigError, UnstorableValueError
 from target_bigquery_smart.schema import RESERVED_PREFIXES
 
 WRITE_MODES = ("append", "merge")
@@ -247,7 +247,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         seen.add(lower)
     extracted = add_fields.get("extracted_at")
     if isinstance(extracted, str) and extracted != "{now}":
-        from target_bigquery_smart.values import UnstorableValueError, convert
+        from target_bigquery_smart.values import convert
 
         try:
             convert(extracted, "TIMESTAMP")

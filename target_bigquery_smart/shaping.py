@@ -18,11 +18,12 @@ from typing import Any
 
 from google.cloud import bigquery
 
+from target_bigquery_smart.errors import UnstorableValueError
 from target_bigquery_smart.keys import canonical_key_value, null_keys
 from target_bigquery_smart.rows import EXTRA_COLUMN, KEY_HASH_COLUMN, key_hash, to_json
 from target_bigquery_smart.schema import Column, columns_for
 from target_bigquery_smart.strict import strict_value
-from target_bigquery_smart.values import UnstorableValueError, convert
+from target_bigquery_smart.values import convert
 
 _META = ("org_slug", "extracted_at")
 

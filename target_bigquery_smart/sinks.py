@@ -235,7 +235,7 @@ class BigQuerySink(BatchSink):
             self._schema_problem = None
         self.stats["records_read"] += 1
         batch = self._batch
-        batch.add(row, record, self.stats["records_read"], self._reader.line_number, list(problems))
+        batch.add(row, record, self.stats["records_read"], self._reader.line_number, problems)
         batch.input_chars += self._reader.line_length
 
     def process_batch(self, context: dict) -> None:

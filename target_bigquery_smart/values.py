@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from target_bigquery_smart.errors import UnstorableValueError
 from target_bigquery_smart.rows import to_json
 from target_bigquery_smart.strict import strict_text
 
@@ -43,10 +44,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 #: A string that is an epoch number (see the TIMESTAMP rule above).
 _EPOCH_TEXT = re.compile(r"[+-]?\d+(\.\d+)?")
-
-
-class UnstorableValueError(ValueError):
-    """A value cannot be stored in its column; ``str()`` is the reason."""
 
 
 def _timestamp(value: Any) -> str:

@@ -19,6 +19,7 @@ from target_bigquery_smart.errors import (
     RejectedRowsError,
     SchemaMismatchError,
     TargetConfigError,
+    UnstorableValueError,
 )
 
 
@@ -27,12 +28,16 @@ def test_errors_fall_in_three_groups_by_what_the_caller_does():
     assert issubclass(TargetConfigError, ConfigValidationError)
     assert issubclass(InputError, InvalidInputLine)
     assert issubclass(MissingKeyError, MissingKeyPropertiesError)
+    assert issubclass(UnstorableValueError, ValueError)
     for kind in (BigQueryUnreachableError, JobDeadlineError, RejectedRowsError, SchemaMismatchError):
         assert issubclass(kind, LoadError)
 
 
 def test_errors_carry_what_they_name():
-    assert TargetConfigError("Target config 'batch_size': ...", key="batch_size").key == "batch_size"
+    assert TargetConfigError("Target config 'batch_size' must be a positive integer, got 0.").key == "batch_size"
+    assert TargetConfigError("Config key 'credentials_json' is not valid JSON.").key == "credentials_json"
+    assert TargetConfigError("Target config: unknown key(s) 'flaten'.").key is None
+    assert TargetConfigError("Target config: unknown key(s) 'flaten'.", key="flaten").key == "flaten"
     assert InputError("bad", stream="items").stream == "items"
     missing = MissingKeyError("lacks id", stream="items", record_number=3)
     assert (missing.stream, missing.record_number) == ("items", 3)
