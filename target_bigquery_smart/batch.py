@@ -19,7 +19,7 @@ class RowError:
     reasons: tuple[str, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class Batch:
     """The rows of one batch, with what each came from; the lists are parallel (one item per row).
 
@@ -39,14 +39,17 @@ class Batch:
     problems: dict[int, list[str]] = field(default_factory=dict)
     input_chars: int = 0
 
-    def add(self, row: dict, record: dict, number: int, line: int, problems: Sequence[str] = ()) -> None:
-        """Buffer one row with its record, record number and input line (and reasons to refuse it)."""
+    def add(
+        self, row: dict, record: dict, number: int, line: int, chars: int = 0, problems: Sequence[str] = ()
+    ) -> None:
+        """Buffer one row with its record, record number, input line and its length (and reasons to refuse it)."""
         if problems:
             self.problems[len(self.rows)] = list(problems)
         self.rows.append(row)
         self.records.append(record)
         self.numbers.append(number)
         self.lines.append(line)
+        self.input_chars += chars
 
     def refused_here(self) -> list[RowError]:
         """Return the rows the target refuses itself, by index."""

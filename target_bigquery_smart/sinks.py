@@ -233,10 +233,10 @@ class BigQuerySink(BatchSink):
         if self._schema_problem:
             problems = [self._schema_problem, *problems]
             self._schema_problem = None
-        self.stats["records_read"] += 1
-        batch = self._batch
-        batch.add(row, record, self.stats["records_read"], self._reader.line_number, problems)
-        batch.input_chars += self._reader.line_length
+        stats = self.stats
+        stats["records_read"] += 1
+        reader = self._reader
+        self._batch.add(row, record, stats["records_read"], reader.line_number, reader.line_length, problems)
 
     def process_batch(self, context: dict) -> None:
         """Hand the buffered rows to the commit thread, after the previous batch has committed.

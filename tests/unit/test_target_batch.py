@@ -7,13 +7,14 @@ from target_bigquery_smart.batch import Batch, RowError
 
 def test_a_batch_keeps_each_row_with_its_record_number_line_and_refusal():
     batch = Batch()
-    batch.add({"raw_data": "{}"}, {"id": 1}, 7, 12)
-    batch.add({"raw_data": "{}"}, {"id": 2}, 8, 0, ["schema: does not match its SCHEMA"])
-    batch.add({"raw_data": "{}"}, {"id": 3}, 9, 14, [])
+    batch.add({"raw_data": "{}"}, {"id": 1}, 7, 12, 30)
+    batch.add({"raw_data": "{}"}, {"id": 2}, 8, 0, 0, ["schema: does not match its SCHEMA"])
+    batch.add({"raw_data": "{}"}, {"id": 3}, 9, 14, 31, [])
 
     assert batch.records == [{"id": 1}, {"id": 2}, {"id": 3}]
     assert batch.numbers == [7, 8, 9]
     assert batch.lines == [12, 0, 14]
+    assert batch.input_chars == 61
     assert batch.refused_here() == [RowError(1, ("schema: does not match its SCHEMA",))]
     assert batch.where(0) == "record 7 (input line 12)"
     assert batch.where(1) == "record 8"
@@ -21,5 +22,5 @@ def test_a_batch_keeps_each_row_with_its_record_number_line_and_refusal():
 
 def test_each_batch_has_buffers_of_its_own():
     first, second = Batch(), Batch()
-    first.add({}, {}, 1, 1, ["reason"])
-    assert (second.rows, second.problems) == ([], {})
+    first.add({}, {}, 1, 1, 10, ["reason"])
+    assert (second.rows, second.problems, second.input_chars) == ([], {}, 0)
