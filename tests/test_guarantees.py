@@ -342,3 +342,81 @@ def test_a_row_bigquery_refuses_without_dead_letter_table_fails_the_run_after_it
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 10}]
     # Its batch mates were stored; a rerun from STATE upto 10 appends them a second time.
     assert ids_in_table(bq_client, config) == [i for i in range(1, 21) if i != 15]
+
+
+# --- the tap's side: bookmarks ---------------------------------------------------------------
+
+#: The API's records, in the order of their replication key ``seq``.
+SOURCE = [{"id": i, "seq": i * 10} for i in range(1, 8)]
+
+
+def _serve_source(httpserver) -> None:
+    """Records with ``seq >= since`` (an inclusive filter, as most APIs have), 2 a page."""
+    from werkzeug import Response
+
+    def handle(request):
+        since, page = int(request.args["since"]), int(request.args["page"])
+        matching = [r for r in SOURCE if r["seq"] >= since]
+        return Response(json.dumps(matching[(page - 1) * 2 : page * 2]), content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(handle)
+
+
+def _tap_messages(httpserver, monkeypatch, *, is_sorted: bool, state: dict | None = None) -> list[dict]:
+    from tap_generic_api.streams import GenericAPIStream
+    from tap_generic_api.tap import TapGenericAPI
+
+    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)  # a STATE after every page of 2
+    config = {
+        "url": httpserver.url_for("/v1/items"),
+        "params": {"since": "{bookmark}"},
+        "pagination": {"type": "page", "limit": 2},
+        "replication_key": "seq",
+        "is_sorted": is_sorted,
+        "start_date": 0,
+        "destination": {"table": "items", "key_fields": ["id"]},
+    }
+    tap = TapGenericAPI(config=config, parse_env_config=False, state=state)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        tap.sync_all()
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def _bookmark(state: dict) -> object:
+    return state["bookmarks"]["items"].get("replication_key_value")
+
+
+def test_a_sorted_streams_state_never_passes_its_records_and_a_rerun_resends_from_the_bookmark_inclusive(
+    httpserver, monkeypatch
+):
+    _serve_source(httpserver)
+    messages = _tap_messages(httpserver, monkeypatch, is_sorted=True)
+    # Each STATE's bookmark is the replication key of the last RECORD written before it.
+    last_seq, checked = None, []
+    for message in messages:
+        if message["type"] == "RECORD":
+            last_seq = message["record"]["seq"]
+        elif message["type"] == "STATE" and last_seq is not None:
+            assert _bookmark(message["value"]) == last_seq
+            checked.append(last_seq)
+    assert checked[:3] == [20, 40, 60]  # after pages 1, 2 and 3: the kill below may follow any of them
+
+    # The tap killed after its STATE of page 2: the rerun from it sends the bookmark's record again, then the rest.
+    state = next(m["value"] for m in messages if m["type"] == "STATE" and _bookmark(m["value"]) == 40)
+    rerun = _tap_messages(httpserver, monkeypatch, is_sorted=True, state=state)
+    assert [m["record"]["id"] for m in rerun if m["type"] == "RECORD"] == [4, 5, 6, 7]
+
+
+def test_an_unsorted_streams_bookmark_moves_only_when_the_stream_ends(httpserver, monkeypatch):
+    _serve_source(httpserver)
+    messages = _tap_messages(httpserver, monkeypatch, is_sorted=False)
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    records = [m for m in messages if m["type"] == "RECORD"]
+    last_record = max(i for i, m in enumerate(messages) if m["type"] == "RECORD")
+    mid_stream = [m["value"] for m in messages[:last_record] if m["type"] == "STATE"]
+    assert len(mid_stream) >= 2  # STATE messages did go out mid-stream
+    # A rerun from any of them starts at the beginning: every record is sent again, none is lost.
+    assert {_bookmark(s) for s in mid_stream} <= {None, 0}
+    assert _bookmark(states[-1]) == 70
+    assert [m["record"]["id"] for m in records] == [1, 2, 3, 4, 5, 6, 7]
