@@ -420,3 +420,44 @@ def test_an_unsorted_streams_bookmark_moves_only_when_the_stream_ends(httpserver
     assert {_bookmark(s) for s in mid_stream} <= {None, 0}
     assert _bookmark(states[-1]) == 70
     assert [m["record"]["id"] for m in records] == [1, 2, 3, 4, 5, 6, 7]
+
+
+# --- the tap's side: an API cutting a stream short --------------------------------------------
+
+
+def _serve_cut_at_page_2(httpserver, records: list[dict]) -> list[int]:
+    """Pages of 2 of ``records`` (no filter); the first run's page 2 answers 204 (the API cut it short)."""
+    from werkzeug import Response
+
+    cut: list[int] = []
+
+    def handle(request):
+        page = int(request.args["page"])
+        if page == 2 and not cut:
+            cut.append(page)
+            return Response("", status=204)
+        return Response(json.dumps(records[(page - 1) * 2 : page * 2]), content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(handle)
+    return cut
+
+
+@pytest.mark.parametrize(
+    ("is_sorted", "order", "bookmark"),
+    [(True, [1, 2, 3, 4, 5, 6, 7], 20), (False, [6, 7, 1, 2, 3, 4, 5], 70)],
+    ids=["sorted", "unsorted"],
+)
+def test_a_stream_cut_short_by_a_204_ends_with_a_warning_and_its_bookmark_at_the_greatest_value_read(
+    httpserver, monkeypatch, caplog, is_sorted, order, bookmark
+):
+    """Sorted: the next run goes on from the last record read. Unsorted: records after the cut whose
+    replication key is below the greatest value read are behind the bookmark, and the next run skips them."""
+    records = [{"id": i, "seq": i * 10} for i in order]
+    cut = _serve_cut_at_page_2(httpserver, records)
+    messages = _tap_messages(httpserver, monkeypatch, is_sorted=is_sorted)
+    assert cut == [2]
+    assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == order[:2]
+    assert "page 2 (" in caplog.text
+    assert "has an empty or null body instead of records, and no next page; the stream ends here" in caplog.text
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert _bookmark(state) == bookmark
