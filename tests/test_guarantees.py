@@ -288,10 +288,12 @@ def test_a_merge_bigquery_fails_or_whose_answer_is_lost_is_retried_and_exact(
     assert versions == [(i, 1 if i <= 5 else 2) for i in range(1, 16)]
 
 
+@pytest.mark.parametrize("write_mode", ["append", "merge"])
 def test_a_load_job_that_fails_stops_the_run_with_nothing_of_its_batch_and_no_state_past_it(
-    target_config, bq_client, monkeypatch
+    target_config, bq_client, monkeypatch, write_mode
 ):
-    """A load job is all or nothing: BigQuery refusing one row fails the job, and the run."""
+    """A load job (in merge mode: the staging load) is all or nothing: BigQuery refusing one row fails
+    the job, and the run, even with a dead-letter table."""
     from target_bigquery_smart import shaping
 
     real = shaping.RowShaper.shape
@@ -303,12 +305,19 @@ def test_a_load_job_that_fails_stops_the_run_with_nothing_of_its_batch_and_no_st
         return row, problems
 
     monkeypatch.setattr(shaping.RowShaper, "shape", shape)
-    config = {**target_config, "batch_size": 10, "streaming_threshold": 5, "dead_letter_table": "dlq"}
+    config = {
+        **target_config,
+        "batch_size": 10,
+        "streaming_threshold": 5,
+        "dead_letter_table": "dlq",
+        "write_mode": write_mode,
+    }
     lines = [schema_line(), *[record_line(i) for i in range(1, 11)], state_line({"upto": 10})]
     lines += [record_line(i) for i in range(11, 21)] + [state_line({"upto": 20})]
     target = TargetBigQuerySmart(config=config, parse_env_config=False)
     out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(loader.LoadError, match=r"Load job into .*items \(job .*\) failed"):
+    failed = r"Load job into .*items(__staging_\w+)? \(job .*\) failed"
+    with redirect_stdout(out), pytest.raises(loader.LoadError, match=failed):
         target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 10}]
     assert ids_in_table(bq_client, config) == list(range(1, 11))
