@@ -470,3 +470,38 @@ def test_a_stream_cut_short_by_a_204_ends_with_a_warning_and_its_bookmark_at_the
     assert "has an empty or null body instead of records, and no next page; the stream ends here" in caplog.text
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
     assert _bookmark(state) == bookmark
+
+
+def test_a_page_failing_after_its_retries_stops_the_run_after_the_records_and_state_of_the_pages_before(
+    httpserver, monkeypatch
+):
+    from werkzeug import Response
+
+    from tap_generic_api.streams import FatalAPIError, GenericAPIStream
+    from tap_generic_api.tap import TapGenericAPI
+
+    def handle(request):
+        page = int(request.args["page"])
+        if page == 3:
+            return Response("down", status=503)
+        return Response(json.dumps(SOURCE[(page - 1) * 2 : page * 2]), content_type="application/json")
+
+    httpserver.expect_request("/v1/items").respond_with_handler(handle)
+    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)
+    config = {
+        "url": httpserver.url_for("/v1/items"),
+        "params": {"since": "{bookmark}"},
+        "pagination": {"type": "page", "limit": 2},
+        "replication_key": "seq",
+        "is_sorted": True,
+        "start_date": 0,
+        "rate_limit": {"max_retries": 0},
+        "destination": {"table": "items", "key_fields": ["id"]},
+    }
+    tap = TapGenericAPI(config=config, parse_env_config=False)
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(FatalAPIError, match="503"):
+        tap.sync_all()
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [1, 2, 3, 4]
+    assert _bookmark([m["value"] for m in messages if m["type"] == "STATE"][-1]) == 40
