@@ -505,3 +505,39 @@ def test_a_page_failing_after_its_retries_stops_the_run_after_the_records_and_st
     messages = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [1, 2, 3, 4]
     assert _bookmark([m["value"] for m in messages if m["type"] == "STATE"][-1]) == 40
+
+
+def test_a_row_the_target_refuses_without_dead_letter_table_fails_the_run_with_nothing_of_its_batch(
+    tmp_path, target_config, bq_client
+):
+    """The whole batch is held back (nothing of it is sent); the rows and STATE before it stand."""
+    config = {**target_config, "batch_size": 10, "flatten": True}
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "n": {"type": "integer"}}}
+    head = [json.dumps({"type": "SCHEMA", "stream": "items", "schema": schema, "key_properties": ["id"]})]
+    head += [json.dumps({"type": "RECORD", "stream": "items", "record": {"id": i, "n": i}}) for i in range(1, 11)]
+    tail = [
+        json.dumps({"type": "RECORD", "stream": "items", "record": {"id": i, "n": 2**64 if i == 15 else i}})
+        for i in range(11, 21)
+    ]
+    target = subprocess.Popen(
+        [str(BIN / "target-bigquery-smart"), "--config", write_config(tmp_path, config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        target.stdin.write("\n".join([*head, state_line({"upto": 10})]) + "\n")
+        target.stdin.flush()
+        assert json.loads(target.stdout.readline()) == {"upto": 10}  # the first batch is stored
+        stdout, stderr = target.communicate("\n".join([*tail, state_line({"upto": 20})]) + "\n", timeout=DEADLINE)
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+    assert target.returncode == 1
+    assert "Stream 'items': 1 row(s) refused for " in stderr
+    assert "record 15 (input line 17): n: integer 18446744073709551616 is outside INT64" in stderr
+    assert stdout == ""  # no STATE past the refused batch
+    rows = table_rows(bq_client, config["project"], config["dataset"], "items")
+    assert sorted(r["id"] for r in rows) == list(range(1, 11))
