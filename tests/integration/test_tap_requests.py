@@ -377,7 +377,7 @@ def test_meltano_yml_declares_every_setting():
 
     from tap_generic_api.config import STREAM_KEYS, TOP_LEVEL_KEYS
 
-    project = yaml.safe_load((Path(__file__).resolve().parent.parent / "meltano.yml").read_text())
+    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "meltano.yml").read_text())
     tap = project["plugins"]["extractors"][0]
     declared = {s["name"] for s in tap["settings"]}
     assert declared == STREAM_KEYS | TOP_LEVEL_KEYS
@@ -408,7 +408,7 @@ def test_meltano_yml_declares_the_capabilities_each_plugin_reports():
     from tap_generic_api.tap import TapGenericAPI
     from target_bigquery_smart.target import TargetBigQuerySmart
 
-    project = yaml.safe_load((Path(__file__).resolve().parent.parent / "meltano.yml").read_text())
+    project = yaml.safe_load((Path(__file__).resolve().parents[2] / "meltano.yml").read_text())
     tap, target = project["plugins"]["extractors"][0], project["plugins"]["loaders"][0]
     assert set(tap["capabilities"]) == {str(c) for c in TapGenericAPI.capabilities}
     assert set(target["capabilities"]) == {str(c) for c in TargetBigQuerySmart.capabilities}

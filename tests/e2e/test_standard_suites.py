@@ -16,7 +16,7 @@ import pytest
 import simplejson
 from singer_sdk.testing import get_tap_test_class, get_target_test_class
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from local_services import DATASETTE_TOKEN, shared_datasette, shared_emulator  # noqa: E402
 

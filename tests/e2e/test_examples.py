@@ -16,7 +16,7 @@ from tap_generic_api.config import parse_streams
 from tap_generic_api.tap import TapGenericAPI
 from target_bigquery_smart.settings import parse_settings
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOTAL = 250
 
 
