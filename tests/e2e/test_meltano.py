@@ -9,7 +9,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import ROOT, table_rows
+from helpers import ROOT, table_rows
 from local_services import DATASETTE_TOKEN, DatasetteAPI
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]

@@ -10,7 +10,7 @@ import json
 import re
 
 import pytest
-from conftest import metric_points, run_pipeline, table_rows
+from helpers import metric_points, run_pipeline, table_rows
 from local_services import DATASETTE_TOKEN, DATASETTE_TOKEN_PARAM, DatasetteAPI, served_item
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]

@@ -6,29 +6,26 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import uuid
 from contextlib import redirect_stdout
 from importlib import resources
-from pathlib import Path
 
 import pytest
 import simplejson
+from local_services import DATASETTE_TOKEN, shared_datasette
 from singer_sdk.testing import get_tap_test_class, get_target_test_class
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from local_services import DATASETTE_TOKEN, shared_datasette, shared_emulator  # noqa: E402
-
-from tap_generic_api.tap import TapGenericAPI  # noqa: E402
-from target_bigquery_smart.sinks import table_name  # noqa: E402
-from target_bigquery_smart.target import TargetBigQuerySmart  # noqa: E402
+from tap_generic_api.tap import TapGenericAPI
+from target_bigquery_smart.sinks import table_name
+from target_bigquery_smart.target import TargetBigQuerySmart
 
 pytestmark = pytest.mark.emulator
 CAPTURE_DEBUG_LOGS = False
 
+#: The SDK's tap suite reads its streams when the test class is made (the first stream infers
+#: its schema from the API), so this API is needed while the module is collected; the
+#: emulator is needed only by the tests, which get it from the ``bq_emulator`` fixture.
 _API = shared_datasette(1000)
-_BQ = shared_emulator()
 
 TAP_CONFIG = {
     "streams": [
@@ -72,12 +69,18 @@ TAP_CONFIG = {
     "rate_limit": {"requests_per_second": 200},
 }
 
+#: The SDK's target suite reads this dict when each test runs; ``_target_on_the_emulator`` fills
+#: in the emulator's project and endpoint first.
 TARGET_CONFIG = {
-    "project": _BQ.project,
     "dataset": f"standard_{uuid.uuid4().hex[:8]}",
-    "api_endpoint": _BQ.endpoint,
     "org_slug": "acme",
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _target_on_the_emulator(bq_emulator):
+    TARGET_CONFIG.update(project=bq_emulator.project, api_endpoint=bq_emulator.endpoint)
+
 
 TestTapGenericAPI = get_tap_test_class(TapGenericAPI, config=TAP_CONFIG)
 TestTargetBigQuerySmart = get_target_test_class(TargetBigQuerySmart, config=TARGET_CONFIG)
@@ -137,12 +140,38 @@ def test_standard_input_lands_exactly(name, bq_client):
         assert sorted(map(_canonical, loaded)) == sorted(map(_canonical, records)), f"{name}: stream {stream}"
 
 
+ID_SCHEMA = {"type": "object", "properties": {"id": {}}}
+#: The line of each refused input (1-based) that the target refuses.
+REFUSED_LINE = {
+    "invalid_schema": 1,
+    "record_before_schema": 1,
+    "record_missing_key_property": 2,
+    "record_missing_required_property": 2,
+}
+
+
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_refused_standard_input_writes_no_state_past_it(name):
-    lines = (STREAMS_DIR / f"{name}.singer").read_text()
+def test_refused_standard_input_writes_no_state_past_it(name, bq_client):
+    # A committed stream first, then the refused input with a STATE after each of its lines:
+    # the target must confirm exactly the last STATE before the refused line, and keep the row.
+    refused = [line for line in (STREAMS_DIR / f"{name}.singer").read_text().splitlines() if line.strip()]
+    before = [
+        json.dumps({"type": "SCHEMA", "stream": "committed_first", "schema": ID_SCHEMA, "key_properties": []}),
+        json.dumps({"type": "RECORD", "stream": "committed_first", "record": {"id": 1}}),
+        json.dumps({"type": "STATE", "value": {"read": "line 0"}}),
+    ]
+    lines = list(before)
+    for number, line in enumerate(refused, start=1):
+        lines += [line, json.dumps({"type": "STATE", "value": {"read": f"line {number}"}})]
+    bad = REFUSED_LINE[name]
     config = {**TARGET_CONFIG, "dataset": f"std_{name}_{uuid.uuid4().hex[:6]}"}
     target = TargetBigQuerySmart(config=config, parse_env_config=False)
     out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(Exception, match="Input line"):
-        target.listen(file_input=io.StringIO(lines))
+    with redirect_stdout(out), pytest.raises(Exception, match=f"Input line {len(before) + 2 * bad - 1} "):
+        target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
     assert all(json.loads(line) for line in out.getvalue().splitlines())
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"read": f"line {bad - 1}"}]
+    rows = bq_client.query_and_wait(
+        f"SELECT raw_data FROM `{config['project']}.{config['dataset']}.{table_name('committed_first')}`"
+    )
+    assert [json.loads(r["raw_data"]) for r in rows] == [{"id": 1}]

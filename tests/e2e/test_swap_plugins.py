@@ -6,7 +6,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import BIN, ROOT, run_pipeline, table_rows
+from helpers import BIN, ROOT, run_pipeline, table_rows
 from local_services import DATASETTE_TOKEN, served_item
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]

@@ -6,12 +6,10 @@ import json
 import subprocess
 
 import pytest
-from conftest import BIN
+from helpers import API, BIN
 
 from plugin_kit.errors import ConfigError
 from tap_generic_api.tap import TapGenericAPI
-
-API = "https://api.example.com/v1/items"
 
 
 def _streams(**config):

@@ -7,7 +7,7 @@ import subprocess
 import uuid
 
 import pytest
-from conftest import BIN
+from helpers import API, BIN
 from local_services import KMSDouble
 
 from tap_generic_api.credential_store import CredentialStore, CredentialStoreError, parse_store_config
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.emulator
 
 KEY = "projects/local/locations/global/keyRings/pipelines/cryptoKeys/credentials"
 SECRET = "pat-NEVERLOG-from-kms-8c1d"
-API = "https://api.example.com/v1/items"
 
 
 @pytest.fixture

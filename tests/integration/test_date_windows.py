@@ -12,7 +12,7 @@ import urllib.parse
 from contextlib import redirect_stdout
 
 import pytest
-from conftest import BIN
+from helpers import BIN, sync_messages
 from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import FatalAPIError
 from werkzeug import Response
@@ -256,16 +256,9 @@ class WindowedAPI:
         return tap
 
 
-def _sync(tap) -> list[dict]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        tap.sync_all()
-    return [json.loads(line) for line in out.getvalue().splitlines()]
-
-
 def test_windows_are_fetched_three_at_once_and_written_in_date_order_with_state():
     with WindowedAPI() as api:
-        messages = _sync(api.tap())
+        messages = sync_messages(api.tap())
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert records == ALL_RECORDS
     # Each day: page 1 (2 records), page 2 (1 record, short: the last).
@@ -286,7 +279,7 @@ def test_the_next_run_starts_its_first_window_at_the_bookmark():
     assert bookmark == "2024-03-09T07:00:00Z"
     state = {"bookmarks": {"events": {"replication_key": "updated_at", "replication_key_value": bookmark}}}
     with WindowedAPI() as api:
-        messages = _sync(api.tap(state=state))
+        messages = sync_messages(api.tap(state=state))
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert records == ALL_RECORDS[-5:]
     # Window 1 holds 3 records (pages of 2 and 1), window 2 holds 2 (a full page, then an empty one).
@@ -313,7 +306,7 @@ def test_a_failing_window_stops_the_run_after_the_records_of_the_windows_before_
 
 def test_one_window_at_a_time_with_max_concurrency_1():
     with WindowedAPI() as api:
-        messages = _sync(api.tap(pagination={"type": "page", "limit": 2, "max_concurrency": 1}))
+        messages = sync_messages(api.tap(pagination={"type": "page", "limit": 2, "max_concurrency": 1}))
     assert [m["record"] for m in messages if m["type"] == "RECORD"] == ALL_RECORDS
     assert api.peak == 1
     assert api.requests == sorted(api.requests)  # day by day, page by page
@@ -322,7 +315,7 @@ def test_one_window_at_a_time_with_max_concurrency_1():
 def test_max_pages_without_a_replication_key_applies_to_each_window(caplog):
     with WindowedAPI() as api:
         tap = api.tap(replication_key=None, pagination={"type": "page", "limit": 2, "max_pages": 1})
-        messages = _sync(tap)
+        messages = sync_messages(tap)
     records = [m["record"] for m in messages if m["type"] == "RECORD"]
     assert records == [r for day in range(DAYS) for r in _day_records(day)[:2]]
     assert len(api.requests) == DAYS
@@ -355,7 +348,7 @@ def test_a_window_cut_at_max_pages_stops_the_run_before_the_bookmark_moves():
 def test_a_sorted_stream_ends_the_run_at_a_window_cut_at_max_pages(caplog):
     with WindowedAPI() as api:
         tap = api.tap(is_sorted=True, pagination={"type": "page", "limit": 2, "max_pages": 1, "max_concurrency": 3})
-        messages = _sync(tap)
+        messages = sync_messages(tap)
     assert [m["record"] for m in messages if m["type"] == "RECORD"] == _day_records(0)[:2]
     state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
     assert state["bookmarks"]["events"]["replication_key_value"] == _day_records(0)[1]["updated_at"]
@@ -365,7 +358,7 @@ def test_a_sorted_stream_ends_the_run_at_a_window_cut_at_max_pages(caplog):
 def test_an_api_ignoring_the_window_end_is_reported(caplog):
     with WindowedAPI() as api:
         tap = api.tap(params={"since": "{start_date}", "until": "2100-01-01T00:00:00Z", "to": "{end_date}"})
-        _sync(tap)
+        sync_messages(tap)
     assert caplog.text.count("outside it: the API may ignore the window's params") == 1
     assert "returned a record with updated_at = '2024-03-02T01:00:00Z', outside it" in caplog.text
 
@@ -385,7 +378,7 @@ def test_too_many_windows_are_refused_before_any_request(requests_mock):
         ConfigError,
         match=r"from config\.start_date \(2000-01-01\) to now, .* 100,000 windows\. Raise config\.date_window_size",
     ):
-        _sync(TapGenericAPI(config=config, parse_env_config=False))
+        sync_messages(TapGenericAPI(config=config, parse_env_config=False))
     assert requests_mock.call_count == 0
 
 
@@ -397,7 +390,7 @@ def test_a_window_size_spanning_the_range_is_one_window():
 
 def test_a_429_in_one_window_holds_the_other_windows_for_its_retry_after():
     with WindowedAPI(throttle_since="2024-03-01T00:00:00Z") as api:
-        records = [m["record"] for m in _sync(api.tap()) if m["type"] == "RECORD"]
+        records = [m["record"] for m in sync_messages(api.tap()) if m["type"] == "RECORD"]
     assert records == ALL_RECORDS
     (throttled_at,) = api.throttled
     later = [at for at in api.started if at > throttled_at + 0.05]
@@ -484,7 +477,7 @@ def test_a_bookmark_that_is_not_a_date_is_named(requests_mock):
     state = {"bookmarks": {"events": {"replication_key": "seq", "replication_key_value": "abc"}}}
     tap = TapGenericAPI(config=_config(replication_key="seq"), parse_env_config=False, state=state)
     with pytest.raises(ConfigError, match=r"Stream 'events': date_window_size .* the bookmark in STATE is 'abc'"):
-        _sync(tap)
+        sync_messages(tap)
     assert requests_mock.call_count == 0
 
 

@@ -8,14 +8,13 @@ import subprocess
 from contextlib import redirect_stdout
 
 import pytest
-from conftest import BIN
+from helpers import API, BIN
 
 from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.first_page import FirstPageCheck
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.tap import TapGenericAPI
 
-API = "https://api.example.com/v1/items"
 USERS = [{"id": i, "name": f"u{i}"} for i in range(100)]
 
 

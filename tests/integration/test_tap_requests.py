@@ -9,23 +9,18 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
+from helpers import API, extract
 from singer_sdk.exceptions import ConfigValidationError
 
 from plugin_kit.errors import ConfigError
 from tap_generic_api.errors import CredentialError, ResponseShapeError
 from tap_generic_api.tap import TapGenericAPI
 
-API = "https://api.example.com/v1/items"
-
 
 def _tap(**config):
     base = {"url": API, "destination": {"table": "items", "key_fields": ["id"]}}
     base.update(config)
     return TapGenericAPI(config=base, parse_env_config=False)
-
-
-def _extract(tap, name="items"):
-    return list(tap.streams[name].get_records(None))
 
 
 def _queries(history):
@@ -45,7 +40,7 @@ def test_cursor_pagination_requests(requests_mock):
         data_path="results",
         pagination={"type": "cursor", "param": "after", "response_path": "paging.next.after", "limit": 2},
     )
-    assert [r["id"] for r in _extract(tap)] == [1, 2, 3, 4]
+    assert [r["id"] for r in extract(tap)] == [1, 2, 3, 4]
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?limit=2",
         f"{API}?limit=2&after=c2",
@@ -72,7 +67,7 @@ def test_stripe_last_record_id_cursor(requests_mock):
             "limit_param": "limit",
         },
     )
-    assert [r["id"] for r in _extract(tap)] == ["txn_1", "txn_2", "txn_3"]
+    assert [r["id"] for r in extract(tap)] == ["txn_1", "txn_2", "txn_3"]
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?limit=2",
         f"{API}?limit=2&starting_after=txn_2",
@@ -90,7 +85,7 @@ def test_offset_pagination_stops_on_short_page(requests_mock):
         ],
     )
     tap = _tap(pagination={"type": "offset", "limit": 2, "limit_param": "count", "max_concurrency": 1})
-    assert [r["id"] for r in _extract(tap)] == [1, 2, 3, 4, 5]
+    assert [r["id"] for r in extract(tap)] == [1, 2, 3, 4, 5]
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?count=2&offset=0",
         f"{API}?count=2&offset=2",
@@ -101,7 +96,7 @@ def test_offset_pagination_stops_on_short_page(requests_mock):
 def test_offset_pagination_stops_on_empty_page(requests_mock):
     requests_mock.get(API, [{"json": [{"id": 1}, {"id": 2}]}, {"json": []}])
     tap = _tap(pagination={"type": "offset", "param": "skip", "limit": 2, "max_concurrency": 1})
-    assert len(_extract(tap)) == 2
+    assert len(extract(tap)) == 2
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?limit=2&skip=0",
         f"{API}?limit=2&skip=2",
@@ -119,7 +114,7 @@ def test_page_pagination_starts_at_one(requests_mock):
     tap = _tap(
         data_path="items", pagination={"type": "page", "limit": 2, "limit_param": "per_page", "max_concurrency": 1}
     )
-    assert len(_extract(tap)) == 3
+    assert len(extract(tap)) == 3
     assert [r.url for r in requests_mock.request_history] == [
         f"{API}?per_page=2&page=1",
         f"{API}?per_page=2&page=2",
@@ -140,7 +135,7 @@ def test_link_header_next_url_requested_as_given(requests_mock):
         headers={"Accept": "application/vnd.github+json"},
         pagination={"type": "link", "response_path": "", "limit": 100, "limit_param": "per_page"},
     )
-    assert [r["id"] for r in _extract(tap)] == [1, 2]
+    assert [r["id"] for r in extract(tap)] == [1, 2]
     history = requests_mock.request_history
     assert history[0].url == f"{API}?q=a%2Fb&per_page=100"
     assert history[1].url == next_url
@@ -156,28 +151,28 @@ def test_link_in_body_with_dotted_key_and_relative_url(requests_mock):
         ],
     )
     tap = _tap(data_path="value", pagination={"type": "link", "response_path": "@odata.nextLink"})
-    assert len(_extract(tap)) == 2
+    assert len(extract(tap)) == 2
     assert requests_mock.request_history[1].url == "https://api.example.com/v1/items?$skiptoken=abc"
 
 
 def test_no_pagination_single_request(requests_mock):
     requests_mock.get(API, json={"data": [{"id": 1}, {"id": 2}], "next": "ignored"})
     tap = _tap(data_path="data")
-    assert len(_extract(tap)) == 2
+    assert len(extract(tap)) == 2
     assert requests_mock.call_count == 1
 
 
 def test_single_object_is_one_record_and_null_is_none(requests_mock):
     requests_mock.get(API, json={"data": {"id": 7}})
-    assert _extract(_tap(data_path="data")) == [{"id": 7}]
+    assert extract(_tap(data_path="data")) == [{"id": 7}]
     requests_mock.get(API, json={"data": None})
-    assert _extract(_tap(data_path="data")) == []
+    assert extract(_tap(data_path="data")) == []
 
 
 def test_missing_data_path_is_an_error(requests_mock):
     requests_mock.get(API, json={"results": [], "paging": {}})
     with pytest.raises(ResponseShapeError, match=r"^Stream '\w+': data_path 'data' not found.*\['paging', 'results'\]"):
-        _extract(_tap(data_path="data"))
+        extract(_tap(data_path="data"))
 
 
 def test_html_body_with_status_200_is_an_error(requests_mock):
@@ -185,13 +180,13 @@ def test_html_body_with_status_200_is_an_error(requests_mock):
     with pytest.raises(
         ResponseShapeError, match=r"^Stream '\w+': Response from .* is not JSON .*text/html.*maintenance"
     ):
-        _extract(_tap())
+        extract(_tap())
 
 
 def test_page_cap_stops_with_warning(requests_mock, caplog):
     requests_mock.get(API, [{"json": {"data": [{"id": i}], "next": f"c{i}"}} for i in range(10)])
     tap = _tap(data_path="data", pagination={"type": "cursor", "param": "c", "response_path": "next", "max_pages": 3})
-    assert len(_extract(tap)) == 3
+    assert len(extract(tap)) == 3
     assert requests_mock.call_count == 3
     assert "stopped after 3 pages" in caplog.text
     assert "truncated" in caplog.text
@@ -228,7 +223,7 @@ def test_page_cap_stops_with_warning(requests_mock, caplog):
 )
 def test_auth_types_send_exact_credentials(requests_mock, auth, secrets, header, value, query):
     requests_mock.get(API, json=[{"id": 1}])
-    _extract(_tap(auth=auth, secrets=secrets, params={"status": "open"}))
+    extract(_tap(auth=auth, secrets=secrets, params={"status": "open"}))
     request = requests_mock.request_history[0]
     assert request.qs == {"status": ["open"], **query}
     if header:
@@ -239,7 +234,7 @@ def test_auth_types_send_exact_credentials(requests_mock, auth, secrets, header,
 
 def test_provider_secret_wins_over_secret_key(requests_mock):
     requests_mock.get(API, json=[])
-    _extract(
+    extract(
         _tap(
             auth={"type": "bearer", "provider": "HUBSPOT", "secret_key": "other"},
             secrets={"hubspot": "from-provider", "other": "from-key"},
@@ -267,7 +262,7 @@ def test_variables_in_url_params_and_headers(requests_mock):
         variables={"org_name": "acme-gh", "status": "open"},
         org_slug="acme",
     )
-    _extract(tap)
+    extract(tap)
     request = requests_mock.request_history[0]
     day = request.qs["day"][0]
     assert len(day) == 10
@@ -327,7 +322,7 @@ def test_streams_list_with_defaults_and_errors_name_the_stream(requests_mock):
     }
     tap = TapGenericAPI(config=config, parse_env_config=False)
     assert sorted(tap.streams) == ["a", "b"]
-    assert len(_extract(tap, "b")) == 2
+    assert len(extract(tap, "b")) == 2
     assert requests_mock.request_history[0].headers["Accept"] == "application/json"
     assert requests_mock.request_history[0].headers["X-B"] == "1"
 
@@ -417,5 +412,5 @@ def test_meltano_yml_declares_the_capabilities_each_plugin_reports():
 def test_transform_block_is_accepted_with_a_warning_that_the_target_applies_it(requests_mock, caplog):
     requests_mock.get(API, json=[{"id": 1}])
     tap = _tap(transform={"flatten": True, "add_fields": {"source": "vendor_api"}})
-    assert _extract(tap) == [{"id": 1}]
+    assert extract(tap) == [{"id": 1}]
     assert "'transform' (flatten, add_fields) is applied by the target" in caplog.text

@@ -9,16 +9,14 @@ import io
 import json
 import socketserver
 import subprocess
-import sys
 import threading
 import time
-import types
 import zlib
 from contextlib import redirect_stdout
-from pathlib import Path
 
-import backoff._sync
 import pytest
+from helpers import API, BIN, FAST, bearer_tap, extract, sync_lines
+from helpers import BEARER_SECRET as SECRET
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -30,50 +28,13 @@ from tap_generic_api.redirects import TooManyRedirectsError
 from tap_generic_api.streams import APIRequestError
 from tap_generic_api.tap import TapGenericAPI
 
-API = "https://api.example.com/v1/items"
-SECRET = "sk_live_NEVERLOG_5f3a9"  # must never appear in any output (see conftest)
-FAST = {"requests_per_second": 1000}
-BIN = Path(sys.executable).parent
-
-
-def _tap(url=API, **config):
-    base = {
-        "url": url,
-        "destination": {"table": "items", "key_fields": ["id"]},
-        "auth": {"type": "bearer", "provider": "VENDOR"},
-        "secrets": {"vendor": SECRET},
-        "rate_limit": FAST,
-    }
-    base.update(config)
-    return TapGenericAPI(config=base, parse_env_config=False)
-
-
-def _extract(tap, name="items"):
-    return list(tap.streams[name].get_records(None))
-
-
-def _sync_lines(tap) -> list[str]:
-    out = io.StringIO()
-    with redirect_stdout(out):
-        tap.sync_all()
-    return out.getvalue().splitlines()
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    """Record the waits backoff asks for, without sleeping."""
-    waits: list[float] = []
-    monkeypatch.setattr(backoff._sync, "time", types.SimpleNamespace(sleep=waits.append))
-    return waits
-
-
 # --- item 4: transient statuses -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 507, 520, 521, 522, 523, 524, 599])
 def test_transient_statuses_are_retried(requests_mock, sleeps, status):
     requests_mock.get(API, [{"status_code": status}, {"json": [{"id": 1}]}])
-    assert _extract(_tap()) == [{"id": 1}]
+    assert extract(bearer_tap()) == [{"id": 1}]
     assert requests_mock.call_count == 2
     assert sleeps == [1.0]
 
@@ -82,16 +43,16 @@ def test_transient_statuses_are_retried(requests_mock, sleeps, status):
 def test_statuses_that_fail_again_are_not_retried(requests_mock, sleeps, status):
     requests_mock.get(API, status_code=status, text="nope")
     with pytest.raises(Exception, match=f"API error {status}"):
-        _extract(_tap())
+        extract(bearer_tap())
     assert requests_mock.call_count == 1
     assert sleeps == []
 
 
 def test_retry_statuses_replaces_the_set(requests_mock, sleeps):
     requests_mock.get(API, [{"status_code": 409}, {"status_code": 503}])
-    tap = _tap(rate_limit={**FAST, "retry_statuses": [409]})
+    tap = bearer_tap(rate_limit={**FAST, "retry_statuses": [409]})
     with pytest.raises(Exception, match="API error 503"):
-        _extract(tap)
+        extract(tap)
     assert requests_mock.call_count == 2  # 409 retried, 503 (not listed) fails at once
     assert sleeps == [1.0]
 
@@ -99,7 +60,7 @@ def test_retry_statuses_replaces_the_set(requests_mock, sleeps):
 @pytest.mark.parametrize("value", [[200], [600], [404, 302]])
 def test_retry_statuses_must_be_error_statuses(value):
     with pytest.raises(ConfigError, match=r"rate_limit\.retry_statuses must be a list of HTTP error statuses"):
-        _tap(rate_limit={**FAST, "retry_statuses": value}).streams  # noqa: B018
+        bearer_tap(rate_limit={**FAST, "retry_statuses": value}).streams  # noqa: B018
 
 
 def test_retry_statuses_is_declared_in_the_settings():
@@ -149,9 +110,9 @@ def test_a_body_trickled_past_the_timeout_is_a_timeout_retried_then_failed_namin
         return Response(body(), content_type="application/json")
 
     httpserver.expect_request("/v1/items").respond_with_handler(trickle)
-    tap = _tap(httpserver.url_for("/v1/items"), timeout=1, rate_limit={**FAST, "max_retries": 1})
+    tap = bearer_tap(httpserver.url_for("/v1/items"), timeout=1, rate_limit={**FAST, "max_retries": 1})
     with pytest.raises(APIRequestError) as info:
-        _extract(tap)
+        extract(tap)
     message = str(info.value)
     assert message.startswith(f"Stream 'items': request to {httpserver.url_for('/v1/items')} failed after 2 attempts")
     assert "DeadlineExceededError: no complete response within timeout (1 s for connect, headers and whole body)" in (
@@ -207,9 +168,9 @@ def header_trickler():
 
 def test_headers_trickled_past_the_timeout_are_a_timeout(header_trickler, no_proxy_environment, sleeps):
     url, lines_sent = header_trickler
-    tap = _tap(url, timeout=1, rate_limit={**FAST, "max_retries": 1})
+    tap = bearer_tap(url, timeout=1, rate_limit={**FAST, "max_retries": 1})
     with pytest.raises(APIRequestError) as info:
-        _extract(tap)
+        extract(tap)
     message = str(info.value)
     assert message.startswith(f"Stream 'items': request to {url} failed after 2 attempts: DeadlineExceededError: ")
     sent = lines_sent(2)
@@ -220,7 +181,7 @@ def test_headers_trickled_past_the_timeout_are_a_timeout(header_trickler, no_pro
 
 def test_a_body_within_the_deadline_is_read_whole(httpserver, no_proxy_environment):
     httpserver.expect_request("/v1/items").respond_with_json([{"id": i} for i in range(3)])
-    assert _extract(_tap(httpserver.url_for("/v1/items"), timeout=30)) == [{"id": 0}, {"id": 1}, {"id": 2}]
+    assert extract(bearer_tap(httpserver.url_for("/v1/items"), timeout=30)) == [{"id": 0}, {"id": 1}, {"id": 2}]
 
 
 # --- item 5: bodies ----------------------------------------------------------------------------
@@ -261,14 +222,14 @@ JSON_BYTES = json.dumps(RECORDS, ensure_ascii=False).encode()
 def test_bodies_are_read_whatever_their_encoding(httpserver, no_proxy_environment, body, headers):
     headers = {"Content-Type": "application/json", **headers}
     httpserver.expect_request("/v1/items").respond_with_data(body, headers=headers)
-    assert _extract(_tap(httpserver.url_for("/v1/items"))) == RECORDS
+    assert extract(bearer_tap(httpserver.url_for("/v1/items"))) == RECORDS
 
 
 def test_an_html_200_keeps_its_clear_error_with_an_excerpt(httpserver, no_proxy_environment):
     page = "<html><head><script>var x=1;</script></head><body><h1>Maintenance</h1> back soon</body></html>"
     httpserver.expect_request("/v1/items").respond_with_data(page, content_type="text/html")
     with pytest.raises(ResponseShapeError) as info:
-        _extract(_tap(httpserver.url_for("/v1/items")))
+        extract(bearer_tap(httpserver.url_for("/v1/items")))
     assert str(info.value) == (
         f"Stream 'items': Response from {httpserver.url_for('/v1/items')} is not JSON (status 200, content type "
         "'text/html'): 'Maintenance back soon'"
@@ -278,7 +239,7 @@ def test_an_html_200_keeps_its_clear_error_with_an_excerpt(httpserver, no_proxy_
 def test_a_body_nested_deeper_than_the_decoder_allows_names_the_stream_and_url(httpserver, no_proxy_environment):
     httpserver.expect_request("/v1/items").respond_with_data(b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(ResponseShapeError) as info:
-        _extract(_tap(httpserver.url_for("/v1/items")))
+        extract(bearer_tap(httpserver.url_for("/v1/items")))
     assert str(info.value).startswith(
         f"Stream 'items': Response from {httpserver.url_for('/v1/items')} is JSON nested deeper than the decoder allows"
     )
@@ -287,7 +248,7 @@ def test_a_body_nested_deeper_than_the_decoder_allows_names_the_stream_and_url(h
 def test_records_nested_too_deep_stop_a_sync_with_the_error_naming_stream_and_url(httpserver, no_proxy_environment):
     deep = b"[" * 100_000 + b"]" * 100_000
     httpserver.expect_request("/v1/items").respond_with_data(b'{"data": [{"id": 1, "tree": ' + deep + b"}]}")
-    tap = _tap(httpserver.url_for("/v1/items"), data_path="data")
+    tap = bearer_tap(httpserver.url_for("/v1/items"), data_path="data")
     with redirect_stdout(io.StringIO()), pytest.raises(ResponseShapeError) as info:
         tap.sync_all()
     assert str(info.value).startswith(
@@ -310,8 +271,8 @@ def test_a_redirect_to_another_origin_is_followed_without_credentials_and_logged
     elsewhere = other_server.url_for("/files/items.json")
     httpserver.expect_request("/v1/items").respond_with_data("", status=302, headers={"Location": elsewhere})
     other_server.expect_request("/files/items.json").respond_with_json([{"id": 1}])
-    tap = _tap(httpserver.url_for("/v1/items"), auth={**auth, "provider": "VENDOR"}, headers={"Cookie": COOKIE})
-    assert _extract(tap) == [{"id": 1}]
+    tap = bearer_tap(httpserver.url_for("/v1/items"), auth={**auth, "provider": "VENDOR"}, headers={"Cookie": COOKIE})
+    assert extract(tap) == [{"id": 1}]
     ((home_headers, home_query),) = _received(httpserver)
     ((away_headers, away_query),) = _received(other_server)
     assert home_headers["cookie"] == COOKIE
@@ -333,13 +294,13 @@ def test_a_redirect_to_an_allowed_host_keeps_the_credentials(httpserver, other_s
     elsewhere = other_server.url_for("/files/items.json")
     httpserver.expect_request("/v1/items").respond_with_data("", status=307, headers={"Location": elsewhere})
     other_server.expect_request("/files/items.json").respond_with_json([{"id": 1}])
-    tap = _tap(
+    tap = bearer_tap(
         httpserver.url_for("/v1/items"),
         auth={"type": "query", "provider": "VENDOR"},
         headers={"Cookie": COOKIE},
         allowed_hosts=[f"127.0.0.1:{other_server.port}"],
     )
-    assert _extract(tap) == [{"id": 1}]
+    assert extract(tap) == [{"id": 1}]
     ((away_headers, away_query),) = _received(other_server)
     assert away_query == f"api_key={SECRET}"
     assert away_headers["cookie"] == COOKIE
@@ -348,7 +309,9 @@ def test_a_redirect_to_an_allowed_host_keeps_the_credentials(httpserver, other_s
 def test_a_redirect_on_the_configured_origin_keeps_the_credentials(httpserver, no_proxy_environment):
     httpserver.expect_request("/v1/items").respond_with_data("", status=301, headers={"Location": "/v2/items"})
     httpserver.expect_request("/v2/items").respond_with_json([{"id": 1}])
-    assert _extract(_tap(httpserver.url_for("/v1/items"), auth={"type": "header", "provider": "VENDOR"})) == [{"id": 1}]
+    assert extract(bearer_tap(httpserver.url_for("/v1/items"), auth={"type": "header", "provider": "VENDOR"})) == [
+        {"id": 1}
+    ]
     assert [headers["x-api-key"] for headers, _ in _received(httpserver)] == [SECRET, SECRET]
 
 
@@ -357,7 +320,7 @@ def test_too_many_redirects_is_an_error_naming_the_chain(httpserver, no_proxy_en
         location = {"Location": f"/hop{hop + 1}"}
         httpserver.expect_request(f"/hop{hop}").respond_with_data("", status=302, headers=location)
     with pytest.raises(TooManyRedirectsError) as info:
-        _extract(_tap(httpserver.url_for("/hop0"), auth={"type": "query", "provider": "VENDOR"}))
+        extract(bearer_tap(httpserver.url_for("/hop0"), auth={"type": "query", "provider": "VENDOR"}))
     chain = " -> ".join(httpserver.url_for(f"/hop{hop}") + "?api_key=***" for hop in range(6))
     assert str(info.value) == f"Stream 'items': more than 5 redirects: {chain} -> {httpserver.url_for('/hop6')}"
     assert len(httpserver.log) == 6
@@ -422,7 +385,7 @@ def test_every_line_the_tap_writes_is_strict_json(httpserver, no_proxy_environme
 def test_bytes_that_are_not_utf8_become_replacement_characters_with_a_warning(httpserver, no_proxy_environment, caplog):
     body = b'[{"id": 1, "name": "caf\xe9"}, {"id": 2, "name": "\xed\xa0\x80"}]'  # Latin-1, CESU-8 surrogate
     httpserver.expect_request("/v1/items").respond_with_data(body, content_type="application/json")
-    lines = _sync_lines(_tap(httpserver.url_for("/v1/items")))
+    lines = sync_lines(bearer_tap(httpserver.url_for("/v1/items")))
     records = [_strict_line(line.encode())["record"] for line in lines if '"RECORD"' in line]
     assert records == [{"id": 1, "name": "caf\ufffd"}, {"id": 2, "name": "\ufffd\ufffd\ufffd"}]
     assert (
@@ -445,9 +408,9 @@ def test_credentials_written_into_the_url_are_masked_in_every_form(httpserver, n
     basic = base64.b64encode(f"apiuser:{password}".encode()).decode()
     httpserver.expect_request("/v1/items").respond_with_handler(_echo)
     url = httpserver.url_for("/v1/items").replace("http://", f"http://apiuser:{password}@") + f"?access_token={token}"
-    tap = _tap(url, auth=None, secrets={})
+    tap = bearer_tap(url, auth=None, secrets={})
     with pytest.raises(Exception, match="API error 403") as info:
-        _extract(tap)
+        extract(tap)
     message = str(info.value)
     ((headers, _),) = _received(httpserver)
     assert headers["authorization"] == f"Basic {basic}"  # requests sent the URL's credentials
@@ -458,13 +421,15 @@ def test_credentials_written_into_the_url_are_masked_in_every_form(httpserver, n
 
 def test_a_short_secret_is_masked_where_it_stands_as_a_token(httpserver, no_proxy_environment):
     httpserver.expect_request("/v1/items").respond_with_handler(_echo)
-    tap = _tap(httpserver.url_for("/v1/items"), secrets={"vendor": "x9Z"})
+    tap = bearer_tap(httpserver.url_for("/v1/items"), secrets={"vendor": "x9Z"})
     with pytest.raises(Exception, match="API error 403") as info:
-        _extract(tap)
+        extract(tap)
     assert str(info.value).endswith(": denied for Bearer *** with")
-    tap = _tap(httpserver.url_for("/v1/items"), auth={"type": "query", "provider": "VENDOR"}, secrets={"vendor": "x9Z"})
+    tap = bearer_tap(
+        httpserver.url_for("/v1/items"), auth={"type": "query", "provider": "VENDOR"}, secrets={"vendor": "x9Z"}
+    )
     with pytest.raises(Exception, match="API error 403") as info:
-        _extract(tap)
+        extract(tap)
     assert str(info.value).endswith(": denied for None with api_key=***")
 
 
@@ -505,9 +470,9 @@ def test_a_pagination_loop_on_a_huge_cursor_quotes_it_cut(requests_mock):
     cursor = "c" * 10_000_000
     pages = [{"data": [{"id": 1}], "next": cursor}, {"data": [{"id": 2}], "next": "b"}]
     requests_mock.get(API, [{"json": pages[0]}, {"json": pages[1]}, {"json": pages[0]}])
-    tap = _tap(data_path="data", pagination={"type": "cursor", "param": "cursor", "response_path": "next"})
+    tap = bearer_tap(data_path="data", pagination={"type": "cursor", "param": "cursor", "response_path": "next"})
     with pytest.raises(PaginationLoopError) as info:
-        _extract(tap)
+        extract(tap)
     message = str(info.value)
     assert len(message) < 2_000
     assert f"the API returned '{'c' * 497}... (10,000,000 characters, cut)' which was already requested" in message

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import re
 import subprocess
 import threading
-from collections.abc import Callable
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import requests
-from conftest import BIN, table_rows
-from test_target_loading import record_line, run_target, schema_line, state_line
+from helpers import BIN, BigQueryProxy, record_line, run_target, schema_line, state_line, table_rows
 
 from target_bigquery_smart import loader
 from target_bigquery_smart.target import TargetBigQuerySmart
@@ -74,60 +70,6 @@ def test_each_batch_of_a_run_has_its_own_job_id_from_run_stream_number_and_conte
     ]
     assert len({job_id for job_id, _ in uploads}) == 4
     assert run_ids[0] != run_ids[1]
-
-
-class BigQueryProxy:
-    """An HTTP proxy on 127.0.0.1 to the emulator that can change what BigQuery answers.
-
-    ``answer(method, path, status, body)`` returns the (status, body) the client gets; the
-    default passes the emulator's answer on. A request for which ``lost(method, path)`` is true
-    never reaches the emulator and is answered 204. Every request is recorded as ``(method, path)``.
-    """
-
-    def __init__(self, upstream: str, answer: Callable[[str, str, int, bytes], tuple[int, bytes]] | None = None):
-        self.requests: list[tuple[str, str]] = []
-        self.answer = answer or (lambda method, path, status, body: (status, body))
-        self.lost: Callable[[str, str], bool] = lambda method, path: False
-        proxy = self
-        session = requests.Session()
-        session.trust_env = False
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _forward(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                proxy.requests.append((self.command, self.path))
-                if proxy.lost(self.command, self.path):
-                    self.send_response(204)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "accept-encoding")}
-                up = session.request(self.command, upstream + self.path, data=body, headers=headers, timeout=60)
-                status, content = proxy.answer(self.command, self.path, up.status_code, up.content)
-                self.send_response(status)
-                self.send_header("Content-Type", up.headers.get("Content-Type", "application/json"))
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _still_running(job_kind: str, held: set[str]):

@@ -8,18 +8,13 @@ import subprocess
 import sys
 
 import pytest
-import test_target_loading
-from conftest import BIN, table_rows
-from test_target_jobs import BigQueryProxy
-from test_target_loading import record_line, run_target, schema_line, state_line
+from helpers import BIN, BigQueryProxy, record_line, run_target, schema_line, state_line, table_rows
 
 from target_bigquery_smart import loader
 from target_bigquery_smart.reader import InputError
 
 pytestmark = pytest.mark.emulator
 CAPTURE_DEBUG_LOGS = False
-batch_spy = test_target_loading.batch_spy
-insert_spy = test_target_loading.insert_spy
 
 
 def test_a_batch_commits_early_when_its_input_reaches_batch_max_bytes(target_config, bq_client, batch_spy):

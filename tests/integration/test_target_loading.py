@@ -8,7 +8,7 @@ import logging
 from contextlib import redirect_stdout
 
 import pytest
-from conftest import table_rows
+from helpers import record_line, run_target, schema_line, state_line, table_rows
 
 from target_bigquery_smart import loader, sinks
 from target_bigquery_smart.rows import insert_id
@@ -16,58 +16,6 @@ from target_bigquery_smart.target import TargetBigQuerySmart
 
 pytestmark = pytest.mark.emulator
 CAPTURE_DEBUG_LOGS = False
-
-SCHEMA = {"type": "object", "properties": {"id": {}}, "additionalProperties": True}
-
-
-def schema_line(stream="items", keys=("id",)):
-    return json.dumps({"type": "SCHEMA", "stream": stream, "schema": SCHEMA, "key_properties": list(keys)})
-
-
-def record_line(record, stream="items"):
-    return json.dumps({"type": "RECORD", "stream": stream, "record": record})
-
-
-def state_line(value):
-    return json.dumps({"type": "STATE", "value": value})
-
-
-def run_target(config, lines) -> list[dict]:
-    """Run the target in-process on ``lines``; return the STATE values it wrote."""
-    target = TargetBigQuerySmart(config=config, parse_env_config=False)
-    out = io.StringIO()
-    with redirect_stdout(out):
-        target.listen(file_input=io.StringIO("\n".join(lines) + "\n"))
-    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-
-
-@pytest.fixture
-def insert_spy(monkeypatch):
-    """Record every streaming insert (row count, row_ids) and pass it to the real client."""
-    calls = []
-    real = loader.bigquery.Client.insert_rows_json
-
-    def spy(self, table, rows, row_ids=None, **kwargs):
-        calls.append({"rows": len(rows), "row_ids": list(row_ids or [])})
-        return real(self, table, rows, row_ids=row_ids, **kwargs)
-
-    monkeypatch.setattr(loader.bigquery.Client, "insert_rows_json", spy)
-    return calls
-
-
-@pytest.fixture
-def batch_spy(monkeypatch):
-    """Record each batch handed to insert_rows_smart (size and method), calling the real one."""
-    batches = []
-    real = loader.insert_rows_smart
-
-    def spy(client, table, rows, row_ids, **kwargs):
-        result = real(client, table, rows, row_ids, **kwargs)
-        batches.append({"rows": len(rows), "method": result.method})
-        return result
-
-    monkeypatch.setattr(sinks.loader, "insert_rows_smart", spy)
-    return batches
 
 
 def test_small_batch_is_one_streaming_insert_with_explicit_insert_ids(target_config, bq_client, insert_spy, batch_spy):

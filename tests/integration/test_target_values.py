@@ -9,8 +9,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import BIN, table_rows
-from test_target_loading import record_line, run_target
+from helpers import BIN, record_line, run_target, table_rows
 
 from target_bigquery_smart import loader
 from target_bigquery_smart.keys import canonical_key_value

@@ -1,13 +1,12 @@
 """The tuner that decides how many page requests go ahead, driven by a simulated API.
 
-The simulation replays the stream's loop (wait for page N, ask for the pages ahead, write
+The tap's own page loop with this tuner is tested in tests/integration/test_tap_pages_ahead.py.
+Here the simulation replays the stream's loop (wait for page N, ask for the pages ahead, write
 page N) on a virtual clock: every request takes ``latency`` seconds, writing a page takes
 ``work`` seconds, and a rate limit spaces requests. Exact and instant, no sleeping.
 """
 
 from __future__ import annotations
-
-import pytest
 
 from plugin_kit.concurrency import AheadTuner
 
@@ -37,12 +36,6 @@ def simulate(pages: int, latency: float, work: float, most: int, rps: float | No
         if len(arrives) == page + 1 and len(arrives) < pages:
             ask()
     return now, ahead
-
-
-def test_a_fast_api_gets_its_pages_one_after_another():
-    seconds, ahead = simulate(pages=200, latency=0.001, work=0.0012, most=4)
-    assert max(ahead) == 0
-    assert seconds == pytest.approx(200 * 0.0022, rel=0.01)
 
 
 def test_a_slow_api_gets_max_concurrency_requests_in_flight():
