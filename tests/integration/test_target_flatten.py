@@ -7,10 +7,8 @@ from decimal import Decimal
 
 import pytest
 import simplejson
-from conftest import table_rows
-from test_target_loading import record_line, run_target, state_line
+from helpers import record_line, run_target, state_line, table_rows
 
-from target_bigquery_smart.schema import assign_names, clean_name
 from target_bigquery_smart.sinks import RejectedRowsError
 
 pytestmark = pytest.mark.emulator
@@ -70,20 +68,6 @@ RECORDS = [
         "address": {"city": "Oslo", "country": "NO"},
     },
 ]
-
-
-def test_column_name_rule():
-    assert clean_name("first-name") == "first_name"
-    assert clean_name("2fa") == "_2fa"
-    assert clean_name("a.b c") == "a_b_c"
-    assert clean_name("x" * 400) == "x" * 300
-    names = assign_names(["id", "ID", "first-name", "first_name"])
-    assert names["ID"] == "ID"  # both valid: the first in sorted order keeps the name
-    assert names["first_name"] == "first_name"
-    assert names["id"].startswith("id_")
-    assert len(names["id"]) == 11
-    assert names["first-name"].startswith("first_name_")
-    assert assign_names(["first_name", "first-name", "ID", "id"]) == names  # order does not matter
 
 
 def test_flattened_rows_match_records_field_by_field(target_config, bq_client):
