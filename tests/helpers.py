@@ -44,6 +44,13 @@ UNREACHABLE_TARGET = {"project": "p", "dataset": "d", "api_endpoint": "http://12
 # --- the tap in-process ---------------------------------------------------------------------
 
 
+def plain_tap(**config) -> TapGenericAPI:
+    """Return a tap of one stream ``items`` at :data:`API`, without credentials."""
+    base = {"url": API, "destination": {"table": "items"}, "rate_limit": FAST}
+    base.update(config)
+    return TapGenericAPI(config=base, parse_env_config=False)
+
+
 def bearer_tap(url: str = API, state: dict | None = None, **config) -> TapGenericAPI:
     """Return a tap of one stream ``items`` at ``url`` sending :data:`BEARER_SECRET` as a bearer token."""
     base = {

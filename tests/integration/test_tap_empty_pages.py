@@ -6,18 +6,10 @@ import json
 import subprocess
 
 import pytest
-from helpers import API, BIN, extract
+from helpers import API, BIN, extract, plain_tap
 from werkzeug import Response
 
 from tap_generic_api.streams import APIRequestError
-from tap_generic_api.tap import TapGenericAPI
-
-
-def _tap(**config):
-    base = {"url": API, "destination": {"table": "items"}, "rate_limit": {"requests_per_second": 1000}}
-    base.update(config)
-    return TapGenericAPI(config=base, parse_env_config=False)
-
 
 CURSOR = {"type": "cursor", "param": "after", "response_path": "next"}
 
@@ -62,14 +54,14 @@ def test_the_issue_run_5000_served_all_5000_written_through_the_cli(tmp_path, ht
 @pytest.mark.parametrize("body", ["", "  \r\n"])
 def test_an_empty_200_mid_stream_is_retried_like_a_503(requests_mock, sleeps, body):
     requests_mock.get(API, [_page(1, next_cursor="B"), {"text": body}, _page(3)])
-    assert [r["id"] for r in extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2, 3, 4]
+    assert [r["id"] for r in extract(plain_tap(data_path="data", pagination=CURSOR))] == [1, 2, 3, 4]
     assert sleeps == [1.0]
     assert [r.qs.get("after") for r in requests_mock.request_history] == [None, ["b"], ["b"]]
 
 
 def test_an_empty_200_that_persists_fails_the_run_naming_the_stream_and_url(requests_mock, sleeps):
     requests_mock.get(API, [_page(1, next_cursor="B"), {"text": ""}])
-    tap = _tap(data_path="data", pagination=CURSOR, rate_limit={"requests_per_second": 1000, "max_retries": 2})
+    tap = plain_tap(data_path="data", pagination=CURSOR, rate_limit={"requests_per_second": 1000, "max_retries": 2})
     with pytest.raises(APIRequestError) as info:
         extract(tap)
     assert str(info.value) == (
@@ -82,12 +74,12 @@ def test_an_empty_200_that_persists_fails_the_run_naming_the_stream_and_url(requ
 def test_an_empty_200_on_the_first_page_is_an_error_too(requests_mock, sleeps):
     requests_mock.get(API, text="")
     with pytest.raises(APIRequestError, match="status 200 with an empty body"):
-        extract(_tap(rate_limit={"requests_per_second": 1000, "max_retries": 0}))
+        extract(plain_tap(rate_limit={"requests_per_second": 1000, "max_retries": 0}))
 
 
 def test_a_204_mid_cursor_stream_warns_with_the_page_and_url(requests_mock, caplog):
     requests_mock.get(API, [_page(1, next_cursor="B"), {"status_code": 204, "text": ""}])
-    assert [r["id"] for r in extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
+    assert [r["id"] for r in extract(plain_tap(data_path="data", pagination=CURSOR))] == [1, 2]
     assert (
         f"Stream 'items': page 2 ({API}?after=B, status 204) has an empty or null body instead of records, and no "
         "next cursor; the stream ends here and may be incomplete." in caplog.text
@@ -100,52 +92,52 @@ def test_a_204_or_null_records_mid_numbered_stream_warns_with_the_page(requests_
     full = {"json": {"data": [{"id": 1}, {"id": 2}]}}
     requests_mock.get(API, [full, {"status_code": 204, "text": ""}])
     pagination = {"type": kind, "limit": 2, "max_concurrency": concurrency}
-    assert len(extract(_tap(data_path="data", pagination=pagination))) == 2
+    assert len(extract(plain_tap(data_path="data", pagination=pagination))) == 2
     assert "page 2 (" in caplog.text
     assert ", status 204) has an empty or null body instead of records, and no next page;" in caplog.text
     caplog.clear()
     requests_mock.get(API, [full, {"json": {"data": None}}])
-    assert len(extract(_tap(data_path="data", pagination=pagination))) == 2
+    assert len(extract(plain_tap(data_path="data", pagination=pagination))) == 2
     assert ", status 200) has null at data_path 'data' instead of records, and no next page;" in caplog.text
 
 
 def test_null_records_without_any_cursor_key_warn(requests_mock, caplog):
     requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": None}}])
-    assert len(extract(_tap(data_path="data", pagination=CURSOR))) == 2
+    assert len(extract(plain_tap(data_path="data", pagination=CURSOR))) == 2
     assert "has null at data_path 'data' instead of records, and no next cursor;" in caplog.text
 
 
 def test_a_204_on_the_first_page_is_zero_records_without_a_warning(requests_mock, caplog):
     requests_mock.get(API, status_code=204, text="")
-    assert extract(_tap(data_path="data", pagination=CURSOR)) == []
+    assert extract(plain_tap(data_path="data", pagination=CURSOR)) == []
     assert "may be incomplete" not in caplog.text
 
 
 def test_a_204_with_a_next_link_header_goes_on(requests_mock, caplog):
     requests_mock.get(API, [{"status_code": 204, "text": "", "headers": {"Link": f'<{API}?p=2>; rel="next"'}}])
     requests_mock.get(f"{API}?p=2", json=[{"id": 9}])
-    assert extract(_tap(pagination={"type": "link"})) == [{"id": 9}]
+    assert extract(plain_tap(pagination={"type": "link"})) == [{"id": 9}]
     assert "may be incomplete" not in caplog.text
 
 
 @pytest.mark.parametrize("empty", [None, []])
 def test_null_or_empty_data_with_a_cursor_goes_on(requests_mock, caplog, empty):
     requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": empty, "next": "C"}}, _page(3)])
-    assert [r["id"] for r in extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2, 3, 4]
+    assert [r["id"] for r in extract(plain_tap(data_path="data", pagination=CURSOR))] == [1, 2, 3, 4]
     assert "may be incomplete" not in caplog.text
 
 
 @pytest.mark.parametrize("kind", ["offset", "page"])
 def test_an_empty_list_ends_numbered_pages_by_their_stop_rule_without_a_warning(requests_mock, caplog, kind):
     requests_mock.get(API, [{"json": {"data": [{"id": 1}, {"id": 2}]}}, {"json": {"data": []}}])
-    assert [r["id"] for r in extract(_tap(data_path="data", pagination={"type": kind}))] == [1, 2]
+    assert [r["id"] for r in extract(plain_tap(data_path="data", pagination={"type": kind}))] == [1, 2]
     assert requests_mock.call_count == 2
     assert "may be incomplete" not in caplog.text
 
 
 def test_null_data_without_a_cursor_ends_by_the_cursor_stop_rule_without_a_warning(requests_mock, caplog):
     requests_mock.get(API, [_page(1, next_cursor="B"), {"json": {"data": None, "next": None}}])
-    assert [r["id"] for r in extract(_tap(data_path="data", pagination=CURSOR))] == [1, 2]
+    assert [r["id"] for r in extract(plain_tap(data_path="data", pagination=CURSOR))] == [1, 2]
     assert "may be incomplete" not in caplog.text
 
 
@@ -159,7 +151,7 @@ def test_an_empty_200_among_pages_fetched_ahead_is_retried(requests_mock, sleeps
         return json.dumps(body) if body != "" else ""
 
     requests_mock.get(API, text=respond)
-    tap = _tap(pagination={"type": "offset", "limit": 2, "max_concurrency": 4})
+    tap = plain_tap(pagination={"type": "offset", "limit": 2, "max_concurrency": 4})
     assert [r["id"] for r in extract(tap)] == [1, 2, 3, 4, 5]
     assert sleeps == [1.0]
     offsets = [int(r.qs["offset"][0]) for r in requests_mock.request_history]
