@@ -19,8 +19,8 @@ from contextlib import redirect_stdout
 
 import pytest
 import requests
-from conftest import BIN, table_rows
 from google.api_core import exceptions as api_exceptions
+from helpers import BIN, table_rows
 
 from target_bigquery_smart import loader, sinks
 from target_bigquery_smart.target import TargetBigQuerySmart
