@@ -17,11 +17,10 @@ from singer_sdk.authenticators import (
     BearerTokenAuthenticator,
     OAuthAuthenticator,
 )
-from singer_sdk.exceptions import RetriableAPIError
 
 from plugin_kit.redact import known_secrets, redact_text
 from tap_generic_api.config import AuthConfig, OAuth2Config
-from tap_generic_api.errors import CredentialError
+from tap_generic_api.errors import CredentialError, OAuth2TokenError, OAuth2TokenUnavailableError
 
 logger = logging.getLogger("tap_generic_api.auth")
 
@@ -95,14 +94,6 @@ class QueryKeyAuthenticator(APIAuthenticatorBase):
         query = f"{query}&{pair}" if query else pair
         request.url = urlunsplit((scheme, netloc, path, query, fragment))
         return request
-
-
-class OAuth2TokenError(CredentialError):
-    """The token endpoint refused the grant; the message has its status and a redacted excerpt."""
-
-
-class OAuth2TokenUnavailableError(RetriableAPIError):
-    """The token endpoint answered 429 or 5xx: retried like any request (``rate_limit.max_retries``)."""
 
 
 #: Token endpoint statuses that mean "try again later" (as for API requests, see retries.py).

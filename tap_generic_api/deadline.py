@@ -26,13 +26,10 @@ from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSL
 from urllib3.util import Timeout
 
 from tap_generic_api.encodings import decompress_undeclared
+from tap_generic_api.errors import DeadlineExceededError
 
 #: Most bytes taken from the socket by one read of a body.
 CHUNK_BYTES = 1 << 20
-
-
-class DeadlineExceededError(requests.exceptions.ReadTimeout):
-    """The exchange took longer than ``timeout`` seconds in all (retried like any timeout)."""
 
 
 #: The deadline of the request this thread is sending (``time.monotonic()`` seconds), if any.

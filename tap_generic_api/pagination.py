@@ -18,6 +18,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import PaginationConfig
+from tap_generic_api.errors import ForeignHostError, PaginationLoopError
 from tap_generic_api.link_header import next_link
 from tap_generic_api.paths import MISSING, DottedPath
 from tap_generic_api.responses import read_json
@@ -26,14 +27,6 @@ from tap_generic_api.responses import read_json
 RecordsOf = Callable[[requests.Response], list[Any]]
 
 logger = logging.getLogger("tap_generic_api.pagination")
-
-
-class PaginationLoopError(RuntimeError):
-    """The API handed back a cursor or next URL this stream has already requested."""
-
-
-class ForeignHostError(RuntimeError):
-    """A next link points to a host other than the configured one (credentials would leak)."""
 
 
 class SafePaginator(BaseAPIPaginator[Any]):

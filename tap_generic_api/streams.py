@@ -18,7 +18,7 @@ import backoff
 import requests
 import requests.adapters
 from pyrate_limiter import Limiter
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
@@ -34,7 +34,16 @@ from tap_generic_api import redirects, retries, templating
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.deadline import DeadlineAdapter, send_before
-from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.errors import (
+    APIRequestError,
+    BookmarkTypeError,
+    PaginationTruncatedError,
+    ResponseShapeError,
+    StreamStoppedError,
+    TooManyRedirectsError,
+    TooManyWindowsError,
+    WindowTruncatedError,
+)
 from tap_generic_api.first_page import FirstPageCheck
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.pagination import (
@@ -48,7 +57,7 @@ from tap_generic_api.paths import DottedPath
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
-from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
+from tap_generic_api.windows import DateWindow, date_windows
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -56,26 +65,6 @@ if TYPE_CHECKING:
 
 #: Connections kept per host by requests' default adapter.
 DEFAULT_POOL_SIZE = 10
-
-
-class APIRequestError(FatalAPIError):
-    """A request failed for good (retries exhausted, or a network error); secrets masked."""
-
-
-class WindowTruncatedError(FatalAPIError):
-    """A date window of an incremental stream reached ``pagination.max_pages``."""
-
-
-class PaginationTruncatedError(FatalAPIError):
-    """An incremental stream not in replication-key order reached ``pagination.max_pages``."""
-
-
-class BookmarkTypeError(FatalAPIError):
-    """The bookmark in STATE and the records' replication key values cannot be compared."""
-
-
-class StreamStoppedError(RuntimeError):
-    """Raised in a date window's worker when the stream stops (another window failed)."""
 
 
 class RenderedRequest(NamedTuple):
@@ -440,9 +429,9 @@ class GenericAPIStream(RESTStream[Any]):
                 on_foreign=on_foreign,
                 describe=self.redact_url,
             )
-        except redirects.TooManyRedirectsError as exc:
+        except TooManyRedirectsError as exc:
             msg = f"Stream '{self.name}': {exc}"
-            raise redirects.TooManyRedirectsError(msg) from None
+            raise TooManyRedirectsError(msg) from None
 
     def _proxies_for(self, url: str | None) -> dict[str, str]:
         """Return the proxies for the URL's ``scheme://host:port``, resolved once per run.

@@ -22,8 +22,7 @@ from werkzeug import Response
 
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import WITHHELD
-from tap_generic_api.errors import CredentialError, ResponseShapeError
-from tap_generic_api.pagination import PaginationLoopError
+from tap_generic_api.errors import CredentialError, PaginationLoopError, ResponseShapeError
 from tap_generic_api.tap import TapGenericAPI
 from target_bigquery_smart.reader import InputError
 from target_bigquery_smart.settings import TargetConfigError

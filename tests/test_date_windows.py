@@ -19,7 +19,7 @@ from werkzeug import Response
 
 from plugin_kit.concurrency import in_order
 from plugin_kit.errors import ConfigError
-from tap_generic_api.streams import WindowTruncatedError
+from tap_generic_api.errors import WindowTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 from tap_generic_api.windows import date_windows
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import BIN
 from werkzeug import Response
 
-from tap_generic_api.streams import APIRequestError
+from tap_generic_api.errors import APIRequestError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"

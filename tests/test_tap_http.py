@@ -17,10 +17,15 @@ import requests
 from plugin_kit.errors import ConfigError
 from plugin_kit.proxies import proxy_passwords
 from tap_generic_api import streams as tap_streams
-from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
+from tap_generic_api.errors import (
+    APIRequestError,
+    BookmarkTypeError,
+    ForeignHostError,
+    PaginationLoopError,
+    PaginationTruncatedError,
+    RetryWaitTooLongError,
+)
 from tap_generic_api.ratelimit import RateLimiters, rates_for
-from tap_generic_api.retries import RetryWaitTooLongError
-from tap_generic_api.streams import APIRequestError, BookmarkTypeError, PaginationTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"
