@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -25,7 +23,7 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from plugin_kit import fastjson
-from plugin_kit.concurrency import AheadTuner, DaemonPool, in_order
+from plugin_kit.concurrency import in_order
 from plugin_kit.errors import ConfigError, cut_long_values
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxies_for
@@ -44,15 +42,10 @@ from tap_generic_api.errors import (
     TooManyWindowsError,
     WindowTruncatedError,
 )
-from tap_generic_api.first_page import FirstPageCheck
 from tap_generic_api.output import BufferedSingerWriter
-from tap_generic_api.pagination import (
-    NumberedPaginator,
-    OffsetPaginator,
-    PaginationLoopError,
-    SafePaginator,
-    build_paginator,
-)
+from tap_generic_api.paging import loops
+from tap_generic_api.paging.first_page import FirstPageCheck
+from tap_generic_api.paging.paginators import PAGINATORS, NumberedPaginator, SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
@@ -722,8 +715,8 @@ class GenericAPIStream(RESTStream[Any]):
 
         Offset and page-number pagination with a ``limit`` know the next request before the
         current answer arrives: with ``ahead``, up to ``pagination.max_concurrency`` requests
-        are in flight (under the shared rate limit), and pages are still yielded in order.
-        Other types fetch one page after another.
+        are in flight (under the shared rate limit), and pages are still yielded in order
+        (:func:`~tap_generic_api.paging.loops.pages_ahead`). Other types fetch one page after another.
 
         Args:
             context: The SDK's stream context (None: this stream has no partitions).
@@ -731,152 +724,38 @@ class GenericAPIStream(RESTStream[Any]):
             paginator: The paginator to use (default a new one for ``rendered``).
             ahead: Allow requests ahead of the page being read (False inside date windows,
                 which are already fetched concurrently).
-
-        Raises:
-            PaginationLoopError: Two offset or page-number pages in a row hold the same records.
         """
-        pagination = self.stream_config.pagination
-        if ahead and pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
-            pages = self._pages_concurrently(context, rendered, paginator or self.get_new_paginator(rendered))
+        paginator = paginator or self.get_new_paginator(rendered)
+        if ahead and isinstance(paginator, NumberedPaginator) and paginator.may_fetch_ahead():
+            decorated = self.request_decorator(self._request)
+            yield from loops.pages_ahead(
+                paginator,
+                lambda token: decorated(self._prepare(rendered, paginator, token), context),
+                self._records_of,
+                stream=self.name,
+                ahead_state=self._ahead,
+                stopping=self._stopping,
+                logger=self.logger,
+            )
         else:
-            pages = self._pages_in_turn(context, rendered, paginator or self.get_new_paginator(rendered))
-        # Offset and page numbers come from the tap, not the API, so the paginator's repeated
-        # token check cannot see an API that ignores them: it answers every request alike, and
-        # the same records would be written until pagination.max_pages.
-        numbered = pagination.type in ("offset", "page")
-        previous: list[dict] | None = None
-        for number, page in enumerate(pages, 1):
-            if numbered and page == previous:
-                msg = (
-                    f"Stream '{self.name}': pages {number - 1} and {number} hold the same {len(page)} "
-                    "records; the API seems to ignore the pagination parameter. Stopping so no record "
-                    "is written twice; check pagination.type and pagination.param."
-                )
-                raise PaginationLoopError(msg)
-            previous = page
-            yield page
+            yield from self._pages_in_turn(context, rendered, paginator)
 
     def _pages_in_turn(
         self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
     ) -> Iterator[list[dict]]:
-        """Fetch pages one after another (the SDK's ``request_records`` loop, page by page)."""
+        """Fetch pages one after another, each request counted in the SDK's metrics."""
         decorated = self.request_decorator(self._request)
         with self.get_http_request_counter() as request_counter:
             request_counter.with_context(context)
-            while not paginator.finished:
-                prepared = self._prepare(rendered, paginator, paginator.current_value)
+
+            def fetch(token: Any) -> requests.Response:
+                prepared = self._prepare(rendered, paginator, token)
                 response = decorated(prepared, context)
                 request_counter.increment()
                 self.update_sync_costs(prepared, response, context)
-                records = self._records_of(response)
-                if not records and not paginator.continue_if_empty(response):
-                    paginator.end_at_empty_page(response)
-                    break
-                if records:
-                    yield records
-                paginator.advance(response)
+                return response
 
-    def _pages_concurrently(
-        self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
-    ) -> Iterator[list[dict]]:
-        """Fetch numbered pages ahead of the one being written, as many as pay off.
-
-        How many requests go ahead is tuned while the stream runs (:class:`AheadTuner`): more
-        on a slow API, none on one that answers about as fast as its pages are written, where
-        requests ahead only contend with the writer for the interpreter.
-        """
-        assert isinstance(paginator, NumberedPaginator)
-        config = self.stream_config.pagination
-        decorated = self.request_decorator(self._request)
-
-        def fetch(token: int) -> requests.Response:
-            return decorated(self._prepare(rendered, paginator, token), context)
-
-        # Requests ahead may still wait for the rate limit when the sequence ends (at the short
-        # page, an error, max_pages): they are then dropped instead of sent, so the API sees no
-        # request after the stream has moved on.
-        ended = threading.Event()
-
-        def fetch_ahead(token: int) -> requests.Response:
-            self._ahead.ended = ended
-            return fetch(token)
-
-        pending: collections.deque[tuple[int, Future[requests.Response]]] = collections.deque()
-        token, issued, pages = paginator.FIRST, 0, 0
-        resume_at: int | None = None
-        tuner = AheadTuner(config.max_concurrency)
-        limit = int(config.limit or 0)
-        # Daemon threads (DaemonPool): an error or a signal ends the run without waiting for the
-        # requests ahead, which stop at their next retry (`_stopping`).
-        with DaemonPool(config.max_concurrency, f"{self.name}-page") as pool:
-            try:
-                pending.append((token, pool.submit(fetch_ahead, token)))
-                token, issued = paginator.token_after(token), 1
-                while pending:
-                    page_token, future = pending.popleft()
-                    asked = time.monotonic()
-                    response = future.result()
-                    tuner.page_arrived(asked, time.monotonic())
-                    records = self._records_of(response)
-                    pages += 1
-                    paginator._page_count = pages  # noqa: SLF001 - the summary reads it
-                    if records and len(records) == limit:
-                        # Ask for the next pages before writing this one.
-                        while len(pending) < tuner.ahead and issued < config.max_pages:
-                            pending.append((token, pool.submit(fetch_ahead, token)))
-                            token, issued = paginator.token_after(token), issued + 1
-                    if records:
-                        yield records
-                    if not records or len(records) < limit:
-                        if not records:
-                            paginator.warn_if_cut(response)
-                        break
-                    if pages >= config.max_pages:
-                        self._stop_at_max_pages(paginator, pages)
-                        break
-                    if len(records) > limit and isinstance(paginator, OffsetPaginator):
-                        # The API sends more than `limit`: the offsets requested ahead overlap
-                        # this page. Drop them and go on one page at a time from the real offset.
-                        self.logger.warning(
-                            "Stream '%s': the API returned %d records for limit %d; fetching the rest one page "
-                            "at a time.",
-                            self.name,
-                            len(records),
-                            limit,
-                        )
-                        resume_at = page_token + len(records)
-                        break
-                    if not pending and issued < config.max_pages:
-                        pending.append((token, pool.submit(fetch_ahead, token)))
-                        token, issued = paginator.token_after(token), issued + 1
-            except BaseException:
-                self._stopping.set()
-                raise
-            finally:
-                ended.set()
-                for _, future in pending:
-                    future.cancel()
-        self.logger.debug("Stream '%s': at most %d requests went ahead.", self.name, tuner.most_ahead)
-        while resume_at is not None and pages < config.max_pages:
-            records = self._records_of(fetch(resume_at))
-            pages += 1
-            paginator._page_count = pages  # noqa: SLF001
-            if records:
-                yield records
-            if not records or len(records) < limit:
-                return
-            resume_at += len(records)
-        if resume_at is not None:
-            self._stop_at_max_pages(paginator, pages)
-
-    def _stop_at_max_pages(self, paginator: SafePaginator, pages: int) -> None:
-        paginator.truncated = True
-        self.logger.warning(
-            "Stream '%s': stopped after %d pages (pagination.max_pages); the result may be "
-            "truncated. Raise max_pages or narrow the request with params.",
-            self.name,
-            pages,
-        )
+            yield from loops.pages_in_turn(paginator, fetch, self._records_of)
 
     def _record_pages(self, context: Mapping | None) -> Iterator[list[dict]]:
         """Render templates with this run's bookmark, then yield the new records page by page.
@@ -1109,8 +988,7 @@ class GenericAPIStream(RESTStream[Any]):
         decoded and encoded again, which is most of the tap's work per record.
         """
         pagination = self.stream_config.pagination
-        reads_body = pagination.type == "cursor" or (pagination.type == "link" and pagination.response_path)
-        return not self.replication_key and not reads_body
+        return not self.replication_key and not PAGINATORS[pagination.type].reads_body(pagination)
 
     def _process_record(self, record: dict, child_context: Any = None, partition_context: Any = None) -> None:
         # The SDK's version copies partition keys into the record and syncs child streams;

@@ -1,11 +1,11 @@
-"""RFC 8288 Link header parsing (tap_generic_api.link_header) and its use by link pagination."""
+"""RFC 8288 Link header parsing (tap_generic_api.paging.link_header) and its use by link pagination."""
 
 from __future__ import annotations
 
 import pytest
 from werkzeug import Response
 
-from tap_generic_api.link_header import Link, next_link, parse_link_header
+from tap_generic_api.paging.link_header import Link, next_link, parse_link_header
 from tap_generic_api.tap import TapGenericAPI
 
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import BIN
 
 from tap_generic_api.errors import ResponseShapeError
-from tap_generic_api.first_page import FirstPageCheck
+from tap_generic_api.paging.first_page import FirstPageCheck
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.tap import TapGenericAPI
 

@@ -25,6 +25,7 @@ from tap_generic_api.errors import (
     PaginationTruncatedError,
     RetryWaitTooLongError,
 )
+from tap_generic_api.paging import loops as tap_loops
 from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.tap import TapGenericAPI
 
@@ -691,7 +692,7 @@ def test_requests_ahead_still_waiting_when_the_pages_end_are_never_sent(requests
     """Requests past the last page that still wait for the rate limiter are dropped, not sent."""
     import threading
 
-    monkeypatch.setattr(tap_streams, "AheadTuner", _AlwaysAhead)
+    monkeypatch.setattr(tap_loops, "AheadTuner", _AlwaysAhead)
     asking, waiting, released = threading.local(), threading.Event(), threading.Event()
     prepare = tap_streams.GenericAPIStream._prepare
 

@@ -1,8 +1,10 @@
 """``pagination`` config -> singer-sdk paginator (cursor, offset, page, link, none).
 
-Each paginator has two duties: read the next token from a response (``get_next``,
-``has_more``) and put the current token into the next request (``update_request``).
-The page safety stop and loop detection live in one place, :class:`SafePaginator`.
+A paginator is a small state object that owns its token and page count: it reads each
+response (:meth:`SafePaginator.advance`) and puts its token into the next request
+(:meth:`SafePaginator.update_request`); the page loops (:mod:`tap_generic_api.paging.loops`)
+never read or write its fields. The page cap (``pagination.max_pages``) and loop detection
+live in one place, :class:`SafePaginator`. Modelled on singer-sdk's ``BaseAPIPaginator``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import PaginationConfig
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError
-from tap_generic_api.link_header import next_link
+from tap_generic_api.paging.link_header import next_link
 from tap_generic_api.paths import MISSING, DottedPath
 from tap_generic_api.responses import read_json
 
@@ -64,7 +66,77 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self.redact = redact
         self.data_path = data_path or DottedPath("")
         self._seen: set[Any] = set()
+        # Records of the last page read, for numbered types' loop detection (check_page).
+        self._previous: list[Any] | None = None
+        self._pages_read = 0
         self.truncated = False
+
+    #: Whether the paginator reads a response's body beyond its records (a cursor, a next URL):
+    #: then records cannot be copied through undecoded (see :meth:`reads_body`).
+    READS_BODY = False
+
+    #: Whether the next token comes from the tap, not the API (offset, page number): an API that
+    #: ignores it answers every request alike, which the repeated-token check cannot see.
+    NUMBERED = False
+
+    @classmethod
+    def reads_body(cls, config: PaginationConfig) -> bool:
+        """Return True when this type needs a response's body beyond its records.
+
+        When False (and the stream reads no field of the records), each record's JSON text can be
+        copied into its RECORD message undecoded.
+        """
+        return cls.READS_BODY
+
+    @property
+    def count(self) -> int:
+        """Pages read so far, empty last pages included (the stream's summary)."""
+        return self._page_count
+
+    def count_page(self) -> None:
+        """Count one page read (the loops fetching ahead call this; :meth:`advance` counts its own)."""
+        self._page_count += 1
+
+    def reached_cap(self) -> bool:
+        """Finish at ``pagination.max_pages`` pages, marked truncated with a warning; else return False.
+
+        The one place the page cap is enforced.
+        """
+        if self._page_count < self.config.max_pages:
+            return False
+        logger.warning(
+            "Stream '%s': stopped after %d pages (pagination.max_pages); the result may "
+            "be truncated. Raise max_pages or narrow the request with params.",
+            self.stream,
+            self._page_count,
+        )
+        self.truncated = True
+        self._finished = True
+        return True
+
+    def check_page(self, records: list[Any]) -> None:
+        """Stop when a numbered type's page holds the same records as the page before it.
+
+        Called with each page's records before they are written. Offset and page numbers come from
+        the tap, not the API, so the repeated-token check in :meth:`advance` cannot see an API that
+        ignores them: it answers every request alike, and the same records would be written until
+        ``pagination.max_pages``.
+
+        Raises:
+            PaginationLoopError: Two pages in a row hold the same records.
+        """
+        if not self.NUMBERED:
+            return
+        self._pages_read += 1
+        if records == self._previous:
+            number = self._pages_read
+            msg = (
+                f"Stream '{self.stream}': pages {number - 1} and {number} hold the same {len(records)} "
+                "records; the API seems to ignore the pagination parameter. Stopping so no record "
+                "is written twice; check pagination.type and pagination.param."
+            )
+            raise PaginationLoopError(msg, stream=self.stream)
+        self._previous = records
 
     def advance(self, response: requests.Response) -> None:
         """Move to the next token, or finish.
@@ -106,16 +178,8 @@ class SafePaginator(BaseAPIPaginator[Any]):
                 f"{self.redact(str(new_value))!r} which was already requested in this run. Stopping so no "
                 "page is read twice; check pagination.type and pagination.response_path."
             )
-            raise PaginationLoopError(msg)
-        if self._page_count >= self.config.max_pages:
-            logger.warning(
-                "Stream '%s': stopped after %d pages (pagination.max_pages); the result may "
-                "be truncated. Raise max_pages or narrow the request with params.",
-                self.stream,
-                self._page_count,
-            )
-            self.truncated = True
-            self._finished = True
+            raise PaginationLoopError(msg, stream=self.stream)
+        if self.reached_cap():
             return
         self._value = new_value
 
@@ -215,6 +279,7 @@ class CursorPaginator(SafePaginator):
     """
 
     signal = "cursor"
+    READS_BODY = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
@@ -247,6 +312,7 @@ class NumberedPaginator(SafePaginator):
 
     #: Token of the first request.
     FIRST = 0
+    NUMBERED = True
 
     def token_after(self, token: int) -> int:
         """Return the token of the page after ``token``, assuming full pages of ``limit``."""
@@ -254,6 +320,31 @@ class NumberedPaginator(SafePaginator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.FIRST, **kwargs)
+        self._issued = 0
+        self._next_ahead = self.FIRST
+
+    def may_fetch_ahead(self) -> bool:
+        """Return True when pages may be requested before the current one is read.
+
+        That needs the next token without the answer: full pages of a fixed ``limit``.
+        """
+        return bool(self.config.limit) and self.config.max_concurrency > 1
+
+    def issue(self) -> int | None:
+        """Return the token of the next page to request ahead, or None at ``pagination.max_pages`` requests."""
+        if self._issued >= self.config.max_pages:
+            return None
+        token = self._next_ahead
+        self._next_ahead, self._issued = self.token_after(token), self._issued + 1
+        return token
+
+    def overfull_resume(self, token: int, records: list[Any]) -> int | None:
+        """Return where to go on one page at a time when a page holds more than ``limit`` records, else None.
+
+        Only offsets move by the records received: the offsets requested ahead overlap such a
+        page, so the loop drops them and goes on from the real offset.
+        """
+        return None
 
     def has_more(self, response: requests.Response) -> bool:
         """Return False on an empty page or a page shorter than ``limit``."""
@@ -274,6 +365,12 @@ class OffsetPaginator(NumberedPaginator):
     def get_next(self, response: requests.Response) -> int:
         """Return the offset of the next page."""
         return int(self._value) + len(self.records_of(response))
+
+    def overfull_resume(self, token: int, records: list[Any]) -> int | None:
+        """Return ``token + len(records)`` for a page over ``limit`` (the real next offset), else None."""
+        if len(records) > int(self.config.limit or 0):
+            return token + len(records)
+        return None
 
 
 class PagePaginator(NumberedPaginator):
@@ -298,6 +395,11 @@ class LinkPaginator(SafePaginator):
     """
 
     signal = "link"
+
+    @classmethod
+    def reads_body(cls, config: PaginationConfig) -> bool:
+        """Return True with ``response_path`` (the next URL is in the body), False with the ``Link`` header."""
+        return bool(config.response_path)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
@@ -331,7 +433,7 @@ class LinkPaginator(SafePaginator):
                 f"host '{host_of(self.first_url or response.url)}' ({self.redact(next_url)}). Credentials are "
                 "only sent to the configured host; add the host to allowed_hosts to follow it."
             )
-            raise ForeignHostError(msg)
+            raise ForeignHostError(msg, stream=self.stream, url=self.redact(next_url))
         return next_url
 
     def continue_if_empty(self, response: requests.Response) -> bool:
