@@ -23,24 +23,20 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from plugin_kit import fastjson
-from plugin_kit.concurrency import in_order
 from plugin_kit.errors import ConfigError, cut_long_values
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxies_for
 from plugin_kit.redact import redact_text, redact_url, strings_in
-from tap_generic_api import redirects, retries, templating
+from tap_generic_api import bookmarks, redirects, retries, templating, window_driver
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.deadline import DeadlineAdapter, send_before
 from tap_generic_api.errors import (
     APIRequestError,
-    BookmarkTypeError,
-    PaginationTruncatedError,
     ResponseShapeError,
     StreamStoppedError,
     TooManyRedirectsError,
     TooManyWindowsError,
-    WindowTruncatedError,
 )
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.paging import loops
@@ -632,76 +628,16 @@ class GenericAPIStream(RESTStream[Any]):
             yield from self._pages(context, self._rendered)
             return
         windows = self._windows(bookmark)
-        workers = min(self.stream_config.pagination.max_concurrency, len(windows))
-        self.logger.info(
-            "Stream '%s': %d date window(s) of %g days from %s to %s, up to %d at once.",
-            self.name,
-            len(windows),
-            self.stream_config.date_window_size,
-            _iso(windows[0].start_at),
-            _iso(windows[-1].end_at),
-            workers,
-        )
 
-        def window_pages(window: DateWindow) -> Iterator[tuple[DateWindow, list[dict] | None]]:
+        def open_window(window: DateWindow, alone: bool) -> tuple[SafePaginator, Iterator[list[dict]]]:
             rendered = self._render(self._variables_for(bookmark, window))
             paginator = self.get_new_paginator(rendered)
             # One window alone may fetch pages ahead; several are already fetched concurrently.
-            for page in self._pages(context, rendered, paginator=paginator, ahead=len(windows) == 1):
-                yield window, page
-            if paginator.truncated:
-                yield window, None
+            return paginator, self._pages(context, rendered, paginator=paginator, ahead=alone)
 
-        producers = [functools.partial(window_pages, window) for window in windows]
-        if workers == 1:
-            pairs: Iterator[tuple[DateWindow, list[dict] | None]] = itertools.chain.from_iterable(
-                produce() for produce in producers
-            )
-        else:
-            pairs = in_order(producers, workers, thread_name_prefix=f"{self.name}-window", stop=self._stopping)
-        check = _WindowCheck(self.replication_key)
-        try:
-            for window, page in pairs:
-                if page is None:
-                    if not self.replication_key:
-                        continue  # no bookmark: the next windows are fetched as usual
-                    if self.is_sorted:
-                        # The bookmark is this window's last record: the next run goes on from it.
-                        self.logger.warning(
-                            "Stream '%s': the date window %s to %s reached pagination.max_pages; the run ends "
-                            "here and the next one goes on from the bookmark.",
-                            self.name,
-                            _iso(window.start_at),
-                            _iso(window.end_at),
-                        )
-                        return
-                    # The bookmark would move past the records this window left out: to its own
-                    # newest record when the API sends newest first, past it with later windows.
-                    msg = (
-                        f"Stream '{self.name}': the date window {_iso(window.start_at)} to "
-                        f"{_iso(window.end_at)} reached pagination.max_pages "
-                        f"({self.stream_config.pagination.max_pages} pages) and was cut short. The run stops "
-                        "here so that the bookmark does not move past the records left out; lower "
-                        "date_window_size or raise max_pages."
-                    )
-                    raise WindowTruncatedError(msg)
-                outside = check.outside(window, page)
-                if outside is not None:
-                    self.logger.warning(
-                        "Stream '%s': the date window %s to %s returned a record with %s = %r, outside it: the "
-                        "API may ignore the window's params, and records may come more than once. Check that "
-                        "the params use the API's own start and end filters.",
-                        self.name,
-                        _iso(window.start_at),
-                        _iso(window.end_at),
-                        self.replication_key,
-                        outside,
-                    )
-                yield page
-        finally:
-            close = getattr(pairs, "close", None)
-            if close is not None:
-                close()  # stops the workers now, not when the generator is collected
+        yield from window_driver.pages_by_window(
+            self.stream_config, windows, open_window, stopping=self._stopping, logger=self.logger
+        )
 
     def _pages(
         self,
@@ -775,7 +711,7 @@ class GenericAPIStream(RESTStream[Any]):
         for page in self._run_pages(context, bookmark):
             pages += 1
             if key and bookmark is not None:
-                page = [r for r in page if not _older(r.get(key), bookmark)]
+                page = [r for r in page if not bookmarks.older(r.get(key), bookmark)]
             if page:
                 progress.add(len(page), pages=pages)
                 yield page
@@ -876,10 +812,11 @@ class GenericAPIStream(RESTStream[Any]):
                             for record in page:
                                 self._increment_stream_state(record, context=None)
                         except KeyError:
-                            self._missing_replication_key(page, count)
+                            bookmarks.check_replication_key(self.stream_config, page, count)
                             raise
                         except TypeError as exc:
-                            raise self._bookmark_type_error(page) from exc
+                            start = self.get_starting_replication_key_value(None)
+                            raise bookmarks.bookmark_type_error(self.stream_config, start, page) from exc
                         newest = page[-1].get(self.replication_key)
                     if (count + len(page)) // frequency > count // frequency:
                         self._write_state_message()
@@ -888,95 +825,13 @@ class GenericAPIStream(RESTStream[Any]):
                     yield page
                 if incremental and any(p.truncated for p in self._paginators):
                     if not self.is_sorted:
-                        self._stop_truncated()
-                    self._check_progress(newest)
+                        bookmarks.stop_truncated(self.stream_config)
+                    bookmarks.check_progress(self.stream_config, self.get_starting_replication_key_value(None), newest)
                 self._finalize_state(self.get_context_state(None))
         finally:
             self._raw_records = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
-
-    def _stop_truncated(self) -> None:
-        """Stop an incremental, unsorted stream cut short at ``pagination.max_pages``.
-
-        Its bookmark would be the greatest value seen, past records the cut left out, and the
-        next run would never fetch them. Its records are written; the bookmark stays.
-
-        Raises:
-            PaginationTruncatedError: Always.
-        """
-        msg = (
-            f"Stream '{self.name}': stopped at pagination.max_pages "
-            f"({self.stream_config.pagination.max_pages} pages). Its records are written, but the bookmark is "
-            "not moved: the API's order is not the replication key's (is_sorted is false), so a bookmark "
-            "from these pages could skip records the cut left out. Split the range with date_window_size, "
-            "or raise max_pages."
-        )
-        raise PaginationTruncatedError(msg)
-
-    def _check_progress(self, newest: Any) -> None:
-        """Stop a sorted incremental stream cut at ``pagination.max_pages`` that made no progress.
-
-        Its next run starts from the bookmark: when the cut left it where this run started
-        (more pages of records share its value than max_pages allows), every run would fetch
-        the same pages and end with success.
-
-        Args:
-            newest: The replication key value of the last record written (None: none written).
-
-        Raises:
-            PaginationTruncatedError: The bookmark did not move.
-        """
-        start = self.get_starting_replication_key_value(None)
-        if newest is not None:
-            try:
-                if start is None or start < newest:
-                    return
-            except TypeError:  # incomparable values: no way to tell, so no error
-                return
-        windows = " or lower date_window_size" if self.stream_config.date_window_size else ""
-        msg = (
-            f"Stream '{self.name}': stopped at pagination.max_pages "
-            f"({self.stream_config.pagination.max_pages} pages) without moving its bookmark past {start!r}: "
-            f"more records than those pages hold share that {self.replication_key} value (or are older), so "
-            f"every run would fetch the same pages. Raise max_pages{windows}."
-        )
-        raise PaginationTruncatedError(msg)
-
-    def _bookmark_type_error(self, page: list[dict]) -> BookmarkTypeError:
-        """Return the error for a bookmark that cannot be compared with the records' values."""
-        bookmark = self.get_starting_replication_key_value(None)
-        value = next((r.get(self.replication_key) for r in page if r.get(self.replication_key) is not None), None)
-        msg = (
-            f"Stream '{self.name}': the bookmark {bookmark!r} ({type(bookmark).__name__}) cannot be compared "
-            f"with the records' {self.replication_key} values, such as {value!r} ({type(value).__name__}). "
-            "Fix the bookmark in the state file (or start_date) to the same type, or run without --state."
-        )
-        return BookmarkTypeError(msg[:1000])
-
-    def _missing_replication_key(self, page: list[dict], before: int) -> None:
-        """Raise the error for the first record of ``page`` without the replication key field.
-
-        Looked for only after the SDK's bookmark update failed, so records pay nothing for it.
-
-        Args:
-            page: The page being written.
-            before: Records of the run written before this page.
-
-        Raises:
-            ResponseShapeError: A record lacks it; names the stream, the record, the key and the
-                fields found. Returns when every record has it (the KeyError came from elsewhere).
-        """
-        position, record = next(((i, r) for i, r in enumerate(page) if self.replication_key not in r), (None, None))
-        if record is None:
-            return
-        number = before + position + 1
-        fields = sorted(record)[:20]
-        msg = (
-            f"Stream '{self.name}': record {number} has no '{self.replication_key}' field (the replication_key); "
-            f"fields present: {fields}. Check replication_key, and data_path ('{self._data_path.path}')."
-        )
-        raise ResponseShapeError(msg)
 
     def _records_pass_through(self) -> bool:
         """Return True when this run's records need not be decoded at all.
@@ -1030,50 +885,3 @@ class GenericAPIStream(RESTStream[Any]):
 
 #: Newest date windows read, at most, to infer a schema.
 INFER_SCHEMA_MAX_WINDOWS = 10
-
-
-class _WindowCheck:
-    """Spots records whose replication key lies outside their date window (once per run).
-
-    Only the first and last record of each page are looked at: a misconfigured API returns
-    records from everywhere, so the ends show it, at no cost per record.
-    """
-
-    def __init__(self, replication_key: str | None) -> None:
-        self.key = replication_key
-        self.done = replication_key is None
-
-    def outside(self, window: DateWindow, page: list[dict]) -> Any:
-        """Return the first value outside ``[window.start_at, window.end_at]`` (once), else None."""
-        if self.done or not page:
-            return None
-        for record in (page[0], page[-1]):
-            value = record.get(self.key) if isinstance(record, dict) else None
-            if value is None:
-                continue
-            try:
-                moment = templating.to_datetime(value)
-            except (ValueError, TypeError, OverflowError, OSError):
-                self.done = True  # not a date: nothing to compare with
-                return None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            if not window.start_at <= moment <= window.end_at:
-                self.done = True
-                return value
-        return None
-
-
-def _iso(moment: datetime) -> str:
-    """Return ``moment`` as ISO-8601 UTC with a Z, for log lines."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _older(value: Any, bookmark: Any) -> bool:
-    """Return True when ``value`` sorts before ``bookmark``; incomparable values are kept."""
-    if value is None:
-        return False
-    try:
-        return bool(value < bookmark)
-    except TypeError:
-        return False
