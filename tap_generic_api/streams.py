@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import backoff
@@ -23,11 +23,11 @@ from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from plugin_kit import fastjson
-from plugin_kit.errors import ConfigError, cut_long_values
+from plugin_kit.errors import cut_long_values
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxies_for
-from plugin_kit.redact import redact_text, redact_url, strings_in
-from tap_generic_api import bookmarks, redirects, retries, templating, window_driver
+from plugin_kit.redact import redact_text, redact_url
+from tap_generic_api import bookmarks, redirects, retries, window_driver
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.deadline import DeadlineAdapter, send_before
@@ -36,7 +36,6 @@ from tap_generic_api.errors import (
     ResponseShapeError,
     StreamStoppedError,
     TooManyRedirectsError,
-    TooManyWindowsError,
 )
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.paging import loops
@@ -44,9 +43,10 @@ from tap_generic_api.paging.first_page import FirstPageCheck
 from tap_generic_api.paging.paginators import PAGINATORS, NumberedPaginator, SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
 from tap_generic_api.ratelimit import RateLimiters
+from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
-from tap_generic_api.windows import DateWindow, date_windows
+from tap_generic_api.windows import DateWindow
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -54,15 +54,6 @@ if TYPE_CHECKING:
 
 #: Connections kept per host by requests' default adapter.
 DEFAULT_POOL_SIZE = 10
-
-
-class RenderedRequest(NamedTuple):
-    """A stream's request templates rendered with one set of variables (one run, or one date window)."""
-
-    url: str
-    params: dict[str, str]
-    headers: dict[str, str]
-    body: Any
 
 
 class GenericAPIStream(RESTStream[Any]):
@@ -101,8 +92,6 @@ class GenericAPIStream(RESTStream[Any]):
         secrets: Iterable[str] = (),
     ) -> None:
         self.stream_config = stream_config
-        self._variables = dict(variables)
-        self._run_started = run_started
         # The SDK calls the authenticator on every request.
         self._authenticator = authenticator or NoAuth()
         self._limiter = limiter
@@ -134,23 +123,10 @@ class GenericAPIStream(RESTStream[Any]):
         self._record_prefix = b""
         self._record_suffix = b""
         self._suffix_second = -1
-        self._check_templates()
+        self.templates = RequestTemplates(stream_config, variables, run_started)
         # Rendered for real when the stream starts; these are the start-up values.
-        self._rendered = self._render(self._variables_for(bookmark=None))
-        url = self._rendered.url
-        if not url.lower().startswith(("http://", "https://")):
-            msg = f"{stream_config.where}.url must be an http:// or https:// URL, got {self.redact_url(url)!r}."
-            raise ConfigError(msg)
-        try:
-            requests.PreparedRequest().prepare_url(url, None)
-        except requests.exceptions.InvalidURL:
-            # Neither requests' message nor the URL is quoted: either may hold a password that
-            # the URL's shape keeps from being recognised as one.
-            msg = (
-                f"{stream_config.where}.url is not a valid URL (a user:password in it must be "
-                "percent-encoded; better, put the password in secrets with auth.type basic)."
-            )
-            raise ConfigError(msg) from None
+        self._rendered = self.templates.render(None)
+        self.templates.check_url(self._rendered.url, self.redact_url)
         extra = [stream_config.replication_key] if stream_config.replication_key else []
         if stream_config.schema is not None:
             schema = with_fields(stream_config.schema, [*stream_config.key_fields, *extra])
@@ -164,7 +140,7 @@ class GenericAPIStream(RESTStream[Any]):
         for prefix in ("http://", "https://"):
             self.requests_session.mount(prefix, DeadlineAdapter(pool_connections=size, pool_maxsize=size))
         # A malformed proxy in the environment is a config error now, not at the first request.
-        self._proxies_for(url)
+        self._proxies_for(self._rendered.url)
         self.replication_key = stream_config.replication_key
         self._is_sorted = stream_config.is_sorted
 
@@ -174,89 +150,6 @@ class GenericAPIStream(RESTStream[Any]):
         return self._is_sorted
 
     # -- templates ---------------------------------------------------------------
-
-    def _check_templates(self) -> None:
-        """Fail at start-up on unknown variables, or start-date variables without a start."""
-        config = self.stream_config
-        known = set(self._variables) | set(templating.INCREMENTAL_VARIABLES)
-        templates: list[tuple[str, str]] = [(f"{config.where}.url", config.url)]
-        templates += [(f"{config.where}.params.{k}", str(v)) for k, v in config.params.items()]
-        templates += [(f"{config.where}.headers.{k}", str(v)) for k, v in config.headers.items()]
-        templates += [(f"{config.where}.body", s) for s in strings_in(config.body)]
-        needs_start = {"start_date", "start_date_unix", "bookmark"}
-        used: set[str] = set()
-        for where, template in templates:
-            for name in templating.placeholders(template):
-                used.add(name)
-                if name not in known:
-                    templating.render(template, self._variables, where=where)  # raises, naming it
-                if name in needs_start and config.start_date is None:
-                    msg = (
-                        f"'{where}' uses {{{name}}} but the stream has no start_date: set "
-                        f"{config.where}.start_date (ISO-8601) for the first run."
-                    )
-                    raise ConfigError(msg)
-        self._used_variables = frozenset(used)
-        if config.date_window_size and not (used & needs_start and used & {"end_date", "end_date_unix"}):
-            # Every window would make the same requests and extract the same records again.
-            msg = (
-                f"{config.where}.date_window_size needs the request (url, params, headers or body) to use a "
-                "start variable ({start_date}, {start_date_unix} or {bookmark}) and an end variable "
-                "({end_date} or {end_date_unix}), so that each window asks for its own dates."
-            )
-            raise ConfigError(msg)
-
-    def _variables_for(self, bookmark: Any, window: DateWindow | None = None) -> dict[str, Any]:
-        values = templating.incremental_variables(bookmark, self.stream_config.start_date, self._run_started)
-        if window is not None:
-            values.update(window.variables())
-        values.update(self._variables)
-        return values
-
-    def _render(self, variables: Mapping[str, Any]) -> RenderedRequest:
-        config = self.stream_config
-        where = config.where
-        if "start_date_unix" in self._used_variables and "start_date_unix" not in variables:
-            msg = (
-                f"Stream '{self.name}': {{start_date_unix}} needs a date, a timestamp or epoch seconds, but the "
-                f"start (the bookmark in STATE, else {where}.start_date) is {variables.get('start_date')!r}."
-            )
-            raise ConfigError(msg)
-        return RenderedRequest(
-            url=templating.render(config.url, variables, where=f"{where}.url"),
-            params=templating.render_mapping(config.params, variables, where=f"{where}.params"),
-            headers=templating.render_mapping(config.headers, variables, where=f"{where}.headers"),
-            body=templating.render_value(config.body, variables, where=f"{where}.body"),
-        )
-
-    def _windows(self, bookmark: Any) -> list[DateWindow]:
-        """Return the run's date windows: from the bookmark (else ``start_date``) to the run's start.
-
-        Raises:
-            ConfigError: The start is not a date, a timestamp or epoch seconds, or the range
-                needs more than :data:`~tap_generic_api.windows.MAX_WINDOWS` windows.
-        """
-        config = self.stream_config
-        start = bookmark if bookmark is not None else config.start_date
-        # Without STATE the SDK gives start_date as the starting value.
-        from_state = bookmark is not None and bookmark != config.start_date
-        source = "the bookmark in STATE" if from_state else f"{config.where}.start_date"
-        try:
-            start_at = templating.to_datetime(start)
-        except (ValueError, OverflowError, OSError):
-            msg = (
-                f"Stream '{self.name}': date_window_size needs a date, a timestamp or epoch seconds to start "
-                f"from, but {source} is {start!r}."
-            )
-            raise ConfigError(msg) from None
-        try:
-            return date_windows(start, self._run_started, float(config.date_window_size or 0))
-        except TooManyWindowsError as exc:
-            msg = (
-                f"Stream '{self.name}': from {source} ({start_at:%Y-%m-%d}) to now, {exc}. Raise "
-                f"{config.where}.date_window_size."
-            )
-            raise ConfigError(msg) from None
 
     # -- SDK hooks: request building ----------------------------------------------
 
@@ -627,10 +520,10 @@ class GenericAPIStream(RESTStream[Any]):
         if not self.stream_config.date_window_size:
             yield from self._pages(context, self._rendered)
             return
-        windows = self._windows(bookmark)
+        windows = self.templates.windows(bookmark)
 
         def open_window(window: DateWindow, alone: bool) -> tuple[SafePaginator, Iterator[list[dict]]]:
-            rendered = self._render(self._variables_for(bookmark, window))
+            rendered = self.templates.render(bookmark, window)
             paginator = self.get_new_paginator(rendered)
             # One window alone may fetch pages ahead; several are already fetched concurrently.
             return paginator, self._pages(context, rendered, paginator=paginator, ahead=alone)
@@ -701,7 +594,7 @@ class GenericAPIStream(RESTStream[Any]):
         Progress is logged per page and the summary at the end.
         """
         bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
-        self._rendered = self._render(self._variables_for(bookmark))
+        self._rendered = self.templates.render(bookmark)
         key = self.replication_key
         progress = Progress(self.logger, self.name)
         self._retries = 0
@@ -861,8 +754,8 @@ class GenericAPIStream(RESTStream[Any]):
         # range, and the oldest windows are often empty), until `pages` pages are read.
         windows: list[DateWindow | None] = [None]
         if self.stream_config.date_window_size:
-            windows = list(reversed(self._windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
-        rendered_requests = (self._render(self._variables_for(None, window)) for window in windows)
+            windows = list(reversed(self.templates.windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
+        rendered_requests = (self.templates.render(None, window) for window in windows)
         sampled_pages = itertools.chain.from_iterable(
             self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)) for rendered in rendered_requests
         )

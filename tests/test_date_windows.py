@@ -252,7 +252,7 @@ class WindowedAPI:
         base.update(config)
         tap = TapGenericAPI(config=base, parse_env_config=False, state=state)
         for stream in tap.streams.values():
-            stream._run_started = RUN_START
+            stream.templates.run_started = RUN_START
         return tap
 
 
