@@ -96,6 +96,10 @@ class QueryKeyAuthenticator(APIAuthenticatorBase):
         return request
 
 
+#: Seconds a token request may wait for the token endpoint: the endpoint's own limit, not a stream's
+#: ``timeout`` (one token serves every stream of the run).
+TOKEN_TIMEOUT_SECONDS = 60
+
 #: Token endpoint statuses that mean "try again later" (as for API requests, see retries.py).
 RETRIABLE_TOKEN_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -175,7 +179,7 @@ class OAuth2GrantAuth(OAuthAuthenticator):
         # No redirects: a 307 or 308 would resend the client secret and refresh token to
         # wherever the Location points.
         response = self._session.post(
-            self.auth_endpoint, data=self.oauth_request_body, timeout=60, allow_redirects=False
+            self.auth_endpoint, data=self.oauth_request_body, timeout=TOKEN_TIMEOUT_SECONDS, allow_redirects=False
         )
         if response.is_redirect:
             msg = (

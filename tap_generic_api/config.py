@@ -17,95 +17,33 @@ from typing import Any
 
 from plugin_kit.errors import ConfigError
 from tap_generic_api.retries import RETRY_STATUSES
+from tap_generic_api.settings import (
+    AUTH_TYPES,
+    METHODS,
+    NESTED_KEYS,
+    OAUTH2_GRANTS,
+    PAGINATION_LOCATIONS,
+    PAGINATION_TYPES,
+    STREAM_KEYS,
+    default,
+)
 from tap_generic_api.templating import is_number
 from tap_generic_api.windows import MIN_WINDOW_DAYS
-
-#: Keys a stream block may hold (the seed's, plus ``name``).
-STREAM_KEYS = frozenset(
-    {
-        "name",
-        "url",
-        "method",
-        "data_path",
-        "timeout",
-        "params",
-        "headers",
-        "auth",
-        "pagination",
-        "destination",
-        "rate_limit",
-        "transform",
-        "body",
-        "allowed_hosts",
-        "replication_key",
-        "start_date",
-        "date_window_size",
-        "schema",
-        "infer_schema",
-        "is_sorted",
-    }
-)
-#: Keys of the nested blocks, checked so that a misspelt key is an error, not a silent default.
-NESTED_KEYS = {
-    "auth": frozenset(
-        {
-            "type",
-            "provider",
-            "secret_key",
-            "header_name",
-            "param_name",
-            "token_url",
-            "grant_type",
-            "client_id",
-            "client_secret",
-            "refresh_token",
-            "scopes",
-        }
-    ),
-    "pagination": frozenset(
-        {"type", "param", "response_path", "limit", "limit_param", "max_pages", "location", "max_concurrency"}
-    ),
-    "destination": frozenset({"table", "batch_size", "key_fields"}),
-    "rate_limit": frozenset({"requests_per_second", "retry_on_429", "max_retries", "max_retry_wait", "retry_statuses"}),
-    "transform": frozenset({"flatten", "add_fields"}),
-}
-#: Keys that belong to the whole run, never to one stream.
-TOP_LEVEL_KEYS = frozenset(
-    {
-        "streams",
-        "secrets",
-        "variables",
-        "org_slug",
-        "user_agent",
-        "credentials_table",
-        "kms_key_name",
-        "bigquery_api_endpoint",
-        "kms_api_endpoint",
-        "google_credentials_path",
-    }
-)
-
-AUTH_TYPES = ("bearer", "header", "query", "basic", "oauth2")
-PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")
-METHODS = ("GET", "POST")
 
 #: Seed keys accepted by the schema whose behaviour is not built yet. They fail loudly
 #: rather than being silently ignored.
 NOT_SUPPORTED_YET: dict[str, str] = {}
 #: Seed keys the target applies; the tap accepts them so the seed's block works unchanged.
 TARGET_SIDE_KEYS = ("transform",)
-OAUTH2_GRANTS = ("client_credentials", "refresh_token")
-PAGINATION_LOCATIONS = ("query", "body")
 
-DEFAULT_TIMEOUT_SECONDS = 60.0
-DEFAULT_MAX_PAGES = 10_000
-DEFAULT_REQUESTS_PER_SECOND = 10.0
-DEFAULT_MAX_RETRIES = 3
-DEFAULT_MAX_RETRY_WAIT_SECONDS = 300.0
+DEFAULT_TIMEOUT_SECONDS: float = default("timeout")
+DEFAULT_MAX_PAGES: int = default("pagination", "max_pages")
+DEFAULT_REQUESTS_PER_SECOND: float = default("rate_limit", "requests_per_second")
+DEFAULT_MAX_RETRIES: int = default("rate_limit", "max_retries")
+DEFAULT_MAX_RETRY_WAIT_SECONDS: float = default("rate_limit", "max_retry_wait")
 #: Lowest and highest HTTP error status (RFC 9110 section 15: 4xx client, 5xx server).
 ERROR_STATUSES = (400, 599)
-DEFAULT_INFER_SCHEMA_PAGES = 3
-DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_MAX_CONCURRENCY: int = default("pagination", "max_concurrency")
 
 
 @dataclass(frozen=True)
