@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from plugin_kit.errors import ConfigError
-from tap_generic_api.retries import RETRY_STATUSES
+from tap_generic_api.http.retries import RETRY_STATUSES
 from tap_generic_api.settings import (
     AUTH_TYPES,
     METHODS,
@@ -52,12 +52,12 @@ class RateLimitConfig:
 
     Attributes:
         requests_per_second: Most requests per second, shared by every stream with the same
-            value; never more in any second (see :mod:`tap_generic_api.ratelimit`).
+            value; never more in any second (see :mod:`tap_generic_api.http.ratelimit`).
         retry_on_429: Retry a 429 answer (after ``Retry-After``); False fails at once.
         max_retries: Retries after the first attempt, for 429, 5xx, timeouts and connection errors.
         max_retry_wait: Longest wait in seconds the tap accepts; a longer ``Retry-After`` is
             an error rather than a silent hang.
-        retry_statuses: HTTP statuses retried (default :data:`tap_generic_api.retries.RETRY_STATUSES`).
+        retry_statuses: HTTP statuses retried (default :data:`tap_generic_api.http.retries.RETRY_STATUSES`).
     """
 
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND

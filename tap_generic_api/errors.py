@@ -108,7 +108,7 @@ class RetryWaitTooLongError(TapAPIError):
 
 
 class TooManyRedirectsError(TapAPIError):
-    """More than :data:`~tap_generic_api.redirects.MAX_REDIRECTS` redirects for one request; lists the chain."""
+    """More than :data:`~tap_generic_api.http.redirects.MAX_REDIRECTS` redirects for one request; lists the chain."""
 
 
 class PaginationLoopError(_Names, RuntimeError):

@@ -27,24 +27,25 @@ from plugin_kit.errors import cut_long_values
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxies_for
 from plugin_kit.redact import redact_text, redact_url
-from tap_generic_api import bookmarks, redirects, retries, window_driver
+from tap_generic_api import bookmarks, window_driver
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
-from tap_generic_api.deadline import DeadlineAdapter, send_before
 from tap_generic_api.errors import (
     APIRequestError,
     ResponseShapeError,
     StreamStoppedError,
     TooManyRedirectsError,
 )
+from tap_generic_api.http import redirects, retries
+from tap_generic_api.http.deadline import DeadlineAdapter, send_before
+from tap_generic_api.http.ratelimit import RateLimiters
+from tap_generic_api.http.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.paging import loops
 from tap_generic_api.paging.first_page import FirstPageCheck
 from tap_generic_api.paging.paginators import PAGINATORS, NumberedPaginator, SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
-from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
-from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow
 
@@ -286,7 +287,7 @@ class GenericAPIStream(RESTStream[Any]):
         prepared_request: requests.PreparedRequest,
         send: Callable[[requests.PreparedRequest], requests.Response],
     ) -> requests.Response:
-        """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.redirects`)."""
+        """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.http.redirects`)."""
 
         def send_limited(request: requests.PreparedRequest) -> requests.Response:
             RateLimiters.acquire(self._limiter)
@@ -353,7 +354,7 @@ class GenericAPIStream(RESTStream[Any]):
     def validate_response(self, response: requests.Response) -> None:
         """Raise per the retry policy: ``rate_limit.retry_statuses`` retriable, other errors fatal.
 
-        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.responses.check_body`).
+        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.http.responses.check_body`).
         """
         if response.status_code >= HTTPStatus.BAD_REQUEST:
             retries.classify(

@@ -19,8 +19,8 @@ from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers, u
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError, ResponseShapeError
+from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
-from tap_generic_api.ratelimit import RateLimiters
 from tap_generic_api.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables

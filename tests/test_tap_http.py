@@ -25,8 +25,8 @@ from tap_generic_api.errors import (
     PaginationTruncatedError,
     RetryWaitTooLongError,
 )
+from tap_generic_api.http.ratelimit import RateLimiters, rates_for
 from tap_generic_api.paging import loops as tap_loops
-from tap_generic_api.ratelimit import RateLimiters, rates_for
 from tap_generic_api.tap import TapGenericAPI
 
 API = "https://api.example.com/v1/items"

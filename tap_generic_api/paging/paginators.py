@@ -21,9 +21,9 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import PaginationConfig
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError
+from tap_generic_api.http.responses import read_json
 from tap_generic_api.paging.link_header import next_link
 from tap_generic_api.paths import MISSING, DottedPath
-from tap_generic_api.responses import read_json
 
 #: Returns the records of a response (already decoded and cached).
 RecordsOf = Callable[[requests.Response], list[Any]]

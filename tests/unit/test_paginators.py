@@ -12,6 +12,7 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import PaginationConfig
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError
+from tap_generic_api.http.responses import read_json, records_at
 from tap_generic_api.paging.paginators import (
     CursorPaginator,
     LinkPaginator,
@@ -21,7 +22,6 @@ from tap_generic_api.paging.paginators import (
     build_paginator,
 )
 from tap_generic_api.paths import DottedPath
-from tap_generic_api.responses import read_json, records_at
 
 URL = "https://api.example.com/v1/items"
 DATA = DottedPath("data")

@@ -17,8 +17,8 @@ import requests
 
 from plugin_kit import fastjson
 from plugin_kit.redact import redact_url
-from tap_generic_api.encodings import json_text
 from tap_generic_api.errors import EmptyBodyError, ResponseShapeError
+from tap_generic_api.http.encodings import json_text
 from tap_generic_api.paths import MISSING, DottedPath
 
 #: Characters read past a cut before masking, so a secret across the cut (up to this long) is masked whole.
@@ -89,7 +89,7 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
     Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit; ``NaN`` and
     ``Infinity`` are accepted. An empty body (204 No Content; other empty answers are refused by
     :func:`check_body` first) is ``None``: no records. A byte-order mark, or a declared charset
-    other than UTF-8, is honoured (:func:`tap_generic_api.encodings.json_text`).
+    other than UTF-8, is honoured (:func:`tap_generic_api.http.encodings.json_text`).
 
     Args:
         response: A 2xx response.
