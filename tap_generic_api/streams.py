@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import threading
 import time
@@ -10,36 +9,27 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import backoff
 import requests
 import requests.adapters
 from pyrate_limiter import Limiter
-from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from plugin_kit import fastjson
-from plugin_kit.errors import cut_long_values
 from plugin_kit.progress import Progress, SummaryMetric
-from plugin_kit.proxies import proxies_for
-from plugin_kit.redact import redact_text, redact_url
 from tap_generic_api import bookmarks, window_driver
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import (
-    APIRequestError,
     ResponseShapeError,
-    StreamStoppedError,
-    TooManyRedirectsError,
 )
-from tap_generic_api.http import redirects, retries
-from tap_generic_api.http.deadline import DeadlineAdapter, send_before
-from tap_generic_api.http.ratelimit import RateLimiters
-from tap_generic_api.http.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
+from tap_generic_api.http.messages import StreamMessages
+from tap_generic_api.http.responses import raw_records_at, read_json, records_at
+from tap_generic_api.http.retry_policy import RetryPolicy
+from tap_generic_api.http.transport import Transport
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.paging import loops
 from tap_generic_api.paging.first_page import FirstPageCheck
@@ -51,10 +41,6 @@ from tap_generic_api.windows import DateWindow
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
-
-
-#: Connections kept per host by requests' default adapter.
-DEFAULT_POOL_SIZE = 10
 
 
 class GenericAPIStream(RESTStream[Any]):
@@ -95,15 +81,9 @@ class GenericAPIStream(RESTStream[Any]):
         self.stream_config = stream_config
         # The SDK calls the authenticator on every request.
         self._authenticator = authenticator or NoAuth()
-        self._limiter = limiter
-        self._secrets = tuple(secrets)
-        #: Proxies for each ``scheme://host:port`` the stream sends to (see :meth:`_proxies_for`).
-        self._proxies: dict[str, dict[str, str]] = {}
+        self.messages = StreamMessages(stream_config, secrets, self._authenticator)
         self._data_path = DottedPath(stream_config.data_path)
         self._first_page = FirstPageCheck(self._data_path, stream_config.key_fields, stream_config.replication_key)
-        self._query_secret_params = (
-            [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
-        )
         self._paginator: SafePaginator | None = None
         # Every paginator of the current run (one per date window), for the summary.
         self._paginators: list[SafePaginator] = []
@@ -112,12 +92,6 @@ class GenericAPIStream(RESTStream[Any]):
         # Per thread: the event that tells a request fetched ahead that its page sequence ended
         # (see :meth:`_numbered_pages`); such a request is dropped before it is sent.
         self._ahead = threading.local()
-        # Until when (monotonic seconds) a 429 paused the stream's requests, and which thread
-        # got the 429 (it waits in its own retry).
-        self._pause_lock = threading.Lock()
-        self._paused_until = 0.0
-        self._paused_by = 0
-        self._retries = 0
         self._fast_output: bool | None = None
         # While True, pages hold each record's JSON text, undecoded (see _sync_records).
         self._raw_records = False
@@ -135,13 +109,25 @@ class GenericAPIStream(RESTStream[Any]):
             schema = permissive_schema(stream_config.key_fields, extra)
         super().__init__(tap=tap, name=stream_config.name, schema=schema, http_method=stream_config.method)
         self.primary_keys = list(stream_config.key_fields)
-        # requests keeps 10 connections per host; with max_concurrency above 10 the others
-        # would be opened and dropped on every request.
-        size = max(DEFAULT_POOL_SIZE, stream_config.pagination.max_concurrency)
-        for prefix in ("http://", "https://"):
-            self.requests_session.mount(prefix, DeadlineAdapter(pool_connections=size, pool_maxsize=size))
         # A malformed proxy in the environment is a config error now, not at the first request.
-        self._proxies_for(self._rendered.url)
+        self.transport = Transport(
+            stream_config,
+            self.requests_session,
+            authenticate=self._authenticator,
+            limiter=limiter,
+            home_url=lambda: self._rendered.url,
+            describe=self.redact_url,
+            logger=self.logger,
+            stopping=self._stopping,
+            ahead=self._ahead,
+        )
+        self.retry_policy = RetryPolicy(
+            stream_config.rate_limit,
+            self.messages,
+            stopping=self._stopping,
+            pause=self.transport.pause,
+            logger=self.logger,
+        )
         self.replication_key = stream_config.replication_key
         self._is_sorted = stream_config.is_sorted
 
@@ -241,7 +227,7 @@ class GenericAPIStream(RESTStream[Any]):
             **({"json": request.data} if self.payload_as_json else {"data": request.data}),
         )
 
-    # -- SDK hooks: sending, retries, errors ----------------------------------------
+    # -- SDK hooks: sending, retries, errors (see tap_generic_api.http) -------------
 
     def _request(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
         """Send one request under the rate limit, then classify the answer.
@@ -257,230 +243,47 @@ class GenericAPIStream(RESTStream[Any]):
         return response
 
     def _send(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
-        self._wait_out_pause()
-        # A copy per attempt: a resend after a token renewal must not rewrite the first request.
-        authenticated = self.authenticator(prepared_request.copy())
-        RateLimiters.acquire(self._limiter)
-        self._wait_out_pause()  # a 429 may have come while this thread waited for the limiter
-        # One deadline for the whole attempt, redirects included (see deadline.py); redirects
-        # are followed by redirects.follow, which keeps credentials to their origin.
-        deadline = time.monotonic() + self.timeout
-
-        def send(request: requests.PreparedRequest) -> requests.Response:
-            return send_before(
-                self.requests_session,
-                request,
-                deadline=deadline,
-                timeout=self.timeout,
-                proxies=self._proxies_for(request.url),
-            )
-
-        response = send(authenticated)
-        if self.allow_redirects and response.is_redirect:
-            response = self._follow_redirects(response, prepared_request, send)
+        response = self.transport.send(prepared_request, allow_redirects=self.allow_redirects)
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
 
-    def _follow_redirects(
-        self,
-        response: requests.Response,
-        prepared_request: requests.PreparedRequest,
-        send: Callable[[requests.PreparedRequest], requests.Response],
-    ) -> requests.Response:
-        """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.http.redirects`)."""
-
-        def send_limited(request: requests.PreparedRequest) -> requests.Response:
-            RateLimiters.acquire(self._limiter)
-            return send(request)
-
-        def on_foreign(source: str, target: str) -> None:
-            self.logger.warning(
-                "Stream '%s': %s redirects to %s, another origin; following it without credentials "
-                "(add the host to allowed_hosts to send them there).",
-                self.name,
-                self.redact_url(source),
-                self.redact_url(target),
-            )
-
-        try:
-            return redirects.follow(
-                response,
-                prepared_request,
-                scope=redirects.CredentialScope.of_stream(self.stream_config, self._rendered.url),
-                send=send_limited,
-                authenticate=self.authenticator,
-                on_foreign=on_foreign,
-                describe=self.redact_url,
-            )
-        except TooManyRedirectsError as exc:
-            msg = f"Stream '{self.name}': {exc}"
-            raise TooManyRedirectsError(msg) from None
-
-    def _proxies_for(self, url: str | None) -> dict[str, str]:
-        """Return the proxies for the URL's ``scheme://host:port``, resolved once per run.
-
-        requests resolves them on every ``send`` (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and
-        NO_PROXY): it reads the whole environment twice, about 0.1 ms per request with 40
-        variables, more on CI machines that set hundreds. The environment does not change
-        during a run, and the answer depends only on the scheme, host and port.
-
-        Raises:
-            ProxyConfigError: The proxy for this host is malformed (checked before sending).
-        """
-        url = url or ""
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        proxies = self._proxies.get(key)
-        if proxies is None:
-            proxies = self._proxies[key] = proxies_for(url, self.requests_session)
-        return proxies
-
-    def _wait_out_pause(self) -> None:
-        """Hold this thread while a 429 to another thread of the stream pauses it.
-
-        Raises:
-            StreamStoppedError: The stream stopped (a date window failed), before or while waiting;
-                or, in a request fetched ahead, its page sequence has ended.
-        """
-        wait = self._paused_until - time.monotonic()
-        if wait > 0 and self._paused_by != threading.get_ident():
-            self._stopping.wait(wait)
-        if self._stopping.is_set():
-            raise StreamStoppedError(self.name)
-        ended = getattr(self._ahead, "ended", None)
-        if ended is not None and ended.is_set():
-            raise StreamStoppedError(self.name)
-
     def validate_response(self, response: requests.Response) -> None:
-        """Raise per the retry policy: ``rate_limit.retry_statuses`` retriable, other errors fatal.
-
-        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.http.responses.check_body`).
-        """
-        if response.status_code >= HTTPStatus.BAD_REQUEST:
-            retries.classify(
-                response,
-                retry_on_429=self.stream_config.rate_limit.retry_on_429,
-                message=self.response_error_message(response),
-                retry_statuses=self.stream_config.rate_limit.retry_statuses,
-            )
-        check_body(response, f"Stream '{self.name}': {self.redact_url(response.url)}")
+        """Raise per the retry policy (:meth:`RetryPolicy.validate`)."""
+        self.retry_policy.validate(response)
 
     def backoff_wait_generator(self) -> Any:
-        """Return the waits: ``Retry-After`` on 429 (seconds or HTTP date), else ``2^attempt`` seconds."""
-        return retries.wait_generator(
-            max_retry_wait=self.stream_config.rate_limit.max_retry_wait,
-            describe=self._describe,
-        )()
+        """Return the waits (:meth:`RetryPolicy.waits`)."""
+        return self.retry_policy.waits()
 
     def backoff_max_tries(self) -> int:
         """Return the attempts per request: 1 + ``rate_limit.max_retries``."""
-        return self.stream_config.rate_limit.max_retries + 1
+        return self.retry_policy.max_tries
 
     def backoff_jitter(self, value: float) -> float:
         """No jitter: waits are exactly what the API asked for, or ``2^attempt`` seconds."""
         return value
 
     def backoff_handler(self, details: Any) -> None:
-        """Log each retry as a warning: stream, cause (status and redacted URL), wait.
-
-        Raises:
-            StreamStoppedError: The stream has stopped (a date window failed): no retry.
-        """
-        if self._stopping.is_set():
-            raise StreamStoppedError(self.name)
-        self._retries += 1
-        exc = details.get("exception")
-        response = getattr(exc, "response", None)
-        if isinstance(response, requests.Response) and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
-            # The API asked the client, not this one request, to slow down: the stream's other
-            # threads (date windows, pages ahead) hold their requests for the same wait.
-            with self._pause_lock:
-                until = time.monotonic() + float(details.get("wait") or 0.0)
-                if until > self._paused_until:
-                    self._paused_until, self._paused_by = until, threading.get_ident()
-        cause = self._describe(response) if isinstance(response, requests.Response) else self._safe(str(exc))
-        self.logger.warning(
-            "Stream '%s': retrying in %.1f s (attempt %d of %d) after: %s",
-            self.name,
-            details.get("wait", 0.0),
-            details.get("tries", 0) + 1,
-            self.backoff_max_tries(),
-            cause,
-        )
+        """Count and log each retry (:meth:`RetryPolicy.on_retry`)."""
+        self.retry_policy.on_retry(details)
 
     def request_decorator(self, func: Callable) -> Callable:
-        """Retry with ``backoff`` through the SDK's hooks; give up with one clear, secret-free error.
-
-        Built here rather than with ``super()`` because the SDK hands ``backoff`` its logger,
-        whose messages quote exception text (a connection error's URL carries a query-auth key).
-        """
-        attempts = self.backoff_max_tries()
-        retried = (
-            ConnectionResetError,
-            RetriableAPIError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        )
-        decorated = backoff.on_exception(
-            self.backoff_wait_generator,
-            retried,
-            max_tries=attempts,
-            on_backoff=self.backoff_handler,
+        """Retry through the SDK's backoff hooks (:meth:`RetryPolicy.decorate`)."""
+        return self.retry_policy.decorate(
+            func,
+            waits=self.backoff_wait_generator,
+            on_retry=self.backoff_handler,
             jitter=self.backoff_jitter,
-            logger=None,
-        )(func)
-
-        @functools.wraps(func)
-        def call(prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
-            try:
-                return decorated(prepared_request, context)
-            except RetriableAPIError as exc:
-                msg = f"{exc} (gave up after {attempts} attempts)"
-                raise APIRequestError(msg) from None
-            except requests.RequestException as exc:
-                tries = f" after {attempts} attempts" if isinstance(exc, retried) else ""  # others are not retried
-                msg = (
-                    f"Stream '{self.name}': request to {self.redact_url(prepared_request.url)} failed{tries}: "
-                    f"{type(exc).__name__}: {self._safe(str(exc))}"
-                )
-                raise APIRequestError(msg) from None
-
-        return call
-
-    def _describe(self, response: requests.Response) -> str:
-        return (
-            f"Stream '{self.name}': API error {response.status_code} {self._safe(str(response.reason))} "
-            f"for {self.redact_url(response.url)}"
+            attempts=self.backoff_max_tries(),
         )
-
-    def _safe(self, text: str) -> str:
-        return redact_text(text, self._all_secrets())
-
-    def _all_secrets(self) -> list[str]:
-        extra = self._authenticator.secrets if isinstance(self._authenticator, OAuth2GrantAuth) else []
-        return [*self._secrets, *extra]
 
     def redact_url(self, url: str | None) -> str:
-        """Return ``url`` with secrets masked (query-auth param, known secret names, values), long values cut."""
-        return cut_long_values(self._safe(redact_url(url, self._query_secret_params)))
+        """Return ``url`` with secrets masked (:meth:`StreamMessages.url`)."""
+        return self.messages.url(url)
 
     def response_error_message(self, response: requests.Response) -> str:
-        """Build an error message: stream, status, reason, redacted URL, short body excerpt.
-
-        The SDK's default appends the whole body; this one quotes at most 300 characters with
-        secrets masked (APIs echo credentials back), and says what a 401 usually means.
-        """
-        msg = self._describe(response)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            msg += " (the credential is invalid or expired)"
-        elif response.status_code == HTTPStatus.FORBIDDEN:
-            msg += " (the credential is not allowed to read this resource, or is wrong)"
-        excerpt = body_excerpt(response, redact=self._safe)
-        if excerpt:
-            msg += f": {excerpt}"
-        return msg
+        """Build an error message: stream, status, reason, redacted URL, short body excerpt."""
+        return self.messages.error_message(response)
 
     # -- records -------------------------------------------------------------------
 
@@ -598,7 +401,7 @@ class GenericAPIStream(RESTStream[Any]):
         self._rendered = self.templates.render(bookmark)
         key = self.replication_key
         progress = Progress(self.logger, self.name)
-        self._retries = 0
+        self.retry_policy.retries = 0
         self._paginators = []
         self._first_page.start()
         pages = 0
@@ -612,7 +415,7 @@ class GenericAPIStream(RESTStream[Any]):
         progress.summary(
             SummaryMetric.STREAM_SUMMARY,
             pages=sum(paginator.count for paginator in self._paginators),
-            retries=self._retries,
+            retries=self.retry_policy.retries,
             truncated=any(paginator.truncated for paginator in self._paginators),
         )
 

@@ -707,7 +707,7 @@ def test_requests_ahead_still_waiting_when_the_pages_end_are_never_sent(requests
 
     monkeypatch.setattr(tap_streams.GenericAPIStream, "_prepare", prepare_page)
 
-    monkeypatch.setattr(tap_streams.RateLimiters, "acquire", staticmethod(acquire))
+    monkeypatch.setattr(RateLimiters, "acquire", staticmethod(acquire))
 
     def page(request, context):
         number = int(request.qs["page"][0])
