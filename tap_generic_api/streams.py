@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -14,13 +13,11 @@ import requests
 import requests.adapters
 from pyrate_limiter import Limiter
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from plugin_kit import fastjson
 from plugin_kit.progress import Progress, SummaryMetric
-from tap_generic_api import bookmarks, window_driver
+from tap_generic_api import bookmarks, sync_loop, window_driver
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import (
@@ -30,11 +27,11 @@ from tap_generic_api.http.messages import StreamMessages
 from tap_generic_api.http.responses import raw_records_at, read_json, records_at
 from tap_generic_api.http.retry_policy import RetryPolicy
 from tap_generic_api.http.transport import Transport
-from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.paging import loops
 from tap_generic_api.paging.first_page import FirstPageCheck
 from tap_generic_api.paging.paginators import PAGINATORS, NumberedPaginator, SafePaginator, build_paginator
 from tap_generic_api.paths import DottedPath
+from tap_generic_api.record_output import FastRecordOutput
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow
@@ -92,12 +89,9 @@ class GenericAPIStream(RESTStream[Any]):
         # Per thread: the event that tells a request fetched ahead that its page sequence ended
         # (see :meth:`_numbered_pages`); such a request is dropped before it is sent.
         self._ahead = threading.local()
-        self._fast_output: bool | None = None
+        self.output = FastRecordOutput(self)
         # While True, pages hold each record's JSON text, undecoded (see _sync_records).
         self._raw_records = False
-        self._record_prefix = b""
-        self._record_suffix = b""
-        self._suffix_second = -1
         self.templates = RequestTemplates(stream_config, variables, run_started)
         # Rendered for real when the stream starts; these are the start-up values.
         self._rendered = self.templates.render(None)
@@ -428,52 +422,20 @@ class GenericAPIStream(RESTStream[Any]):
 
     def _write_record_message(self, record: dict) -> None:
         """Write a RECORD message; with no stream maps or deselected fields, by the fast path."""
-        if self._fast_writer() is None:
+        if self.output.enabled():
+            self.output.write_page([record])
+        else:
             super()._write_record_message(record)
-            return
-        self._write_record_page([record])
 
-    def _fast_writer(self) -> BufferedSingerWriter | None:
-        """Return the buffered writer when records go out unchanged, else None."""
-        if self._fast_output is None:
-            writer = self._tap.message_writer
-            self._fast_output = isinstance(writer, BufferedSingerWriter) and self._records_go_out_unchanged()
-            self._record_prefix = b'{"type":"RECORD","stream":' + fastjson.dumps(self.name) + b',"record":'
-        return self._tap.message_writer if self._fast_output else None  # type: ignore[return-value]
-
-    def _write_record_page(self, records: list[dict]) -> None:
-        """Write one RECORD message per record, the whole page encoded at once."""
-        now = int(time.time())
-        if now != self._suffix_second:
-            self._suffix_second = now
-            extracted = datetime.fromtimestamp(now, UTC).isoformat()
-            self._record_suffix = b',"time_extracted":"' + extracted.encode() + b'"}\n'
-        self._tap.message_writer.write_records(self._record_prefix, records, self._record_suffix)
-        self.state_manager.is_flushed = False
-
-    def _records_go_out_unchanged(self) -> bool:
-        """Return True when the SDK would write records unchanged.
-
-        That is: one plain stream map that does not flatten (``flattening_enabled``), no
-        ACTIVATE_VERSION, and no field deselected in the catalog, at any depth.
-        """
-        maps = self.stream_maps
-        if len(maps) != 1 or maps[0].stream_alias != self.name or type(maps[0]).__name__ != "SameRecordTransform":
-            return False
-        if self.config.get("flattening_enabled"):
-            return False  # the plain map flattens records to match the flattened SCHEMA
-        if getattr(self, "_stream_version", None) is not None:
-            return False  # ACTIVATE_VERSION runs carry a version in each RECORD
-        return all(selected for breadcrumb, selected in self.mask.items() if breadcrumb)
+    def _write_each(self, page: list[dict]) -> None:
+        for record in page:
+            super()._write_record_message(record)
 
     def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[Any]:
-        """Emit the stream's RECORD and STATE messages.
+        """Emit the stream's RECORD and STATE messages, page by page (:func:`sync_loop.sync_pages`).
 
-        For the usual case (one unpartitioned stream, no child streams, not a dry run) this is
-        the SDK's loop, page by page, without its per-record partition and child-stream
-        bookkeeping, which costs more than decoding and encoding the record. Same messages;
-        STATE goes out at the first page boundary after every ``STATE_MSG_FREQUENCY`` records.
-        Every other case goes to the SDK's loop.
+        For one unpartitioned stream, no child streams, not a dry run; every other case goes to
+        the SDK's loop.
         """
         if (
             context is not None
@@ -485,46 +447,15 @@ class GenericAPIStream(RESTStream[Any]):
         ):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        incremental = self.replication_method == REPLICATION_INCREMENTAL
-        frequency = self.STATE_MSG_FREQUENCY
-        fast = self._fast_writer() is not None
+        fast = self.output.enabled()
         self._raw_records = fast and self._records_pass_through()
         try:
-            record_counter = self.get_record_counter()
-            timer = self.get_sync_timer()
-            with record_counter, timer:
-                record_counter.with_context({})
-                timer.with_context({})
-                self._write_starting_replication_value(None)
-                count = 0
-                newest: Any = None  # the last record's replication key value (sorted streams)
-                for page in self._record_pages(None):
-                    if fast:
-                        self._write_record_page(page)
-                    else:
-                        for record in page:
-                            super()._write_record_message(record)
-                    if incremental:
-                        try:
-                            for record in page:
-                                self._increment_stream_state(record, context=None)
-                        except KeyError:
-                            bookmarks.check_replication_key(self.stream_config, page, count)
-                            raise
-                        except TypeError as exc:
-                            start = self.get_starting_replication_key_value(None)
-                            raise bookmarks.bookmark_type_error(self.stream_config, start, page) from exc
-                        newest = page[-1].get(self.replication_key)
-                    if (count + len(page)) // frequency > count // frequency:
-                        self._write_state_message()
-                    count += len(page)
-                    record_counter.increment(len(page))
-                    yield page
-                if incremental and any(p.truncated for p in self._paginators):
-                    if not self.is_sorted:
-                        bookmarks.stop_truncated(self.stream_config)
-                    bookmarks.check_progress(self.stream_config, self.get_starting_replication_key_value(None), newest)
-                self._finalize_state(self.get_context_state(None))
+            yield from sync_loop.sync_pages(
+                self,
+                self._record_pages(None),
+                write_page=self.output.write_page if fast else self._write_each,
+                paginators=lambda: self._paginators,
+            )
         finally:
             self._raw_records = False
         self._finalize_state(self.stream_state)
