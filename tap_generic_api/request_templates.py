@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import requests
+from singer_sdk.streams.rest import HTTPRequest
 
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import strings_in
 from tap_generic_api import templating
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import TooManyWindowsError
+from tap_generic_api.paging.paginators import SafePaginator
 from tap_generic_api.windows import DateWindow, date_windows
 
 
@@ -23,6 +25,24 @@ class RenderedRequest(NamedTuple):
     params: dict[str, str]
     headers: dict[str, str]
     body: Any
+
+    def http_request(self, method: str, paginator: SafePaginator | None, token: Any) -> HTTPRequest:
+        """Build one request for ``token``.
+
+        Configured params, headers and body, then the paginator's token and page size; a link
+        paginator replaces the URL with the next URL as given.
+        """
+        body = self.body
+        request = HTTPRequest(
+            url=self.url,
+            method=method,
+            headers=dict(self.headers),
+            params=dict(self.params),
+            data=dict(body) if isinstance(body, Mapping) else body,
+        )
+        if paginator is not None:
+            paginator.update_request(request, token)
+        return request
 
 
 class RequestTemplates:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -107,3 +108,32 @@ class SchemaInferrer:
             items = node["items"]
             result["items"] = self._render(items) if items and items["types"] - {"null"} else {}
         return result
+
+
+#: Newest date windows read, at most, to infer a schema.
+INFER_SCHEMA_MAX_WINDOWS = 10
+
+
+def infer_from_pages(
+    pages: Iterable[list[Any]], fields: Iterable[str], *, stream: str, logger: logging.Logger
+) -> dict[str, Any]:
+    """Return the schema inferred from the records of ``pages``, with ``fields`` declared.
+
+    Logs how many records it was inferred from, or a warning when there were none (the schema is
+    then the key properties only; records still go out whole).
+    """
+    inferrer = SchemaInferrer()
+    sampled = 0
+    for page in pages:
+        for record in page:
+            inferrer.add(record)
+        sampled += len(page)
+    if not sampled:
+        logger.warning(
+            "Stream '%s': no records to infer the schema from; the stream's schema is its key properties "
+            "only (records still go out whole). Set the stream's schema to describe them.",
+            stream,
+        )
+    schema = with_fields(inferrer.schema(), fields)
+    logger.info("Stream '%s': schema inferred from %d records.", stream, sampled)
+    return schema

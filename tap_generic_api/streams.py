@@ -20,20 +20,15 @@ from plugin_kit.progress import Progress, SummaryMetric
 from tap_generic_api import bookmarks, sync_loop, window_driver
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
-from tap_generic_api.errors import (
-    ResponseShapeError,
-)
 from tap_generic_api.http.messages import StreamMessages
-from tap_generic_api.http.responses import raw_records_at, read_json, records_at
 from tap_generic_api.http.retry_policy import RetryPolicy
 from tap_generic_api.http.transport import Transport
 from tap_generic_api.paging import loops
-from tap_generic_api.paging.first_page import FirstPageCheck
-from tap_generic_api.paging.paginators import PAGINATORS, NumberedPaginator, SafePaginator, build_paginator
-from tap_generic_api.paths import DottedPath
+from tap_generic_api.paging.paginators import NumberedPaginator, SafePaginator, build_paginator
 from tap_generic_api.record_output import FastRecordOutput
+from tap_generic_api.records import RecordReader, records_pass_through
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
-from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
+from tap_generic_api.schemas import INFER_SCHEMA_MAX_WINDOWS, infer_from_pages, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow
 
 if TYPE_CHECKING:
@@ -79,8 +74,7 @@ class GenericAPIStream(RESTStream[Any]):
         # The SDK calls the authenticator on every request.
         self._authenticator = authenticator or NoAuth()
         self.messages = StreamMessages(stream_config, secrets, self._authenticator)
-        self._data_path = DottedPath(stream_config.data_path)
-        self._first_page = FirstPageCheck(self._data_path, stream_config.key_fields, stream_config.replication_key)
+        self._records_of = RecordReader(stream_config, self.messages)
         self._paginator: SafePaginator | None = None
         # Every paginator of the current run (one per date window), for the summary.
         self._paginators: list[SafePaginator] = []
@@ -90,8 +84,6 @@ class GenericAPIStream(RESTStream[Any]):
         # (see :meth:`_numbered_pages`); such a request is dropped before it is sent.
         self._ahead = threading.local()
         self.output = FastRecordOutput(self)
-        # While True, pages hold each record's JSON text, undecoded (see _sync_records).
-        self._raw_records = False
         self.templates = RequestTemplates(stream_config, variables, run_started)
         # Rendered for real when the stream starts; these are the start-up values.
         self._rendered = self.templates.render(None)
@@ -171,7 +163,7 @@ class GenericAPIStream(RESTStream[Any]):
             first_url=(rendered or self._rendered).url,
             allowed_hosts=self.stream_config.allowed_hosts,
             redact=self.redact_url,
-            data_path=self._data_path,
+            data_path=self._records_of.data_path,
         )
         if rendered is None or rendered is self._rendered:
             self._paginator = paginator
@@ -179,26 +171,8 @@ class GenericAPIStream(RESTStream[Any]):
         return paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        """Build the request for the paginator's current page (see :meth:`_http_request`)."""
-        return self._http_request(self._rendered, self._paginator, page.next_page_token)
-
-    def _http_request(self, rendered: RenderedRequest, paginator: SafePaginator | None, token: Any) -> HTTPRequest:
-        """Build one request for ``token``.
-
-        Configured params, headers and body, then the paginator's token and page size; a link
-        paginator replaces the URL with the next URL as given.
-        """
-        body = rendered.body
-        request = HTTPRequest(
-            url=rendered.url,
-            method=self.http_method,
-            headers=dict(rendered.headers),
-            params=dict(rendered.params),
-            data=dict(body) if isinstance(body, Mapping) else body,
-        )
-        if paginator is not None:
-            paginator.update_request(request, token)
-        return request
+        """Build the request for the paginator's current page (see :meth:`RenderedRequest.http_request`)."""
+        return self._rendered.http_request(self.http_method, self._paginator, page.next_page_token)
 
     def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
         """Build a request without credentials (arguments as for :class:`requests.Request`).
@@ -212,7 +186,7 @@ class GenericAPIStream(RESTStream[Any]):
 
     def _prepare(self, rendered: RenderedRequest, paginator: SafePaginator, token: Any) -> requests.PreparedRequest:
         """Return the prepared request for ``token`` (the SDK's ``_prepare_request``, per window)."""
-        request = self._http_request(rendered, paginator, token)
+        request = rendered.http_request(self.http_method, paginator, token)
         return self.build_prepared_request(
             method=request.method,
             url=request.url,
@@ -280,21 +254,6 @@ class GenericAPIStream(RESTStream[Any]):
         return self.messages.error_message(response)
 
     # -- records -------------------------------------------------------------------
-
-    def _records_of(self, response: requests.Response) -> list[Any]:
-        try:
-            if self._first_page.pending:  # until a page with records passes; before any is written
-                self._first_page.check(read_json(response, self.redact_url, self.name), self.redact_url(response.url))
-            if self._raw_records:
-                raw = raw_records_at(response, self._data_path)
-                if raw is not None:
-                    return raw
-            return records_at(
-                read_json(response, self.redact_url, self.name), self._data_path, url=self.redact_url(response.url)
-            )
-        except ResponseShapeError as exc:
-            msg = f"Stream '{self.name}': {exc}"
-            raise ResponseShapeError(msg) from None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the records at ``data_path`` in response order."""
@@ -397,7 +356,7 @@ class GenericAPIStream(RESTStream[Any]):
         progress = Progress(self.logger, self.name)
         self.retry_policy.retries = 0
         self._paginators = []
-        self._first_page.start()
+        self._records_of.first_page.start()
         pages = 0
         for page in self._run_pages(context, bookmark):
             pages += 1
@@ -448,7 +407,7 @@ class GenericAPIStream(RESTStream[Any]):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         fast = self.output.enabled()
-        self._raw_records = fast and self._records_pass_through()
+        self._records_of.raw = fast and records_pass_through(self.stream_config)
         try:
             yield from sync_loop.sync_pages(
                 self,
@@ -457,21 +416,9 @@ class GenericAPIStream(RESTStream[Any]):
                 paginators=lambda: self._paginators,
             )
         finally:
-            self._raw_records = False
+            self._records_of.raw = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
-
-    def _records_pass_through(self) -> bool:
-        """Return True when this run's records need not be decoded at all.
-
-        They go out unchanged (no stream maps, nothing deselected: checked by the caller), no
-        field is read from them (no replication key to filter on or to bookmark), and the
-        paginator needs only their count or the ``Link`` header, not the body's other fields.
-        Then each record's JSON text is copied into its RECORD message instead of being
-        decoded and encoded again, which is most of the tap's work per record.
-        """
-        pagination = self.stream_config.pagination
-        return not self.replication_key and not PAGINATORS[pagination.type].reads_body(pagination)
 
     def _process_record(self, record: dict, child_context: Any = None, partition_context: Any = None) -> None:
         # The SDK's version copies partition keys into the record and syncs child streams;
@@ -482,11 +429,10 @@ class GenericAPIStream(RESTStream[Any]):
     def infer_schema(self, pages: int) -> None:
         """Replace the schema with one inferred from the records of the first ``pages`` pages.
 
-        Must run before the catalog is read (the tap calls it while building streams).
+        Must run before the catalog is read (the tap calls it while building streams). With date
+        windows, window by window from the newest (an API may refuse a longer range, and the oldest
+        windows are often empty), until ``pages`` pages are read.
         """
-        inferrer = SchemaInferrer()
-        # With date windows, window by window from the newest (an API may refuse a longer
-        # range, and the oldest windows are often empty), until `pages` pages are read.
         windows: list[DateWindow | None] = [None]
         if self.stream_config.date_window_size:
             windows = list(reversed(self.templates.windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
@@ -494,22 +440,8 @@ class GenericAPIStream(RESTStream[Any]):
         sampled_pages = itertools.chain.from_iterable(
             self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)) for rendered in rendered_requests
         )
-        sampled = 0
-        for page in itertools.islice(sampled_pages, pages):
-            for record in page:
-                inferrer.add(record)
-            sampled += len(page)
-        if not sampled:
-            self.logger.warning(
-                "Stream '%s': no records to infer the schema from; the stream's schema is its key properties "
-                "only (records still go out whole). Set the stream's schema to describe them.",
-                self.name,
-            )
         extra = [self.replication_key] if self.replication_key else []
-        self._schema = with_fields(inferrer.schema(), [*self.primary_keys, *extra])
+        self._schema = infer_from_pages(
+            itertools.islice(sampled_pages, pages), [*self.primary_keys, *extra], stream=self.name, logger=self.logger
+        )
         self._metadata = None
-        self.logger.info("Stream '%s': schema inferred from %d records.", self.name, sampled)
-
-
-#: Newest date windows read, at most, to infer a schema.
-INFER_SCHEMA_MAX_WINDOWS = 10
