@@ -14,7 +14,7 @@ from plugin_kit.redact import strings_in
 from tap_generic_api import templating
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import TooManyWindowsError
-from tap_generic_api.paging.paginators import SafePaginator
+from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.windows import DateWindow, date_windows
 
 

@@ -24,7 +24,8 @@ from tap_generic_api.http.messages import StreamMessages
 from tap_generic_api.http.retry_policy import RetryPolicy
 from tap_generic_api.http.transport import Transport
 from tap_generic_api.paging import loops
-from tap_generic_api.paging.paginators import NumberedPaginator, SafePaginator, build_paginator
+from tap_generic_api.paging.base import SafePaginator
+from tap_generic_api.paging.paginators import NumberedPaginator, build_paginator
 from tap_generic_api.record_output import FastRecordOutput
 from tap_generic_api.records import RecordReader, records_pass_through
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates

@@ -14,7 +14,7 @@ from typing import Any
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_generic_api import bookmarks
-from tap_generic_api.paging.paginators import SafePaginator
+from tap_generic_api.paging.base import SafePaginator
 
 
 def sync_pages(

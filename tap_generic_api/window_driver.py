@@ -20,7 +20,7 @@ from plugin_kit.concurrency import in_order
 from tap_generic_api import templating
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import WindowTruncatedError
-from tap_generic_api.paging.paginators import SafePaginator
+from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.windows import DateWindow
 
 #: Opens one window: returns its paginator and its pages (``alone``: the run's only window,

@@ -18,7 +18,8 @@ from typing import Any
 import requests
 
 from plugin_kit.concurrency import AheadTuner, DaemonPool
-from tap_generic_api.paging.paginators import NumberedPaginator, SafePaginator
+from tap_generic_api.paging.base import SafePaginator
+from tap_generic_api.paging.paginators import NumberedPaginator
 
 #: Sends the request for a token (rendered, authenticated, retried) and returns the answer.
 Fetch = Callable[[Any], requests.Response]
