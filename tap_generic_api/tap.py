@@ -16,15 +16,15 @@ from plugin_kit.proxies import proxy_passwords
 from plugin_kit.redact import install_log_redaction, redact_text, secret_values
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
 from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers, unknown_key_error
+from tap_generic_api.config.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
+from tap_generic_api.config.unused_keys import check_unused_keys
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError, ResponseShapeError
 from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
-from tap_generic_api.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
-from tap_generic_api.unused_keys import check_unused_keys
 
 
 class TapGenericAPI(Tap):

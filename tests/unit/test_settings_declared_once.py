@@ -1,4 +1,4 @@
-"""Each tap setting's default is declared once, in tap_generic_api/settings.py, and read from there."""
+"""Each tap setting's default is declared once, in tap_generic_api/config/settings.py, and read from there."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from tap_generic_api import config
-from tap_generic_api.settings import CONFIG_SCHEMA, DEFAULT_ANNOTATION
+from tap_generic_api.config import models as config
+from tap_generic_api.config import parse_streams
+from tap_generic_api.config.settings import CONFIG_SCHEMA, DEFAULT_ANNOTATION
 from tap_generic_api.tap import TapGenericAPI
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tap_generic_api"
-DECLARATIONS = PACKAGE / "settings.py"
+DECLARATIONS = PACKAGE / "config" / "settings.py"
 
 
 def declared_defaults(node: dict[str, Any], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
@@ -108,7 +109,7 @@ def test_the_parser_and_the_descriptions_use_the_declared_defaults():
     assert config.DEFAULT_MAX_PAGES == 10_000
     assert config.PaginationConfig().max_pages == 10_000
     assert config.RateLimitConfig().max_retries == 3
-    parsed = config.parse_streams({"url": "https://api.example.com/items", "destination": {"table": "items"}})[0]
+    parsed = parse_streams({"url": "https://api.example.com/items", "destination": {"table": "items"}})[0]
     assert (parsed.timeout, parsed.pagination.max_pages, parsed.pagination.max_concurrency) == (60.0, 10_000, 4)
     assert (parsed.rate_limit.requests_per_second, parsed.rate_limit.max_retry_wait) == (10.0, 300.0)
     properties = TapGenericAPI.config_jsonschema["properties"]
