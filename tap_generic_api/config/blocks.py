@@ -18,6 +18,7 @@ from tap_generic_api.config.models import (
     DEFAULT_MAX_RETRY_WAIT_SECONDS,
     DEFAULT_REQUESTS_PER_SECOND,
     ERROR_STATUSES,
+    RETRY_STATUSES,
     AuthConfig,
     OAuth2Config,
     PaginationConfig,
@@ -29,7 +30,6 @@ from tap_generic_api.config.settings import (
     PAGINATION_LOCATIONS,
     PAGINATION_TYPES,
 )
-from tap_generic_api.http.retries import RETRY_STATUSES
 
 
 def parse_auth(raw: Mapping[str, Any], where: str) -> AuthConfig | None:

@@ -9,7 +9,6 @@ from typing import Any
 from tap_generic_api.config.settings import (
     default,
 )
-from tap_generic_api.http.retries import RETRY_STATUSES
 
 #: Seed keys accepted by the schema whose behaviour is not built yet. They fail loudly
 #: rather than being silently ignored.
@@ -25,6 +24,8 @@ DEFAULT_MAX_RETRY_WAIT_SECONDS: float = default("rate_limit", "max_retry_wait")
 #: Lowest and highest HTTP error status (RFC 9110 section 15: 4xx client, 5xx server).
 ERROR_STATUSES = (400, 599)
 DEFAULT_MAX_CONCURRENCY: int = default("pagination", "max_concurrency")
+#: Statuses retried by default (``rate_limit.retry_statuses``; see :mod:`tap_generic_api.http.retries`).
+RETRY_STATUSES: frozenset[int] = frozenset(default("rate_limit", "retry_statuses"))
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class RateLimitConfig:
         max_retries: Retries after the first attempt, for 429, 5xx, timeouts and connection errors.
         max_retry_wait: Longest wait in seconds the tap accepts; a longer ``Retry-After`` is
             an error rather than a silent hang.
-        retry_statuses: HTTP statuses retried (default :data:`tap_generic_api.http.retries.RETRY_STATUSES`).
+        retry_statuses: HTTP statuses retried (default :data:`RETRY_STATUSES`).
     """
 
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND

@@ -190,9 +190,12 @@ STREAM_PROPERTIES = [
                 default=300.0,
                 description="Longest wait in seconds accepted from Retry-After or backoff. Default {default}.",
             ),
-            th.Property(
+            setting(
                 "retry_statuses",
                 th.ArrayType(th.IntegerType),
+                # RFC 9110 section 15: 408 Request Timeout, 429 Too Many Requests (RFC 6585), and the
+                # 5xx answers that may succeed later (501 Not Implemented and 505 never do).
+                default=[408, 429, *(status for status in range(500, 600) if status not in (501, 505))],
                 description="HTTP statuses retried with backoff. Default: 408, 429 and every 5xx except 501 and 505.",
             ),
         ),
