@@ -25,28 +25,24 @@ from plugin_kit.errors import ConfigError
 
 
 class _Names:
-    """What an error names: ``stream``, ``url`` (secrets masked) and config ``key``; None when unknown."""
-
-    stream: str | None = None
-    url: str | None = None
-    key: str | None = None
-
-    def _name(self, stream: str | None, url: str | None, key: str | None) -> None:
-        self.stream, self.url, self.key = stream, url, key
-
-
-class TapAPIError(_Names, FatalAPIError):
-    """The API's answers cannot be used: the stream stops (base of the tap's fatal API errors).
+    """What an error names: ``stream``, ``url`` (secrets masked) and config ``key``; None when unknown.
 
     Args:
         message: The full message (secrets masked).
         stream: The stream's name.
         url: The request's URL, secrets masked.
+        key: The config key at fault.
     """
 
-    def __init__(self, message: str, *, stream: str | None = None, url: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, stream: str | None = None, url: str | None = None, key: str | None = None
+    ) -> None:
         super().__init__(message)
-        self._name(stream, url, None)
+        self.stream, self.url, self.key = stream, url, key
+
+
+class TapAPIError(_Names, FatalAPIError):
+    """The API's answers cannot be used: the stream stops (base of the tap's fatal API errors)."""
 
 
 # -- fix the config ------------------------------------------------------------------
@@ -54,10 +50,6 @@ class TapAPIError(_Names, FatalAPIError):
 
 class CredentialError(_Names, ConfigError):
     """No credential could be resolved for a stream's ``auth`` block."""
-
-    def __init__(self, message: str, *, stream: str | None = None, key: str | None = None) -> None:
-        super().__init__(message)
-        self._name(stream, None, key)
 
 
 class OAuth2TokenError(CredentialError):
@@ -114,17 +106,9 @@ class TooManyRedirectsError(TapAPIError):
 class PaginationLoopError(_Names, RuntimeError):
     """The API handed back a cursor or next URL this stream has already requested."""
 
-    def __init__(self, message: str, *, stream: str | None = None, url: str | None = None) -> None:
-        super().__init__(message)
-        self._name(stream, url, None)
-
 
 class ForeignHostError(_Names, RuntimeError):
     """A next link points to a host other than the configured one (credentials would leak)."""
-
-    def __init__(self, message: str, *, stream: str | None = None, url: str | None = None) -> None:
-        super().__init__(message)
-        self._name(stream, url, None)
 
 
 # -- keep the bookmark -------------------------------------------------------------------

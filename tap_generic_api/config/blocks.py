@@ -7,6 +7,7 @@ from typing import Any
 
 from plugin_kit.errors import ConfigError
 from tap_generic_api.config.checks import (
+    boolean,
     choice,
     positive_int,
     positive_number,
@@ -91,10 +92,7 @@ def parse_rate_limit(raw: Mapping[str, Any], where: str) -> RateLimitConfig:
         ConfigError: A value is wrong; names ``<where>.rate_limit.<key>``.
     """
     where = f"{where}.rate_limit"
-    retry_on_429 = raw.get("retry_on_429", True)
-    if not isinstance(retry_on_429, bool):
-        msg = f"{where}.retry_on_429 must be true or false, got {retry_on_429!r}."
-        raise ConfigError(msg)
+    retry_on_429 = boolean(raw, "retry_on_429", where, default=True)
     max_retries = raw.get("max_retries", DEFAULT_MAX_RETRIES)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         msg = f"{where}.max_retries must be an integer >= 0, got {max_retries!r}."

@@ -140,3 +140,16 @@ def plain_numbers(value: Any) -> Any:
     if isinstance(value, list):
         return [plain_numbers(item) for item in value]
     return value
+
+
+def boolean(block: Mapping[str, Any], key: str, where: str, *, default: bool) -> bool:
+    """Return ``block[key]`` (``default`` when absent).
+
+    Raises:
+        ConfigError: It is not true or false; names ``<where>.<key>``.
+    """
+    value = block.get(key, default)
+    if not isinstance(value, bool):
+        msg = f"{where}.{key} must be true or false, got {value!r}."
+        raise ConfigError(msg)
+    return value

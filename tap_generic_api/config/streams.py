@@ -15,6 +15,7 @@ from typing import Any
 from plugin_kit.errors import ConfigError
 from tap_generic_api.config.blocks import parse_auth, parse_pagination, parse_rate_limit
 from tap_generic_api.config.checks import (
+    boolean,
     choice,
     headers_of,
     iso_datetime,
@@ -164,17 +165,11 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     if schema is not None and (not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping)):
         msg = f"{where}.schema must be a JSON schema object with 'properties'."
         raise ConfigError(msg)
-    is_sorted = block.get("is_sorted", False)
-    if not isinstance(is_sorted, bool):
-        msg = f"{where}.is_sorted must be true or false, got {is_sorted!r}."
-        raise ConfigError(msg)
+    is_sorted = boolean(block, "is_sorted", where, default=False)
     if is_sorted and not replication_key:
         msg = f"{where}.is_sorted needs a replication_key."
         raise ConfigError(msg)
-    infer_schema = block.get("infer_schema", False)
-    if not isinstance(infer_schema, bool):
-        msg = f"{where}.infer_schema must be true or false, got {infer_schema!r}."
-        raise ConfigError(msg)
+    infer_schema = boolean(block, "infer_schema", where, default=False)
     if schema is not None and infer_schema:
         msg = f"{where}: set either 'schema' or 'infer_schema', not both."
         raise ConfigError(msg)
