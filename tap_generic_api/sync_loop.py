@@ -40,6 +40,22 @@ def sync_pages(
         BookmarkTypeError: The bookmark cannot be compared with the records' values.
         PaginationTruncatedError: A cut at ``max_pages`` would move the bookmark past records left out.
     """
+    try:
+        yield from _sync(stream, pages, write_page, paginators)
+    finally:
+        # Closed now, not when a traceback that holds this frame is freed: the page loops' request
+        # counters log their metric as they close, which must come before the run's error line.
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()
+
+
+def _sync(
+    stream: Any,
+    pages: Iterable[list[dict]],
+    write_page: Callable[[list[dict]], None],
+    paginators: Callable[[], list[SafePaginator]],
+) -> Iterator[list[dict]]:
     config = stream.stream_config
     incremental = stream.replication_method == REPLICATION_INCREMENTAL
     frequency = stream.STATE_MSG_FREQUENCY
