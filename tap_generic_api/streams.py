@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from http import HTTPStatus
@@ -16,16 +15,15 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from plugin_kit.progress import Progress, SummaryMetric
-from tap_generic_api import bookmarks, sync_loop, window_driver
+from tap_generic_api import sync_loop
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.http.messages import StreamMessages
 from tap_generic_api.http.retry_policy import RetryPolicy
 from tap_generic_api.http.transport import Transport
-from tap_generic_api.paging import loops
 from tap_generic_api.paging.base import SafePaginator
-from tap_generic_api.paging.paginators import NumberedPaginator, build_paginator
+from tap_generic_api.paging.paginators import build_paginator
+from tap_generic_api.paging.runner import PageRunner
 from tap_generic_api.record_output import FastRecordOutput
 from tap_generic_api.records import RecordReader, records_pass_through
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
@@ -77,13 +75,7 @@ class GenericAPIStream(RESTStream[Any]):
         self.messages = StreamMessages(stream_config, secrets, self._authenticator)
         self._records_of = RecordReader(stream_config, self.messages)
         self._paginator: SafePaginator | None = None
-        # Every paginator of the current run (one per date window), for the summary.
-        self._paginators: list[SafePaginator] = []
-        # Set when the windows' reader stops: their workers send no new request and no retry.
-        self._stopping = threading.Event()
-        # Per thread: the event that tells a request fetched ahead that its page sequence ended
-        # (see :meth:`_numbered_pages`); such a request is dropped before it is sent.
-        self._ahead = threading.local()
+        self.runner = PageRunner(self)
         self.output = FastRecordOutput(self)
         self.templates = RequestTemplates(stream_config, variables, run_started)
         # Rendered for real when the stream starts; these are the start-up values.
@@ -105,13 +97,13 @@ class GenericAPIStream(RESTStream[Any]):
             home_url=lambda: self._rendered.url,
             describe=self.redact_url,
             logger=self.logger,
-            stopping=self._stopping,
-            ahead=self._ahead,
+            stopping=self.runner.stopping,
+            ahead=self.runner.ahead,
         )
         self.retry_policy = RetryPolicy(
             stream_config.rate_limit,
             self.messages,
-            stopping=self._stopping,
+            stopping=self.runner.stopping,
             pause=self.transport.pause,
             logger=self.logger,
         )
@@ -168,7 +160,7 @@ class GenericAPIStream(RESTStream[Any]):
         )
         if rendered is None or rendered is self._rendered:
             self._paginator = paginator
-        self._paginators.append(paginator)
+        self.runner.paginators.append(paginator)
         return paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
@@ -262,120 +254,12 @@ class GenericAPIStream(RESTStream[Any]):
 
     def request_records(self, context: Mapping | None) -> Iterable[dict]:
         """Yield the records of every page in order (see :meth:`_pages`)."""
-        for page in self._pages(context, self._rendered):
+        for page in self.runner.pages(context, self._rendered):
             yield from page
 
-    def _run_pages(self, context: Mapping | None, bookmark: Any) -> Iterator[list[dict]]:
-        """Yield the run's pages: of one request sequence, or of each date window in date order.
-
-        With ``date_window_size``, up to ``pagination.max_concurrency`` windows are fetched at
-        once (each one page after another, all under the shared rate limit) and their pages
-        still come out window by window, in page order. At most ``2 * max_concurrency``
-        windows are open at once, holding at most ``6 * max_concurrency + 3`` pages between
-        them (:func:`in_order`).
-        """
-        self._stopping.clear()  # a stream object may run again (tests, the SDK's test suites)
-        if not self.stream_config.date_window_size:
-            yield from self._pages(context, self._rendered)
-            return
-        windows = self.templates.windows(bookmark)
-
-        def open_window(window: DateWindow, alone: bool) -> tuple[SafePaginator, Iterator[list[dict]]]:
-            rendered = self.templates.render(bookmark, window)
-            paginator = self.get_new_paginator(rendered)
-            # One window alone may fetch pages ahead; several are already fetched concurrently.
-            return paginator, self._pages(context, rendered, paginator=paginator, ahead=alone)
-
-        yield from window_driver.pages_by_window(
-            self.stream_config, windows, open_window, stopping=self._stopping, logger=self.logger
-        )
-
-    def _pages(
-        self,
-        context: Mapping | None,
-        rendered: RenderedRequest,
-        *,
-        paginator: SafePaginator | None = None,
-        ahead: bool = True,
-    ) -> Iterator[list[dict]]:
-        """Yield the records of each page of one request sequence, in page order.
-
-        Offset and page-number pagination with a ``limit`` know the next request before the
-        current answer arrives: with ``ahead``, up to ``pagination.max_concurrency`` requests
-        are in flight (under the shared rate limit), and pages are still yielded in order
-        (:func:`~tap_generic_api.paging.loops.pages_ahead`). Other types fetch one page after another.
-
-        Args:
-            context: The SDK's stream context (None: this stream has no partitions).
-            rendered: The request templates, rendered for the run or for one date window.
-            paginator: The paginator to use (default a new one for ``rendered``).
-            ahead: Allow requests ahead of the page being read (False inside date windows,
-                which are already fetched concurrently).
-        """
-        paginator = paginator or self.get_new_paginator(rendered)
-        if ahead and isinstance(paginator, NumberedPaginator) and paginator.may_fetch_ahead():
-            decorated = self.request_decorator(self._request)
-            yield from loops.pages_ahead(
-                paginator,
-                lambda token: decorated(self._prepare(rendered, paginator, token), context),
-                self._records_of,
-                stream=self.name,
-                ahead_state=self._ahead,
-                stopping=self._stopping,
-                logger=self.logger,
-            )
-        else:
-            yield from self._pages_in_turn(context, rendered, paginator)
-
-    def _pages_in_turn(
-        self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
-    ) -> Iterator[list[dict]]:
-        """Fetch pages one after another, each request counted in the SDK's metrics."""
-        decorated = self.request_decorator(self._request)
-        with self.get_http_request_counter() as request_counter:
-            request_counter.with_context(context)
-
-            def fetch(token: Any) -> requests.Response:
-                prepared = self._prepare(rendered, paginator, token)
-                response = decorated(prepared, context)
-                request_counter.increment()
-                self.update_sync_costs(prepared, response, context)
-                return response
-
-            yield from loops.pages_in_turn(paginator, fetch, self._records_of)
-
-    def _record_pages(self, context: Mapping | None) -> Iterator[list[dict]]:
-        """Render templates with this run's bookmark, then yield the new records page by page.
-
-        With a replication key, records older than the bookmark are skipped (the API may
-        ignore the filter); records equal to it are kept, as Singer's at-least-once rule wants.
-        Progress is logged per page and the summary at the end.
-        """
-        bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
-        self._rendered = self.templates.render(bookmark)
-        key = self.replication_key
-        progress = Progress(self.logger, self.name)
-        self.retry_policy.retries = 0
-        self._paginators = []
-        self._records_of.first_page.start()
-        pages = 0
-        for page in self._run_pages(context, bookmark):
-            pages += 1
-            if key and bookmark is not None:
-                page = [r for r in page if not bookmarks.older(r.get(key), bookmark)]
-            if page:
-                progress.add(len(page), pages=pages)
-                yield page
-        progress.summary(
-            SummaryMetric.STREAM_SUMMARY,
-            pages=sum(paginator.count for paginator in self._paginators),
-            retries=self.retry_policy.retries,
-            truncated=any(paginator.truncated for paginator in self._paginators),
-        )
-
     def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
-        """Yield the new records (see :meth:`_record_pages`)."""
-        for page in self._record_pages(context):
+        """Yield the new records (see :meth:`PageRunner.record_pages`)."""
+        for page in self.runner.record_pages(context):
             yield from page
 
     # -- fast output ------------------------------------------------------------------
@@ -412,9 +296,9 @@ class GenericAPIStream(RESTStream[Any]):
         try:
             yield from sync_loop.sync_pages(
                 self,
-                self._record_pages(None),
+                self.runner.record_pages(None),
                 write_page=self.output.write_page if fast else self._write_each,
-                paginators=lambda: self._paginators,
+                paginators=lambda: self.runner.paginators,
             )
         finally:
             self._records_of.raw = False
@@ -439,7 +323,8 @@ class GenericAPIStream(RESTStream[Any]):
             windows = list(reversed(self.templates.windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
         rendered_requests = (self.templates.render(None, window) for window in windows)
         sampled_pages = itertools.chain.from_iterable(
-            self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)) for rendered in rendered_requests
+            self.runner.pages_in_turn(None, rendered, self.get_new_paginator(rendered))
+            for rendered in rendered_requests
         )
         extra = [self.replication_key] if self.replication_key else []
         self._schema = infer_from_pages(
