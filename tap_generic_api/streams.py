@@ -1,4 +1,10 @@
-"""One generic REST stream, driven by a checked :class:`StreamConfig`."""
+"""One generic REST stream, driven by a checked :class:`StreamConfig`: the singer-sdk hooks and their wiring.
+
+Each hook delegates: request templates (:mod:`~tap_generic_api.request_templates`), sending
+(:mod:`~tap_generic_api.http.transport`), retries (:mod:`~tap_generic_api.http.retry_policy`), page
+loops (:mod:`~tap_generic_api.paging.runner`), records (:mod:`~tap_generic_api.records`), the sync
+loop (:mod:`~tap_generic_api.sync_loop`) and the fast RECORD writer (:mod:`~tap_generic_api.record_output`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,6 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import requests
-import requests.adapters
 from pyrate_limiter import Limiter
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
 class GenericAPIStream(RESTStream[Any]):
     """A REST stream whose URL, auth, pagination and record path all come from config.
 
-    Requests go through the run's shared rate limiter, are retried per :mod:`retries`,
+    Requests go through the run's shared rate limiter, are retried per :mod:`~tap_generic_api.http.retries`,
     and follow the stream's paginator. Templates are checked at start-up and rendered when
     the stream starts (incremental variables need the bookmark from STATE).
 
@@ -114,8 +119,6 @@ class GenericAPIStream(RESTStream[Any]):
     def is_sorted(self) -> bool:
         """Whether records arrive in replication-key order (config ``is_sorted``)."""
         return self._is_sorted
-
-    # -- templates ---------------------------------------------------------------
 
     # -- SDK hooks: request building ----------------------------------------------
 
