@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
@@ -21,7 +21,36 @@ from tap_generic_api.request_templates import RenderedRequest
 from tap_generic_api.windows import DateWindow
 
 if TYPE_CHECKING:
-    from tap_generic_api.streams import GenericAPIStream
+    import logging
+    from collections.abc import Callable
+
+    from singer_sdk.metrics import Counter
+
+    from tap_generic_api.config import StreamConfig
+    from tap_generic_api.http.retry_policy import RetryPolicy
+    from tap_generic_api.records import RecordReader
+    from tap_generic_api.request_templates import RequestTemplates
+
+
+class Stream(Protocol):
+    """What the runner uses of its stream: config, templates, and the singer-sdk hooks that send and count."""
+
+    name: str
+    logger: logging.Logger
+    stream_config: StreamConfig
+    templates: RequestTemplates
+    retry_policy: RetryPolicy
+    replication_key: str | None
+    _rendered: RenderedRequest
+    _records_of: RecordReader
+
+    def get_new_paginator(self, rendered: RenderedRequest | None = None) -> SafePaginator: ...  # noqa: D102
+    def request_decorator(self, func: Callable) -> Callable: ...  # noqa: D102
+    def _request(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response: ...
+    def _prepare(self, rendered: RenderedRequest, paginator: SafePaginator, token: Any) -> requests.PreparedRequest: ...
+    def get_http_request_counter(self) -> Counter: ...  # noqa: D102
+    def update_sync_costs(self, request: Any, response: requests.Response, context: Any) -> None: ...  # noqa: D102
+    def get_starting_replication_key_value(self, context: Any) -> Any: ...  # noqa: D102
 
 
 class PageRunner:
@@ -37,7 +66,7 @@ class PageRunner:
             (see :func:`~tap_generic_api.paging.loops.pages_ahead`); such a request is dropped before it is sent.
     """
 
-    def __init__(self, stream: GenericAPIStream) -> None:
+    def __init__(self, stream: Stream) -> None:
         self.stream = stream
         self.paginators: list[SafePaginator] = []
         self.stopping = threading.Event()
