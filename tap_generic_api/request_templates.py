@@ -14,7 +14,6 @@ from plugin_kit.redact import strings_in
 from tap_generic_api import templating
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import TooManyWindowsError
-from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.windows import DateWindow, date_windows
 
 
@@ -26,12 +25,8 @@ class RenderedRequest(NamedTuple):
     headers: dict[str, str]
     body: Any
 
-    def http_request(self, method: str, paginator: SafePaginator | None, token: Any) -> HTTPRequest:
-        """Build one request for ``token``.
-
-        Configured params, headers and body, then the paginator's token and page size; a link
-        paginator replaces the URL with the next URL as given.
-        """
+    def http_request(self, method: str) -> HTTPRequest:
+        """Build the configured request: URL, params, headers and body (copies; a paginator then adds its token)."""
         body = self.body
         request = HTTPRequest(
             url=self.url,
@@ -40,8 +35,6 @@ class RenderedRequest(NamedTuple):
             params=dict(self.params),
             data=dict(body) if isinstance(body, Mapping) else body,
         )
-        if paginator is not None:
-            paginator.update_request(request, token)
         return request
 
 

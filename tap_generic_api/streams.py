@@ -2,7 +2,7 @@
 
 Each hook delegates: request templates (:mod:`~tap_generic_api.request_templates`), sending
 (:mod:`~tap_generic_api.http.transport`), retries (:mod:`~tap_generic_api.http.retry_policy`), page
-loops (:mod:`~tap_generic_api.paging.runner`), records (:mod:`~tap_generic_api.records`), the sync
+loops (:mod:`~tap_generic_api.paging.runner`), records (:mod:`~tap_generic_api.paging.records`), the sync
 loop (:mod:`~tap_generic_api.sync_loop`) and the fast RECORD writer (:mod:`~tap_generic_api.record_output`).
 """
 
@@ -28,9 +28,9 @@ from tap_generic_api.http.retry_policy import RetryPolicy
 from tap_generic_api.http.transport import Transport
 from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.paging.paginators import build_paginator
+from tap_generic_api.paging.records import RecordReader, records_pass_through
 from tap_generic_api.paging.runner import PageRunner
 from tap_generic_api.record_output import FastRecordOutput
-from tap_generic_api.records import RecordReader, records_pass_through
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 from tap_generic_api.schemas import INFER_SCHEMA_MAX_WINDOWS, infer_from_pages, permissive_schema, with_fields
 from tap_generic_api.windows import DateWindow
@@ -167,8 +167,11 @@ class GenericAPIStream(RESTStream[Any]):
         return paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        """Build the request for the paginator's current page (see :meth:`RenderedRequest.http_request`)."""
-        return self._rendered.http_request(self.http_method, self._paginator, page.next_page_token)
+        """Build the request for the paginator's current page: the configured one, then the paginator's token."""
+        request = self._rendered.http_request(self.http_method)
+        if self._paginator is not None:
+            self._paginator.update_request(request, page.next_page_token)
+        return request
 
     def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
         """Build a request without credentials (arguments as for :class:`requests.Request`).
@@ -182,7 +185,9 @@ class GenericAPIStream(RESTStream[Any]):
 
     def _prepare(self, rendered: RenderedRequest, paginator: SafePaginator, token: Any) -> requests.PreparedRequest:
         """Return the prepared request for ``token`` (the SDK's ``_prepare_request``, per window)."""
-        request = rendered.http_request(self.http_method, paginator, token)
+        request = rendered.http_request(self.http_method)
+        # The paginator's token and page size; a link paginator replaces the URL with the next URL as given.
+        paginator.update_request(request, token)
         return self.build_prepared_request(
             method=request.method,
             url=request.url,

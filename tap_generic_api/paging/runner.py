@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 
 from plugin_kit.progress import Progress, SummaryMetric
-from tap_generic_api import bookmarks, window_driver
+from tap_generic_api import bookmarks
 from tap_generic_api.paging import loops
 from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.paging.paginators import NumberedPaginator
+from tap_generic_api.paging.windows import pages_by_window
 from tap_generic_api.request_templates import RenderedRequest
 from tap_generic_api.windows import DateWindow
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
     from tap_generic_api.config import StreamConfig
     from tap_generic_api.http.retry_policy import RetryPolicy
-    from tap_generic_api.records import RecordReader
+    from tap_generic_api.paging.records import RecordReader
     from tap_generic_api.request_templates import RequestTemplates
 
 
@@ -94,7 +95,7 @@ class PageRunner:
             # One window alone may fetch pages ahead; several are already fetched concurrently.
             return paginator, self.pages(context, rendered, paginator=paginator, ahead=alone)
 
-        yield from window_driver.pages_by_window(
+        yield from pages_by_window(
             stream.stream_config, windows, open_window, stopping=self.stopping, logger=stream.logger
         )
 
