@@ -110,6 +110,16 @@ class SchemaInferrer:
         return result
 
 
+def declared_schema(
+    schema: Mapping[str, Any] | None, key_fields: Iterable[str], replication_key: str | None
+) -> dict[str, Any]:
+    """Return a stream's schema: its configured ``schema`` (else any object), with key fields and replication key."""
+    extra = [replication_key] if replication_key else []
+    if schema is not None:
+        return with_fields(schema, [*key_fields, *extra])
+    return permissive_schema(key_fields, extra)
+
+
 #: Newest date windows read, at most, to infer a schema.
 INFER_SCHEMA_MAX_WINDOWS = 10
 

@@ -32,7 +32,7 @@ from tap_generic_api.paging.records import RecordReader, records_pass_through
 from tap_generic_api.paging.runner import PageRunner
 from tap_generic_api.record_output import FastRecordOutput
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
-from tap_generic_api.schemas import INFER_SCHEMA_MAX_WINDOWS, infer_from_pages, permissive_schema, with_fields
+from tap_generic_api.schemas import INFER_SCHEMA_MAX_WINDOWS, declared_schema, infer_from_pages
 from tap_generic_api.windows import DateWindow
 
 if TYPE_CHECKING:
@@ -86,11 +86,7 @@ class GenericAPIStream(RESTStream[Any]):
         # Rendered for real when the stream starts; these are the start-up values.
         self._rendered = self.templates.render(None)
         self.templates.check_url(self._rendered.url, self.redact_url)
-        extra = [stream_config.replication_key] if stream_config.replication_key else []
-        if stream_config.schema is not None:
-            schema = with_fields(stream_config.schema, [*stream_config.key_fields, *extra])
-        else:
-            schema = permissive_schema(stream_config.key_fields, extra)
+        schema = declared_schema(stream_config.schema, stream_config.key_fields, stream_config.replication_key)
         super().__init__(tap=tap, name=stream_config.name, schema=schema, http_method=stream_config.method)
         self.primary_keys = list(stream_config.key_fields)
         # A malformed proxy in the environment is a config error now, not at the first request.
