@@ -1,25 +1,23 @@
-"""Shared fixtures: the local BigQuery emulator, a Datasette API, and pipeline runners."""
+"""Shared fixtures: the local BigQuery emulator, a Datasette API, spies on the target's loads.
+
+Helpers that tests call directly are in ``helpers.py``; ``tests`` and ``scripts`` are on the
+import path (``pythonpath`` in pyproject.toml).
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import subprocess
 import sys
+import types
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import backoff._sync
 import pytest
+from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator  # noqa: E402
-
-BIN = Path(sys.executable).parent
+from target_bigquery_smart import loader, sinks
 
 #: Tests use secrets containing this marker; none may reach captured output or logs.
 LEAK_MARKER = "NEVERLOG"
@@ -70,7 +68,7 @@ def no_proxy_environment(monkeypatch):
 
 @pytest.fixture(scope="session")
 def bq_emulator() -> BigQueryEmulator:
-    """The process-wide emulator (also used by the SDK standard suites at import time)."""
+    """The process-wide emulator, started by the first test that needs it, stopped at exit."""
     return shared_emulator()
 
 
@@ -101,60 +99,38 @@ def target_config(bq_emulator, dataset) -> dict[str, Any]:
     }
 
 
-@dataclass
-class PipelineRun:
-    """Outcome of ``tap-generic-api | target-bigquery-smart`` run as real processes."""
-
-    tap_returncode: int
-    target_returncode: int
-    states: list[dict]
-    tap_stderr: str
-    target_stderr: str
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the waits backoff asks for, without sleeping."""
+    waits: list[float] = []
+    monkeypatch.setattr(backoff._sync, "time", types.SimpleNamespace(sleep=waits.append))
+    return waits
 
 
-def run_pipeline(
-    tmp_path: Path, tap_config: dict, target_config: dict, state: dict | None = None, timeout: float = 300
-) -> PipelineRun:
-    """Run the two console scripts joined by a pipe; return exit codes, STATE lines, logs."""
-    tap_path = tmp_path / f"tap-{uuid.uuid4().hex[:6]}.json"
-    target_path = tmp_path / f"target-{uuid.uuid4().hex[:6]}.json"
-    tap_path.write_text(json.dumps(tap_config))
-    target_path.write_text(json.dumps(target_config))
-    tap_cmd = [str(BIN / "tap-generic-api"), "--config", str(tap_path)]
-    if state is not None:
-        state_path = tmp_path / f"state-{uuid.uuid4().hex[:6]}.json"
-        state_path.write_text(json.dumps(state))
-        tap_cmd += ["--state", str(state_path)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    tap_err = tmp_path / f"tap-{uuid.uuid4().hex[:6]}.log"
-    with tap_err.open("wb") as tap_err_file:
-        tap = subprocess.Popen(tap_cmd, stdout=subprocess.PIPE, stderr=tap_err_file, env=env)
-        target = subprocess.run(
-            [str(BIN / "target-bigquery-smart"), "--config", str(target_path)],
-            stdin=tap.stdout,
-            capture_output=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-        )
-        tap.stdout.close()
-        tap.wait(timeout=timeout)
-    states = [json.loads(line) for line in target.stdout.decode().splitlines() if line.strip()]
-    return PipelineRun(tap.returncode, target.returncode, states, tap_err.read_text(), target.stderr.decode())
+@pytest.fixture
+def insert_spy(monkeypatch):
+    """Record every streaming insert (row count, row_ids) and pass it to the real client."""
+    calls = []
+    real = loader.bigquery.Client.insert_rows_json
+
+    def spy(self, table, rows, row_ids=None, **kwargs):
+        calls.append({"rows": len(rows), "row_ids": list(row_ids or [])})
+        return real(self, table, rows, row_ids=row_ids, **kwargs)
+
+    monkeypatch.setattr(loader.bigquery.Client, "insert_rows_json", spy)
+    return calls
 
 
-def table_rows(client, project: str, dataset: str, table: str, order_by: str = "") -> list[dict]:
-    """Return every row of a table as dicts."""
-    sql = f"SELECT * FROM `{project}.{dataset}.{table}` {order_by}"
-    return [dict(row.items()) for row in client.query_and_wait(sql)]
+@pytest.fixture
+def batch_spy(monkeypatch):
+    """Record each batch handed to insert_rows_smart (size and method), calling the real one."""
+    batches = []
+    real = loader.insert_rows_smart
 
+    def spy(client, table, rows, row_ids, **kwargs):
+        result = real(client, table, rows, row_ids, **kwargs)
+        batches.append({"rows": len(rows), "method": result.method})
+        return result
 
-def metric_points(log_text: str, metric: str) -> list[dict]:
-    """Return the METRIC points named ``metric`` found in a plugin's log output."""
-    points = []
-    for line in log_text.splitlines():
-        if "METRIC: " in line:
-            point = json.loads(line.split("METRIC: ", 1)[1])
-            if point.get("metric") == metric:
-                points.append(point)
-    return points
+    monkeypatch.setattr(sinks.loader, "insert_rows_smart", spy)
+    return batches
