@@ -1,4 +1,4 @@
-"""RFC 8288 Link header parsing: tap_generic_api/link_header.py."""
+"""RFC 8288 Link header parsing: tap_generic_api/paging/link_header.py."""
 
 from __future__ import annotations
 
