@@ -17,11 +17,10 @@ from singer_sdk.authenticators import (
     BearerTokenAuthenticator,
     OAuthAuthenticator,
 )
-from singer_sdk.exceptions import RetriableAPIError
 
 from plugin_kit.redact import known_secrets, redact_text
 from tap_generic_api.config import AuthConfig, OAuth2Config
-from tap_generic_api.errors import CredentialError
+from tap_generic_api.errors import CredentialError, OAuth2TokenError, OAuth2TokenUnavailableError
 
 logger = logging.getLogger("tap_generic_api.auth")
 
@@ -97,13 +96,9 @@ class QueryKeyAuthenticator(APIAuthenticatorBase):
         return request
 
 
-class OAuth2TokenError(CredentialError):
-    """The token endpoint refused the grant; the message has its status and a redacted excerpt."""
-
-
-class OAuth2TokenUnavailableError(RetriableAPIError):
-    """The token endpoint answered 429 or 5xx: retried like any request (``rate_limit.max_retries``)."""
-
+#: Seconds a token request may wait for the token endpoint: the endpoint's own limit, not a stream's
+#: ``timeout`` (one token serves every stream of the run).
+TOKEN_TIMEOUT_SECONDS = 60
 
 #: Token endpoint statuses that mean "try again later" (as for API requests, see retries.py).
 RETRIABLE_TOKEN_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -184,7 +179,7 @@ class OAuth2GrantAuth(OAuthAuthenticator):
         # No redirects: a 307 or 308 would resend the client secret and refresh token to
         # wherever the Location points.
         response = self._session.post(
-            self.auth_endpoint, data=self.oauth_request_body, timeout=60, allow_redirects=False
+            self.auth_endpoint, data=self.oauth_request_body, timeout=TOKEN_TIMEOUT_SECONDS, allow_redirects=False
         )
         if response.is_redirect:
             msg = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -107,3 +108,42 @@ class SchemaInferrer:
             items = node["items"]
             result["items"] = self._render(items) if items and items["types"] - {"null"} else {}
         return result
+
+
+def declared_schema(
+    schema: Mapping[str, Any] | None, key_fields: Iterable[str], replication_key: str | None
+) -> dict[str, Any]:
+    """Return a stream's schema: its configured ``schema`` (else any object), with key fields and replication key."""
+    extra = [replication_key] if replication_key else []
+    if schema is not None:
+        return with_fields(schema, [*key_fields, *extra])
+    return permissive_schema(key_fields, extra)
+
+
+#: Newest date windows read, at most, to infer a schema.
+INFER_SCHEMA_MAX_WINDOWS = 10
+
+
+def infer_from_pages(
+    pages: Iterable[list[Any]], fields: Iterable[str], *, stream: str, logger: logging.Logger
+) -> dict[str, Any]:
+    """Return the schema inferred from the records of ``pages``, with ``fields`` declared.
+
+    Logs how many records it was inferred from, or a warning when there were none (the schema is
+    then the key properties only; records still go out whole).
+    """
+    inferrer = SchemaInferrer()
+    sampled = 0
+    for page in pages:
+        for record in page:
+            inferrer.add(record)
+        sampled += len(page)
+    if not sampled:
+        logger.warning(
+            "Stream '%s': no records to infer the schema from; the stream's schema is its key properties "
+            "only (records still go out whole). Set the stream's schema to describe them.",
+            stream,
+        )
+    schema = with_fields(inferrer.schema(), fields)
+    logger.info("Stream '%s': schema inferred from %d records.", stream, sampled)
+    return schema

@@ -1,96 +1,48 @@
-"""One generic REST stream, driven by a checked :class:`StreamConfig`."""
+"""One generic REST stream, driven by a checked :class:`StreamConfig`: the singer-sdk hooks and their wiring.
+
+Each hook delegates: request templates (:mod:`~tap_generic_api.request_templates`), sending
+(:mod:`~tap_generic_api.http.transport`), retries (:mod:`~tap_generic_api.http.retry_policy`), page
+loops (:mod:`~tap_generic_api.paging.runner`), records (:mod:`~tap_generic_api.paging.records`), the sync
+loop (:mod:`~tap_generic_api.sync_loop`) and the fast RECORD writer (:mod:`~tap_generic_api.record_output`).
+"""
 
 from __future__ import annotations
 
-import collections
-import functools
 import itertools
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-import backoff
 import requests
-import requests.adapters
 from pyrate_limiter import Limiter
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import RESTStream
 from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-from plugin_kit import fastjson
-from plugin_kit.concurrency import AheadTuner, DaemonPool, in_order
-from plugin_kit.errors import ConfigError, cut_long_values
-from plugin_kit.progress import Progress, SummaryMetric
-from plugin_kit.proxies import proxies_for
-from plugin_kit.redact import redact_text, redact_url, strings_in
-from tap_generic_api import redirects, retries, templating
+from tap_generic_api import sync_loop
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
 from tap_generic_api.config import StreamConfig
-from tap_generic_api.deadline import DeadlineAdapter, send_before
-from tap_generic_api.errors import ResponseShapeError
-from tap_generic_api.first_page import FirstPageCheck
-from tap_generic_api.output import BufferedSingerWriter
-from tap_generic_api.pagination import (
-    NumberedPaginator,
-    OffsetPaginator,
-    PaginationLoopError,
-    SafePaginator,
-    build_paginator,
-)
-from tap_generic_api.paths import DottedPath
-from tap_generic_api.ratelimit import RateLimiters
-from tap_generic_api.responses import body_excerpt, check_body, raw_records_at, read_json, records_at
-from tap_generic_api.schemas import SchemaInferrer, permissive_schema, with_fields
-from tap_generic_api.windows import DateWindow, TooManyWindowsError, date_windows
+from tap_generic_api.http.messages import StreamMessages
+from tap_generic_api.http.retry_policy import RetryPolicy
+from tap_generic_api.http.transport import Transport
+from tap_generic_api.paging.base import SafePaginator
+from tap_generic_api.paging.paginators import build_paginator
+from tap_generic_api.paging.records import RecordReader, records_pass_through
+from tap_generic_api.paging.runner import PageRunner
+from tap_generic_api.record_output import FastRecordOutput
+from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
+from tap_generic_api.schemas import INFER_SCHEMA_MAX_WINDOWS, declared_schema, infer_from_pages
+from tap_generic_api.windows import DateWindow
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
 
 
-#: Connections kept per host by requests' default adapter.
-DEFAULT_POOL_SIZE = 10
-
-
-class APIRequestError(FatalAPIError):
-    """A request failed for good (retries exhausted, or a network error); secrets masked."""
-
-
-class WindowTruncatedError(FatalAPIError):
-    """A date window of an incremental stream reached ``pagination.max_pages``."""
-
-
-class PaginationTruncatedError(FatalAPIError):
-    """An incremental stream not in replication-key order reached ``pagination.max_pages``."""
-
-
-class BookmarkTypeError(FatalAPIError):
-    """The bookmark in STATE and the records' replication key values cannot be compared."""
-
-
-class StreamStoppedError(RuntimeError):
-    """Raised in a date window's worker when the stream stops (another window failed)."""
-
-
-class RenderedRequest(NamedTuple):
-    """A stream's request templates rendered with one set of variables (one run, or one date window)."""
-
-    url: str
-    params: dict[str, str]
-    headers: dict[str, str]
-    body: Any
-
-
 class GenericAPIStream(RESTStream[Any]):
     """A REST stream whose URL, auth, pagination and record path all come from config.
 
-    Requests go through the run's shared rate limiter, are retried per :mod:`retries`,
+    Requests go through the run's shared rate limiter, are retried per :mod:`~tap_generic_api.http.retries`,
     and follow the stream's paginator. Templates are checked at start-up and rendered when
     the stream starts (incremental variables need the bookmark from STATE).
 
@@ -123,70 +75,39 @@ class GenericAPIStream(RESTStream[Any]):
         secrets: Iterable[str] = (),
     ) -> None:
         self.stream_config = stream_config
-        self._variables = dict(variables)
-        self._run_started = run_started
         # The SDK calls the authenticator on every request.
         self._authenticator = authenticator or NoAuth()
-        self._limiter = limiter
-        self._secrets = tuple(secrets)
-        #: Proxies for each ``scheme://host:port`` the stream sends to (see :meth:`_proxies_for`).
-        self._proxies: dict[str, dict[str, str]] = {}
-        self._data_path = DottedPath(stream_config.data_path)
-        self._first_page = FirstPageCheck(self._data_path, stream_config.key_fields, stream_config.replication_key)
-        self._query_secret_params = (
-            [stream_config.auth.param_name] if stream_config.auth and stream_config.auth.type == "query" else []
-        )
+        self.messages = StreamMessages(stream_config, secrets, self._authenticator)
+        self._records_of = RecordReader(stream_config, self.messages)
         self._paginator: SafePaginator | None = None
-        # Every paginator of the current run (one per date window), for the summary.
-        self._paginators: list[SafePaginator] = []
-        # Set when the windows' reader stops: their workers send no new request and no retry.
-        self._stopping = threading.Event()
-        # Per thread: the event that tells a request fetched ahead that its page sequence ended
-        # (see :meth:`_numbered_pages`); such a request is dropped before it is sent.
-        self._ahead = threading.local()
-        # Until when (monotonic seconds) a 429 paused the stream's requests, and which thread
-        # got the 429 (it waits in its own retry).
-        self._pause_lock = threading.Lock()
-        self._paused_until = 0.0
-        self._paused_by = 0
-        self._retries = 0
-        self._fast_output: bool | None = None
-        # While True, pages hold each record's JSON text, undecoded (see _sync_records).
-        self._raw_records = False
-        self._record_prefix = b""
-        self._record_suffix = b""
-        self._suffix_second = -1
-        self._check_templates()
+        self.runner = PageRunner(self)
+        self.output = FastRecordOutput(self)
+        self.templates = RequestTemplates(stream_config, variables, run_started)
         # Rendered for real when the stream starts; these are the start-up values.
-        self._rendered = self._render(self._variables_for(bookmark=None))
-        url = self._rendered.url
-        if not url.lower().startswith(("http://", "https://")):
-            msg = f"{stream_config.where}.url must be an http:// or https:// URL, got {self.redact_url(url)!r}."
-            raise ConfigError(msg)
-        try:
-            requests.PreparedRequest().prepare_url(url, None)
-        except requests.exceptions.InvalidURL:
-            # Neither requests' message nor the URL is quoted: either may hold a password that
-            # the URL's shape keeps from being recognised as one.
-            msg = (
-                f"{stream_config.where}.url is not a valid URL (a user:password in it must be "
-                "percent-encoded; better, put the password in secrets with auth.type basic)."
-            )
-            raise ConfigError(msg) from None
-        extra = [stream_config.replication_key] if stream_config.replication_key else []
-        if stream_config.schema is not None:
-            schema = with_fields(stream_config.schema, [*stream_config.key_fields, *extra])
-        else:
-            schema = permissive_schema(stream_config.key_fields, extra)
+        self._rendered = self.templates.render(None)
+        self.templates.check_url(self._rendered.url, self.redact_url)
+        schema = declared_schema(stream_config.schema, stream_config.key_fields, stream_config.replication_key)
         super().__init__(tap=tap, name=stream_config.name, schema=schema, http_method=stream_config.method)
         self.primary_keys = list(stream_config.key_fields)
-        # requests keeps 10 connections per host; with max_concurrency above 10 the others
-        # would be opened and dropped on every request.
-        size = max(DEFAULT_POOL_SIZE, stream_config.pagination.max_concurrency)
-        for prefix in ("http://", "https://"):
-            self.requests_session.mount(prefix, DeadlineAdapter(pool_connections=size, pool_maxsize=size))
         # A malformed proxy in the environment is a config error now, not at the first request.
-        self._proxies_for(url)
+        self.transport = Transport(
+            stream_config,
+            self.requests_session,
+            authenticate=self._authenticator,
+            limiter=limiter,
+            home_url=lambda: self._rendered.url,
+            describe=self.redact_url,
+            logger=self.logger,
+            stopping=self.runner.stopping,
+            ahead=self.runner.ahead,
+        )
+        self.retry_policy = RetryPolicy(
+            stream_config.rate_limit,
+            self.messages,
+            stopping=self.runner.stopping,
+            pause=self.transport.pause,
+            logger=self.logger,
+        )
         self.replication_key = stream_config.replication_key
         self._is_sorted = stream_config.is_sorted
 
@@ -194,91 +115,6 @@ class GenericAPIStream(RESTStream[Any]):
     def is_sorted(self) -> bool:
         """Whether records arrive in replication-key order (config ``is_sorted``)."""
         return self._is_sorted
-
-    # -- templates ---------------------------------------------------------------
-
-    def _check_templates(self) -> None:
-        """Fail at start-up on unknown variables, or start-date variables without a start."""
-        config = self.stream_config
-        known = set(self._variables) | set(templating.INCREMENTAL_VARIABLES)
-        templates: list[tuple[str, str]] = [(f"{config.where}.url", config.url)]
-        templates += [(f"{config.where}.params.{k}", str(v)) for k, v in config.params.items()]
-        templates += [(f"{config.where}.headers.{k}", str(v)) for k, v in config.headers.items()]
-        templates += [(f"{config.where}.body", s) for s in strings_in(config.body)]
-        needs_start = {"start_date", "start_date_unix", "bookmark"}
-        used: set[str] = set()
-        for where, template in templates:
-            for name in templating.placeholders(template):
-                used.add(name)
-                if name not in known:
-                    templating.render(template, self._variables, where=where)  # raises, naming it
-                if name in needs_start and config.start_date is None:
-                    msg = (
-                        f"'{where}' uses {{{name}}} but the stream has no start_date: set "
-                        f"{config.where}.start_date (ISO-8601) for the first run."
-                    )
-                    raise ConfigError(msg)
-        self._used_variables = frozenset(used)
-        if config.date_window_size and not (used & needs_start and used & {"end_date", "end_date_unix"}):
-            # Every window would make the same requests and extract the same records again.
-            msg = (
-                f"{config.where}.date_window_size needs the request (url, params, headers or body) to use a "
-                "start variable ({start_date}, {start_date_unix} or {bookmark}) and an end variable "
-                "({end_date} or {end_date_unix}), so that each window asks for its own dates."
-            )
-            raise ConfigError(msg)
-
-    def _variables_for(self, bookmark: Any, window: DateWindow | None = None) -> dict[str, Any]:
-        values = templating.incremental_variables(bookmark, self.stream_config.start_date, self._run_started)
-        if window is not None:
-            values.update(window.variables())
-        values.update(self._variables)
-        return values
-
-    def _render(self, variables: Mapping[str, Any]) -> RenderedRequest:
-        config = self.stream_config
-        where = config.where
-        if "start_date_unix" in self._used_variables and "start_date_unix" not in variables:
-            msg = (
-                f"Stream '{self.name}': {{start_date_unix}} needs a date, a timestamp or epoch seconds, but the "
-                f"start (the bookmark in STATE, else {where}.start_date) is {variables.get('start_date')!r}."
-            )
-            raise ConfigError(msg)
-        return RenderedRequest(
-            url=templating.render(config.url, variables, where=f"{where}.url"),
-            params=templating.render_mapping(config.params, variables, where=f"{where}.params"),
-            headers=templating.render_mapping(config.headers, variables, where=f"{where}.headers"),
-            body=templating.render_value(config.body, variables, where=f"{where}.body"),
-        )
-
-    def _windows(self, bookmark: Any) -> list[DateWindow]:
-        """Return the run's date windows: from the bookmark (else ``start_date``) to the run's start.
-
-        Raises:
-            ConfigError: The start is not a date, a timestamp or epoch seconds, or the range
-                needs more than :data:`~tap_generic_api.windows.MAX_WINDOWS` windows.
-        """
-        config = self.stream_config
-        start = bookmark if bookmark is not None else config.start_date
-        # Without STATE the SDK gives start_date as the starting value.
-        from_state = bookmark is not None and bookmark != config.start_date
-        source = "the bookmark in STATE" if from_state else f"{config.where}.start_date"
-        try:
-            start_at = templating.to_datetime(start)
-        except (ValueError, OverflowError, OSError):
-            msg = (
-                f"Stream '{self.name}': date_window_size needs a date, a timestamp or epoch seconds to start "
-                f"from, but {source} is {start!r}."
-            )
-            raise ConfigError(msg) from None
-        try:
-            return date_windows(start, self._run_started, float(config.date_window_size or 0))
-        except TooManyWindowsError as exc:
-            msg = (
-                f"Stream '{self.name}': from {source} ({start_at:%Y-%m-%d}) to now, {exc}. Raise "
-                f"{config.where}.date_window_size."
-            )
-            raise ConfigError(msg) from None
 
     # -- SDK hooks: request building ----------------------------------------------
 
@@ -319,33 +155,18 @@ class GenericAPIStream(RESTStream[Any]):
             first_url=(rendered or self._rendered).url,
             allowed_hosts=self.stream_config.allowed_hosts,
             redact=self.redact_url,
-            data_path=self._data_path,
+            data_path=self._records_of.data_path,
         )
         if rendered is None or rendered is self._rendered:
             self._paginator = paginator
-        self._paginators.append(paginator)
+        self.runner.paginators.append(paginator)
         return paginator
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
-        """Build the request for the paginator's current page (see :meth:`_http_request`)."""
-        return self._http_request(self._rendered, self._paginator, page.next_page_token)
-
-    def _http_request(self, rendered: RenderedRequest, paginator: SafePaginator | None, token: Any) -> HTTPRequest:
-        """Build one request for ``token``.
-
-        Configured params, headers and body, then the paginator's token and page size; a link
-        paginator replaces the URL with the next URL as given.
-        """
-        body = rendered.body
-        request = HTTPRequest(
-            url=rendered.url,
-            method=self.http_method,
-            headers=dict(rendered.headers),
-            params=dict(rendered.params),
-            data=dict(body) if isinstance(body, Mapping) else body,
-        )
-        if paginator is not None:
-            paginator.update_request(request, token)
+        """Build the request for the paginator's current page: the configured one, then the paginator's token."""
+        request = self._rendered.http_request(self.http_method)
+        if self._paginator is not None:
+            self._paginator.update_request(request, page.next_page_token)
         return request
 
     def build_prepared_request(self, *args: Any, **kwargs: Any) -> requests.PreparedRequest:
@@ -360,7 +181,9 @@ class GenericAPIStream(RESTStream[Any]):
 
     def _prepare(self, rendered: RenderedRequest, paginator: SafePaginator, token: Any) -> requests.PreparedRequest:
         """Return the prepared request for ``token`` (the SDK's ``_prepare_request``, per window)."""
-        request = self._http_request(rendered, paginator, token)
+        request = rendered.http_request(self.http_method)
+        # The paginator's token and page size; a link paginator replaces the URL with the next URL as given.
+        paginator.update_request(request, token)
         return self.build_prepared_request(
             method=request.method,
             url=request.url,
@@ -369,7 +192,7 @@ class GenericAPIStream(RESTStream[Any]):
             **({"json": request.data} if self.payload_as_json else {"data": request.data}),
         )
 
-    # -- SDK hooks: sending, retries, errors ----------------------------------------
+    # -- SDK hooks: sending, retries, errors (see tap_generic_api.http) -------------
 
     def _request(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
         """Send one request under the rate limit, then classify the answer.
@@ -385,247 +208,49 @@ class GenericAPIStream(RESTStream[Any]):
         return response
 
     def _send(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
-        self._wait_out_pause()
-        # A copy per attempt: a resend after a token renewal must not rewrite the first request.
-        authenticated = self.authenticator(prepared_request.copy())
-        RateLimiters.acquire(self._limiter)
-        self._wait_out_pause()  # a 429 may have come while this thread waited for the limiter
-        # One deadline for the whole attempt, redirects included (see deadline.py); redirects
-        # are followed by redirects.follow, which keeps credentials to their origin.
-        deadline = time.monotonic() + self.timeout
-
-        def send(request: requests.PreparedRequest) -> requests.Response:
-            return send_before(
-                self.requests_session,
-                request,
-                deadline=deadline,
-                timeout=self.timeout,
-                proxies=self._proxies_for(request.url),
-            )
-
-        response = send(authenticated)
-        if self.allow_redirects and response.is_redirect:
-            response = self._follow_redirects(response, prepared_request, send)
+        response = self.transport.send(prepared_request, allow_redirects=self.allow_redirects)
         self._write_request_duration_log(endpoint=self.path, response=response, context=context, extra_tags=None)
         return response
 
-    def _follow_redirects(
-        self,
-        response: requests.Response,
-        prepared_request: requests.PreparedRequest,
-        send: Callable[[requests.PreparedRequest], requests.Response],
-    ) -> requests.Response:
-        """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.redirects`)."""
-
-        def send_limited(request: requests.PreparedRequest) -> requests.Response:
-            RateLimiters.acquire(self._limiter)
-            return send(request)
-
-        def on_foreign(source: str, target: str) -> None:
-            self.logger.warning(
-                "Stream '%s': %s redirects to %s, another origin; following it without credentials "
-                "(add the host to allowed_hosts to send them there).",
-                self.name,
-                self.redact_url(source),
-                self.redact_url(target),
-            )
-
-        try:
-            return redirects.follow(
-                response,
-                prepared_request,
-                scope=redirects.CredentialScope.of_stream(self.stream_config, self._rendered.url),
-                send=send_limited,
-                authenticate=self.authenticator,
-                on_foreign=on_foreign,
-                describe=self.redact_url,
-            )
-        except redirects.TooManyRedirectsError as exc:
-            msg = f"Stream '{self.name}': {exc}"
-            raise redirects.TooManyRedirectsError(msg) from None
-
-    def _proxies_for(self, url: str | None) -> dict[str, str]:
-        """Return the proxies for the URL's ``scheme://host:port``, resolved once per run.
-
-        requests resolves them on every ``send`` (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and
-        NO_PROXY): it reads the whole environment twice, about 0.1 ms per request with 40
-        variables, more on CI machines that set hundreds. The environment does not change
-        during a run, and the answer depends only on the scheme, host and port.
-
-        Raises:
-            ProxyConfigError: The proxy for this host is malformed (checked before sending).
-        """
-        url = url or ""
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        proxies = self._proxies.get(key)
-        if proxies is None:
-            proxies = self._proxies[key] = proxies_for(url, self.requests_session)
-        return proxies
-
-    def _wait_out_pause(self) -> None:
-        """Hold this thread while a 429 to another thread of the stream pauses it.
-
-        Raises:
-            StreamStoppedError: The stream stopped (a date window failed), before or while waiting;
-                or, in a request fetched ahead, its page sequence has ended.
-        """
-        wait = self._paused_until - time.monotonic()
-        if wait > 0 and self._paused_by != threading.get_ident():
-            self._stopping.wait(wait)
-        if self._stopping.is_set():
-            raise StreamStoppedError(self.name)
-        ended = getattr(self._ahead, "ended", None)
-        if ended is not None and ended.is_set():
-            raise StreamStoppedError(self.name)
-
     def validate_response(self, response: requests.Response) -> None:
-        """Raise per the retry policy: ``rate_limit.retry_statuses`` retriable, other errors fatal.
-
-        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.responses.check_body`).
-        """
-        if response.status_code >= HTTPStatus.BAD_REQUEST:
-            retries.classify(
-                response,
-                retry_on_429=self.stream_config.rate_limit.retry_on_429,
-                message=self.response_error_message(response),
-                retry_statuses=self.stream_config.rate_limit.retry_statuses,
-            )
-        check_body(response, f"Stream '{self.name}': {self.redact_url(response.url)}")
+        """Raise per the retry policy (:meth:`RetryPolicy.validate`)."""
+        self.retry_policy.validate(response)
 
     def backoff_wait_generator(self) -> Any:
-        """Return the waits: ``Retry-After`` on 429 (seconds or HTTP date), else ``2^attempt`` seconds."""
-        return retries.wait_generator(
-            max_retry_wait=self.stream_config.rate_limit.max_retry_wait,
-            describe=self._describe,
-        )()
+        """Return the waits (:meth:`RetryPolicy.waits`)."""
+        return self.retry_policy.waits()
 
     def backoff_max_tries(self) -> int:
         """Return the attempts per request: 1 + ``rate_limit.max_retries``."""
-        return self.stream_config.rate_limit.max_retries + 1
+        return self.retry_policy.max_tries
 
     def backoff_jitter(self, value: float) -> float:
         """No jitter: waits are exactly what the API asked for, or ``2^attempt`` seconds."""
         return value
 
     def backoff_handler(self, details: Any) -> None:
-        """Log each retry as a warning: stream, cause (status and redacted URL), wait.
-
-        Raises:
-            StreamStoppedError: The stream has stopped (a date window failed): no retry.
-        """
-        if self._stopping.is_set():
-            raise StreamStoppedError(self.name)
-        self._retries += 1
-        exc = details.get("exception")
-        response = getattr(exc, "response", None)
-        if isinstance(response, requests.Response) and response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
-            # The API asked the client, not this one request, to slow down: the stream's other
-            # threads (date windows, pages ahead) hold their requests for the same wait.
-            with self._pause_lock:
-                until = time.monotonic() + float(details.get("wait") or 0.0)
-                if until > self._paused_until:
-                    self._paused_until, self._paused_by = until, threading.get_ident()
-        cause = self._describe(response) if isinstance(response, requests.Response) else self._safe(str(exc))
-        self.logger.warning(
-            "Stream '%s': retrying in %.1f s (attempt %d of %d) after: %s",
-            self.name,
-            details.get("wait", 0.0),
-            details.get("tries", 0) + 1,
-            self.backoff_max_tries(),
-            cause,
-        )
+        """Count and log each retry (:meth:`RetryPolicy.on_retry`)."""
+        self.retry_policy.on_retry(details)
 
     def request_decorator(self, func: Callable) -> Callable:
-        """Retry with ``backoff`` through the SDK's hooks; give up with one clear, secret-free error.
-
-        Built here rather than with ``super()`` because the SDK hands ``backoff`` its logger,
-        whose messages quote exception text (a connection error's URL carries a query-auth key).
-        """
-        attempts = self.backoff_max_tries()
-        retried = (
-            ConnectionResetError,
-            RetriableAPIError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        )
-        decorated = backoff.on_exception(
-            self.backoff_wait_generator,
-            retried,
-            max_tries=attempts,
-            on_backoff=self.backoff_handler,
+        """Retry through the SDK's backoff hooks (:meth:`RetryPolicy.decorate`)."""
+        return self.retry_policy.decorate(
+            func,
+            waits=self.backoff_wait_generator,
+            on_retry=self.backoff_handler,
             jitter=self.backoff_jitter,
-            logger=None,
-        )(func)
-
-        @functools.wraps(func)
-        def call(prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
-            try:
-                return decorated(prepared_request, context)
-            except RetriableAPIError as exc:
-                msg = f"{exc} (gave up after {attempts} attempts)"
-                raise APIRequestError(msg) from None
-            except requests.RequestException as exc:
-                tries = f" after {attempts} attempts" if isinstance(exc, retried) else ""  # others are not retried
-                msg = (
-                    f"Stream '{self.name}': request to {self.redact_url(prepared_request.url)} failed{tries}: "
-                    f"{type(exc).__name__}: {self._safe(str(exc))}"
-                )
-                raise APIRequestError(msg) from None
-
-        return call
-
-    def _describe(self, response: requests.Response) -> str:
-        return (
-            f"Stream '{self.name}': API error {response.status_code} {self._safe(str(response.reason))} "
-            f"for {self.redact_url(response.url)}"
+            attempts=self.backoff_max_tries(),
         )
-
-    def _safe(self, text: str) -> str:
-        return redact_text(text, self._all_secrets())
-
-    def _all_secrets(self) -> list[str]:
-        extra = self._authenticator.secrets if isinstance(self._authenticator, OAuth2GrantAuth) else []
-        return [*self._secrets, *extra]
 
     def redact_url(self, url: str | None) -> str:
-        """Return ``url`` with secrets masked (query-auth param, known secret names, values), long values cut."""
-        return cut_long_values(self._safe(redact_url(url, self._query_secret_params)))
+        """Return ``url`` with secrets masked (:meth:`StreamMessages.url`)."""
+        return self.messages.url(url)
 
     def response_error_message(self, response: requests.Response) -> str:
-        """Build an error message: stream, status, reason, redacted URL, short body excerpt.
-
-        The SDK's default appends the whole body; this one quotes at most 300 characters with
-        secrets masked (APIs echo credentials back), and says what a 401 usually means.
-        """
-        msg = self._describe(response)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            msg += " (the credential is invalid or expired)"
-        elif response.status_code == HTTPStatus.FORBIDDEN:
-            msg += " (the credential is not allowed to read this resource, or is wrong)"
-        excerpt = body_excerpt(response, redact=self._safe)
-        if excerpt:
-            msg += f": {excerpt}"
-        return msg
+        """Build an error message: stream, status, reason, redacted URL, short body excerpt."""
+        return self.messages.error_message(response)
 
     # -- records -------------------------------------------------------------------
-
-    def _records_of(self, response: requests.Response) -> list[Any]:
-        try:
-            if self._first_page.pending:  # until a page with records passes; before any is written
-                self._first_page.check(read_json(response, self.redact_url, self.name), self.redact_url(response.url))
-            if self._raw_records:
-                raw = raw_records_at(response, self._data_path)
-                if raw is not None:
-                    return raw
-            return records_at(
-                read_json(response, self.redact_url, self.name), self._data_path, url=self.redact_url(response.url)
-            )
-        except ResponseShapeError as exc:
-            msg = f"Stream '{self.name}': {exc}"
-            raise ResponseShapeError(msg) from None
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         """Yield the records at ``data_path`` in response order."""
@@ -633,346 +258,32 @@ class GenericAPIStream(RESTStream[Any]):
 
     def request_records(self, context: Mapping | None) -> Iterable[dict]:
         """Yield the records of every page in order (see :meth:`_pages`)."""
-        for page in self._pages(context, self._rendered):
+        for page in self.runner.pages(context, self._rendered):
             yield from page
 
-    def _run_pages(self, context: Mapping | None, bookmark: Any) -> Iterator[list[dict]]:
-        """Yield the run's pages: of one request sequence, or of each date window in date order.
-
-        With ``date_window_size``, up to ``pagination.max_concurrency`` windows are fetched at
-        once (each one page after another, all under the shared rate limit) and their pages
-        still come out window by window, in page order. At most ``2 * max_concurrency``
-        windows are open at once, holding at most ``6 * max_concurrency + 3`` pages between
-        them (:func:`in_order`).
-        """
-        self._stopping.clear()  # a stream object may run again (tests, the SDK's test suites)
-        if not self.stream_config.date_window_size:
-            yield from self._pages(context, self._rendered)
-            return
-        windows = self._windows(bookmark)
-        workers = min(self.stream_config.pagination.max_concurrency, len(windows))
-        self.logger.info(
-            "Stream '%s': %d date window(s) of %g days from %s to %s, up to %d at once.",
-            self.name,
-            len(windows),
-            self.stream_config.date_window_size,
-            _iso(windows[0].start_at),
-            _iso(windows[-1].end_at),
-            workers,
-        )
-
-        def window_pages(window: DateWindow) -> Iterator[tuple[DateWindow, list[dict] | None]]:
-            rendered = self._render(self._variables_for(bookmark, window))
-            paginator = self.get_new_paginator(rendered)
-            # One window alone may fetch pages ahead; several are already fetched concurrently.
-            for page in self._pages(context, rendered, paginator=paginator, ahead=len(windows) == 1):
-                yield window, page
-            if paginator.truncated:
-                yield window, None
-
-        producers = [functools.partial(window_pages, window) for window in windows]
-        if workers == 1:
-            pairs: Iterator[tuple[DateWindow, list[dict] | None]] = itertools.chain.from_iterable(
-                produce() for produce in producers
-            )
-        else:
-            pairs = in_order(producers, workers, thread_name_prefix=f"{self.name}-window", stop=self._stopping)
-        check = _WindowCheck(self.replication_key)
-        try:
-            for window, page in pairs:
-                if page is None:
-                    if not self.replication_key:
-                        continue  # no bookmark: the next windows are fetched as usual
-                    if self.is_sorted:
-                        # The bookmark is this window's last record: the next run goes on from it.
-                        self.logger.warning(
-                            "Stream '%s': the date window %s to %s reached pagination.max_pages; the run ends "
-                            "here and the next one goes on from the bookmark.",
-                            self.name,
-                            _iso(window.start_at),
-                            _iso(window.end_at),
-                        )
-                        return
-                    # The bookmark would move past the records this window left out: to its own
-                    # newest record when the API sends newest first, past it with later windows.
-                    msg = (
-                        f"Stream '{self.name}': the date window {_iso(window.start_at)} to "
-                        f"{_iso(window.end_at)} reached pagination.max_pages "
-                        f"({self.stream_config.pagination.max_pages} pages) and was cut short. The run stops "
-                        "here so that the bookmark does not move past the records left out; lower "
-                        "date_window_size or raise max_pages."
-                    )
-                    raise WindowTruncatedError(msg)
-                outside = check.outside(window, page)
-                if outside is not None:
-                    self.logger.warning(
-                        "Stream '%s': the date window %s to %s returned a record with %s = %r, outside it: the "
-                        "API may ignore the window's params, and records may come more than once. Check that "
-                        "the params use the API's own start and end filters.",
-                        self.name,
-                        _iso(window.start_at),
-                        _iso(window.end_at),
-                        self.replication_key,
-                        outside,
-                    )
-                yield page
-        finally:
-            close = getattr(pairs, "close", None)
-            if close is not None:
-                close()  # stops the workers now, not when the generator is collected
-
-    def _pages(
-        self,
-        context: Mapping | None,
-        rendered: RenderedRequest,
-        *,
-        paginator: SafePaginator | None = None,
-        ahead: bool = True,
-    ) -> Iterator[list[dict]]:
-        """Yield the records of each page of one request sequence, in page order.
-
-        Offset and page-number pagination with a ``limit`` know the next request before the
-        current answer arrives: with ``ahead``, up to ``pagination.max_concurrency`` requests
-        are in flight (under the shared rate limit), and pages are still yielded in order.
-        Other types fetch one page after another.
-
-        Args:
-            context: The SDK's stream context (None: this stream has no partitions).
-            rendered: The request templates, rendered for the run or for one date window.
-            paginator: The paginator to use (default a new one for ``rendered``).
-            ahead: Allow requests ahead of the page being read (False inside date windows,
-                which are already fetched concurrently).
-
-        Raises:
-            PaginationLoopError: Two offset or page-number pages in a row hold the same records.
-        """
-        pagination = self.stream_config.pagination
-        if ahead and pagination.max_concurrency > 1 and pagination.limit and pagination.type in ("offset", "page"):
-            pages = self._pages_concurrently(context, rendered, paginator or self.get_new_paginator(rendered))
-        else:
-            pages = self._pages_in_turn(context, rendered, paginator or self.get_new_paginator(rendered))
-        # Offset and page numbers come from the tap, not the API, so the paginator's repeated
-        # token check cannot see an API that ignores them: it answers every request alike, and
-        # the same records would be written until pagination.max_pages.
-        numbered = pagination.type in ("offset", "page")
-        previous: list[dict] | None = None
-        for number, page in enumerate(pages, 1):
-            if numbered and page == previous:
-                msg = (
-                    f"Stream '{self.name}': pages {number - 1} and {number} hold the same {len(page)} "
-                    "records; the API seems to ignore the pagination parameter. Stopping so no record "
-                    "is written twice; check pagination.type and pagination.param."
-                )
-                raise PaginationLoopError(msg)
-            previous = page
-            yield page
-
-    def _pages_in_turn(
-        self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
-    ) -> Iterator[list[dict]]:
-        """Fetch pages one after another (the SDK's ``request_records`` loop, page by page)."""
-        decorated = self.request_decorator(self._request)
-        with self.get_http_request_counter() as request_counter:
-            request_counter.with_context(context)
-            while not paginator.finished:
-                prepared = self._prepare(rendered, paginator, paginator.current_value)
-                response = decorated(prepared, context)
-                request_counter.increment()
-                self.update_sync_costs(prepared, response, context)
-                records = self._records_of(response)
-                if not records and not paginator.continue_if_empty(response):
-                    paginator.end_at_empty_page(response)
-                    break
-                if records:
-                    yield records
-                paginator.advance(response)
-
-    def _pages_concurrently(
-        self, context: Mapping | None, rendered: RenderedRequest, paginator: SafePaginator
-    ) -> Iterator[list[dict]]:
-        """Fetch numbered pages ahead of the one being written, as many as pay off.
-
-        How many requests go ahead is tuned while the stream runs (:class:`AheadTuner`): more
-        on a slow API, none on one that answers about as fast as its pages are written, where
-        requests ahead only contend with the writer for the interpreter.
-        """
-        assert isinstance(paginator, NumberedPaginator)
-        config = self.stream_config.pagination
-        decorated = self.request_decorator(self._request)
-
-        def fetch(token: int) -> requests.Response:
-            return decorated(self._prepare(rendered, paginator, token), context)
-
-        # Requests ahead may still wait for the rate limit when the sequence ends (at the short
-        # page, an error, max_pages): they are then dropped instead of sent, so the API sees no
-        # request after the stream has moved on.
-        ended = threading.Event()
-
-        def fetch_ahead(token: int) -> requests.Response:
-            self._ahead.ended = ended
-            return fetch(token)
-
-        pending: collections.deque[tuple[int, Future[requests.Response]]] = collections.deque()
-        token, issued, pages = paginator.FIRST, 0, 0
-        resume_at: int | None = None
-        tuner = AheadTuner(config.max_concurrency)
-        limit = int(config.limit or 0)
-        # Daemon threads (DaemonPool): an error or a signal ends the run without waiting for the
-        # requests ahead, which stop at their next retry (`_stopping`).
-        with DaemonPool(config.max_concurrency, f"{self.name}-page") as pool:
-            try:
-                pending.append((token, pool.submit(fetch_ahead, token)))
-                token, issued = paginator.token_after(token), 1
-                while pending:
-                    page_token, future = pending.popleft()
-                    asked = time.monotonic()
-                    response = future.result()
-                    tuner.page_arrived(asked, time.monotonic())
-                    records = self._records_of(response)
-                    pages += 1
-                    paginator._page_count = pages  # noqa: SLF001 - the summary reads it
-                    if records and len(records) == limit:
-                        # Ask for the next pages before writing this one.
-                        while len(pending) < tuner.ahead and issued < config.max_pages:
-                            pending.append((token, pool.submit(fetch_ahead, token)))
-                            token, issued = paginator.token_after(token), issued + 1
-                    if records:
-                        yield records
-                    if not records or len(records) < limit:
-                        if not records:
-                            paginator.warn_if_cut(response)
-                        break
-                    if pages >= config.max_pages:
-                        self._stop_at_max_pages(paginator, pages)
-                        break
-                    if len(records) > limit and isinstance(paginator, OffsetPaginator):
-                        # The API sends more than `limit`: the offsets requested ahead overlap
-                        # this page. Drop them and go on one page at a time from the real offset.
-                        self.logger.warning(
-                            "Stream '%s': the API returned %d records for limit %d; fetching the rest one page "
-                            "at a time.",
-                            self.name,
-                            len(records),
-                            limit,
-                        )
-                        resume_at = page_token + len(records)
-                        break
-                    if not pending and issued < config.max_pages:
-                        pending.append((token, pool.submit(fetch_ahead, token)))
-                        token, issued = paginator.token_after(token), issued + 1
-            except BaseException:
-                self._stopping.set()
-                raise
-            finally:
-                ended.set()
-                for _, future in pending:
-                    future.cancel()
-        self.logger.debug("Stream '%s': at most %d requests went ahead.", self.name, tuner.most_ahead)
-        while resume_at is not None and pages < config.max_pages:
-            records = self._records_of(fetch(resume_at))
-            pages += 1
-            paginator._page_count = pages  # noqa: SLF001
-            if records:
-                yield records
-            if not records or len(records) < limit:
-                return
-            resume_at += len(records)
-        if resume_at is not None:
-            self._stop_at_max_pages(paginator, pages)
-
-    def _stop_at_max_pages(self, paginator: SafePaginator, pages: int) -> None:
-        paginator.truncated = True
-        self.logger.warning(
-            "Stream '%s': stopped after %d pages (pagination.max_pages); the result may be "
-            "truncated. Raise max_pages or narrow the request with params.",
-            self.name,
-            pages,
-        )
-
-    def _record_pages(self, context: Mapping | None) -> Iterator[list[dict]]:
-        """Render templates with this run's bookmark, then yield the new records page by page.
-
-        With a replication key, records older than the bookmark are skipped (the API may
-        ignore the filter); records equal to it are kept, as Singer's at-least-once rule wants.
-        Progress is logged per page and the summary at the end.
-        """
-        bookmark = self.get_starting_replication_key_value(context) if self.replication_key else None
-        self._rendered = self._render(self._variables_for(bookmark))
-        key = self.replication_key
-        progress = Progress(self.logger, self.name)
-        self._retries = 0
-        self._paginators = []
-        self._first_page.start()
-        pages = 0
-        for page in self._run_pages(context, bookmark):
-            pages += 1
-            if key and bookmark is not None:
-                page = [r for r in page if not _older(r.get(key), bookmark)]
-            if page:
-                progress.add(len(page), pages=pages)
-                yield page
-        progress.summary(
-            SummaryMetric.STREAM_SUMMARY,
-            pages=sum(paginator.count for paginator in self._paginators),
-            retries=self._retries,
-            truncated=any(paginator.truncated for paginator in self._paginators),
-        )
-
     def get_records(self, context: Mapping | None) -> Iterable[dict[str, Any]]:
-        """Yield the new records (see :meth:`_record_pages`)."""
-        for page in self._record_pages(context):
+        """Yield the new records (see :meth:`PageRunner.record_pages`)."""
+        for page in self.runner.record_pages(context):
             yield from page
 
     # -- fast output ------------------------------------------------------------------
 
     def _write_record_message(self, record: dict) -> None:
         """Write a RECORD message; with no stream maps or deselected fields, by the fast path."""
-        if self._fast_writer() is None:
+        if self.output.enabled():
+            self.output.write_page([record])
+        else:
             super()._write_record_message(record)
-            return
-        self._write_record_page([record])
 
-    def _fast_writer(self) -> BufferedSingerWriter | None:
-        """Return the buffered writer when records go out unchanged, else None."""
-        if self._fast_output is None:
-            writer = self._tap.message_writer
-            self._fast_output = isinstance(writer, BufferedSingerWriter) and self._records_go_out_unchanged()
-            self._record_prefix = b'{"type":"RECORD","stream":' + fastjson.dumps(self.name) + b',"record":'
-        return self._tap.message_writer if self._fast_output else None  # type: ignore[return-value]
-
-    def _write_record_page(self, records: list[dict]) -> None:
-        """Write one RECORD message per record, the whole page encoded at once."""
-        now = int(time.time())
-        if now != self._suffix_second:
-            self._suffix_second = now
-            extracted = datetime.fromtimestamp(now, UTC).isoformat()
-            self._record_suffix = b',"time_extracted":"' + extracted.encode() + b'"}\n'
-        self._tap.message_writer.write_records(self._record_prefix, records, self._record_suffix)
-        self.state_manager.is_flushed = False
-
-    def _records_go_out_unchanged(self) -> bool:
-        """Return True when the SDK would write records unchanged.
-
-        That is: one plain stream map that does not flatten (``flattening_enabled``), no
-        ACTIVATE_VERSION, and no field deselected in the catalog, at any depth.
-        """
-        maps = self.stream_maps
-        if len(maps) != 1 or maps[0].stream_alias != self.name or type(maps[0]).__name__ != "SameRecordTransform":
-            return False
-        if self.config.get("flattening_enabled"):
-            return False  # the plain map flattens records to match the flattened SCHEMA
-        if getattr(self, "_stream_version", None) is not None:
-            return False  # ACTIVATE_VERSION runs carry a version in each RECORD
-        return all(selected for breadcrumb, selected in self.mask.items() if breadcrumb)
+    def _write_each(self, page: list[dict]) -> None:
+        for record in page:
+            super()._write_record_message(record)
 
     def _sync_records(self, context: Any = None, *, write_messages: bool = True) -> Iterator[Any]:
-        """Emit the stream's RECORD and STATE messages.
+        """Emit the stream's RECORD and STATE messages, page by page (:func:`sync_loop.sync_pages`).
 
-        For the usual case (one unpartitioned stream, no child streams, not a dry run) this is
-        the SDK's loop, page by page, without its per-record partition and child-stream
-        bookkeeping, which costs more than decoding and encoding the record. Same messages;
-        STATE goes out at the first page boundary after every ``STATE_MSG_FREQUENCY`` records.
-        Every other case goes to the SDK's loop.
+        For one unpartitioned stream, no child streams, not a dry run; every other case goes to
+        the SDK's loop.
         """
         if (
             context is not None
@@ -984,144 +295,19 @@ class GenericAPIStream(RESTStream[Any]):
         ):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        incremental = self.replication_method == REPLICATION_INCREMENTAL
-        frequency = self.STATE_MSG_FREQUENCY
-        fast = self._fast_writer() is not None
-        self._raw_records = fast and self._records_pass_through()
+        fast = self.output.enabled()
+        self._records_of.raw = fast and records_pass_through(self.stream_config)
         try:
-            record_counter = self.get_record_counter()
-            timer = self.get_sync_timer()
-            with record_counter, timer:
-                record_counter.with_context({})
-                timer.with_context({})
-                self._write_starting_replication_value(None)
-                count = 0
-                newest: Any = None  # the last record's replication key value (sorted streams)
-                for page in self._record_pages(None):
-                    if fast:
-                        self._write_record_page(page)
-                    else:
-                        for record in page:
-                            super()._write_record_message(record)
-                    if incremental:
-                        try:
-                            for record in page:
-                                self._increment_stream_state(record, context=None)
-                        except KeyError:
-                            self._missing_replication_key(page, count)
-                            raise
-                        except TypeError as exc:
-                            raise self._bookmark_type_error(page) from exc
-                        newest = page[-1].get(self.replication_key)
-                    if (count + len(page)) // frequency > count // frequency:
-                        self._write_state_message()
-                    count += len(page)
-                    record_counter.increment(len(page))
-                    yield page
-                if incremental and any(p.truncated for p in self._paginators):
-                    if not self.is_sorted:
-                        self._stop_truncated()
-                    self._check_progress(newest)
-                self._finalize_state(self.get_context_state(None))
+            yield from sync_loop.sync_pages(
+                self,
+                self.runner.record_pages(None),
+                write_page=self.output.write_page if fast else self._write_each,
+                paginators=lambda: self.runner.paginators,
+            )
         finally:
-            self._raw_records = False
+            self._records_of.raw = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
-
-    def _stop_truncated(self) -> None:
-        """Stop an incremental, unsorted stream cut short at ``pagination.max_pages``.
-
-        Its bookmark would be the greatest value seen, past records the cut left out, and the
-        next run would never fetch them. Its records are written; the bookmark stays.
-
-        Raises:
-            PaginationTruncatedError: Always.
-        """
-        msg = (
-            f"Stream '{self.name}': stopped at pagination.max_pages "
-            f"({self.stream_config.pagination.max_pages} pages). Its records are written, but the bookmark is "
-            "not moved: the API's order is not the replication key's (is_sorted is false), so a bookmark "
-            "from these pages could skip records the cut left out. Split the range with date_window_size, "
-            "or raise max_pages."
-        )
-        raise PaginationTruncatedError(msg)
-
-    def _check_progress(self, newest: Any) -> None:
-        """Stop a sorted incremental stream cut at ``pagination.max_pages`` that made no progress.
-
-        Its next run starts from the bookmark: when the cut left it where this run started
-        (more pages of records share its value than max_pages allows), every run would fetch
-        the same pages and end with success.
-
-        Args:
-            newest: The replication key value of the last record written (None: none written).
-
-        Raises:
-            PaginationTruncatedError: The bookmark did not move.
-        """
-        start = self.get_starting_replication_key_value(None)
-        if newest is not None:
-            try:
-                if start is None or start < newest:
-                    return
-            except TypeError:  # incomparable values: no way to tell, so no error
-                return
-        windows = " or lower date_window_size" if self.stream_config.date_window_size else ""
-        msg = (
-            f"Stream '{self.name}': stopped at pagination.max_pages "
-            f"({self.stream_config.pagination.max_pages} pages) without moving its bookmark past {start!r}: "
-            f"more records than those pages hold share that {self.replication_key} value (or are older), so "
-            f"every run would fetch the same pages. Raise max_pages{windows}."
-        )
-        raise PaginationTruncatedError(msg)
-
-    def _bookmark_type_error(self, page: list[dict]) -> BookmarkTypeError:
-        """Return the error for a bookmark that cannot be compared with the records' values."""
-        bookmark = self.get_starting_replication_key_value(None)
-        value = next((r.get(self.replication_key) for r in page if r.get(self.replication_key) is not None), None)
-        msg = (
-            f"Stream '{self.name}': the bookmark {bookmark!r} ({type(bookmark).__name__}) cannot be compared "
-            f"with the records' {self.replication_key} values, such as {value!r} ({type(value).__name__}). "
-            "Fix the bookmark in the state file (or start_date) to the same type, or run without --state."
-        )
-        return BookmarkTypeError(msg[:1000])
-
-    def _missing_replication_key(self, page: list[dict], before: int) -> None:
-        """Raise the error for the first record of ``page`` without the replication key field.
-
-        Looked for only after the SDK's bookmark update failed, so records pay nothing for it.
-
-        Args:
-            page: The page being written.
-            before: Records of the run written before this page.
-
-        Raises:
-            ResponseShapeError: A record lacks it; names the stream, the record, the key and the
-                fields found. Returns when every record has it (the KeyError came from elsewhere).
-        """
-        position, record = next(((i, r) for i, r in enumerate(page) if self.replication_key not in r), (None, None))
-        if record is None:
-            return
-        number = before + position + 1
-        fields = sorted(record)[:20]
-        msg = (
-            f"Stream '{self.name}': record {number} has no '{self.replication_key}' field (the replication_key); "
-            f"fields present: {fields}. Check replication_key, and data_path ('{self._data_path.path}')."
-        )
-        raise ResponseShapeError(msg)
-
-    def _records_pass_through(self) -> bool:
-        """Return True when this run's records need not be decoded at all.
-
-        They go out unchanged (no stream maps, nothing deselected: checked by the caller), no
-        field is read from them (no replication key to filter on or to bookmark), and the
-        paginator needs only their count or the ``Link`` header, not the body's other fields.
-        Then each record's JSON text is copied into its RECORD message instead of being
-        decoded and encoded again, which is most of the tap's work per record.
-        """
-        pagination = self.stream_config.pagination
-        reads_body = pagination.type == "cursor" or (pagination.type == "link" and pagination.response_path)
-        return not self.replication_key and not reads_body
 
     def _process_record(self, record: dict, child_context: Any = None, partition_context: Any = None) -> None:
         # The SDK's version copies partition keys into the record and syncs child streams;
@@ -1132,81 +318,20 @@ class GenericAPIStream(RESTStream[Any]):
     def infer_schema(self, pages: int) -> None:
         """Replace the schema with one inferred from the records of the first ``pages`` pages.
 
-        Must run before the catalog is read (the tap calls it while building streams).
+        Must run before the catalog is read (the tap calls it while building streams). With date
+        windows, window by window from the newest (an API may refuse a longer range, and the oldest
+        windows are often empty), until ``pages`` pages are read.
         """
-        inferrer = SchemaInferrer()
-        # With date windows, window by window from the newest (an API may refuse a longer
-        # range, and the oldest windows are often empty), until `pages` pages are read.
         windows: list[DateWindow | None] = [None]
         if self.stream_config.date_window_size:
-            windows = list(reversed(self._windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
-        rendered_requests = (self._render(self._variables_for(None, window)) for window in windows)
+            windows = list(reversed(self.templates.windows(None)))[:INFER_SCHEMA_MAX_WINDOWS]
+        rendered_requests = (self.templates.render(None, window) for window in windows)
         sampled_pages = itertools.chain.from_iterable(
-            self._pages_in_turn(None, rendered, self.get_new_paginator(rendered)) for rendered in rendered_requests
+            self.runner.pages_in_turn(None, rendered, self.get_new_paginator(rendered))
+            for rendered in rendered_requests
         )
-        sampled = 0
-        for page in itertools.islice(sampled_pages, pages):
-            for record in page:
-                inferrer.add(record)
-            sampled += len(page)
-        if not sampled:
-            self.logger.warning(
-                "Stream '%s': no records to infer the schema from; the stream's schema is its key properties "
-                "only (records still go out whole). Set the stream's schema to describe them.",
-                self.name,
-            )
         extra = [self.replication_key] if self.replication_key else []
-        self._schema = with_fields(inferrer.schema(), [*self.primary_keys, *extra])
+        self._schema = infer_from_pages(
+            itertools.islice(sampled_pages, pages), [*self.primary_keys, *extra], stream=self.name, logger=self.logger
+        )
         self._metadata = None
-        self.logger.info("Stream '%s': schema inferred from %d records.", self.name, sampled)
-
-
-#: Newest date windows read, at most, to infer a schema.
-INFER_SCHEMA_MAX_WINDOWS = 10
-
-
-class _WindowCheck:
-    """Spots records whose replication key lies outside their date window (once per run).
-
-    Only the first and last record of each page are looked at: a misconfigured API returns
-    records from everywhere, so the ends show it, at no cost per record.
-    """
-
-    def __init__(self, replication_key: str | None) -> None:
-        self.key = replication_key
-        self.done = replication_key is None
-
-    def outside(self, window: DateWindow, page: list[dict]) -> Any:
-        """Return the first value outside ``[window.start_at, window.end_at]`` (once), else None."""
-        if self.done or not page:
-            return None
-        for record in (page[0], page[-1]):
-            value = record.get(self.key) if isinstance(record, dict) else None
-            if value is None:
-                continue
-            try:
-                moment = templating.to_datetime(value)
-            except (ValueError, TypeError, OverflowError, OSError):
-                self.done = True  # not a date: nothing to compare with
-                return None
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=UTC)
-            if not window.start_at <= moment <= window.end_at:
-                self.done = True
-                return value
-        return None
-
-
-def _iso(moment: datetime) -> str:
-    """Return ``moment`` as ISO-8601 UTC with a Z, for log lines."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _older(value: Any, bookmark: Any) -> bool:
-    """Return True when ``value`` sorts before ``bookmark``; incomparable values are kept."""
-    if value is None:
-        return False
-    try:
-        return bool(value < bookmark)
-    except TypeError:
-        return False

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tap_generic_api.errors import TooManyWindowsError
 from tap_generic_api.templating import is_number, to_datetime
 
 #: How window bounds after the first start are written into ``{start_date}`` / ``{end_date}``.
@@ -21,10 +22,6 @@ ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_WINDOWS = 100_000
 #: Shortest window in days: one second (finer bounds cannot be written into the templates).
 MIN_WINDOW_DAYS = 1 / 86400
-
-
-class TooManyWindowsError(ValueError):
-    """The range would need more than :data:`MAX_WINDOWS` windows."""
 
 
 @dataclass(frozen=True)

@@ -475,9 +475,10 @@ def test_a_stream_cut_short_by_a_204_ends_with_a_warning_and_its_bookmark_at_the
 def test_a_page_failing_after_its_retries_stops_the_run_after_the_records_and_state_of_the_pages_before(
     httpserver, monkeypatch
 ):
+    from singer_sdk.exceptions import FatalAPIError
     from werkzeug import Response
 
-    from tap_generic_api.streams import FatalAPIError, GenericAPIStream
+    from tap_generic_api.streams import GenericAPIStream
     from tap_generic_api.tap import TapGenericAPI
 
     def handle(request):

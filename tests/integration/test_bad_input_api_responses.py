@@ -10,8 +10,7 @@ import pytest
 from helpers import API, extract, query_key_tap
 from helpers import QUERY_KEY_SECRET as SECRET
 
-from tap_generic_api.errors import ResponseShapeError
-from tap_generic_api.pagination import PaginationLoopError
+from tap_generic_api.errors import PaginationLoopError, ResponseShapeError
 
 
 def test_next_link_back_to_the_first_page_is_a_loop_not_a_second_read(requests_mock):

@@ -19,7 +19,7 @@ from werkzeug import Response
 
 from plugin_kit.concurrency import in_order
 from plugin_kit.errors import ConfigError
-from tap_generic_api.streams import WindowTruncatedError
+from tap_generic_api.errors import WindowTruncatedError
 from tap_generic_api.tap import TapGenericAPI
 from tap_generic_api.windows import date_windows
 
@@ -252,7 +252,7 @@ class WindowedAPI:
         base.update(config)
         tap = TapGenericAPI(config=base, parse_env_config=False, state=state)
         for stream in tap.streams.values():
-            stream._run_started = RUN_START
+            stream.templates.run_started = RUN_START
         return tap
 
 

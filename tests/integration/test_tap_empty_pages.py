@@ -9,7 +9,7 @@ import pytest
 from helpers import API, BIN, extract, plain_tap
 from werkzeug import Response
 
-from tap_generic_api.streams import APIRequestError
+from tap_generic_api.errors import APIRequestError
 
 CURSOR = {"type": "cursor", "param": "after", "response_path": "next"}
 

@@ -11,7 +11,7 @@ import pytest
 from helpers import API, BIN, plain_tap
 
 from tap_generic_api.errors import ResponseShapeError
-from tap_generic_api.first_page import FirstPageCheck
+from tap_generic_api.paging.first_page import FirstPageCheck
 from tap_generic_api.paths import DottedPath
 
 USERS = [{"id": i, "name": f"u{i}"} for i in range(100)]

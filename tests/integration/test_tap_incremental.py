@@ -11,7 +11,7 @@ import pytest
 from helpers import API, bearer_tap, extract, sync_error, sync_messages
 
 from plugin_kit.errors import ConfigError
-from tap_generic_api.streams import BookmarkTypeError, PaginationTruncatedError
+from tap_generic_api.errors import BookmarkTypeError, PaginationTruncatedError
 
 
 def test_second_incremental_run_sends_bookmark_and_emits_only_new_records(requests_mock):

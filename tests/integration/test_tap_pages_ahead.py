@@ -10,6 +10,8 @@ import pytest
 from helpers import API, bearer_tap, extract, virtual_clock_tuner
 
 from tap_generic_api import streams as tap_streams
+from tap_generic_api.http.ratelimit import RateLimiters
+from tap_generic_api.paging import loops as tap_loops
 from tap_generic_api.tap import TapGenericAPI
 
 
@@ -22,7 +24,7 @@ def test_offset_pages_fetched_concurrently_come_out_in_order_and_stop_at_the_sho
 
     # The real tuner on a virtual clock of a slow API: it goes ahead by 2 after page 4 and by 4
     # after page 14, however busy the machine.
-    monkeypatch.setattr(tap_streams, "AheadTuner", virtual_clock_tuner(latency=0.1, work=0.001))
+    monkeypatch.setattr(tap_loops, "AheadTuner", virtual_clock_tuner(latency=0.1, work=0.001))
     in_flight, peak, lock, offsets = [0], [0], threading.Lock(), []
     # Offsets 200 to 230 are answered only once all four are in flight (the tuner went ahead by
     # 4 after page 14), and 200 only after 230: four in flight at once, answers out of order.
@@ -76,7 +78,7 @@ def test_requests_ahead_still_waiting_when_the_pages_end_are_never_sent(requests
     """Requests past the last page that still wait for the rate limiter are dropped, not sent."""
     import threading
 
-    monkeypatch.setattr(tap_streams, "AheadTuner", _AlwaysAhead)
+    monkeypatch.setattr(tap_loops, "AheadTuner", _AlwaysAhead)
     asking, waiting, released = threading.local(), threading.Event(), threading.Event()
     prepare = tap_streams.GenericAPIStream._prepare
 
@@ -91,7 +93,7 @@ def test_requests_ahead_still_waiting_when_the_pages_end_are_never_sent(requests
 
     monkeypatch.setattr(tap_streams.GenericAPIStream, "_prepare", prepare_page)
 
-    monkeypatch.setattr(tap_streams.RateLimiters, "acquire", staticmethod(acquire))
+    monkeypatch.setattr(RateLimiters, "acquire", staticmethod(acquire))
 
     def page(request, context):
         number = int(request.qs["page"][0])
@@ -126,7 +128,7 @@ def test_the_connection_pool_holds_max_concurrency_connections():
 def test_a_fast_api_gets_its_pages_one_after_another(requests_mock, monkeypatch):
     """The tap's page loop, on an API that answers as fast as a page is written: none goes ahead."""
     tuner = virtual_clock_tuner(latency=0.001, work=0.0012)
-    monkeypatch.setattr(tap_streams, "AheadTuner", tuner)
+    monkeypatch.setattr(tap_loops, "AheadTuner", tuner)
 
     def page(request, context):  # 200 pages of 10 records, the last one short
         offset = int(request.qs["offset"][0])

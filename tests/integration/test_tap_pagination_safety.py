@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import API, bearer_tap, extract
 
-from tap_generic_api.pagination import ForeignHostError, PaginationLoopError
+from tap_generic_api.errors import ForeignHostError, PaginationLoopError
 
 
 def test_cursor_cycle_a_b_a_stops_after_three_requests(requests_mock):

@@ -7,7 +7,7 @@ import time
 import pytest
 from helpers import API, bearer_tap, extract
 
-from tap_generic_api.ratelimit import RateLimiters, rates_for
+from tap_generic_api.http.ratelimit import RateLimiters, rates_for
 from tap_generic_api.tap import TapGenericAPI
 
 

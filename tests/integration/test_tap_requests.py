@@ -349,7 +349,7 @@ def test_sync_writes_schema_record_state_messages(requests_mock):
 
 
 def test_schema_declares_exactly_the_keys_the_config_parser_knows():
-    from tap_generic_api.config import NESTED_KEYS, STREAM_KEYS
+    from tap_generic_api.config.settings import NESTED_KEYS, STREAM_KEYS
 
     properties = TapGenericAPI.config_jsonschema["properties"]
     stream_properties = properties["streams"]["items"]["properties"]
@@ -370,7 +370,7 @@ def test_misspelt_keys_are_errors_with_a_suggestion():
 def test_meltano_yml_declares_every_setting():
     import yaml
 
-    from tap_generic_api.config import STREAM_KEYS, TOP_LEVEL_KEYS
+    from tap_generic_api.config.settings import STREAM_KEYS, TOP_LEVEL_KEYS
 
     project = yaml.safe_load((Path(__file__).resolve().parents[2] / "meltano.yml").read_text())
     tap = project["plugins"]["extractors"][0]

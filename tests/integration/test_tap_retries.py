@@ -10,8 +10,7 @@ import requests
 from helpers import API, FAST, bearer_tap, extract
 from helpers import BEARER_SECRET as SECRET
 
-from tap_generic_api.retries import RetryWaitTooLongError
-from tap_generic_api.streams import APIRequestError
+from tap_generic_api.errors import APIRequestError, RetryWaitTooLongError
 
 
 def test_429_with_retry_after_seconds_waits_that_long(requests_mock, sleeps):

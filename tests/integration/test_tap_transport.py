@@ -22,10 +22,7 @@ from werkzeug import Response
 
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import redact_text
-from tap_generic_api.errors import ResponseShapeError
-from tap_generic_api.pagination import PaginationLoopError
-from tap_generic_api.redirects import TooManyRedirectsError
-from tap_generic_api.streams import APIRequestError
+from tap_generic_api.errors import APIRequestError, PaginationLoopError, ResponseShapeError, TooManyRedirectsError
 from tap_generic_api.tap import TapGenericAPI
 
 # --- item 4: transient statuses -------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""RFC 8288 Link header parsing: tap_generic_api/link_header.py."""
+"""RFC 8288 Link header parsing: tap_generic_api/paging/link_header.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from tap_generic_api.link_header import Link, next_link, parse_link_header
+from tap_generic_api.paging.link_header import Link, next_link, parse_link_header
 
 
 def test_several_link_values_in_one_header_in_order():

@@ -8,7 +8,8 @@ import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_generic_api.retries import RETRY_STATUSES, RetryWaitTooLongError, classify, parse_retry_after, wait_generator
+from tap_generic_api.errors import RetryWaitTooLongError
+from tap_generic_api.http.retries import RETRY_STATUSES, classify, parse_retry_after, wait_generator
 
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 

@@ -16,7 +16,8 @@ from typing import Any
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import strings_in
 from tap_generic_api import templating
-from tap_generic_api.config import STREAM_KEYS, StreamConfig
+from tap_generic_api.config.models import StreamConfig
+from tap_generic_api.config.settings import STREAM_KEYS
 
 _ONE_REQUEST = "type 'none' makes one request"
 _AHEAD = (

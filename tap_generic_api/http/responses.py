@@ -14,12 +14,11 @@ from typing import Any
 
 import msgspec
 import requests
-from singer_sdk.exceptions import RetriableAPIError
 
 from plugin_kit import fastjson
 from plugin_kit.redact import redact_url
-from tap_generic_api.encodings import json_text
-from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.errors import EmptyBodyError, ResponseShapeError
+from tap_generic_api.http.encodings import json_text
 from tap_generic_api.paths import MISSING, DottedPath
 
 #: Characters read past a cut before masking, so a secret across the cut (up to this long) is masked whole.
@@ -49,15 +48,6 @@ def body_excerpt(
         text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
     text = redact(" ".join(text.split()))
     return text[:limit] + ("..." if len(text) > limit else "")
-
-
-class EmptyBodyError(RetriableAPIError):
-    """A 2xx answer other than 204 whose body is empty: retried as transient, then a failure.
-
-    A JSON API never answers a successful read with nothing (RFC 8259 has no empty JSON text);
-    servers and proxies that are overloaded or cut an answer short do. Read as "no records",
-    it would end a paginated stream early with exit 0 (see README "Pagination").
-    """
 
 
 def check_body(response: requests.Response, describe: str) -> None:
@@ -99,7 +89,7 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
     Floats are decoded as :class:`decimal.Decimal` so amounts keep every digit; ``NaN`` and
     ``Infinity`` are accepted. An empty body (204 No Content; other empty answers are refused by
     :func:`check_body` first) is ``None``: no records. A byte-order mark, or a declared charset
-    other than UTF-8, is honoured (:func:`tap_generic_api.encodings.json_text`).
+    other than UTF-8, is honoured (:func:`tap_generic_api.http.encodings.json_text`).
 
     Args:
         response: A 2xx response.

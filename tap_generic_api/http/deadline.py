@@ -25,14 +25,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 from urllib3.util import Timeout
 
-from tap_generic_api.encodings import decompress_undeclared
+from tap_generic_api.errors import DeadlineExceededError
+from tap_generic_api.http.encodings import decompress_undeclared
 
 #: Most bytes taken from the socket by one read of a body.
 CHUNK_BYTES = 1 << 20
-
-
-class DeadlineExceededError(requests.exceptions.ReadTimeout):
-    """The exchange took longer than ``timeout`` seconds in all (retried like any timeout)."""
 
 
 #: The deadline of the request this thread is sending (``time.monotonic()`` seconds), if any.
@@ -163,7 +160,7 @@ def send_before(
 
     Returns:
         The response, its body read (``response.content``) and decompressed (declared
-        ``Content-Encoding`` or gzip / zlib data without one, see :mod:`tap_generic_api.encodings`).
+        ``Content-Encoding`` or gzip / zlib data without one, see :mod:`tap_generic_api.http.encodings`).
 
     Raises:
         DeadlineExceededError: Connect, headers and body together took more than ``timeout``.

@@ -31,12 +31,8 @@ from http import HTTPStatus
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-#: Statuses retried by default (see the module docstring for the sources).
-RETRY_STATUSES = frozenset({408, 429, *(status for status in range(500, 600) if status not in (501, 505))})
-
-
-class RetryWaitTooLongError(FatalAPIError):
-    """The API asked for a wait longer than ``rate_limit.max_retry_wait`` seconds."""
+from tap_generic_api.config.models import RETRY_STATUSES
+from tap_generic_api.errors import RetryWaitTooLongError
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

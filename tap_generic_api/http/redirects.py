@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
-from singer_sdk.exceptions import FatalAPIError
 
 from plugin_kit.redact import SECRET_NAME
+from tap_generic_api.errors import TooManyRedirectsError
 
 if TYPE_CHECKING:
     from tap_generic_api.config import StreamConfig
@@ -31,10 +31,6 @@ MAX_REDIRECTS = 5
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Headers that carry credentials whatever the auth type.
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie"})
-
-
-class TooManyRedirectsError(FatalAPIError):
-    """More than :data:`MAX_REDIRECTS` redirects for one request; the message lists the chain."""
 
 
 def origin(url: str) -> tuple[str, str, int]:

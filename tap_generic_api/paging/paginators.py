@@ -1,197 +1,25 @@
 """``pagination`` config -> singer-sdk paginator (cursor, offset, page, link, none).
 
-Each paginator has two duties: read the next token from a response (``get_next``,
-``has_more``) and put the current token into the next request (``update_request``).
-The page safety stop and loop detection live in one place, :class:`SafePaginator`.
+Each type reads its next token from a response (``get_next``, ``has_more``) and puts it into the
+next request (``update_request``); the state they share, the page cap and loop detection are in
+:class:`~tap_generic_api.paging.base.SafePaginator`. The types are chosen from :data:`PAGINATORS`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import simplejson
-from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import PaginationConfig
-from tap_generic_api.link_header import next_link
+from tap_generic_api.errors import ForeignHostError
+from tap_generic_api.http.responses import read_json
+from tap_generic_api.paging.base import RecordsOf, SafePaginator
+from tap_generic_api.paging.link_header import next_link
 from tap_generic_api.paths import MISSING, DottedPath
-from tap_generic_api.responses import read_json
-
-#: Returns the records of a response (already decoded and cached).
-RecordsOf = Callable[[requests.Response], list[Any]]
-
-logger = logging.getLogger("tap_generic_api.pagination")
-
-
-class PaginationLoopError(RuntimeError):
-    """The API handed back a cursor or next URL this stream has already requested."""
-
-
-class ForeignHostError(RuntimeError):
-    """A next link points to a host other than the configured one (credentials would leak)."""
-
-
-class SafePaginator(BaseAPIPaginator[Any]):
-    """Base paginator with the page cap and loop detection shared by every type.
-
-    Args:
-        start_value: Token of the first request.
-        config: The stream's pagination block.
-        records_of: Function returning a response's records.
-        stream: Stream name, for messages.
-        first_url: The configured (rendered) URL; next links must stay on its host.
-        allowed_hosts: Other hosts next links may point to.
-        redact: Masks secrets in a URL, for messages.
-        data_path: The stream's ``data_path``, to tell ``null`` records from an empty list.
-    """
-
-    def __init__(
-        self,
-        start_value: Any,
-        *,
-        config: PaginationConfig,
-        records_of: RecordsOf,
-        stream: str,
-        first_url: str = "",
-        allowed_hosts: tuple[str, ...] = (),
-        redact: Callable[[str], str] = str,
-        data_path: DottedPath | None = None,
-    ) -> None:
-        super().__init__(start_value)
-        self.config = config
-        self.records_of = records_of
-        self.stream = stream
-        self.first_url = first_url
-        self.allowed_hosts = allowed_hosts
-        self.redact = redact
-        self.data_path = data_path or DottedPath("")
-        self._seen: set[Any] = set()
-        self.truncated = False
-
-    def advance(self, response: requests.Response) -> None:
-        """Move to the next token, or finish.
-
-        Finishes when ``has_more`` is false or there is no next token; when the API echoes
-        the current token straight back (it marks the last page so; logged as a warning);
-        and at ``pagination.max_pages`` (logged as a warning: the result may be truncated).
-
-        Args:
-            response: The response just read.
-
-        Raises:
-            PaginationLoopError: The next token was already requested earlier in this stream.
-        """
-        self._page_count += 1
-        if self._value is not None:
-            self._seen.add(self._value)
-        elif isinstance(self, LinkPaginator):
-            self._seen.add(response.url)  # the first page: a next link back to it is a loop
-        if not self.has_more(response):
-            self._finished = True
-            return
-        new_value = self.get_next(response)
-        if new_value is None or new_value == "":
-            self._finished = True
-            return
-        if new_value == self._value:
-            logger.warning(
-                "Stream '%s': the API returned the same pagination token again (%r); "
-                "treating the page as the last one.",
-                self.stream,
-                self.redact(str(new_value)),
-            )
-            self._finished = True
-            return
-        if new_value in self._seen:
-            msg = (
-                f"Stream '{self.stream}': pagination loop detected, the API returned "
-                f"{self.redact(str(new_value))!r} which was already requested in this run. Stopping so no "
-                "page is read twice; check pagination.type and pagination.response_path."
-            )
-            raise PaginationLoopError(msg)
-        if self._page_count >= self.config.max_pages:
-            logger.warning(
-                "Stream '%s': stopped after %d pages (pagination.max_pages); the result may "
-                "be truncated. Raise max_pages or narrow the request with params.",
-                self.stream,
-                self._page_count,
-            )
-            self.truncated = True
-            self._finished = True
-            return
-        self._value = new_value
-
-    def end_at_empty_page(self, response: requests.Response) -> None:
-        """End the stream at a page without records that does not lead on (no cursor, no next link).
-
-        The page counts in the summary. After the first page, an empty page ends the stream
-        silently only when the pagination's own stop rule says so (:meth:`says_ended`); else
-        (no body, or ``null`` where the records should be, and no stop signal) a warning names
-        the page.
-
-        Args:
-            response: The empty page's response.
-        """
-        self._page_count += 1
-        self.warn_if_cut(response)
-
-    def warn_if_cut(self, response: requests.Response) -> None:
-        """Warn when the empty page just counted is not the end by the pagination's stop rule."""
-        if self._page_count > 1 and not self.says_ended(response):
-            what = f"null at data_path '{self.data_path.path}'"
-            if read_json(response, self.redact) is None:
-                what = "an empty or null body"
-            logger.warning(
-                "Stream '%s': page %d (%s, status %d) has %s instead of records, and no next %s; the stream ends "
-                "here and may be incomplete. The API should answer the last page with an empty list.",
-                self.stream,
-                self._page_count,
-                self.redact(response.url),
-                response.status_code,
-                what,
-                self.signal,
-            )
-
-    #: What leads to the next page, for messages.
-    signal = "page"
-
-    def null_page(self, response: requests.Response) -> bool:
-        """Return True when ``response`` has no body, or ``null`` at ``data_path``, rather than a list."""
-        document = read_json(response, self.redact)
-        return document is None or self.data_path.resolve(document) is None
-
-    def says_ended(self, response: requests.Response) -> bool:
-        """Return True when the pagination's stop rule reads an empty ``response`` as the last page.
-
-        An empty list is the end; a page without a body or with ``null`` records is not, by
-        itself (types that read a stop signal from the body override this).
-        """
-        return not self.null_page(response)
-
-    def update_request(self, request: HTTPRequest, token: Any = None) -> None:
-        """Put a token (default: the current one) and the page size into ``request``, in place.
-
-        They go into the query or, with ``location: body``, the JSON body.
-        """
-        token = self._value if token is None else token
-        values: dict[str, Any] = {}
-        if self.config.limit is not None:
-            values[self.config.limit_param] = self.config.limit
-        if token is not None and self.config.param:
-            values[self.config.param] = token
-        if self.config.location == "body":
-            request.data = {**(request.data or {}), **values}  # type: ignore[dict-item]
-        else:
-            request.params.update(values)
-
-    def get_next(self, response: requests.Response) -> Any:  # pragma: no cover - abstract
-        """Return the next token, or None when there is no next page."""
-        raise NotImplementedError
 
 
 class NoPaginator(SafePaginator):
@@ -222,6 +50,7 @@ class CursorPaginator(SafePaginator):
     """
 
     signal = "cursor"
+    READS_BODY = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
@@ -254,6 +83,7 @@ class NumberedPaginator(SafePaginator):
 
     #: Token of the first request.
     FIRST = 0
+    NUMBERED = True
 
     def token_after(self, token: int) -> int:
         """Return the token of the page after ``token``, assuming full pages of ``limit``."""
@@ -261,6 +91,31 @@ class NumberedPaginator(SafePaginator):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.FIRST, **kwargs)
+        self._issued = 0
+        self._next_ahead = self.FIRST
+
+    def may_fetch_ahead(self) -> bool:
+        """Return True when pages may be requested before the current one is read.
+
+        That needs the next token without the answer: full pages of a fixed ``limit``.
+        """
+        return bool(self.config.limit) and self.config.max_concurrency > 1
+
+    def issue(self) -> int | None:
+        """Return the token of the next page to request ahead, or None at ``pagination.max_pages`` requests."""
+        if self._issued >= self.config.max_pages:
+            return None
+        token = self._next_ahead
+        self._next_ahead, self._issued = self.token_after(token), self._issued + 1
+        return token
+
+    def overfull_resume(self, token: int, records: list[Any]) -> int | None:
+        """Return where to go on one page at a time when a page holds more than ``limit`` records, else None.
+
+        Only offsets move by the records received: the offsets requested ahead overlap such a
+        page, so the loop drops them and goes on from the real offset.
+        """
+        return None
 
     def has_more(self, response: requests.Response) -> bool:
         """Return False on an empty page or a page shorter than ``limit``."""
@@ -281,6 +136,12 @@ class OffsetPaginator(NumberedPaginator):
     def get_next(self, response: requests.Response) -> int:
         """Return the offset of the next page."""
         return int(self._value) + len(self.records_of(response))
+
+    def overfull_resume(self, token: int, records: list[Any]) -> int | None:
+        """Return ``token + len(records)`` for a page over ``limit`` (the real next offset), else None."""
+        if len(records) > int(self.config.limit or 0):
+            return token + len(records)
+        return None
 
 
 class PagePaginator(NumberedPaginator):
@@ -305,6 +166,12 @@ class LinkPaginator(SafePaginator):
     """
 
     signal = "link"
+    TOKEN_IS_URL = True
+
+    @classmethod
+    def reads_body(cls, config: PaginationConfig) -> bool:
+        """Return True with ``response_path`` (the next URL is in the body), False with the ``Link`` header."""
+        return bool(config.response_path)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(None, **kwargs)
@@ -338,7 +205,7 @@ class LinkPaginator(SafePaginator):
                 f"host '{host_of(self.first_url or response.url)}' ({self.redact(next_url)}). Credentials are "
                 "only sent to the configured host; add the host to allowed_hosts to follow it."
             )
-            raise ForeignHostError(msg)
+            raise ForeignHostError(msg, stream=self.stream, url=self.redact(next_url))
         return next_url
 
     def continue_if_empty(self, response: requests.Response) -> bool:

@@ -1,0 +1,110 @@
+"""Bookmark guards: what keeps an incremental stream's bookmark from moving past records it did not write.
+
+Each guard raises an error naming the stream; the stream calls them from its sync loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tap_generic_api.config import StreamConfig
+from tap_generic_api.errors import BookmarkTypeError, PaginationTruncatedError, ResponseShapeError
+
+
+def older(value: Any, bookmark: Any) -> bool:
+    """Return True when ``value`` sorts before ``bookmark``; incomparable values are kept."""
+    if value is None:
+        return False
+    try:
+        return bool(value < bookmark)
+    except TypeError:
+        return False
+
+
+def stop_truncated(config: StreamConfig) -> None:
+    """Stop an incremental, unsorted stream cut short at ``pagination.max_pages``.
+
+    Its bookmark would be the greatest value seen, past records the cut left out, and the
+    next run would never fetch them. Its records are written; the bookmark stays.
+
+    Raises:
+        PaginationTruncatedError: Always.
+    """
+    msg = (
+        f"Stream '{config.name}': stopped at pagination.max_pages "
+        f"({config.pagination.max_pages} pages). Its records are written, but the bookmark is "
+        "not moved: the API's order is not the replication key's (is_sorted is false), so a bookmark "
+        "from these pages could skip records the cut left out. Split the range with date_window_size, "
+        "or raise max_pages."
+    )
+    raise PaginationTruncatedError(msg, stream=config.name)
+
+
+def check_progress(config: StreamConfig, start: Any, newest: Any) -> None:
+    """Stop a sorted incremental stream cut at ``pagination.max_pages`` that made no progress.
+
+    Its next run starts from the bookmark: when the cut left it where this run started
+    (more pages of records share its value than max_pages allows), every run would fetch
+    the same pages and end with success.
+
+    Args:
+        config: The stream's config.
+        start: The bookmark the run started from (None: none).
+        newest: The replication key value of the last record written (None: none written).
+
+    Raises:
+        PaginationTruncatedError: The bookmark did not move.
+    """
+    if newest is not None:
+        try:
+            if start is None or start < newest:
+                return
+        except TypeError:  # incomparable values: no way to tell, so no error
+            return
+    windows = " or lower date_window_size" if config.date_window_size else ""
+    msg = (
+        f"Stream '{config.name}': stopped at pagination.max_pages "
+        f"({config.pagination.max_pages} pages) without moving its bookmark past {start!r}: "
+        f"more records than those pages hold share that {config.replication_key} value (or are older), so "
+        f"every run would fetch the same pages. Raise max_pages{windows}."
+    )
+    raise PaginationTruncatedError(msg, stream=config.name)
+
+
+def bookmark_type_error(config: StreamConfig, bookmark: Any, page: list[dict]) -> BookmarkTypeError:
+    """Return the error for a bookmark that cannot be compared with the records' values of ``page``."""
+    key = config.replication_key
+    value = next((r.get(key) for r in page if r.get(key) is not None), None)  # type: ignore[arg-type]
+    msg = (
+        f"Stream '{config.name}': the bookmark {bookmark!r} ({type(bookmark).__name__}) cannot be compared "
+        f"with the records' {key} values, such as {value!r} ({type(value).__name__}). "
+        "Fix the bookmark in the state file (or start_date) to the same type, or run without --state."
+    )
+    return BookmarkTypeError(msg[:1000], stream=config.name)
+
+
+def check_replication_key(config: StreamConfig, page: list[dict], before: int) -> None:
+    """Raise the error for the first record of ``page`` without the replication key field.
+
+    Looked for only after the SDK's bookmark update failed, so records pay nothing for it.
+
+    Args:
+        config: The stream's config.
+        page: The page being written.
+        before: Records of the run written before this page.
+
+    Raises:
+        ResponseShapeError: A record lacks it; names the stream, the record, the key and the
+            fields found. Returns when every record has it (the KeyError came from elsewhere).
+    """
+    key = config.replication_key
+    position, record = next(((i, r) for i, r in enumerate(page) if key not in r), (None, None))
+    if record is None or position is None:
+        return
+    number = before + position + 1
+    fields = sorted(record)[:20]
+    msg = (
+        f"Stream '{config.name}': record {number} has no '{key}' field (the replication_key); "
+        f"fields present: {fields}. Check replication_key, and data_path ('{config.data_path}')."
+    )
+    raise ResponseShapeError(msg, stream=config.name)

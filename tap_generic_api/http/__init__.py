@@ -1,0 +1,1 @@
+"""HTTP for the tap: sending (deadline, proxies, redirects, the 429 pause), retries, rate limits, responses."""

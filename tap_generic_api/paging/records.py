@@ -1,0 +1,68 @@
+"""Reading a stream's records from a response: at ``data_path``, checked on the first page, decoded or raw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from tap_generic_api.config import StreamConfig
+from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.http.messages import StreamMessages
+from tap_generic_api.http.responses import raw_records_at, read_json, records_at
+from tap_generic_api.paging.first_page import FirstPageCheck
+from tap_generic_api.paging.paginators import PAGINATORS
+from tap_generic_api.paths import DottedPath
+
+
+def records_pass_through(config: StreamConfig) -> bool:
+    """Return True when a stream's records need not be decoded at all (when they also go out unchanged).
+
+    No field is read from them (no replication key to filter on or to bookmark), and the
+    paginator needs only their count or the ``Link`` header, not the body's other fields
+    (:meth:`~tap_generic_api.paging.paginators.SafePaginator.reads_body`). Then each record's JSON
+    text is copied into its RECORD message instead of being decoded and encoded again, which is
+    most of the tap's work per record.
+    """
+    pagination = config.pagination
+    return not config.replication_key and not PAGINATORS[pagination.type].reads_body(pagination)
+
+
+class RecordReader:
+    """Returns the records of a response (callable), decoded once and cached on the response.
+
+    Args:
+        config: The stream's config (``data_path``, key fields, replication key).
+        messages: Masks secrets in URLs, for errors.
+
+    Attributes:
+        data_path: The stream's ``data_path``.
+        first_page: The check of the first page with records (started per run).
+        raw: While True, records are each record's JSON text, undecoded (see :func:`records_pass_through`).
+    """
+
+    def __init__(self, config: StreamConfig, messages: StreamMessages) -> None:
+        self.name = config.name
+        self.messages = messages
+        self.data_path = DottedPath(config.data_path)
+        self.first_page = FirstPageCheck(self.data_path, config.key_fields, config.replication_key)
+        self.raw = False
+
+    def __call__(self, response: requests.Response) -> list[Any]:
+        """Return the records of ``response`` at ``data_path``.
+
+        Raises:
+            ResponseShapeError: The body is not JSON, or not records where ``data_path`` points; names the stream.
+        """
+        url = self.messages.url
+        try:
+            if self.first_page.pending:  # until a page with records passes; before any is written
+                self.first_page.check(read_json(response, url, self.name), url(response.url))
+            if self.raw:
+                raw = raw_records_at(response, self.data_path)
+                if raw is not None:
+                    return raw
+            return records_at(read_json(response, url, self.name), self.data_path, url=url(response.url))
+        except ResponseShapeError as exc:
+            msg = f"Stream '{self.name}': {exc}"
+            raise ResponseShapeError(msg, stream=self.name) from None
