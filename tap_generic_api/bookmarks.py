@@ -21,27 +21,32 @@ def older(value: Any, bookmark: Any) -> bool:
         return False
 
 
-def stop_truncated(config: StreamConfig) -> None:
-    """Stop an incremental, unsorted stream cut short at ``pagination.max_pages``.
+def stop_truncated(config: StreamConfig, cut_by: str) -> None:
+    """Stop an incremental, unsorted stream whose pages were cut short.
 
-    Its bookmark would be the greatest value seen, past records the cut left out, and the
-    next run would never fetch them. Its records are written; the bookmark stays.
+    Cut at ``pagination.max_pages``, or at a page after the first with no body or ``null``
+    records and no stop signal: its bookmark would be the greatest value seen, past records
+    the cut left out, and the next run would never fetch them. Its records are written; the
+    bookmark stays, so the next run fetches the stream again from the same bookmark.
+
+    Args:
+        config: The stream's config.
+        cut_by: What cut the pages short (the paginator's ``cut_by``).
 
     Raises:
         PaginationTruncatedError: Always.
     """
     msg = (
-        f"Stream '{config.name}': stopped at pagination.max_pages "
-        f"({config.pagination.max_pages} pages). Its records are written, but the bookmark is "
+        f"Stream '{config.name}': {cut_by}. Its records are written, but the bookmark is "
         "not moved: the API's order is not the replication key's (is_sorted is false), so a bookmark "
         "from these pages could skip records the cut left out. Split the range with date_window_size, "
-        "or raise max_pages."
+        "or raise max_pages when the page cap cut it."
     )
     raise PaginationTruncatedError(msg, stream=config.name)
 
 
-def check_progress(config: StreamConfig, start: Any, newest: Any) -> None:
-    """Stop a sorted incremental stream cut at ``pagination.max_pages`` that made no progress.
+def check_progress(config: StreamConfig, start: Any, newest: Any, cut_by: str) -> None:
+    """Stop a sorted incremental stream cut short (``cut_by``) that made no progress.
 
     Its next run starts from the bookmark: when the cut left it where this run started
     (more pages of records share its value than max_pages allows), every run would fetch
@@ -51,6 +56,7 @@ def check_progress(config: StreamConfig, start: Any, newest: Any) -> None:
         config: The stream's config.
         start: The bookmark the run started from (None: none).
         newest: The replication key value of the last record written (None: none written).
+        cut_by: What cut the pages short (the paginator's ``cut_by``).
 
     Raises:
         PaginationTruncatedError: The bookmark did not move.
@@ -63,8 +69,7 @@ def check_progress(config: StreamConfig, start: Any, newest: Any) -> None:
             return
     windows = " or lower date_window_size" if config.date_window_size else ""
     msg = (
-        f"Stream '{config.name}': stopped at pagination.max_pages "
-        f"({config.pagination.max_pages} pages) without moving its bookmark past {start!r}: "
+        f"Stream '{config.name}': {cut_by} without moving its bookmark past {start!r}: "
         f"more records than those pages hold share that {config.replication_key} value (or are older), so "
         f"every run would fetch the same pages. Raise max_pages{windows}."
     )

@@ -85,8 +85,9 @@ def _sync(
             count += len(page)
             record_counter.increment(len(page))
             yield page
-        if incremental and any(p.truncated for p in paginators()):
+        cut_by = next((p.cut_by for p in paginators() if p.truncated), None)
+        if incremental and cut_by is not None:
             if not config.is_sorted:
-                bookmarks.stop_truncated(config)
-            bookmarks.check_progress(config, stream.get_starting_replication_key_value(None), newest)
+                bookmarks.stop_truncated(config, cut_by)
+            bookmarks.check_progress(config, stream.get_starting_replication_key_value(None), newest, cut_by)
         stream._finalize_state(stream.get_context_state(None))  # noqa: SLF001

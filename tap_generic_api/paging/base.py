@@ -67,6 +67,8 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self._previous: list[Any] | None = None
         self._pages_read = 0
         self.truncated = False
+        #: What cut the sequence short, as a phrase for messages ("" while it is not truncated).
+        self.cut_by = ""
 
     #: Whether the paginator reads a response's body beyond its records (a cursor, a next URL):
     #: then records cannot be copied through undecoded (see :meth:`reads_body`).
@@ -111,6 +113,7 @@ class SafePaginator(BaseAPIPaginator[Any]):
             self._page_count,
         )
         self.truncated = True
+        self.cut_by = f"stopped at pagination.max_pages ({self.config.max_pages} pages)"
         self._finished = True
         return True
 
@@ -198,7 +201,12 @@ class SafePaginator(BaseAPIPaginator[Any]):
         self.warn_if_cut(response)
 
     def warn_if_cut(self, response: requests.Response) -> None:
-        """Warn when the empty page just counted is not the end by the pagination's stop rule."""
+        """Warn when the empty page just counted is not the end by the pagination's stop rule.
+
+        The sequence is then marked truncated, as at ``max_pages``: an incremental stream's
+        bookmark must not move past records the cut may have left out
+        (:func:`tap_generic_api.bookmarks.stop_truncated`).
+        """
         if self._page_count > 1 and not self.says_ended(response):
             what = f"null at data_path '{self.data_path.path}'"
             if read_json(response, self.redact) is None:
@@ -213,6 +221,8 @@ class SafePaginator(BaseAPIPaginator[Any]):
                 what,
                 self.signal,
             )
+            self.truncated = True
+            self.cut_by = f"cut short at page {self._page_count}, which had {what} and no next {self.signal}"
 
     #: What leads to the next page, for messages.
     signal = "page"

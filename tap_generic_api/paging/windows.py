@@ -63,11 +63,14 @@ def pages_by_window(
         workers,
     )
 
+    cut_by: dict[DateWindow, str] = {}  # what cut each truncated window short, for messages
+
     def window_pages(window: DateWindow) -> Iterator[tuple[DateWindow, list[dict] | None]]:
         paginator, pages = open_window(window, len(windows) == 1)
         for page in pages:
             yield window, page
         if paginator.truncated:
+            cut_by[window] = paginator.cut_by
             yield window, None
 
     producers = [functools.partial(window_pages, window) for window in windows]
@@ -86,19 +89,19 @@ def pages_by_window(
                 if config.is_sorted:
                     # The bookmark is this window's last record: the next run goes on from it.
                     logger.warning(
-                        "Stream '%s': the date window %s to %s reached pagination.max_pages; the run ends "
+                        "Stream '%s': the date window %s to %s %s; the run ends "
                         "here and the next one goes on from the bookmark.",
                         config.name,
                         iso(window.start_at),
                         iso(window.end_at),
+                        _window_cut(cut_by[window], full=False),
                     )
                     return
                 # The bookmark would move past the records this window left out: to its own
                 # newest record when the API sends newest first, past it with later windows.
                 msg = (
                     f"Stream '{config.name}': the date window {iso(window.start_at)} to "
-                    f"{iso(window.end_at)} reached pagination.max_pages "
-                    f"({config.pagination.max_pages} pages) and was cut short. The run stops "
+                    f"{iso(window.end_at)} {_window_cut(cut_by[window], full=True)}. The run stops "
                     "here so that the bookmark does not move past the records left out; lower "
                     "date_window_size or raise max_pages."
                 )
@@ -157,3 +160,12 @@ class WindowCheck:
 def iso(moment: datetime) -> str:
     """Return ``moment`` as ISO-8601 UTC with a Z, for log lines."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _window_cut(cut_by: str, *, full: bool) -> str:
+    """Word a paginator's ``cut_by`` for a window: "reached pagination.max_pages", "was cut short at page 3 ..."."""
+    prefix = "stopped at "
+    if not cut_by.startswith(prefix):
+        return f"was {cut_by}"
+    cap = cut_by[len(prefix) :]
+    return f"reached {cap} and was cut short" if full else f"reached {cap.split(' (')[0]}"

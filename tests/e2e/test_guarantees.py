@@ -451,25 +451,59 @@ def _serve_cut_at_page_2(httpserver, records: list[dict]) -> list[int]:
     return cut
 
 
-@pytest.mark.parametrize(
-    ("is_sorted", "order", "bookmark"),
-    [(True, [1, 2, 3, 4, 5, 6, 7], 20), (False, [6, 7, 1, 2, 3, 4, 5], 70)],
-    ids=["sorted", "unsorted"],
-)
-def test_a_stream_cut_short_by_a_204_ends_with_a_warning_and_its_bookmark_at_the_greatest_value_read(
-    httpserver, monkeypatch, caplog, is_sorted, order, bookmark
+def test_a_sorted_stream_cut_short_by_a_204_ends_with_a_warning_and_its_bookmark_at_the_last_record_read(
+    httpserver, monkeypatch, caplog
 ):
-    """Sorted: the next run goes on from the last record read. Unsorted: records after the cut whose
-    replication key is below the greatest value read are behind the bookmark, and the next run skips them."""
-    records = [{"id": i, "seq": i * 10} for i in order]
-    cut = _serve_cut_at_page_2(httpserver, records)
-    messages = _tap_messages(httpserver, monkeypatch, is_sorted=is_sorted)
+    """The next run goes on from the last record read: records after the cut sort after it."""
+    order = [1, 2, 3, 4, 5, 6, 7]
+    cut = _serve_cut_at_page_2(httpserver, [{"id": i, "seq": i * 10} for i in order])
+    messages = _tap_messages(httpserver, monkeypatch, is_sorted=True)
     assert cut == [2]
     assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == order[:2]
     assert "page 2 (" in caplog.text
     assert "has an empty or null body instead of records, and no next page; the stream ends here" in caplog.text
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
-    assert _bookmark(state) == bookmark
+    assert _bookmark(state) == 20
+
+
+def test_an_unsorted_stream_cut_short_by_a_204_writes_its_records_and_fails_without_moving_the_bookmark(
+    httpserver, monkeypatch, caplog
+):
+    """Records after the cut may have keys below the greatest value read: moving the bookmark there would
+    lose them for good, so the run fails (as at max_pages) and the next run starts from the same bookmark."""
+    from tap_generic_api.errors import PaginationTruncatedError
+
+    order = [6, 7, 1, 2, 3, 4, 5]
+    records = [{"id": i, "seq": i * 10} for i in order]
+    cut = _serve_cut_at_page_2(httpserver, records)
+    from tap_generic_api.streams import GenericAPIStream
+    from tap_generic_api.tap import TapGenericAPI
+
+    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)
+    config = {
+        "url": httpserver.url_for("/v1/items"),
+        "params": {"since": "{bookmark}"},
+        "pagination": {"type": "page", "limit": 2},
+        "replication_key": "seq",
+        "start_date": 0,
+        "destination": {"table": "items", "key_fields": ["id"]},
+    }
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(PaginationTruncatedError) as info:
+        TapGenericAPI(config=config, parse_env_config=False).sync_all()
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert cut == [2]
+    assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [6, 7]
+    assert [_bookmark(m["value"]) for m in messages if m["type"] == "STATE"] in ([], [None])
+    assert str(info.value).startswith(
+        "Stream 'items': cut short at page 2, which had an empty or null body and no next page. Its records are "
+        "written, but the bookmark is not moved"
+    )
+    assert "has an empty or null body instead of records, and no next page; the stream ends here" in caplog.text
+    # The rerun (the API whole again) starts from the run's start bookmark and reads every record.
+    rerun = _tap_messages(httpserver, monkeypatch, is_sorted=False, state={})
+    assert [m["record"]["id"] for m in rerun if m["type"] == "RECORD"] == order
+    assert _bookmark([m["value"] for m in rerun if m["type"] == "STATE"][-1]) == 70
 
 
 def test_a_page_failing_after_its_retries_stops_the_run_after_the_records_and_state_of_the_pages_before(
