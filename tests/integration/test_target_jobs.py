@@ -111,7 +111,9 @@ def test_a_load_job_still_running_at_the_deadline_fails_the_run_naming_it_with_n
             "api_endpoint": proxy.endpoint,
             "batch_size": 2,
             "streaming_threshold": 1,
-            "job_timeout_seconds": 1,
+            # The proxy holds one job RUNNING for ever; the others must finish within the deadline
+            # on a busy machine too: 5 s is about a hundred times the emulator's time for a job.
+            "job_timeout_seconds": 5,
         }
         path = tmp_path / "target.json"
         path.write_text(json.dumps(config))
@@ -130,7 +132,7 @@ def test_a_load_job_still_running_at_the_deadline_fails_the_run_naming_it_with_n
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{"upto": 2}]
     table_id = f"{target_config['project']}.{target_config['dataset']}.items"
     assert (
-        f"Load job into {table_id} (job {job_id}) was not done after 1 s (job_timeout_seconds); the run stops"
+        f"Load job into {table_id} (job {job_id}) was not done after 5 s (job_timeout_seconds); the run stops"
         in result.stderr
     )
     assert ("POST", f"/bigquery/v2/projects/{target_config['project']}/jobs/{job_id}/cancel") in [
@@ -146,7 +148,7 @@ def test_a_merge_still_running_at_the_deadline_fails_the_batch_naming_it(target_
             "api_endpoint": proxy.endpoint,
             "write_mode": "merge",
             "batch_size": 1,
-            "job_timeout_seconds": 0.5,
+            "job_timeout_seconds": 5,
         }
         lines = [schema_line(), record_line({"id": 1, "v": "a"}), state_line({"upto": 1})]
         lines += [record_line({"id": 1, "v": "b"}), state_line({"upto": 2})]
@@ -169,7 +171,7 @@ def test_a_merge_still_running_at_the_deadline_fails_the_batch_naming_it(target_
     [error] = errors
     assert isinstance(error, loader.JobDeadlineError)
     table_id = f"{target_config['project']}.{target_config['dataset']}.items"
-    assert str(error).startswith(f"MERGE into {table_id} (job {job_id}) was not done after 0.5 s")
+    assert str(error).startswith(f"MERGE into {table_id} (job {job_id}) was not done after 5 s")
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [{"upto": 1}]
 
 
