@@ -21,7 +21,7 @@ from contextlib import contextmanager, nullcontext, redirect_stdout
 import pytest
 import requests
 from google.api_core import exceptions as api_exceptions
-from helpers import BIN, table_rows
+from helpers import BIN, spoil_row, table_rows
 
 from target_bigquery_smart import errors, loader
 from target_bigquery_smart.target import TargetBigQuerySmart
@@ -302,17 +302,8 @@ def test_a_load_job_that_fails_stops_the_run_with_nothing_of_its_batch_and_no_st
 ):
     """A load job (in merge mode: the staging load) is all or nothing: BigQuery refusing one row fails
     the job, and the run, even with a dead-letter table."""
-    from target_bigquery_smart import shaping
-
-    real = shaping.RowShaper.shape
-
-    def shape(self, record):
-        row, problems = real(self, record)
-        if record.get("id") == 15:
-            row["extracted_at"] = "not a timestamp"  # BigQuery refuses the row; the target's own checks pass it
-        return row, problems
-
-    monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+    # BigQuery refuses the row; the target's own checks pass it.
+    spoil_row(monkeypatch, 15, "extracted_at", "not a timestamp")
     config = {
         **target_config,
         "batch_size": 10,
@@ -338,17 +329,7 @@ def test_a_row_bigquery_refuses_without_dead_letter_table_fails_the_run_after_it
     target_config, bq_client, monkeypatch
 ):
     """Streaming insert: the other rows of the request are stored; no STATE after them is written."""
-    from target_bigquery_smart import shaping
-
-    real = shaping.RowShaper.shape
-
-    def shape(self, record):
-        row, problems = real(self, record)
-        if record.get("id") == 15:
-            row["no_such_column"] = 1
-        return row, problems
-
-    monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+    spoil_row(monkeypatch, 15, "no_such_column", 1)
     config = {**target_config, "batch_size": 10}
     lines = [schema_line(), *[record_line(i) for i in range(1, 11)], state_line({"upto": 10})]
     lines += [record_line(i) for i in range(11, 21)] + [state_line({"upto": 20})]
