@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
 
-from plugin_kit.cli import exit_on_signal, register_clean_error, run_cli
+from plugin_kit.cli import register_clean_error, run_cli
+from plugin_kit.config_checks import check_known_keys
 from plugin_kit.errors import ConfigError
+from plugin_kit.plugin import CleanPluginMixin
 from plugin_kit.proxies import proxy_passwords
-from plugin_kit.redact import install_log_redaction, redact_text, secret_values
+from plugin_kit.redact import install_log_redaction, secret_values
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
-from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers, unknown_key_error
+from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers
 from tap_generic_api.config.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
 from tap_generic_api.config.unused_keys import check_unused_keys
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
@@ -27,37 +28,26 @@ from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
 
 
-class TapGenericAPI(Tap):
+class TapGenericAPI(CleanPluginMixin, Tap):
     """Extract any REST API described by config into Singer SCHEMA, RECORD and STATE messages."""
 
     name = "tap-generic-api"
     package_name = "tap-generic-api-bigquery"
     message_writer_class = BufferedSingerWriter
 
-    def _handle_termination(self, signum: int, frame: Any) -> None:
-        """Stop on SIGINT or SIGTERM with status 128 + the signal (the SDK exits 0)."""
-        exit_on_signal(self.logger, signum)
-
     config_jsonschema = CONFIG_SCHEMA
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate against the JSON schema with secret values masked in every message.
+    def check_config_keys(self, schema_errors: list[str], *, raise_errors: bool) -> None:
+        """Refuse top-level keys the tap does not declare, once the config matches its schema.
 
-        jsonschema quotes the offending value ("'abc' is not of type 'object'"), which for
-        a misplaced secret would print it.
+        A misspelt key would otherwise be ignored and its default used silently.
+
+        Raises:
+            ConfigError: ``config: unknown key(s) ...`` with the closest valid key
+                (:func:`plugin_kit.config_checks.unknown_keys_error`).
         """
-        errors = super()._validate_config(raise_errors=False)
-        errors = [redact_text(error, secret_values(self._config)) for error in errors]
-        if not errors:
-            known = set(self.config_jsonschema["properties"])
-            unknown = sorted(set(self._config) - known)
-            if unknown:
-                msg = "config"
-                raise unknown_key_error(msg, unknown, known)
-        if errors and raise_errors:
-            msg = "Config validation failed"
-            raise ConfigValidationError(msg, errors=errors, schema=self.config_jsonschema)
-        return errors
+        if not schema_errors:
+            check_known_keys(self._config, self.config_jsonschema["properties"], where="config")
 
     def _stream_configs(self) -> list[StreamConfig]:
         # --discover only warns on schema errors, so check the shapes used here ourselves.

@@ -154,6 +154,25 @@ def state_line(value):
     return json.dumps({"type": "STATE", "value": value})
 
 
+def spoil_row(monkeypatch: pytest.MonkeyPatch, record_id: int, column: str, value: object) -> None:
+    """Make the target set ``column`` to ``value`` in the shaped row of the record whose ``id`` is ``record_id``.
+
+    For a row the target's own checks pass but BigQuery refuses (a column the table lacks, a value
+    its type cannot hold): the refusal must come from BigQuery itself.
+    """
+    from target_bigquery_smart import shaping
+
+    real = shaping.RowShaper.shape
+
+    def shape(self, record):
+        row, problems = real(self, record)
+        if record.get("id") == record_id:
+            row[column] = value
+        return row, problems
+
+    monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+
+
 def run_target(config, lines) -> list[dict]:
     """Run the target in-process on ``lines``; return the STATE values it wrote."""
     target = TargetBigQuerySmart(config=config, parse_env_config=False)

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from tap_generic_api.config.checks import plain_numbers, unknown_key_error
+from tap_generic_api.config.checks import plain_numbers
 from tap_generic_api.config.models import AuthConfig, OAuth2Config, PaginationConfig, RateLimitConfig, StreamConfig
 from tap_generic_api.config.streams import parse_stream, parse_streams
 
@@ -22,5 +22,4 @@ __all__ = [
     "parse_stream",
     "parse_streams",
     "plain_numbers",
-    "unknown_key_error",
 ]

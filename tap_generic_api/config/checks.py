@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from plugin_kit.config_checks import unknown_keys_error
 from plugin_kit.errors import ConfigError
 from tap_generic_api.config.settings import (
     NESTED_KEYS,
 )
 from tap_generic_api.templating import is_number
-
-
-def unknown_key_error(where: str, unknown: list[str], valid: Iterable[str]) -> ConfigError:
-    """Build the error for misspelt or unsupported keys, suggesting the closest valid key."""
-    valid = sorted(valid)
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, valid, n=1)
-        hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    msg = f"{where}: unknown key(s) {', '.join(hints)}. Valid keys: {', '.join(valid)}."
-    return ConfigError(msg)
 
 
 def require_mapping(block: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -39,7 +28,7 @@ def require_mapping(block: Mapping[str, Any], key: str, where: str) -> Mapping[s
         unknown = sorted(set(value) - NESTED_KEYS[key])
         if unknown:
             msg_0 = f"{where}.{key}"
-            raise unknown_key_error(msg_0, unknown, NESTED_KEYS[key])
+            raise unknown_keys_error(msg_0, unknown, NESTED_KEYS[key])
     return value
 
 

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from plugin_kit.config_checks import check_known_keys
 from plugin_kit.errors import ConfigError
 from tap_generic_api.config.blocks import parse_auth, parse_pagination, parse_rate_limit
 from tap_generic_api.config.checks import (
@@ -73,10 +74,7 @@ def stream_blocks(config: Mapping[str, Any]) -> list[tuple[int | None, dict[str,
         if not isinstance(block, Mapping):
             msg = f"streams[{index}] must be an object, got {type(block).__name__}."
             raise ConfigError(msg)
-        unknown = sorted(set(block) - STREAM_KEYS)
-        if unknown:
-            msg = f"streams[{index}]: unknown key(s) {unknown}. Valid stream keys: {sorted(STREAM_KEYS)}."
-            raise ConfigError(msg)
+        check_known_keys(block, STREAM_KEYS, where=f"config.streams[{index}]")
         blocks.append((index, deep_merge(defaults, block)))
     return blocks
 

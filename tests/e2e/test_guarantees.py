@@ -15,12 +15,13 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from contextlib import redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext, redirect_stdout
 
 import pytest
 import requests
 from google.api_core import exceptions as api_exceptions
-from helpers import BIN, table_rows
+from helpers import BIN, spoil_row, table_rows
 
 from target_bigquery_smart import errors, loader
 from target_bigquery_smart.target import TargetBigQuerySmart
@@ -82,14 +83,9 @@ def wait_for_rows(bq_client, config: dict, count: int) -> None:
         assert time.monotonic() < deadline, f"the table never reached {count} rows"
 
 
-def kill_after_state(tmp_path, bq_client, config: dict, signum: int) -> tuple[list[dict], int, str]:
-    """Run the target on :func:`first_run_input`; after STATE upto 20 and 30 rows stored, send ``signum``.
-
-    The input stays open, so the target is waiting for more lines, holding records 31..35.
-
-    Returns:
-        The STATE lines it wrote, its exit status and its stderr.
-    """
+@contextmanager
+def target_process(tmp_path, config: dict) -> Iterator[subprocess.Popen]:
+    """Start the target on ``config`` with pipes for stdin, stdout and stderr (text); kill it on leaving if alive."""
     target = subprocess.Popen(
         [str(BIN / "target-bigquery-smart"), "--config", write_config(tmp_path, config)],
         stdin=subprocess.PIPE,
@@ -98,6 +94,22 @@ def kill_after_state(tmp_path, bq_client, config: dict, signum: int) -> tuple[li
         text=True,
     )
     try:
+        yield target
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+
+
+def kill_after_state(tmp_path, bq_client, config: dict, signum: int) -> tuple[list[dict], int, str]:
+    """Run the target on :func:`first_run_input`; after STATE upto 20 and 30 rows stored, send ``signum``.
+
+    The input stays open, so the target is waiting for more lines, holding records 31..35.
+
+    Returns:
+        The STATE lines it wrote, its exit status and its stderr.
+    """
+    with target_process(tmp_path, config) as target:
         target.stdin.write("\n".join(first_run_input()) + "\n")
         target.stdin.flush()
         states = []
@@ -112,10 +124,6 @@ def kill_after_state(tmp_path, bq_client, config: dict, signum: int) -> tuple[li
         target.wait(timeout=DEADLINE)
         states += [json.loads(line) for line in target.stdout.read().splitlines()]
         return states, target.returncode, target.stderr.read()
-    finally:
-        if target.poll() is None:
-            target.kill()
-            target.wait()
 
 
 def rerun_from(tmp_path, config: dict, lines: list[str]) -> list[dict]:
@@ -294,17 +302,8 @@ def test_a_load_job_that_fails_stops_the_run_with_nothing_of_its_batch_and_no_st
 ):
     """A load job (in merge mode: the staging load) is all or nothing: BigQuery refusing one row fails
     the job, and the run, even with a dead-letter table."""
-    from target_bigquery_smart import shaping
-
-    real = shaping.RowShaper.shape
-
-    def shape(self, record):
-        row, problems = real(self, record)
-        if record.get("id") == 15:
-            row["extracted_at"] = "not a timestamp"  # BigQuery refuses the row; the target's own checks pass it
-        return row, problems
-
-    monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+    # BigQuery refuses the row; the target's own checks pass it.
+    spoil_row(monkeypatch, 15, "extracted_at", "not a timestamp")
     config = {
         **target_config,
         "batch_size": 10,
@@ -330,17 +329,7 @@ def test_a_row_bigquery_refuses_without_dead_letter_table_fails_the_run_after_it
     target_config, bq_client, monkeypatch
 ):
     """Streaming insert: the other rows of the request are stored; no STATE after them is written."""
-    from target_bigquery_smart import shaping
-
-    real = shaping.RowShaper.shape
-
-    def shape(self, record):
-        row, problems = real(self, record)
-        if record.get("id") == 15:
-            row["no_such_column"] = 1
-        return row, problems
-
-    monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+    spoil_row(monkeypatch, 15, "no_such_column", 1)
     config = {**target_config, "batch_size": 10}
     lines = [schema_line(), *[record_line(i) for i in range(1, 11)], state_line({"upto": 10})]
     lines += [record_line(i) for i in range(11, 21)] + [state_line({"upto": 20})]
@@ -371,25 +360,46 @@ def _serve_source(httpserver) -> None:
     httpserver.expect_request("/v1/items").respond_with_handler(handle)
 
 
-def _tap_messages(httpserver, monkeypatch, *, is_sorted: bool, state: dict | None = None) -> list[dict]:
-    from tap_generic_api.streams import GenericAPIStream
-    from tap_generic_api.tap import TapGenericAPI
-
-    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)  # a STATE after every page of 2
-    config = {
+def _paged_config(httpserver, **changes: object) -> dict:
+    """The tap config of one stream ``items`` read by ``page`` in pages of 2 from ``since={bookmark}``."""
+    return {
         "url": httpserver.url_for("/v1/items"),
         "params": {"since": "{bookmark}"},
         "pagination": {"type": "page", "limit": 2},
         "replication_key": "seq",
-        "is_sorted": is_sorted,
         "start_date": 0,
         "destination": {"table": "items", "key_fields": ["id"]},
+        **changes,
     }
+
+
+def _sync_tap(
+    monkeypatch,
+    config: dict,
+    *,
+    state: dict | None = None,
+    fails_with: type[Exception] | None = None,
+    match: str | None = None,
+) -> tuple[list[dict], pytest.ExceptionInfo | None]:
+    """Run the tap in process with a STATE after every page of 2; return its messages and the error expected.
+
+    Raises:
+        Failed: ``fails_with`` is given and the run does not raise it (matching ``match``).
+    """
+    from tap_generic_api.streams import GenericAPIStream
+    from tap_generic_api.tap import TapGenericAPI
+
+    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)
     tap = TapGenericAPI(config=config, parse_env_config=False, state=state)
     out = io.StringIO()
-    with redirect_stdout(out):
+    expected = pytest.raises(fails_with, match=match) if fails_with else nullcontext()
+    with redirect_stdout(out), expected as info:
         tap.sync_all()
-    return [json.loads(line) for line in out.getvalue().splitlines()]
+    return [json.loads(line) for line in out.getvalue().splitlines()], info
+
+
+def _tap_messages(httpserver, monkeypatch, *, is_sorted: bool, state: dict | None = None) -> list[dict]:
+    return _sync_tap(monkeypatch, _paged_config(httpserver, is_sorted=is_sorted), state=state)[0]
 
 
 def _bookmark(state: dict) -> object:
@@ -476,22 +486,7 @@ def test_an_unsorted_stream_cut_short_by_a_204_writes_its_records_and_fails_with
     order = [6, 7, 1, 2, 3, 4, 5]
     records = [{"id": i, "seq": i * 10} for i in order]
     cut = _serve_cut_at_page_2(httpserver, records)
-    from tap_generic_api.streams import GenericAPIStream
-    from tap_generic_api.tap import TapGenericAPI
-
-    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)
-    config = {
-        "url": httpserver.url_for("/v1/items"),
-        "params": {"since": "{bookmark}"},
-        "pagination": {"type": "page", "limit": 2},
-        "replication_key": "seq",
-        "start_date": 0,
-        "destination": {"table": "items", "key_fields": ["id"]},
-    }
-    out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(PaginationTruncatedError) as info:
-        TapGenericAPI(config=config, parse_env_config=False).sync_all()
-    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    messages, info = _sync_tap(monkeypatch, _paged_config(httpserver), fails_with=PaginationTruncatedError)
     assert cut == [2]
     assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [6, 7]
     assert [_bookmark(m["value"]) for m in messages if m["type"] == "STATE"] in ([], [None])
@@ -512,9 +507,6 @@ def test_a_page_failing_after_its_retries_stops_the_run_after_the_records_and_st
     from singer_sdk.exceptions import FatalAPIError
     from werkzeug import Response
 
-    from tap_generic_api.streams import GenericAPIStream
-    from tap_generic_api.tap import TapGenericAPI
-
     def handle(request):
         page = int(request.args["page"])
         if page == 3:
@@ -522,22 +514,8 @@ def test_a_page_failing_after_its_retries_stops_the_run_after_the_records_and_st
         return Response(json.dumps(SOURCE[(page - 1) * 2 : page * 2]), content_type="application/json")
 
     httpserver.expect_request("/v1/items").respond_with_handler(handle)
-    monkeypatch.setattr(GenericAPIStream, "STATE_MSG_FREQUENCY", 2)
-    config = {
-        "url": httpserver.url_for("/v1/items"),
-        "params": {"since": "{bookmark}"},
-        "pagination": {"type": "page", "limit": 2},
-        "replication_key": "seq",
-        "is_sorted": True,
-        "start_date": 0,
-        "rate_limit": {"max_retries": 0},
-        "destination": {"table": "items", "key_fields": ["id"]},
-    }
-    tap = TapGenericAPI(config=config, parse_env_config=False)
-    out = io.StringIO()
-    with redirect_stdout(out), pytest.raises(FatalAPIError, match="503"):
-        tap.sync_all()
-    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    config = _paged_config(httpserver, is_sorted=True, rate_limit={"max_retries": 0})
+    messages, _ = _sync_tap(monkeypatch, config, fails_with=FatalAPIError, match="503")
     assert [m["record"]["id"] for m in messages if m["type"] == "RECORD"] == [1, 2, 3, 4]
     assert _bookmark([m["value"] for m in messages if m["type"] == "STATE"][-1]) == 40
 
@@ -554,22 +532,11 @@ def test_a_row_the_target_refuses_without_dead_letter_table_fails_the_run_with_n
         json.dumps({"type": "RECORD", "stream": "items", "record": {"id": i, "n": 2**64 if i == 15 else i}})
         for i in range(11, 21)
     ]
-    target = subprocess.Popen(
-        [str(BIN / "target-bigquery-smart"), "--config", write_config(tmp_path, config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with target_process(tmp_path, config) as target:
         target.stdin.write("\n".join([*head, state_line({"upto": 10})]) + "\n")
         target.stdin.flush()
         assert json.loads(target.stdout.readline()) == {"upto": 10}  # the first batch is stored
         stdout, stderr = target.communicate("\n".join([*tail, state_line({"upto": 20})]) + "\n", timeout=DEADLINE)
-    finally:
-        if target.poll() is None:
-            target.kill()
-            target.wait()
     assert target.returncode == 1
     assert "Stream 'items': 1 row(s) refused for " in stderr
     assert "record 15 (input line 17): n: integer 18446744073709551616 is outside INT64" in stderr

@@ -367,6 +367,19 @@ def test_misspelt_keys_are_errors_with_a_suggestion():
         _tap(pagination={"type": "cursor", "param": "c", "respone_path": "next"})
 
 
+def test_a_misspelt_key_inside_a_streams_entry_gets_a_suggestion_and_the_valid_keys():
+    with pytest.raises(ConfigValidationError) as info:
+        TapGenericAPI(
+            config={"streams": [{"url": API, "destination": {"table": "a"}, "data_pth": "rows"}]},
+            parse_env_config=False,
+        )
+    message = str(info.value)
+    assert message.startswith(
+        "config.streams[0]: unknown key(s) 'data_pth' (did you mean 'data_path'?). Valid keys: allowed_hosts, auth, "
+    )
+    assert ", data_path, " in message
+
+
 def test_meltano_yml_declares_every_setting():
     import yaml
 

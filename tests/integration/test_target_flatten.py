@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import simplejson
-from helpers import record_line, run_target, state_line, table_rows
+from helpers import record_line, run_target, spoil_row, state_line, table_rows
 
 from target_bigquery_smart.errors import RejectedRowsError
 
@@ -180,17 +180,7 @@ def test_dead_letter_table_collects_refused_rows(target_config, bq_client):
 def test_bigquery_per_row_errors_are_reported_and_stopped_rows_resent(target_config, bq_client, monkeypatch):
     """A row BigQuery refuses (here: a column the table lacks) goes to the dead-letter table;
     the other rows of the request, marked 'stopped', are sent again and land."""
-    from target_bigquery_smart import shaping
-
-    real = shaping.RowShaper.shape
-
-    def shape(self, record):
-        row, problems = real(self, record)
-        if record.get("id") == 2:
-            row["no_such_column"] = 1
-        return row, problems
-
-    monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+    spoil_row(monkeypatch, 2, "no_such_column", 1)
     schema = {"type": "object", "properties": {"id": {"type": "integer"}}}
     lines = [schema_line(schema, stream="s")] + [record_line({"id": i}, stream="s") for i in range(1, 4)]
     run_target({**target_config, "flatten": True, "dead_letter_table": "dlq"}, lines)
