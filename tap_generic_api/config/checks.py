@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -77,10 +78,13 @@ def choice(value: Any, choices: tuple[str, ...], where: str) -> str:
     """Return ``value``.
 
     Raises:
-        ConfigError: It is not one of ``choices``; names ``where`` and lists them.
+        ConfigError: It is not one of ``choices``; names ``where``, the closest choice
+            (``difflib``) when one is close, and lists them.
     """
     if value not in choices:
-        msg = f"{where}: invalid value {value!r}. Valid values: {', '.join(choices)}."
+        close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        msg = f"{where}: invalid value {value!r}{hint}. Valid values: {', '.join(choices)}."
         raise ConfigError(msg)
     return str(value)
 

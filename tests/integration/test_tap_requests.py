@@ -367,6 +367,15 @@ def test_misspelt_keys_are_errors_with_a_suggestion():
         _tap(pagination={"type": "cursor", "param": "c", "respone_path": "next"})
 
 
+def test_a_misspelt_choice_gets_a_suggestion_and_the_valid_values():
+    with pytest.raises(ConfigValidationError) as info:
+        _tap(pagination={"type": "pages"})
+    assert info.value.errors == [
+        "config.pagination.type: invalid value 'pages' (did you mean 'page'?). "
+        "Valid values: cursor, offset, page, link, none."
+    ]
+
+
 def test_a_misspelt_key_inside_a_streams_entry_gets_a_suggestion_and_the_valid_keys():
     with pytest.raises(ConfigValidationError) as info:
         TapGenericAPI(
