@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import io
 import json
-import subprocess
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
-from helpers import API, extract, run_cli
+from helpers import API, extract
 from singer_sdk.exceptions import ConfigValidationError
 
 from plugin_kit.errors import ConfigError
@@ -366,16 +365,6 @@ def test_misspelt_keys_are_errors_with_a_suggestion():
         _tap(data_pth="rows")
     with pytest.raises(ConfigValidationError, match=r"config.pagination: unknown key\(s\) 'respone_path'"):
         _tap(pagination={"type": "cursor", "param": "c", "respone_path": "next"})
-
-
-def test_a_misspelt_choice_gets_a_suggestion_and_the_valid_values(tmp_path):
-    config = {"url": API, "destination": {"table": "a"}, "pagination": {"type": "pages"}}
-    result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.DEVNULL)
-    assert result.returncode == 1
-    assert result.stderr.splitlines()[-1] == (
-        "Config error: config.pagination.type: invalid value 'pages' (did you mean 'page'?). "
-        "Valid values: cursor, offset, page, link, none."
-    )
 
 
 def test_a_misspelt_key_inside_a_streams_entry_gets_a_suggestion_and_the_valid_keys():
