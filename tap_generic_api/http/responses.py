@@ -216,9 +216,8 @@ _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _OPEN_BRACE = ord("{")
 #: A ``\uD800``-``\uDFFF`` escape: maybe a lone surrogate, which the decoding path replaces.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_LINE_BREAK = re.compile(rb"[\r\n]")
-#: Bytes checked for UTF-8 at a time (decoding a whole large page at once would hold it again as text).
-_UTF8_SLICE = 1 << 20
+#: Bytes checked at a time (a copy or a decoding of a whole large page would hold it again).
+_CHECK_SLICE = 1 << 20
 
 
 def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspec.Raw] | None:
@@ -245,7 +244,7 @@ def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspe
     if declared_charset(response) in ("", "utf-8", "utf8"):
         # The records' text stays a view into the body (not a copy): a large page is held once.
         text = _raw_at(response.content, path.segments)
-        if text and not _LINE_BREAK.search(text) and not _SURROGATE_ESCAPE.search(text) and _utf8(text):
+        if text and _one_line_utf8(text) and not _SURROGATE_ESCAPE.search(text):
             try:
                 listed = _RAW_LIST.decode(text)
             except (msgspec.DecodeError, RecursionError):  # read_json gives the precise error
@@ -270,13 +269,18 @@ def _raw_at(text: bytes | msgspec.Raw, segments: tuple[str, ...]) -> bytes | msg
     return None
 
 
-def _utf8(text: bytes | msgspec.Raw) -> bool:
-    """Return True when ``text`` is valid UTF-8 (msgspec does not check text it leaves raw), a slice at a time."""
+def _one_line_utf8(text: bytes | msgspec.Raw) -> bool:
+    """Return True when ``text`` holds no line break and is valid UTF-8, checked a slice at a time.
+
+    msgspec does not check text it leaves raw; a line break would split a RECORD message.
+    """
     view = memoryview(text)
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        for start in range(0, len(view), _UTF8_SLICE):
-            piece = bytes(view[start : start + _UTF8_SLICE])
+        for start in range(0, len(view), _CHECK_SLICE):
+            piece = bytes(view[start : start + _CHECK_SLICE])  # bytes' memchr search; a regex is 20 times slower
+            if b"\n" in piece or b"\r" in piece:
+                return False
             if not (piece.isascii() and not decoder.getstate()[0]):
                 decoder.decode(piece)
         decoder.decode(b"", final=True)
