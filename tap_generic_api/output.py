@@ -19,6 +19,10 @@ from plugin_kit.errors import OutputError
 
 #: Bytes buffered before a write to stdout.
 FLUSH_BYTES = 1 << 16
+#: Records encoded at a time by :meth:`BufferedSingerWriter.write_records` (a usual page is one slice).
+SLICE_RECORDS = 1000
+#: Encoded bytes above which a slice holds fewer records next time.
+SLICE_BYTES = 1 << 20
 
 
 class BufferedSingerWriter(SingerWriter):
@@ -48,8 +52,10 @@ class BufferedSingerWriter(SingerWriter):
     def write_records(self, prefix: bytes, records: list[Any], suffix: bytes) -> None:
         """Buffer one RECORD message per record from pre-encoded parts (the hot path).
 
-        The records are encoded in one call as JSON lines; since JSON text never holds a raw
-        newline, each line break is where one message ends and the next begins.
+        The records are encoded as JSON lines, :data:`SLICE_RECORDS` at a time (fewer when
+        they are large), so a large page is never held again as one block of output on top of
+        itself; since JSON text never holds a raw newline, each line break is where one message
+        ends and the next begins.
 
         Args:
             prefix: ``{"type":"RECORD","stream":"<name>","record":``.
@@ -57,17 +63,23 @@ class BufferedSingerWriter(SingerWriter):
                 (copied as is; it must hold no line break).
             suffix: The rest of each message, closing brace and newline included.
         """
-        if not records:
-            return
-        lines = fastjson.dumps_lines(records)
-        buffer = self._buffer
-        if not buffer:
-            self._out = sys.stdout
-        buffer += prefix
-        buffer += lines[:-1].replace(b"\n", suffix + prefix)
-        buffer += suffix
-        if len(buffer) >= FLUSH_BYTES:
-            self.flush()
+        step = SLICE_RECORDS
+        start = 0
+        while start < len(records):
+            part = records[start : start + step] if start or len(records) > step else records
+            start += len(part)
+            lines = fastjson.dumps_lines(part)
+            if len(lines) > SLICE_BYTES:  # large records: fewer per slice, at least one
+                step = max(1, step * SLICE_BYTES // len(lines))
+            buffer = self._buffer
+            if not buffer:
+                self._out = sys.stdout
+            buffer += prefix
+            buffer += lines[:-1].replace(b"\n", suffix + prefix)
+            buffer += suffix
+            del lines
+            if len(buffer) >= FLUSH_BYTES:
+                self.flush()
 
     def flush(self) -> None:
         """Write the buffered messages to stdout (its binary layer when it has one).

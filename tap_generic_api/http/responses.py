@@ -5,6 +5,7 @@ Records that go out unchanged can also be read undecoded (:func:`raw_records_at`
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 import sys
@@ -63,7 +64,8 @@ def check_body(response: requests.Response, describe: str) -> None:
     status = response.status_code
     if not HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES or status == HTTPStatus.NO_CONTENT:
         return
-    if response.content.strip():
+    content = response.content
+    if content and not content.isspace():  # not strip(): it copies a large body that ends in a newline
         return
     msg = (
         f"{describe}: status {response.status_code} with an empty body, where JSON was expected (an overloaded "
@@ -97,7 +99,8 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
         stream: The stream's name, for the warning about values made strict JSON.
 
     Returns:
-        The decoded document.
+        The decoded document. The response's body is then emptied (``response.content`` is
+        ``b""``), so a large page is not held twice; every later reader reads the document.
 
     Raises:
         ResponseShapeError: The body is not JSON (an HTML error page sent with status 200);
@@ -130,6 +133,8 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
     if repairs.non_finite or repairs.surrogates or repairs.invalid_utf8:
         _warn_repairs(repairs, redact(response.url), stream)
     setattr(response, _CACHE_ATTR, document)
+    # Everything after reads the decoded document; the body would only double a large page's memory.
+    response._content = b""  # noqa: SLF001 - requests' own slot for a read body
     return document
 
 
@@ -211,6 +216,8 @@ _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _OPEN_BRACE = ord("{")
 #: A ``\uD800``-``\uDFFF`` escape: maybe a lone surrogate, which the decoding path replaces.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+#: Bytes checked at a time (a copy or a decoding of a whole large page would hold it again).
+_CHECK_SLICE = 1 << 20
 
 
 def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspec.Raw] | None:
@@ -235,9 +242,9 @@ def raw_records_at(response: requests.Response, path: DottedPath) -> list[msgspe
         return cached
     records = None
     if declared_charset(response) in ("", "utf-8", "utf8"):
-        found = _raw_at(response.content, path.segments)
-        text = bytes(found) if found is not None else b""
-        if text and b"\n" not in text and b"\r" not in text and not _SURROGATE_ESCAPE.search(text) and _utf8(text):
+        # The records' text stays a view into the body (not a copy): a large page is held once.
+        text = _raw_at(response.content, path.segments)
+        if text and _one_line_utf8(text) and not _SURROGATE_ESCAPE.search(text):
             try:
                 listed = _RAW_LIST.decode(text)
             except (msgspec.DecodeError, RecursionError):  # read_json gives the precise error
@@ -262,12 +269,21 @@ def _raw_at(text: bytes | msgspec.Raw, segments: tuple[str, ...]) -> bytes | msg
     return None
 
 
-def _utf8(text: bytes) -> bool:
-    """Return True when ``text`` is valid UTF-8 (msgspec does not check text it leaves raw)."""
-    if text.isascii():
-        return True
+def _one_line_utf8(text: bytes | msgspec.Raw) -> bool:
+    """Return True when ``text`` holds no line break and is valid UTF-8, checked a slice at a time.
+
+    msgspec does not check text it leaves raw; a line break would split a RECORD message.
+    """
+    view = memoryview(text)
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        text.decode("utf-8")
+        for start in range(0, len(view), _CHECK_SLICE):
+            piece = bytes(view[start : start + _CHECK_SLICE])  # bytes' memchr search; a regex is 20 times slower
+            if b"\n" in piece or b"\r" in piece:
+                return False
+            if not (piece.isascii() and not decoder.getstate()[0]):
+                decoder.decode(piece)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True

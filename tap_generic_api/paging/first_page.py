@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
+
+from plugin_kit import fastjson
 from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.paths import MISSING, DottedPath
 
@@ -19,6 +22,8 @@ from tap_generic_api.paths import MISSING, DottedPath
 SEARCH_DEPTH = 3
 #: Field names quoted in an error.
 FIELDS_SHOWN = 20
+#: A record's fields, their values left as text.
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 
 
 class FirstPageCheck:
@@ -72,6 +77,29 @@ class FirstPageCheck:
             for name, setting in self.fields:
                 if name not in record:
                     self._missing_field(record, number, name, setting, url)
+        self.pending = False
+
+    def check_raw(self, records: Sequence[Any], url: str) -> None:
+        """Check the records of one response given as their JSON text, like :meth:`check`.
+
+        Each record is decoded alone, its values left undecoded, so the page is never held as
+        Python objects (a page copied through undecoded stays about the size of its text).
+
+        Args:
+            records: Each record's JSON text (``msgspec.Raw``), every one an object.
+            url: The request URL, secrets masked, for the message.
+
+        Raises:
+            ResponseShapeError: A record lacks a key field or the replication key (as :meth:`check`).
+        """
+        if not self.pending or not records:
+            return
+        if self.fields:
+            for number, text in enumerate(records, 1):
+                keys = _FIELDS.decode(text)
+                for name, setting in self.fields:
+                    if name not in keys:
+                        self._missing_field(fastjson.loads(text), number, name, setting, url)
         self.pending = False
 
     def _check_single_object(self, found: dict[str, Any], url: str) -> None:

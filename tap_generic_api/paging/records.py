@@ -56,12 +56,13 @@ class RecordReader:
         """
         url = self.messages.url
         try:
-            if self.first_page.pending:  # until a page with records passes; before any is written
-                self.first_page.check(read_json(response, url, self.name), url(response.url))
             if self.raw:
                 raw = raw_records_at(response, self.data_path)
                 if raw is not None:
+                    self.first_page.check_raw(raw, url(response.url))
                     return raw
+            if self.first_page.pending:  # until a page with records passes; before any is written
+                self.first_page.check(read_json(response, url, self.name), url(response.url))
             return records_at(read_json(response, url, self.name), self.data_path, url=url(response.url))
         except ResponseShapeError as exc:
             msg = f"Stream '{self.name}': {exc}"

@@ -117,3 +117,13 @@ def test_only_the_first_page_with_records_is_checked():
     check.start()
     with pytest.raises(ResponseShapeError, match="record 1 of the first page"):
         check.check({"data": [{"name": "next run"}]}, "u")
+
+
+def test_records_copied_undecoded_are_checked_and_named_as_decoded_ones(requests_mock):
+    """Records copied through undecoded are checked one by one (their field names only) with the same message."""
+    requests_mock.get(API, json={"data": [{"id": 1}, {"page": 1, "entries": [{"id": 2}]}]})
+    message = _sync_error(plain_tap(data_path="data", destination={"table": "items", "key_fields": ["id"]}))
+    assert message == (
+        f"Stream 'items': record 2 of the first page ({API}) has no 'id' field (destination.key_fields); fields "
+        "present: ['entries', 'page']. The records may be the list at 'data.1.entries': check data_path ('data')."
+    )

@@ -72,3 +72,22 @@ def test_utf8_json_labelled_text_plain_without_charset_is_read_as_utf8(requests_
     assert extract(bearer_tap(data_path="rows")) == [{"id": 1, "a": "café"}]
     lines = record_lines(bearer_tap(data_path="rows"))
     assert json.loads(lines[0])["record"] == {"id": 1, "a": "café"}
+
+
+def test_a_character_across_the_check_slices_still_goes_out_as_the_api_wrote_it(requests_mock):
+    """Raw records are checked for UTF-8 a mebibyte at a time: a character cut by a slice is still valid."""
+    head = '[{"id": 1, "s": "'
+    record = '{"id": 1, "s": "' + "a" * ((1 << 20) - 1 - len(head)) + 'é"}'
+    assert ("[" + record).encode().index("é".encode()) == (1 << 20) - 1
+    requests_mock.get(API, content=f'{{"rows": [{record}, {{"id": 2}}]}}'.encode())
+    lines = record_lines(bearer_tap(data_path="rows"))
+    prefix = '{"type":"RECORD","stream":"items","record":'
+    assert [line[: line.index(',"time_extracted":')] for line in lines] == [prefix + record, prefix + '{"id": 2}']
+
+
+def test_a_line_break_past_the_first_check_slice_still_splits_no_message(requests_mock):
+    record = '{"id": 1, "s": "' + "a" * (2 << 20) + '"}'
+    requests_mock.get(API, content=f'{{"rows": [{record},\n{{"id": 2}}]}}'.encode())
+    lines = record_lines(bearer_tap(data_path="rows"))
+    assert [json.loads(line)["record"]["id"] for line in lines] == [1, 2]
+    assert lines[1].startswith('{"type":"RECORD","stream":"items","record":{"id":2}')
