@@ -269,7 +269,7 @@ def tap_windows(records: int, n: int, work: Path, delay: float) -> dict[str, lis
             "url": api.events_url,
             "data_path": "rows",
             "params": {"created_gte": "{start_date_unix}", "created_lt": "{end_date_unix}"},
-            "pagination": {"type": "cursor", "param": "cursor", "response_path": "next", "max_concurrency": 8},
+            "pagination": {"type": "cursor", "param": "cursor", "response_path": "next"},
             "replication_key": "created",
             "start_date": start,
             "destination": {"table": "events", "key_fields": ["id"]},
@@ -284,7 +284,14 @@ def tap_windows(records: int, n: int, work: Path, delay: float) -> dict[str, lis
             "tap-generic-api, date_window_size 1 (up to 8 at once)": [
                 str(BIN / "tap-generic-api"),
                 "--config",
-                str(write_json(work, "windows.json", {**base, "date_window_size": 1})),
+                # max_concurrency applies to windows only: one cursor sequence cannot be fetched ahead.
+                str(
+                    write_json(
+                        work,
+                        "windows.json",
+                        {**base, "date_window_size": 1, "pagination": {**base["pagination"], "max_concurrency": 8}},
+                    )
+                ),
             ],
         }
         check_counts(commands, records)
