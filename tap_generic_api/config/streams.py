@@ -74,7 +74,7 @@ def stream_blocks(config: Mapping[str, Any]) -> list[tuple[int | None, dict[str,
         if not isinstance(block, Mapping):
             msg = f"streams[{index}] must be an object, got {type(block).__name__}."
             raise ConfigError(msg)
-        check_known_keys(block, STREAM_KEYS, where=f"config.streams[{index}]")
+        check_known_keys(block, STREAM_KEYS, where=f"streams[{index}]")
         blocks.append((index, deep_merge(defaults, block)))
     return blocks
 

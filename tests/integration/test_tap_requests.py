@@ -375,7 +375,7 @@ def test_a_misspelt_key_inside_a_streams_entry_gets_a_suggestion_and_the_valid_k
         )
     message = str(info.value)
     assert message.startswith(
-        "config.streams[0]: unknown key(s) 'data_pth' (did you mean 'data_path'?). Valid keys: allowed_hosts, auth, "
+        "streams[0]: unknown key(s) 'data_pth' (did you mean 'data_path'?). Valid keys: allowed_hosts, auth, "
     )
     assert ", data_path, " in message
 
