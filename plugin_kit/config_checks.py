@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -58,7 +59,23 @@ def masked_schema_errors(errors: Iterable[str], config: Mapping[str, Any]) -> li
     jsonschema quotes the offending value ("'abc' is not of type 'object'"): a secret in the
     wrong place, or a service-account key given as an object, would be printed.
     """
-    return [redact_text(error, secret_values(config)) for error in errors]
+    secrets = secret_values(config)
+    return [_mask_credential_value(redact_text(error, secrets)) for error in errors]
+
+
+#: A jsonschema message as the SDK words it: ``<value> is not ... in config['a']['b']``.
+_SCHEMA_ERROR = re.compile(r"^(?P<value>.+?) (?P<rule>(is|does) not .*) in (?P<path>config(\[[^\]]*\])+)$", re.S)
+#: Blocks whose values carry credentials whatever their names (a token pasted as ``auth``,
+#: headers written as ``["Authorization: Bearer ..."]``).
+_CREDENTIAL_PATH = re.compile(r"\['(auth|headers)'\]")
+
+
+def _mask_credential_value(error: str) -> str:
+    """Replace the quoted value of a schema error under a credential-carrying key with ``***``."""
+    match = _SCHEMA_ERROR.match(error)
+    if match is None or not _CREDENTIAL_PATH.search(match["path"]):
+        return error
+    return f"*** {match['rule']} in {match['path']}"
 
 
 def raise_if_invalid(errors: list[str], schema: dict, *, raise_errors: bool) -> list[str]:

@@ -50,6 +50,10 @@ def headers_of(block: Mapping[str, Any], where: str) -> dict[str, Any]:
                 "Latin-1); look for a stray character such as a typographic quote."
             )
             raise ConfigError(msg) from None
+        if any(c in str(name) + str(value) for c in "\r\n\0"):
+            # requests would refuse it inside the first request, quoting the value whole.
+            msg = f"{where}.headers.{name} holds a line break or NUL character, which no HTTP header can carry."
+            raise ConfigError(msg)
     return headers
 
 

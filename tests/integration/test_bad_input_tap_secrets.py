@@ -6,10 +6,11 @@ import base64
 import html
 import json
 import re
+import subprocess
 import urllib.parse
 
 import pytest
-from helpers import API, extract, query_key_tap
+from helpers import API, extract, query_key_tap, run_cli
 from helpers import QUERY_KEY_SECRET as SECRET
 from werkzeug import Response
 
@@ -195,3 +196,27 @@ def test_the_oauth2_token_request_does_not_follow_a_redirect(requests_mock):
     with pytest.raises(Exception, match=r"OAuth2 token request to .* was redirected \(status 307\)"):
         extract(tap)
     assert elsewhere.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("auth", "Bearer NEVERLOG-pasted"), ("headers", ["Authorization: Bearer NEVERLOG-listed"])],
+)
+def test_a_credential_given_as_the_wrong_type_is_never_echoed(tmp_path, key, value):
+    config = {"url": API, "destination": {"table": "items"}, key: value}
+    result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "NEVERLOG" not in result.stderr
+    assert f"*** is not of type 'object', 'null' in config['{key}']" in result.stderr
+
+
+def test_a_header_holding_a_line_break_is_a_config_error_that_never_shows_it(tmp_path):
+    config = {"url": API, "destination": {"table": "items"}, "headers": {"Authorization": "Bearer NEVERLOG\r\nX: y"}}
+    result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "NEVERLOG" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert (
+        "config.headers.Authorization holds a line break or NUL character, which no HTTP header can carry."
+        in result.stderr
+    )
