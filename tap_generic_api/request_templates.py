@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.streams.rest import HTTPRequest
@@ -73,16 +74,23 @@ class RequestTemplates:
         if not url.lower().startswith(("http://", "https://")):
             msg = f"{self.config.where}.url must be an http:// or https:// URL, got {redact(url)!r}."
             raise ConfigError(msg)
-        try:
-            requests.PreparedRequest().prepare_url(url, None)
-        except requests.exceptions.InvalidURL:
+        problem = _port_problem(url)
+        if problem is None:
+            try:
+                requests.PreparedRequest().prepare_url(url, None)
+            except requests.exceptions.InvalidURL:
+                problem = "is not a valid URL"
+        if problem is not None:
             # Neither requests' message nor the URL is quoted: either may hold a password that
             # the URL's shape keeps from being recognised as one.
-            msg = (
-                f"{self.config.where}.url is not a valid URL (a user:password in it must be "
-                "percent-encoded; better, put the password in secrets with auth.type basic)."
+            hint = (
+                ""
+                if problem.startswith("has port")
+                else " (a user:password in it must be percent-encoded; better, put the password in secrets "
+                "with auth.type basic)"
             )
-            raise ConfigError(msg) from None
+            msg = f"{self.config.where}.url {problem}{hint}."
+            raise ConfigError(msg)
 
     def _check(self) -> None:
         """Fail at start-up on unknown variables, or start-date variables without a start."""
@@ -172,3 +180,18 @@ class RequestTemplates:
                 f"{config.where}.date_window_size."
             )
             raise ConfigError(msg) from None
+
+
+def _port_problem(url: str) -> str | None:
+    """Return why the URL's numeric port is unusable (TCP ports are 1-65535), or None.
+
+    A port that is not digits may be an unencoded password (``user:pa/ss@host``), so it is
+    left to the general check, whose message gives that hint.
+    """
+    netloc = urlsplit(url).netloc
+    digits = netloc.rsplit("@", 1)[-1].rpartition(":")[2]
+    if ":" not in netloc or not digits.isdigit():
+        return None
+    if not 1 <= int(digits) <= 65535:
+        return f"has port {int(digits)}; a port is a number from 1 to 65535"
+    return None

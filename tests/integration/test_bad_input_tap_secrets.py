@@ -103,6 +103,19 @@ def test_an_invalid_url_with_a_password_is_a_config_error_that_does_not_show_it(
 
 
 @pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://127.0.0.1:99999/x", "config.url has port 99999; a port is a number from 1 to 65535."),
+        ("http://u:p-NEVERLOG@127.0.0.1:0/x", "config.url has port 0; a port is a number from 1 to 65535."),
+    ],
+)
+def test_a_port_out_of_range_is_named_as_the_port(url, error):
+    with pytest.raises(ConfigError) as info:
+        query_key_tap(auth=None, url=url)
+    assert str(info.value) == error
+
+
+@pytest.mark.parametrize(
     "echo",
     [
         lambda s: s.replace("/", "\\/"),  # JSON with escaped slashes
