@@ -70,8 +70,9 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
         for kind, value, extra in items:
             if kind == PARENT:
                 if held is not None:
-                    since_state = _finish(parent, jobs, last, since_state, frequency)
-                    yield [held]
+                    _finish(jobs, last, parent)
+                    yield [held]  # sync_pages moves the parent's bookmark past it, and may write STATE
+                    since_state = _state_every(frequency, since_state, parent)
                 held, jobs, last = value, extra, {}
                 if emit:
                     (parent.output.write_page if fast else parent._write_each)([value])  # noqa: SLF001
@@ -82,7 +83,7 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
             elif kind == SKIPPED:
                 value.run.skip(value, extra)
         if held is not None:
-            _finish(parent, jobs, last, since_state, frequency)
+            _finish(jobs, last, parent)
             yield [held]
 
     try:
@@ -105,17 +106,18 @@ def _produce(record: dict, jobs: list[ChildJob]) -> Iterator[tuple[str, Any, Any
         yield from job.items()
 
 
-def _finish(parent: Any, jobs: list[ChildJob], last: dict[int, dict], since_state: int, frequency: int) -> int:
-    """End a parent's children: finalize their bookmarks; write STATE when enough child records went out.
-
-    Returns the child records written since the last STATE.
-    """
+def _finish(jobs: list[ChildJob], last: dict[int, dict], parent: Any) -> None:
+    """End a parent's children: finalize their per-parent bookmarks (before the parent's own moves)."""
     for job in jobs:
         job.run.finish(job, last.get(id(job)))
-    if jobs and any(job.run.incremental for job in jobs):
+    if any(job.run.incremental for job in jobs):
         parent.state_manager.is_flushed = False  # the children's partitions are in the tap's state too
-    if since_state >= frequency:
-        parent.state_manager.is_flushed = False
-        parent._write_state_message()  # noqa: SLF001
-        return 0
-    return since_state
+
+
+def _state_every(frequency: int, since_state: int, parent: Any) -> int:
+    """Write STATE once ``frequency`` child records went out since the last; return the count since."""
+    if since_state < frequency:
+        return since_state
+    parent.state_manager.is_flushed = False
+    parent._write_state_message()  # noqa: SLF001
+    return 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from contextlib import redirect_stdout
 
 import pytest
 from helpers import sync_error, sync_messages
@@ -176,3 +179,29 @@ def test_ignore_statuses_without_parent_is_refused():
     assert str(info.value) == (
         "config.ignore_statuses has no effect here: it applies to child streams; set config.parent."
     )
+
+
+def test_no_state_passes_a_parent_whose_children_failed(requests_mock, monkeypatch):
+    monkeypatch.setattr(TapGenericAPI, "discover_streams", _state_every_record(TapGenericAPI.discover_streams))
+    requests_mock.get(f"{BASE}/posts", json=[{"id": p, "updated_at": p * 10} for p in (1, 2, 3)])
+    requests_mock.get(f"{BASE}/posts/1/comments", json={"items": [{"id": "1a"}]})
+    requests_mock.get(f"{BASE}/posts/2/comments", json={"items": [{"id": "2a"}]})
+    requests_mock.get(f"{BASE}/posts/3/comments", status_code=400, json={"error": "bad"})
+    parent = {"replication_key": "updated_at", "is_sorted": True, "start_date": 0}
+    child = {"pagination": {"type": "none"}, "parent": "posts"}
+    out = io.StringIO()
+    with redirect_stdout(out), pytest.raises(ChildStreamError):
+        _tap(child, parent).sync_all()
+    states = [json.loads(line)["value"] for line in out.getvalue().splitlines() if '"type":"STATE"' in line]
+    # Post 3 was written, but its children failed: no STATE moves the bookmark to it.
+    assert [s["bookmarks"]["posts"].get("replication_key_value") for s in states] == [10, 20]
+
+
+def _state_every_record(discover):
+    def discover_streams(self):
+        streams = discover(self)
+        for stream in streams:
+            stream.STATE_MSG_FREQUENCY = 1
+        return streams
+
+    return discover_streams
