@@ -129,6 +129,7 @@ class ChildRun:
             stream._write_schema_message()  # noqa: SLF001 - the SDK writes it in sync(), which children skip
             self._fast = stream.output.enabled()
         stream.retry_policy.retries = 0
+        stream.runner.stopping.clear()  # set when the parent's run ends: no request or retry after it
         stream._records_of.first_page.start()  # noqa: SLF001
 
     def new_paginator(self, rendered: RenderedRequest) -> SafePaginator:

@@ -92,6 +92,8 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
         )
     finally:
         items.close()
+        for run in runs:  # a child request still waiting (rate limit, retry) is dropped, not sent
+            run.stream.runner.stopping.set()
     for run in runs:
         run.summary()
     parent._finalize_state(parent.stream_state)  # noqa: SLF001

@@ -205,3 +205,41 @@ def _state_every_record(discover):
         return streams
 
     return discover_streams
+
+
+def test_a_parent_deselected_in_the_catalog_is_read_for_its_selected_children(requests_mock):
+    _two_pages_each(requests_mock)
+    catalog = _tap().catalog_dict
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "posts":
+            for metadata in entry["metadata"]:
+                if metadata["breadcrumb"] == []:
+                    metadata["metadata"]["selected"] = False
+    config = _tap().config
+    messages = sync_messages(TapGenericAPI(config=dict(config), catalog=catalog, parse_env_config=False))
+    assert {m["stream"] for m in messages if m["type"] in ("SCHEMA", "RECORD")} == {"comments"}
+    assert len(_records(messages, "comments")) == 6
+
+
+def test_a_copied_parent_field_may_be_a_key_field(requests_mock):
+    requests_mock.get(f"{BASE}/posts", json=[{"id": 1}, {"id": 2}])
+    for p in (1, 2):  # child ids repeat across parents
+        requests_mock.get(f"{BASE}/posts/{p}/comments", json={"items": [{"n": 1}], "next": None})
+    messages = sync_messages(_tap({"destination": {"table": "comments", "key_fields": ["_parent_id", "n"]}}))
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "comments")
+    assert schema["key_properties"] == ["_parent_id", "n"]
+    assert _records(messages, "comments") == [{"n": 1, "_parent_id": 1}, {"n": 1, "_parent_id": 2}]
+
+
+def test_an_unsorted_incremental_child_finalizes_each_parents_bookmark(requests_mock):
+    requests_mock.get(f"{BASE}/posts", json=[{"id": 1}, {"id": 2}])
+    requests_mock.get(f"{BASE}/posts/1/comments", json={"items": [{"id": "a", "u": 5}, {"id": "b", "u": 3}]})
+    requests_mock.get(f"{BASE}/posts/2/comments", json={"items": [{"id": "c", "u": 7}]})
+    child = {"pagination": {"type": "none"}, "replication_key": "u", "start_date": 0, "params": {"since": "{bookmark}"}}
+    messages = sync_messages(_tap(child))
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert [(p["context"], p["replication_key_value"]) for p in state["bookmarks"]["comments"]["partitions"]] == [
+        ({"parent.id": 1}, 5),
+        ({"parent.id": 2}, 7),
+    ]
+    assert all("progress_markers" not in p for p in state["bookmarks"]["comments"]["partitions"])
