@@ -69,13 +69,20 @@ class ChildJob:
         stream = self.run.stream
         self.paginator = self.run.new_paginator(self.rendered)
         key = stream.replication_key
+        limit = stream.ABORT_AT_RECORD_COUNT  # a dry run (--test)
+        count = 0
         try:
             for page in stream.runner.pages_in_turn(self.context, self.rendered, self.paginator):
                 if key and self.bookmark is not None:
                     page = [r for r in page if not bookmarks.older(r.get(key), self.bookmark)]
+                if limit is not None:
+                    page = page[: max(0, limit - count)]
                 if page:
                     self._include(page)
+                    count += len(page)
                     yield CHILD, self, page
+                if limit is not None and count >= limit:
+                    return
         except IgnoredStatusError as exc:
             yield SKIPPED, self, exc
         except StreamStoppedError:

@@ -51,10 +51,14 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
     fast = emit and parent.output.enabled()
     keeps = parent.stream_maps[0].get_filter_result  # a parent a __filter__ drops gets no child requests
 
+    limit = parent.ABORT_AT_RECORD_COUNT  # a dry run (--test): this many parents, and children each
+
     def producers(pages: Iterable[list[dict]]) -> Iterator[Any]:
         number = 0
         for page in pages:
             for record in page:
+                if limit is not None and number >= limit:
+                    return
                 number += 1
                 jobs = [run.job(record, number) for run in runs] if keeps(record) else []
                 yield functools.partial(_produce, record, jobs)

@@ -243,3 +243,17 @@ def test_an_unsorted_incremental_child_finalizes_each_parents_bookmark(requests_
         ({"parent.id": 2}, 7),
     ]
     assert all("progress_markers" not in p for p in state["bookmarks"]["comments"]["partitions"])
+
+
+def test_a_dry_run_reads_as_many_parents_and_children_each_as_its_limit(requests_mock):
+    _two_pages_each(requests_mock)
+    tap = _tap()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert tap.run_sync_dry_run(dry_run_record_limit=1)
+    messages = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(m["stream"], m["record"]["id"]) for m in messages if m["type"] == "RECORD"] == [
+        ("posts", 1),
+        ("comments", "1a"),
+    ]
+    assert [r.url for r in requests_mock.request_history] == [f"{BASE}/posts", f"{BASE}/posts/1/comments"]
