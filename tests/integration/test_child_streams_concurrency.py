@@ -135,3 +135,23 @@ def test_child_without_replication_key_follows_its_parents_bookmark(child_api):
     assert sorted(post for post, _ in _comment_requests(api)) == [2, 3, 4]
     assert [m["record"]["id"] for m in second if m["type"] == "RECORD" and m["stream"] == "posts"] == [2, 3, 4]
     assert _state_of(second)["bookmarks"]["posts"]["replication_key_value"] == 40
+
+
+def test_a_parent_only_parent_keeps_its_bookmark_for_its_children(child_api):
+    api = child_api({1: 1, 2: 1, 3: 1})
+    api.updated_at = {1: 10, 2: 20, 3: 30}
+    parent = {
+        "params": {"updated_since": "{bookmark}"},
+        "replication_key": "updated_at",
+        "start_date": 0,
+        "parent_only": True,
+    }
+    first = sync_messages(TapGenericAPI(config=_config(api, parent=parent), parse_env_config=False))
+    assert {m["stream"] for m in first if m["type"] in ("SCHEMA", "RECORD")} == {"comments"}
+    state = _state_of(first)
+    assert state["bookmarks"]["posts"]["replication_key_value"] == 30
+
+    api.updated_at.update({1: 50})
+    api.requests.clear()
+    sync_messages(TapGenericAPI(config=_config(api, parent=parent), parse_env_config=False, state=state))
+    assert sorted(post for post, _ in _comment_requests(api)) == [1, 3]
