@@ -299,6 +299,54 @@ class DatasetteAPI(_Server):
         return f"{self.base_url}/{self.database}/items_page.json"
 
 
+class DatasetteBlog(_Server):
+    """Datasette serving two related tables, ``posts`` and ``comments`` (``post_id``), without auth.
+
+    Post ``p`` (1..``posts``) has :meth:`comment_count` comments, filtered by
+    ``/blog/comments.json?post_id=<p>`` (Datasette's column filters), for child streams.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:<port>``.
+        posts: Posts served.
+    """
+
+    def __init__(self, posts: int) -> None:
+        super().__init__()
+        self.posts = posts
+        self.base_url = f"http://{HOST}:{self.port}"
+
+    @staticmethod
+    def comment_count(post: int) -> int:
+        """Return the comments of post ``post``: 0 to 22, spread."""
+        return (post * 7) % 23
+
+    def comments(self) -> list[dict[str, Any]]:
+        """Return every comment as served, in id order."""
+        rows, number = [], 0
+        for post in range(1, self.posts + 1):
+            for k in range(self.comment_count(post)):
+                number += 1
+                rows.append({"id": number, "post_id": post, "body": f"comment {k} of post {post}"})
+        return rows
+
+    def start(self) -> None:
+        """Write the database and start Datasette."""
+        db = self.workdir / "blog.db"
+        con = sqlite3.connect(db)
+        con.execute("create table posts (id integer primary key, title text)")
+        con.execute("create table comments (id integer primary key, post_id integer references posts(id), body text)")
+        con.executemany("insert into posts values (?, ?)", ((p, f"post {p}") for p in range(1, self.posts + 1)))
+        con.executemany("insert into comments values (:id, :post_id, :body)", self.comments())
+        con.commit()
+        con.close()
+        exe = Path(sys.executable).parent / "datasette"
+        settings = ["--setting", "suggest_facets", "off", "--setting", "default_page_size", "10"]
+        self._spawn(
+            [str(exe), "serve", str(db), "-h", HOST, "-p", str(self.port), *settings],
+            ready_url=f"{self.base_url}/-/versions.json",
+        )
+
+
 class KMSDouble:
     """A local HTTP double of Cloud KMS's REST ``:encrypt`` and ``:decrypt`` methods.
 

@@ -135,3 +135,20 @@ class StreamStoppedError(RuntimeError):
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.stream = stream
+
+
+class IgnoredStatusError(Exception):
+    """A child request was answered with a status its stream lists in ``ignore_statuses``: skip that parent.
+
+    Args:
+        status: The HTTP status.
+        url: The request's URL, secrets masked.
+    """
+
+    def __init__(self, status: int, url: str) -> None:
+        super().__init__(f"HTTP {status} from {url}")
+        self.status, self.url = status, url
+
+
+class ChildStreamError(TapAPIError):
+    """A child stream's request sequence for one parent record failed; the message names the parent record."""

@@ -22,6 +22,7 @@ from singer_sdk.streams.rest import HTTPRequest, PageContext
 
 from tap_generic_api import sync_loop
 from tap_generic_api.auth import NoAuth, OAuth2GrantAuth
+from tap_generic_api.children.sync import sync_parent
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.http.messages import StreamMessages
 from tap_generic_api.http.retry_policy import RetryPolicy
@@ -283,8 +284,11 @@ class GenericAPIStream(RESTStream[Any]):
         """Emit the stream's RECORD and STATE messages, page by page (:func:`sync_loop.sync_pages`).
 
         For one unpartitioned stream, no child streams, not a dry run; every other case goes to
-        the SDK's loop.
+        the SDK's loop. A stream with child streams runs them itself (:mod:`tap_generic_api.children`).
         """
+        if self.child_streams and context is None:
+            yield from sync_parent(self)
+            return
         if (
             context is not None
             or self.partitions
@@ -308,6 +312,11 @@ class GenericAPIStream(RESTStream[Any]):
             self._records_of.raw = False
         self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def _write_schema_message(self) -> None:
+        """Write SCHEMA, except for a stream read only for its children (``parent_only``)."""
+        if not self.stream_config.parent_only:
+            super()._write_schema_message()
 
     def _process_record(self, record: dict, child_context: Any = None, partition_context: Any = None) -> None:
         # The SDK's version copies partition keys into the record and syncs child streams;

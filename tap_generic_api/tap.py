@@ -16,6 +16,7 @@ from plugin_kit.plugin import CleanPluginMixin
 from plugin_kit.proxies import proxy_passwords
 from plugin_kit.redact import install_log_redaction, secret_values
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
+from tap_generic_api.children.wiring import prepare_child, stream_classes
 from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers
 from tap_generic_api.config.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
 from tap_generic_api.config.unused_keys import check_unused_keys
@@ -101,6 +102,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
         limiters = RateLimiters()
         oauth2 = OAuth2Registry()
         streams = []
+        classes = stream_classes(configs, GenericAPIStream)
         for stream_config in configs:
             authenticator = self._authenticator(stream_config, secrets, oauth2, known_secrets)
             if self.config.get("transform") or any(
@@ -118,7 +120,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
                     stream_config.name,
                 )
             streams.append(
-                GenericAPIStream(
+                classes.get(stream_config.name, GenericAPIStream)(
                     self,
                     stream_config,
                     variables=variables,
@@ -130,6 +132,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
             )
         install_log_redaction(known_secrets)
         for stream in streams:
+            prepare_child(stream)
             if stream.stream_config.infer_schema:
                 stream.infer_schema(INFER_SCHEMA_PAGES)
         return streams

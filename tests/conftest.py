@@ -15,6 +15,7 @@ from typing import Any
 
 import backoff._sync
 import pytest
+from child_api import ChildAPI
 from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator
 
 from target_bigquery_smart import loader, sinks
@@ -87,6 +88,20 @@ def dataset(bq_client) -> str:
 def datasette_10k():
     with DatasetteAPI(10_000) as api:
         yield api
+
+
+@pytest.fixture
+def child_api():
+    """Start a loopback posts/comments API (``child_api.ChildAPI(counts, hold)``); stopped after the test."""
+    servers: list[ChildAPI] = []
+
+    def start(counts: dict[int, int], hold: int = 0) -> ChildAPI:
+        servers.append(ChildAPI(counts, hold).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

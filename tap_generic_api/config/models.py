@@ -147,6 +147,10 @@ class StreamConfig:
             advances during the run and an interrupted run resumes where it stopped.
         schema: The stream's own JSON schema, or None.
         infer_schema: Infer the schema from records sampled from the first pages.
+        parent: The parent stream's name (a child stream), or None.
+        include_from_parent: Parent fields copied into each child record (``_parent_<path>``).
+        parent_only: Records read for the stream's children only, never emitted.
+        ignore_statuses: Statuses that, answered to a child request, skip that parent (counted, logged).
     """
 
     name: str
@@ -170,6 +174,10 @@ class StreamConfig:
     is_sorted: bool = False
     schema: Mapping[str, Any] | None = None
     infer_schema: bool = False
+    parent: str | None = None
+    include_from_parent: tuple[str, ...] = ()
+    parent_only: bool = False
+    ignore_statuses: frozenset[int] = frozenset()
 
     @property
     def where(self) -> str:

@@ -240,6 +240,32 @@ STREAM_PROPERTIES = [
         description=f"Infer the schema from the first {INFER_SCHEMA_PAGES} pages (default false).",
     ),
     th.Property(
+        "parent",
+        th.StringType,
+        description=(
+            "Name of the parent stream: this stream's requests run once per parent record, with "
+            "{parent.<dotted path>} placeholders filled from it (see docs/CHILD_STREAMS.md)."
+        ),
+    ),
+    th.Property(
+        "include_from_parent",
+        th.ArrayType(th.StringType),
+        description="Parent fields (dotted paths) copied into each child record as _parent_<path, dots as _>.",
+    ),
+    th.Property(
+        "parent_only",
+        th.BooleanType,
+        description="Read this stream for its child streams only: no SCHEMA or RECORD of its own (default false).",
+    ),
+    th.Property(
+        "ignore_statuses",
+        th.ArrayType(th.IntegerType),
+        description=(
+            "Child streams: HTTP statuses (e.g. [404]) that skip the parent whose request got them, counted and "
+            "logged; any other error fails naming the parent."
+        ),
+    ),
+    th.Property(
         "transform",
         th.ObjectType(
             th.Property("flatten", th.BooleanType, description="Default false."),

@@ -9,6 +9,7 @@ here, before any request, and every error names the stream and the key.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from tap_generic_api.config.checks import (
     require_mapping,
     string_list,
 )
+from tap_generic_api.config.children import check_parents, parse_child_keys
 from tap_generic_api.config.models import (
     DEFAULT_TIMEOUT_SECONDS,
     NOT_SUPPORTED_YET,
@@ -194,6 +196,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         is_sorted=is_sorted,
         schema=dict(schema) if schema is not None else None,
         infer_schema=infer_schema,
+        **dataclasses.asdict(parse_child_keys(block, where)),
     )
 
 
@@ -219,4 +222,5 @@ def parse_streams(config: Mapping[str, Any]) -> list[StreamConfig]:
             )
             raise ConfigError(msg)
         seen[stream.name] = stream.where
+    check_parents(streams)
     return streams

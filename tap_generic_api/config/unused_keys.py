@@ -114,7 +114,8 @@ def _check_pagination(stream: StreamConfig, keys: dict[str, str]) -> None:
         why = "it names the page size parameter; set pagination.limit too"
         raise _refuse(keys["limit_param"], "pagination.limit_param", why)
     fetched_ahead = pagination.type in ("offset", "page") and pagination.limit is not None
-    if "max_concurrency" in keys and not fetched_ahead and not stream.date_window_size:
+    # A child stream fetches the children of up to max_concurrency parents at once.
+    if "max_concurrency" in keys and not fetched_ahead and not stream.date_window_size and not stream.parent:
         if pagination.type in ("offset", "page"):
             why = "pages are fetched ahead only when their size is known; set pagination.limit"
         else:

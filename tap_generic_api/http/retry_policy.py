@@ -17,7 +17,7 @@ import requests
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_generic_api.config import RateLimitConfig
-from tap_generic_api.errors import APIRequestError, StreamStoppedError
+from tap_generic_api.errors import APIRequestError, IgnoredStatusError, StreamStoppedError
 from tap_generic_api.http import retries
 from tap_generic_api.http.messages import StreamMessages
 from tap_generic_api.http.responses import check_body
@@ -45,6 +45,8 @@ class RetryPolicy:
 
     Attributes:
         retries: Retries made since :attr:`retries` was last set to 0 (the stream's summary).
+        ignore_statuses: Statuses answered by :class:`IgnoredStatusError` before any retry (a child
+            stream's ``ignore_statuses``).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class RetryPolicy:
         self._pause = pause
         self._logger = logger
         self.retries = 0
+        self.ignore_statuses: frozenset[int] = frozenset()
 
     @property
     def max_tries(self) -> int:
@@ -72,7 +75,12 @@ class RetryPolicy:
         """Raise per the policy: ``rate_limit.retry_statuses`` retriable, other errors fatal.
 
         A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.http.responses.check_body`).
+
+        Raises:
+            IgnoredStatusError: The status is in :attr:`ignore_statuses` (a child stream skips the parent).
         """
+        if response.status_code in self.ignore_statuses:
+            raise IgnoredStatusError(response.status_code, self.messages.url(response.url))
         if response.status_code >= HTTPStatus.BAD_REQUEST:
             retries.classify(
                 response,

@@ -142,3 +142,60 @@ def test_vendor_pipeline_with_decrypted_secret(httpserver):
     config = {**_load("vendor_pipeline"), "secrets": {"vendor_api_key": "decrypted-token"}}
     messages = _run(_local(config, httpserver))
     assert [r["id"] for r in _records(messages)] == list(range(TOTAL))
+
+
+def test_github_issues_of_each_repository(httpserver):
+    """Child streams: each repository's issues (docs.github.com, REST issues: list repository issues), repos
+    read for their children only, pull requests dropped by a stream map, a repository with issues disabled
+    (410 Gone) skipped."""
+    issues = {
+        "meltano/alpha": [
+            {"id": 1000 + i, "number": i, "updated_at": f"2024-02-01T00:{i // 60:02d}:{i % 60:02d}Z"}
+            | ({"pull_request": {"url": "x"}} if i % 10 == 0 else {})
+            for i in range(150)
+        ],
+        "meltano/beta": [{"id": 2000 + i, "number": i, "updated_at": f"2024-03-0{i + 1}T00:00:00Z"} for i in range(3)],
+    }
+
+    def issues_handler(request):
+        assert request.headers["Authorization"] == "Bearer replace-with-a-token"
+        assert request.args["since"] == "2024-01-01T00:00:00Z"
+        assert (request.args["state"], request.args["sort"], request.args["direction"]) == ("all", "updated", "asc")
+        full_name = request.path.removeprefix("/repos/").removesuffix("/issues")
+        if full_name not in issues:
+            return Response(json.dumps({"message": "Issues are disabled for this repo"}), status=410)
+        per_page, page = int(request.args["per_page"]), int(request.args.get("page", 1))
+        rows = issues[full_name][(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(issues[full_name]):
+            next_url = httpserver.url_for(f"/repos/{full_name}/issues") + (
+                f"?state=all&sort=updated&direction=asc&since=2024-01-01T00:00:00Z&per_page={per_page}&page={page + 1}"
+            )
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return Response(json.dumps(rows), content_type="application/json", headers=headers)
+
+    repos = [{"id": n, "full_name": f"meltano/{name}"} for n, name in enumerate(("alpha", "gone", "beta"), 1)]
+    httpserver.expect_request("/orgs/meltano/repos").respond_with_json(repos)
+    for name in ("alpha", "gone", "beta"):
+        httpserver.expect_request(f"/repos/meltano/{name}/issues").respond_with_handler(issues_handler)
+    config = _load("github_issues")
+    for stream in config["streams"]:
+        stream["url"] = stream["url"].replace("https://api.github.com", httpserver.url_for("").rstrip("/"))
+    config["rate_limit"] = {"requests_per_second": 1000}
+    messages = _run(config)
+
+    assert {m["stream"] for m in messages if m["type"] == "SCHEMA"} == {"issues"}
+    expected = [
+        issue | {"_parent_full_name": name}
+        for name in ("meltano/alpha", "meltano/beta")
+        for issue in issues[name]
+        if "pull_request" not in issue
+    ]
+    assert _records(messages) == expected
+    state = next(m["value"] for m in reversed(messages) if m["type"] == "STATE")
+    partitions = state["bookmarks"]["issues"]["partitions"]
+    assert {p["context"]["parent.full_name"]: p.get("replication_key_value") for p in partitions} == {
+        "meltano/alpha": "2024-02-01T00:02:29Z",
+        "meltano/gone": None,
+        "meltano/beta": "2024-03-03T00:00:00Z",
+    }
