@@ -122,6 +122,7 @@ class BigQueryEmulator(_Server):
 
     Attributes:
         endpoint: ``http://127.0.0.1:<port>``, for ``client_options={"api_endpoint": ...}``.
+        storage_endpoint: ``127.0.0.1:<grpc_port>``, the target's ``storage_api_endpoint``.
     """
 
     project = "local"
@@ -132,6 +133,8 @@ class BigQueryEmulator(_Server):
             self.port = port
         self.grpc_port = free_port()
         self.endpoint = f"http://{HOST}:{self.port}"
+        #: ``host:port`` of the Storage Write API (plaintext gRPC), for ``storage_api_endpoint``.
+        self.storage_endpoint = f"{HOST}:{self.grpc_port}"
 
     def start(self) -> None:
         """Start the emulator and wait until it answers (up to 60 s)."""

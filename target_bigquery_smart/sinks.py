@@ -296,22 +296,22 @@ class BigQuerySink(BatchSink):
         keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
         table = self._ensure_table()
         threshold = settings.streaming_threshold
-        kept_ids: list[str] | None = None
-        if not self.merge and len(keep) < threshold:
-            # insertIds matter only to streaming inserts; a load job or MERGE never needs them.
-            kept_ids = [self.insert_id(batch.records[i], batch.numbers[i]) for i in keep]
         try:
             result = loader.insert_rows_smart(
                 self._run.client,
                 table,
                 [rows[i] for i in keep] if bad else rows,
-                kept_ids,
+                # insertIds matter only to streaming inserts: computed only when the batch goes so.
+                lambda: [self.insert_id(batch.records[i], batch.numbers[i]) for i in keep],
                 streaming_threshold=threshold,
                 merge=self.merge,
                 batch_label=self._run.next_batch_label(self.stream_name),
                 compress=settings.compress_uploads,
                 on_request=self._commits.started.set,
                 job_timeout=settings.job_timeout_seconds,
+                write_method=settings.write_method,
+                storage=self._run.storage,
+                budget=self._run.budget,
             )
         except RowTooLargeError as exc:
             raise too_large_error(self.stream_name, self.table_id, exc.rejected, list(keep), batch) from None
@@ -331,6 +331,7 @@ class BigQuerySink(BatchSink):
         self.stats["streaming_requests"] += result.requests if result.method == "streaming" else 0
         self.stats["load_jobs"] += 1 if result.method == "load_job" else 0
         self.stats["merges"] += 1 if result.method == "merge" else 0
+        self.stats["storage_appends"] += result.requests if result.method == "storage_write" else 0
         self.stats["retries"] += result.retries
         if result.method != "streaming" and self.stats["load_jobs"] + self.stats["merges"] == TABLE_JOBS_WARNING:
             self.logger.warning(
