@@ -73,6 +73,8 @@ class LoadResult:
         rejected: Rows refused (streaming and Storage Write; a load job is all or nothing).
         retries: Requests sent again: ``stopped`` rows re-sent, or a job found already
             submitted (409) and awaited.
+        deferred: The rows went into a coalesced load job, committed later (``method`` is
+            ``"coalesce"``; the batch is not committed yet).
     """
 
     rows: int
@@ -81,6 +83,7 @@ class LoadResult:
     job_id: str | None = None
     rejected: list[RowError] = field(default_factory=list)
     retries: int = 0
+    deferred: bool = False
 
 
 def insert_rows_smart(  # noqa: PLR0913 - the facade takes every setting of the write path
@@ -98,6 +101,7 @@ def insert_rows_smart(  # noqa: PLR0913 - the facade takes every setting of the 
     write_method: str = DEFAULTS["write_method"],
     storage: StorageWrites | None = None,
     budget: JobBudget | None = None,
+    coalesce: Callable[[bigquery.Table, Sequence[dict[str, Any]], str], None] | None = None,
 ) -> LoadResult:
     """Commit one batch by the path ``write_method`` and the table's job budget choose.
 
@@ -124,6 +128,8 @@ def insert_rows_smart(  # noqa: PLR0913 - the facade takes every setting of the 
         write_method: ``smart``, ``storage_write``, ``load_job`` or ``streaming``.
         storage: The run's Storage Write API streams (needed for ``storage_write`` or the switch to it).
         budget: The run's load-job budget per table, or None for no limit.
+        coalesce: Streams a batch into the stream's coalesced load job (``(table, rows, batch_label)``),
+            for batches past the budget without the Storage Write API.
 
     Returns:
         What was done, including rows BigQuery refused (streaming and Storage Write only).
@@ -153,6 +159,9 @@ def insert_rows_smart(  # noqa: PLR0913 - the facade takes every setting of the 
         method = "streaming" if len(rows) < streaming_threshold else "load_job"
     if method == "load_job" and budget is not None:
         method = budget.take(table_id) or method
+    if method == "coalesce" and coalesce is not None:
+        coalesce(table, rows, batch_label)
+        return LoadResult(rows=len(rows), method="coalesce", requests=0, deferred=True)
     if method == "storage_write" and storage is not None:
         if on_request is not None:
             on_request()

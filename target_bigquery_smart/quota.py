@@ -5,7 +5,7 @@ MERGE against the same table's operations; it cannot be raised
 (https://cloud.google.com/bigquery/quotas#load_jobs). ``max_load_jobs_per_table`` (divided by
 ``partition_count`` when several runs write the same tables) caps this run's share; before a job
 would pass it, the table's later batches go another way: the Storage Write API when it is
-available, else streaming inserts (neither has a per-table job quota).
+available, else one load job holding the rest of the stream's batches (:mod:`.coalesce`).
 """
 
 from __future__ import annotations
@@ -39,18 +39,21 @@ class JobBudget:
     def take(self, table_id: str, *, merge: bool = False) -> str | None:
         """Count one more job for the table if the budget allows it.
 
+        Without the Storage Write API the last job of the budget is kept for the coalesced
+        load that takes the rest of the stream's batches (:mod:`.coalesce`).
+
         Returns:
             None when the job may run (it is counted); otherwise the path to take instead:
-            ``"storage_write"`` or ``"streaming"``; ``"merge"`` in merge mode, whose MERGE cannot
-            be replaced: it runs anyway (counted, with a warning once), its staging table
-            then filled by the Storage Write API when available.
+            ``"storage_write"`` or ``"coalesce"``; ``"merge"`` in merge mode, whose MERGE cannot
+            be replaced: it runs anyway (counted, with a warning once).
         """
         with self._lock:
             used = self._jobs.get(table_id, 0)
-            if used < self.max_jobs:
+            limit = self.max_jobs if merge or self.storage_available else self.max_jobs - 1
+            if used < limit:
                 self._jobs[table_id] = used + 1
                 return None
-            path = "merge" if merge else "storage_write" if self.storage_available else "streaming"
+            path = "merge" if merge else "storage_write" if self.storage_available else "coalesce"
             if table_id not in self.switched:
                 self.switched[table_id] = path
                 if merge:
@@ -62,11 +65,19 @@ class JobBudget:
                     )
                 else:
                     logger.warning(
-                        "%s: %d load jobs in this run (max_load_jobs_per_table); its later batches go by %s.",
+                        "%s: %d load jobs in this run, max_load_jobs_per_table is %d: its later batches go %s.",
                         table_id,
                         used,
-                        path.replace("_", " "),
+                        self.max_jobs,
+                        "by the Storage Write API"
+                        if path == "storage_write"
+                        else "into one load job committed at the end of the stream (STATE after them waits for it)",
                     )
             if merge:
                 self._jobs[table_id] = used + 1
             return path
+
+    def count(self, table_id: str) -> None:
+        """Count a job run outside :meth:`take` (a coalesced load)."""
+        with self._lock:
+            self._jobs[table_id] = self._jobs.get(table_id, 0) + 1

@@ -172,22 +172,31 @@ def test_new_column_opens_a_new_write_stream(bq_client, target_config):
 
 
 @pytest.mark.parametrize(
-    ("storage_endpoint", "other_path"), [(True, "storage_write"), (False, "streaming")], ids=["storage", "streaming"]
+    ("storage_endpoint", "methods", "over", "states"),
+    [
+        (True, ["load_job"] * 3 + ["storage_write"] * 7, "storage_write after 3 jobs", [{"n": 9}, {"n": 20}]),
+        # Without the Storage Write API the third job is the coalesced one: it takes the last 8 batches,
+        # and STATE after any of them waits for it (committed at the end of input).
+        (False, ["load_job"] * 2 + ["coalesce"] * 8, "coalesce after 3 jobs", [{"n": 20}]),
+    ],
+    ids=["storage", "coalesce"],
 )
-def test_load_job_budget_switches_table_after_three_jobs(
-    bq_client, target_config, batch_spy, caplog, storage_endpoint, other_path
+def test_load_job_budget_of_three_jobs_and_ten_batches(
+    bq_client, target_config, batch_spy, caplog, storage_endpoint, methods, over, states
 ):
     config = {**target_config, "write_method": "load_job", "batch_size": 2, "max_load_jobs_per_table": 3}
     if not storage_endpoint:
         config.pop("storage_api_endpoint")
     lines = [nested_schema_line({"type": "object", "properties": {"id": {"type": "integer"}}})]
     lines += [record_line({"id": i}) for i in range(1, 21)]
-    assert run_target(config, [*lines, state_line({"n": 20})]) == [{"n": 20}]
-    assert [b["method"] for b in batch_spy] == ["load_job"] * 3 + [other_path] * 7
+    lines.insert(10, state_line({"n": 9}))  # after the 5th batch's first record: safe once batch 5 commits
+    assert run_target(config, [*lines, state_line({"n": 20})]) == states
+    assert [b["method"] for b in batch_spy] == methods
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(1, 21))
-    summary = next(r for r in caplog.records if "table_summary" in r.getMessage())
-    assert f'"over_job_budget":"{other_path} after 3 jobs"' in summary.getMessage()
+    summary = next(r for r in caplog.records if "table_summary" in r.getMessage()).getMessage()
+    assert '"load_jobs":3,' in summary
+    assert f'"over_job_budget":"{over}"' in summary
 
 
 def test_partition_count_divides_the_budget(target_config, batch_spy, monkeypatch):
@@ -197,3 +206,31 @@ def test_partition_count_divides_the_budget(target_config, batch_spy, monkeypatc
     lines = [nested_schema_line({"type": "object", "properties": {"id": {"type": "integer"}}})]
     run_target(config, lines + [record_line({"id": i}) for i in range(1, 9)])
     assert [b["method"] for b in batch_spy] == ["load_job"] * 2 + ["storage_write"] * 2
+
+
+def test_coalesced_load_uploads_chunk_by_chunk(bq_client, target_config, monkeypatch, batch_spy):
+    """The coalesced job's rows reach BigQuery as the resumable upload's chunks, never as one whole body."""
+    from google.cloud.bigquery import client as bigquery_client
+    from google.resumable_media.requests import ResumableUpload
+
+    monkeypatch.setattr(bigquery_client, "_DEFAULT_CHUNKSIZE", 256 * 1024)  # the smallest chunk allowed
+    chunks: list[int] = []
+    real = ResumableUpload.transmit_next_chunk
+
+    def transmit(self, transport, *args, **kwargs):
+        before = self.bytes_uploaded
+        response = real(self, transport, *args, **kwargs)
+        chunks.append(self.bytes_uploaded - before)
+        return response
+
+    monkeypatch.setattr(ResumableUpload, "transmit_next_chunk", transmit)
+    config = {**target_config, "write_method": "load_job", "batch_size": 100, "max_load_jobs_per_table": 1}
+    config.pop("storage_api_endpoint")
+    lines = [nested_schema_line({"type": "object", "properties": {"id": {"type": "integer"}}})]
+    lines += [record_line({"id": i, "pad": "x" * 1000}) for i in range(1, 1001)]
+    run_target(config, lines)
+    assert [b["method"] for b in batch_spy] == ["coalesce"] * 10
+    assert len(chunks) >= 4
+    assert set(chunks[:-1]) == {256 * 1024}
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(1, 1001))
