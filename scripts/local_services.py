@@ -127,11 +127,11 @@ class BigQueryEmulator(_Server):
 
     project = "local"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, grpc_port: int | None = None) -> None:
         super().__init__()
         if port:
             self.port = port
-        self.grpc_port = free_port()
+        self.grpc_port = grpc_port or free_port()
         self.endpoint = f"http://{HOST}:{self.port}"
         #: ``host:port`` of the Storage Write API (plaintext gRPC), for ``storage_api_endpoint``.
         self.storage_endpoint = f"{HOST}:{self.grpc_port}"

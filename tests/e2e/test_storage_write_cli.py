@@ -80,3 +80,17 @@ def test_kill_9_after_the_third_state_then_resume(bq_client, target_config, tmp_
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items", "ORDER BY id")
     assert [r["id"] for r in rows] == list(range(1, 24))
     assert [r["version"] for r in rows] == [1] * resume_after + [2] * (23 - resume_after)
+
+
+def test_storage_write_example_config_runs(bq_client, target_config, tmp_path, monkeypatch):
+    """examples/storage_write/target.json, pointed at this emulator, loads through the CLI."""
+    from helpers import ROOT
+
+    example = json.loads((ROOT / "examples" / "storage_write" / "target.json").read_text())
+    config = {**example, **{k: target_config[k] for k in ("dataset", "api_endpoint", "storage_api_endpoint")}}
+    data = "\n".join([schema_line(), *batches(1, 5)]) + "\n"
+    result = run_target_cli(config, tmp_path, data.encode())
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert "storage_appends=1" in result.stderr.decode()
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == [1, 2, 3, 4, 5]
