@@ -234,3 +234,19 @@ def test_coalesced_load_uploads_chunk_by_chunk(bq_client, target_config, monkeyp
     assert set(chunks[:-1]) == {256 * 1024}
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
     assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(1, 1001))
+
+
+@pytest.mark.parametrize(
+    ("write_method", "methods"),
+    [("smart", ["load_job", "streaming"]), ("load_job", ["load_job", "load_job"]), ("streaming", ["streaming"] * 2)],
+)
+def test_write_method_forces_the_path_whatever_the_batch_size(
+    bq_client, target_config, batch_spy, write_method, methods
+):
+    """150 rows then 50 with streaming_threshold 100: smart picks by size, the others always take their path."""
+    config = {**target_config, "write_method": write_method, "batch_size": 150}
+    lines = [nested_schema_line({"type": "object", "properties": {"id": {"type": "integer"}}})]
+    run_target(config, lines + [record_line({"id": i}) for i in range(1, 201)])
+    assert [b["method"] for b in batch_spy] == methods
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert sorted(json.loads(r["raw_data"])["id"] for r in rows) == list(range(1, 201))
