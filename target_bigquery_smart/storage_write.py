@@ -40,6 +40,9 @@ logger = logging.getLogger("target_bigquery_smart.loader")
 APPEND_MAX_BYTES = 9_000_000
 #: gRPC status code of an append at an offset already written (google.rpc.Code.ALREADY_EXISTS).
 ALREADY_EXISTS = 6
+#: Seconds one AppendRows call may take before it is abandoned and sent again at the same offset
+#: (a server that stops answering would otherwise hold the run for ever).
+APPEND_TIMEOUT_SECONDS = 120.0
 #: Longest time (seconds) a lost connection or an unavailable service is retried, as for the REST calls.
 RETRY_SECONDS = 600.0
 #: Errors after which the same request (same offset) is sent again: the connection or the
@@ -225,7 +228,7 @@ def send_append(client: Any, request: Any) -> Any:
         google.api_core.exceptions.GoogleAPICallError: The call failed (lost connection: ServiceUnavailable).
     """
     metadata = (("x-goog-request-params", f"write_stream={request.write_stream}"),)
-    responses = list(client.append_rows(iter([request]), metadata=metadata))
+    responses = list(client.append_rows(iter([request]), metadata=metadata, timeout=APPEND_TIMEOUT_SECONDS))
     if not responses:
         msg = "AppendRows call ended without a response"
         raise api_exceptions.ServiceUnavailable(msg)
