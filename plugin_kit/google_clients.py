@@ -140,3 +140,42 @@ def kms_client(source: CredentialSource) -> Any:
         credentials=google_credentials(source),
         client_options={"api_endpoint": source.endpoint} if source.endpoint else None,
     )
+
+
+#: The optional extra that brings the Storage Write API client and pyarrow.
+STORAGE_EXTRA = "tap-generic-api-bigquery[storage]"
+
+
+def storage_write_client(source: CredentialSource, *, grpc_endpoint: str | None = None) -> Any:
+    """Build a BigQuery Storage Write API client (``BigQueryWriteClient``, gRPC; no request is made).
+
+    With ``grpc_endpoint`` (``host:port`` of a local emulator), the client talks plaintext gRPC
+    to it with anonymous credentials: the GAPIC client takes a ready channel through its
+    transport (``BigQueryWriteGrpcTransport(channel=...)``), and ``grpc.insecure_channel`` is
+    gRPC's own way to open one without TLS. Otherwise it reaches
+    ``bigquerystorage.googleapis.com`` with the credentials ``source`` asks for.
+
+    Raises:
+        ConfigError: (``source.error``) google-cloud-bigquery-storage is not installed (the
+            message names the extra to install); bad credentials (:func:`google_credentials`).
+    """
+    try:
+        from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
+        from google.cloud.bigquery_storage_v1.services.big_query_write.transports import BigQueryWriteGrpcTransport
+    except ImportError:
+        msg = (
+            f"{source.where} 'write_method': storage_write needs google-cloud-bigquery-storage and pyarrow; "
+            f"install them with: pip install '{STORAGE_EXTRA}'."
+        )
+        raise source.error(msg) from None
+    if grpc_endpoint:
+        import grpc
+        from google.auth.credentials import AnonymousCredentials
+
+        # Appends of up to 10 MB (the target's own limit per request) must fit in one message.
+        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+        channel = grpc.insecure_channel(grpc_endpoint, options=options)
+        transport = BigQueryWriteGrpcTransport(channel=channel, credentials=AnonymousCredentials())
+        return BigQueryWriteClient(transport=transport)
+    credentials = google_credentials(source)
+    return BigQueryWriteClient(credentials=credentials)

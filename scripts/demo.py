@@ -104,8 +104,12 @@ def serve(records: int) -> int:
     signal.signal(signal.SIGINT, stop)
 
     # The ports examples/demo/*.json name, so those configs work as written, when free.
-    with DatasetteAPI(records, port=_free_or_none(8001)) as api, BigQueryEmulator(port=_free_or_none(9050)) as bq:
+    with (
+        DatasetteAPI(records, port=_free_or_none(8001)) as api,
+        BigQueryEmulator(port=_free_or_none(9050), grpc_port=_free_or_none(9060)) as bq,
+    ):
         print(f"Datasette ({records} items): {api.base_url}   BigQuery emulator: {bq.endpoint}")
+        print(f"Storage Write API (examples/storage_write/target.json storage_api_endpoint): {bq.storage_endpoint}")
         print("For the Meltano demo job (meltano run demo):")
         print(f"  export DEMO_API_BASE={api.base_url} DEMO_BIGQUERY_ENDPOINT={bq.endpoint}")
         print(f'  export TAP_GENERIC_API_SECRETS=\'{{"demo_api": "{DATASETTE_TOKEN}"}}\'')

@@ -122,16 +122,19 @@ class BigQueryEmulator(_Server):
 
     Attributes:
         endpoint: ``http://127.0.0.1:<port>``, for ``client_options={"api_endpoint": ...}``.
+        storage_endpoint: ``127.0.0.1:<grpc_port>``, the target's ``storage_api_endpoint``.
     """
 
     project = "local"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, grpc_port: int | None = None) -> None:
         super().__init__()
         if port:
             self.port = port
-        self.grpc_port = free_port()
+        self.grpc_port = grpc_port or free_port()
         self.endpoint = f"http://{HOST}:{self.port}"
+        #: ``host:port`` of the Storage Write API (plaintext gRPC), for ``storage_api_endpoint``.
+        self.storage_endpoint = f"{HOST}:{self.grpc_port}"
 
     def start(self) -> None:
         """Start the emulator and wait until it answers (up to 60 s)."""

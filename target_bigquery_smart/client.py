@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from google.cloud import bigquery
 
-from plugin_kit.google_clients import CredentialSource, bigquery_client
+from plugin_kit.google_clients import CredentialSource, bigquery_client, storage_write_client
 from target_bigquery_smart.errors import TargetConfigError
 
 
@@ -43,6 +44,37 @@ def check_endpoint(endpoint: Any) -> str:
     return endpoint.rstrip("/")
 
 
+def _source(config: Mapping[str, Any]) -> CredentialSource:
+    endpoint = check_endpoint(config["api_endpoint"]) if config.get("api_endpoint") else None
+    return CredentialSource(
+        endpoint=endpoint,
+        path=config.get("credentials_path") or None,
+        json_text=config.get("credentials_json") or None,
+        where="Target config",
+        error=TargetConfigError,
+    )
+
+
+def storage_available(config: Mapping[str, Any]) -> bool:
+    """Return True when the Storage Write API can be used: its libraries are installed, its endpoint known.
+
+    With ``api_endpoint`` (a local BigQuery) the gRPC endpoint must be given as ``storage_api_endpoint``.
+    """
+    if config.get("api_endpoint") and not config.get("storage_api_endpoint"):
+        return False
+    return all(importlib.util.find_spec(name) is not None for name in ("pyarrow", "google.cloud.bigquery_storage_v1"))
+
+
+def make_storage_client(config: Mapping[str, Any]) -> Any:
+    """Build the Storage Write API client (``BigQueryWriteClient``) from the target config (no request is made).
+
+    Raises:
+        TargetConfigError: The ``storage`` extra is not installed (the message names it); bad
+            credentials (:func:`plugin_kit.google_clients.storage_write_client`).
+    """
+    return storage_write_client(_source(config), grpc_endpoint=config.get("storage_api_endpoint") or None)
+
+
 def make_client(config: Mapping[str, Any]) -> bigquery.Client:
     """Build the BigQuery client the target uses for every call (no request is made).
 
@@ -57,12 +89,4 @@ def make_client(config: Mapping[str, Any]) -> bigquery.Client:
         TargetConfigError: ``api_endpoint`` is not an http(s) URL; the credentials cannot be
             used (:func:`plugin_kit.google_clients.bigquery_client`).
     """
-    endpoint = check_endpoint(config["api_endpoint"]) if config.get("api_endpoint") else None
-    source = CredentialSource(
-        endpoint=endpoint,
-        path=config.get("credentials_path") or None,
-        json_text=config.get("credentials_json") or None,
-        where="Target config",
-        error=TargetConfigError,
-    )
-    return bigquery_client(source, project=config["project"], location=config.get("location"))
+    return bigquery_client(_source(config), project=config["project"], location=config.get("location"))

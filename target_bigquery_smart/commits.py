@@ -47,8 +47,11 @@ class CommitThread:
         self.submitted = 0
         self.committed = 0
 
-    def submit(self, commit: Callable[[], None], first: int, last: int) -> None:
+    def submit(self, commit: Callable[[], bool | None], first: int, last: int) -> None:
         """Wait for the batch in flight, then run ``commit`` (records ``first`` to ``last``) on the thread.
+
+        ``commit`` returns True when the batch is not committed yet (it went into a coalesced
+        load job, counted by :meth:`complete` once that job is done).
 
         Raises:
             LoadError: The previous batch failed to commit.
@@ -66,12 +69,18 @@ class CommitThread:
         if self.started.wait(COMMIT_START_WAIT_SECONDS):
             time.sleep(SEND_HEAD_START_SECONDS)
 
-    def _run(self, commit: Callable[[], None]) -> None:
+    def _run(self, commit: Callable[[], bool | None]) -> None:
         try:
-            commit()
+            deferred = commit()
         finally:
             self.started.set()  # also when the batch failed before its first request
-        self.committed += 1
+        if not deferred:
+            self.committed += 1
+            self._on_commit()
+
+    def complete(self, batches: int) -> None:
+        """Count ``batches`` committed later than their commit returned (a coalesced load job), then write STATE."""
+        self.committed += batches
         self._on_commit()
 
     def wait(self) -> None:

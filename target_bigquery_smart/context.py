@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from google.cloud import bigquery
 
 from plugin_kit.progress import Progress
+from target_bigquery_smart.quota import JobBudget
 from target_bigquery_smart.settings import Settings
+from target_bigquery_smart.storage_write import StorageWrites
 from target_bigquery_smart.tables import Tables
 
 
@@ -27,6 +29,8 @@ class SinkContext:
             part of the batch's job ids.
         stream_totals: ``(stream name, logger)`` -> the run's counts and progress of that stream,
             shared by the sinks a changed SCHEMA gives it.
+        storage: The run's Storage Write API streams, or None when the API cannot be used.
+        budget: The run's load jobs and MERGEs per table, against ``max_load_jobs_per_table``.
     """
 
     client: bigquery.Client
@@ -36,3 +40,5 @@ class SinkContext:
     on_commit: Callable[[], None]
     next_batch_label: Callable[[str], str]
     stream_totals: Callable[[str, logging.Logger], tuple[dict[str, int], Progress]]
+    storage: StorageWrites | None = None
+    budget: JobBudget | None = None

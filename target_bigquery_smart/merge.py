@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,8 @@ def merge_rows(
     *,
     batch_label: str = "",
     job_timeout: float | None = None,
+    stage: Callable[[bigquery.Table, list[dict[str, Any]]], list[RowError]] | None = None,
+    rejected: list[RowError] | None = None,
 ) -> str:
     """Upsert rows by ``_sdc_key_hash``: load them into a staging table, MERGE, drop it.
 
@@ -60,6 +62,9 @@ def merge_rows(
         rows: JSON-ready rows, in stream order.
         batch_label: Identifies the batch within the run, for job ids.
         job_timeout: Seconds each of the two jobs may take, None: no limit.
+        stage: Fills the staging table instead of a load job, returning the rows it refused by
+            index (the Storage Write API's pending stream, :meth:`StorageWrites.stage`).
+        rejected: Receives the rows ``stage`` refused, by index in ``rows``; they are not merged.
 
     Returns:
         The MERGE job id.
@@ -88,14 +93,19 @@ def merge_rows(
     new_staging.expires = datetime.now(UTC) + STAGING_EXPIRY
     staging = client.create_table(new_staging, exists_ok=True)
     try:
-        load_rows(
-            client,
-            staging,
-            unique,
-            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-            batch_label=batch_label,
-            job_timeout=job_timeout,
-        )
+        if stage is not None:
+            refused = stage(staging, unique)
+            if rejected is not None:
+                rejected.extend(RowError(positions[e.index], e.reasons) for e in refused)
+        else:
+            load_rows(
+                client,
+                staging,
+                unique,
+                write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+                batch_label=batch_label,
+                job_timeout=job_timeout,
+            )
         columns = [f.name for f in table.schema]
         updates = ", ".join(f"{_quote(c)} = S.{_quote(c)}" for c in columns if c != KEY_HASH_COLUMN)
         names = ", ".join(_quote(c) for c in columns)

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from plugin_kit.config_checks import check_known_keys as check_block_keys
 from target_bigquery_smart.errors import TargetConfigError, UnstorableValueError
 from target_bigquery_smart.schema import RESERVED_PREFIXES
+from target_bigquery_smart.write_settings import WRITE_METHODS, write_path_settings
 
 WRITE_MODES = ("append", "merge")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
@@ -103,6 +104,45 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         description="append (default) or merge: upsert by key properties via a staging table and MERGE.",
     ),
     th.Property(
+        "write_method",
+        th.StringType,
+        default="smart",
+        allowed_values=list(WRITE_METHODS),
+        description=(
+            "How batches reach BigQuery: smart (streaming insert below streaming_threshold rows, load job "
+            "otherwise), storage_write (the Storage Write API: exactly-once appends at explicit offsets; needs the "
+            "'storage' extra), load_job, or streaming. See docs/STORAGE_WRITE.md."
+        ),
+    ),
+    th.Property(
+        "storage_api_endpoint",
+        th.StringType,
+        description=(
+            "host:port of a plaintext gRPC Storage Write API endpoint, e.g. the local emulator's --grpc-port "
+            "(needed for storage_write together with api_endpoint; default: Google's endpoint)."
+        ),
+        examples=["127.0.0.1:9060"],
+    ),
+    th.Property(
+        "max_load_jobs_per_table",
+        th.IntegerType,
+        default=1000,
+        description=(
+            "Load jobs and MERGEs per table in one run (divided by partition_count) before the target stops "
+            "starting new ones: the table then goes by storage_write when available, else the rest of the run "
+            "is coalesced into one load job. BigQuery allows 1,500 per table per day."
+        ),
+    ),
+    th.Property(
+        "partition_count",
+        th.CustomType({"type": ["integer", "string"]}),
+        default=1,
+        description=(
+            "Parallel runs writing the same tables, sharing max_load_jobs_per_table: an integer, or 'auto' to "
+            "read CLOUD_RUN_TASK_COUNT or JOB_COMPLETION_COUNT from the environment (1 when neither is set)."
+        ),
+    ),
+    th.Property(
         "dead_letter_table",
         th.StringType,
         description="Table in the dataset collecting refused rows with their reasons (default: fail the run).",
@@ -149,6 +189,10 @@ class Settings:
         compress_uploads: gzip load-job uploads (default: on, off with ``api_endpoint``).
         job_timeout_seconds: Longest wait for one load job or MERGE before the run fails.
         batch_max_bytes: Input bytes per batch and stream after which the batch is committed.
+        write_method: ``smart``, ``storage_write``, ``load_job`` or ``streaming``.
+        storage_api_endpoint: ``host:port`` of a plaintext gRPC Storage Write endpoint, or None.
+        max_load_jobs_per_table: Load jobs and MERGEs per table in this run (already divided by
+            the partition count) before the table switches path (:mod:`.quota`).
     """
 
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -163,6 +207,9 @@ class Settings:
     compress_uploads: bool = True
     job_timeout_seconds: float = float(DEFAULTS["job_timeout_seconds"])
     batch_max_bytes: int = DEFAULTS["batch_max_bytes"]
+    write_method: str = DEFAULTS["write_method"]
+    storage_api_endpoint: str | None = None
+    max_load_jobs_per_table: int = DEFAULTS["max_load_jobs_per_table"]
 
 
 def _positive_int(config: Mapping[str, Any], key: str) -> int:
@@ -284,4 +331,5 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         compress_uploads=bool(config.get("compress_uploads", not config.get("api_endpoint"))),
         job_timeout_seconds=_positive_number(config, "job_timeout_seconds"),
         batch_max_bytes=_positive_int(config, "batch_max_bytes"),
+        **write_path_settings(config, _positive_int(config, "max_load_jobs_per_table")),
     )

@@ -18,6 +18,7 @@ from singer_sdk.sinks import BatchSink
 
 from target_bigquery_smart import loader
 from target_bigquery_smart.batch import Batch, RowError
+from target_bigquery_smart.coalesce import Coalescer
 from target_bigquery_smart.commits import CommitThread
 from target_bigquery_smart.context import SinkContext
 from target_bigquery_smart.dead_letters import rejected_error, too_large_error, write_dead_letters
@@ -71,6 +72,8 @@ class BigQuerySink(BatchSink):
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
         self._commits = CommitThread(self.stream_name, self.logger, run.on_commit)
+        budget = run.budget
+        self._coalescer = Coalescer(run.client, settings.job_timeout_seconds, budget.count if budget else None)
         #: Counts and progress of the stream for the whole run, shared with the sinks it had
         #: before a changed SCHEMA (the summary and the load-job warning count them all).
         self.stats, self.progress = run.stream_totals(self.stream_name, self.logger)
@@ -266,8 +269,13 @@ class BigQuerySink(BatchSink):
             LoadError: The batch failed to commit (and nothing after it will be).
         """
         self._commits.wait()
+        finished = self._coalescer.finish()  # the batches of a coalesced load job, committed now
+        if finished is not None:
+            batches, rows, job_id = finished
+            self._count(loader.LoadResult(rows=rows, method="load_job", requests=1, job_id=job_id))
+            self._commits.complete(batches)
 
-    def _commit(self, batch: Batch, local: list[RowError]) -> None:
+    def _commit(self, batch: Batch, local: list[RowError]) -> bool:
         """Commit one batch (on the commit thread).
 
         Raises:
@@ -276,7 +284,7 @@ class BigQuerySink(BatchSink):
                 reaches the reading thread).
         """
         try:
-            self._commit_batch(batch, local)
+            return self._commit_batch(batch, local)
         except LoadError as exc:
             # The loader knows the table and the job, not the stream.
             exc.stream = exc.stream or self.stream_name
@@ -289,29 +297,31 @@ class BigQuerySink(BatchSink):
             )
             raise LoadError(msg, stream=self.stream_name, located=True) from exc
 
-    def _commit_batch(self, batch: Batch, local: list[RowError]) -> None:
+    def _commit_batch(self, batch: Batch, local: list[RowError]) -> bool:
+        """Commit one batch; return True when it went into a coalesced load job (committed later)."""
         settings = self._settings
         rows = batch.rows
         bad = {e.index for e in local}
         keep = [i for i in range(len(rows)) if i not in bad] if bad else range(len(rows))
         table = self._ensure_table()
         threshold = settings.streaming_threshold
-        kept_ids: list[str] | None = None
-        if not self.merge and len(keep) < threshold:
-            # insertIds matter only to streaming inserts; a load job or MERGE never needs them.
-            kept_ids = [self.insert_id(batch.records[i], batch.numbers[i]) for i in keep]
         try:
             result = loader.insert_rows_smart(
                 self._run.client,
                 table,
                 [rows[i] for i in keep] if bad else rows,
-                kept_ids,
+                # insertIds matter only to streaming inserts: computed only when the batch goes so.
+                lambda: [self.insert_id(batch.records[i], batch.numbers[i]) for i in keep],
                 streaming_threshold=threshold,
                 merge=self.merge,
                 batch_label=self._run.next_batch_label(self.stream_name),
                 compress=settings.compress_uploads,
                 on_request=self._commits.started.set,
                 job_timeout=settings.job_timeout_seconds,
+                write_method=settings.write_method,
+                storage=self._run.storage,
+                budget=self._run.budget,
+                coalesce=self._coalescer.add,
             )
         except RowTooLargeError as exc:
             raise too_large_error(self.stream_name, self.table_id, exc.rejected, list(keep), batch) from None
@@ -323,7 +333,10 @@ class BigQuerySink(BatchSink):
             self.stats["dead_letters"] += write_dead_letters(
                 self._run.tables, dead_letter_id, self.stream_name, rejected, batch, self.insert_id, self.logger
             )
+        if result.deferred:
+            return True
         self._count(result)
+        return False
 
     def _count(self, result: loader.LoadResult) -> None:
         """Add a committed batch to the stream's counts and progress; warn at the daily job quota's approach."""
@@ -331,6 +344,7 @@ class BigQuerySink(BatchSink):
         self.stats["streaming_requests"] += result.requests if result.method == "streaming" else 0
         self.stats["load_jobs"] += 1 if result.method == "load_job" else 0
         self.stats["merges"] += 1 if result.method == "merge" else 0
+        self.stats["storage_appends"] += result.requests if result.method == "storage_write" else 0
         self.stats["retries"] += result.retries
         if result.method != "streaming" and self.stats["load_jobs"] + self.stats["merges"] == TABLE_JOBS_WARNING:
             self.logger.warning(
@@ -353,7 +367,7 @@ class BigQuerySink(BatchSink):
     def clean_up(self) -> None:
         """Wait for the last batch and stop the commit thread (end of input)."""
         try:
-            self._commits.wait()
+            self.wait_committed()
         finally:
             self._commits.shutdown()
         super().clean_up()

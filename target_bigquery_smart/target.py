@@ -24,10 +24,13 @@ from plugin_kit.redact import install_log_redaction, secret_values
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.context import SinkContext
 from target_bigquery_smart.errors import InputError, LoadError, MissingKeyError, SchemaMismatchError
+from target_bigquery_smart.quota import JobBudget
 from target_bigquery_smart.reader import LineNumberedReader, check_schema_message
 from target_bigquery_smart.settings import CONFIG_SCHEMA, Settings, check_known_keys, parse_settings
 from target_bigquery_smart.sinks import BigQuerySink
+from target_bigquery_smart.storage_write import StorageWrites
 from target_bigquery_smart.tables import Tables
+from target_bigquery_smart.write_paths import finish_write_paths, run_write_paths
 
 #: Records between two checks of the SDK's maximum record age (a check reads the clock).
 AGE_CHECK_EVERY = 100
@@ -106,6 +109,7 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
         install_log_redaction([*secret_values(self.config), *proxy_passwords()])
         # Built now, so a bad endpoint, key or proxy is a config error before any input is read.
         _ = self.bq_client
+        _ = self.write_paths
         #: ``extracted_at`` of every row of this run (RFC 3339, UTC, microseconds).
         self.extracted_at = datetime.now(UTC).isoformat(timespec="microseconds")
         #: This run's id, part of every job id: a rerun (after a crash, with rows that may differ)
@@ -145,7 +149,14 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
             on_commit=self.on_commit,
             next_batch_label=self.next_batch_label,
             stream_totals=self.stream_totals,
+            storage=self.write_paths[0],
+            budget=self.write_paths[1],
         )
+
+    @cached_property
+    def write_paths(self) -> tuple[StorageWrites | None, JobBudget]:
+        """The run's Storage Write API streams (or None) and its load-job budget (:mod:`.write_paths`)."""
+        return run_write_paths(self.config, self.settings)
 
     def stream_totals(self, stream_name: str, logger: logging.Logger) -> tuple[dict[str, int], Progress]:
         """Return the run's counts (rows, streaming requests, load jobs, ...) and progress for a stream.
@@ -155,7 +166,8 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
         """
         totals = self._stream_totals.get(stream_name)
         if totals is None:
-            counts = dict.fromkeys(("rows", "streaming_requests", "load_jobs", "merges", "dead_letters", "retries"), 0)
+            names = ("rows", "streaming_requests", "load_jobs", "merges", "storage_appends", "dead_letters", "retries")
+            counts = dict.fromkeys(names, 0)
             totals = self._stream_totals[stream_name] = (counts, Progress(logger, stream_name, unit="rows"))
         return totals
 
@@ -291,8 +303,10 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
                     streaming_calls=stats["streaming_requests"],
                     load_jobs=stats["load_jobs"],
                     merges=stats["merges"],
+                    storage_appends=stats["storage_appends"],
                     dead_lettered=stats["dead_letters"],
                     retries=stats["retries"],
+                    **finish_write_paths(*self.write_paths, sink.table_id, self.logger),
                 )
 
     def _write_committed_state(self) -> None:
@@ -320,6 +334,8 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
             sys.stdout.flush()
         except OSError as exc:
             raise OutputError(exc) from None
+        if self.write_paths[0] is not None:
+            self.write_paths[0].state_written()
 
 
 register_clean_error(LoadError, MissingKeyError, InputError, RecordsWithoutSchemaException)

@@ -110,6 +110,7 @@ def target_config(bq_emulator, dataset) -> dict[str, Any]:
         "project": bq_emulator.project,
         "dataset": dataset,
         "api_endpoint": bq_emulator.endpoint,
+        "storage_api_endpoint": bq_emulator.storage_endpoint,
         "org_slug": "acme",
     }
 

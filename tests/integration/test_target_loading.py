@@ -76,8 +76,8 @@ def test_counts_and_the_daily_limit_warning_span_a_changed_schema(target_config,
     (summary,) = [m for m in messages if m.startswith("Summary for stream 'items'")]
     table = f"{target_config['project']}.{target_config['dataset']}.items"
     assert summary.startswith(
-        f"Summary for stream 'items': table={table}, streaming_calls=0, load_jobs=4, merges=0, dead_lettered=0, "
-        "retries=0, rows=8, seconds="
+        f"Summary for stream 'items': table={table}, streaming_calls=0, load_jobs=4, merges=0, storage_appends=0, "
+        "dead_lettered=0, retries=0, rows=8, seconds="
     )
 
 

@@ -55,7 +55,10 @@ def default_places(key: str, value: object, root: Path = ROOT) -> list[str]:
                     has_key = any(_is_value(arg, key) for arg in node.args)
                     if any(kw.arg == "default" and _is_value(kw.value, value) for kw in node.keywords) and has_key:
                         places.append(f"{where}:{node.lineno} schema property")
-                    elif any(kw.arg == "default" and _is_value(kw.value, value) for kw in node.keywords):
+                    elif any(kw.arg == "default" and _is_value(kw.value, value) for kw in node.keywords) and not (
+                        # another setting's own declaration that happens to share the value
+                        node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in DEFAULTS
+                    ):
                         places.append(f"{where}:{node.lineno} default= keyword")
                     elif has_key and any(
                         _is_value(arg, value) for arg in [*node.args, *(k.value for k in node.keywords)]
@@ -90,6 +93,9 @@ def test_every_declared_default_is_written_in_the_schema_and_nowhere_else():
         "batch_max_bytes": 50_000_000,
         "job_timeout_seconds": 900,
         "streaming_threshold": 100,
+        "write_method": "smart",
+        "max_load_jobs_per_table": 1000,
+        "partition_count": 1,
     }
     for key, value in DEFAULTS.items():
         places = default_places(key, value)
