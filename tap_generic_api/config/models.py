@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tap_generic_api.config.formats import DEFAULT_CSV_DELIMITER, JobConfig
 from tap_generic_api.config.settings import (
     default,
 )
@@ -147,6 +148,9 @@ class StreamConfig:
             advances during the run and an interrupted run resumes where it stopped.
         schema: The stream's own JSON schema, or None.
         infer_schema: Infer the schema from records sampled from the first pages.
+        response_format: ``json``, ``jsonl`` or ``csv``; None: from each response's Content-Type.
+        csv_delimiter: Field delimiter of csv bodies.
+        job: The report job the request creates, or None (see :mod:`tap_generic_api.report_jobs`).
     """
 
     name: str
@@ -170,6 +174,9 @@ class StreamConfig:
     is_sorted: bool = False
     schema: Mapping[str, Any] | None = None
     infer_schema: bool = False
+    response_format: str | None = None
+    csv_delimiter: str = DEFAULT_CSV_DELIMITER
+    job: JobConfig | None = None
 
     @property
     def where(self) -> str:

@@ -26,6 +26,7 @@ from tap_generic_api.config.checks import (
     require_mapping,
     string_list,
 )
+from tap_generic_api.config.formats import parse_job, parse_response_format
 from tap_generic_api.config.models import (
     DEFAULT_TIMEOUT_SECONDS,
     NOT_SUPPORTED_YET,
@@ -172,6 +173,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         msg = f"{where}: set either 'schema' or 'infer_schema', not both."
         raise ConfigError(msg)
 
+    response_format, csv_delimiter = parse_response_format(block, where)
     return StreamConfig(
         name=name,
         index=index,
@@ -194,6 +196,9 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         is_sorted=is_sorted,
         schema=dict(schema) if schema is not None else None,
         infer_schema=infer_schema,
+        response_format=response_format,
+        csv_delimiter=csv_delimiter,
+        job=parse_job(block, where),
     )
 
 

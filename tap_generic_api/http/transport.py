@@ -19,6 +19,7 @@ from pyrate_limiter import Limiter
 from plugin_kit.proxies import proxies_for
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import StreamStoppedError, TooManyRedirectsError
+from tap_generic_api.formats.choice import read_as_stream
 from tap_generic_api.http import redirects
 from tap_generic_api.http.deadline import DeadlineAdapter, send_before
 from tap_generic_api.http.ratelimit import RateLimiters
@@ -102,13 +103,22 @@ class Transport:
 
         def send(request: requests.PreparedRequest) -> requests.Response:
             return send_before(
-                self.session, request, deadline=deadline, timeout=timeout, proxies=self.proxies_for(request.url)
+                self.session,
+                request,
+                deadline=deadline,
+                timeout=timeout,
+                proxies=self.proxies_for(request.url),
+                leave_body=self._leave_body,
             )
 
         response = send(authenticated)
         if allow_redirects and response.is_redirect:
             response = self._follow_redirects(response, prepared_request, send)
         return response
+
+    def _leave_body(self, response: requests.Response) -> bool:
+        """Return True for a 2xx body read as it arrives (:func:`tap_generic_api.formats.choice.read_as_stream`)."""
+        return response.ok and not response.is_redirect and read_as_stream(self.config.response_format, response)
 
     def _follow_redirects(
         self,
