@@ -53,7 +53,7 @@ def parse_response_format(block: Mapping[str, Any], where: str) -> tuple[str | N
     if fmt is not None:
         fmt = choice(fmt, RESPONSE_FORMATS, f"{where}.response_format")
     delimiter = block.get("csv_delimiter", DEFAULT_CSV_DELIMITER)
-    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in '"\r\n':
         msg = f"{where}.csv_delimiter must be one character other than a quote or line break, got {delimiter!r}."
         raise ConfigError(msg)
     if "csv_delimiter" in block and fmt not in (None, "csv"):
