@@ -65,6 +65,15 @@ def parse_response_format(block: Mapping[str, Any], where: str) -> tuple[str | N
             "Remove data_path."
         )
         raise ConfigError(msg)
+    pagination = block.get("pagination")
+    if fmt in ("jsonl", "csv") and isinstance(pagination, Mapping):
+        kind = pagination.get("type")
+        if kind == "cursor" or (kind == "link" and pagination.get("response_path")):
+            msg = (
+                f"{where}.pagination: type {kind!r} with response_path reads its next token from a JSON body, "
+                f"which a {fmt} body is not; use link (the Link header), offset or page."
+            )
+            raise ConfigError(msg)
     return fmt, delimiter
 
 

@@ -53,7 +53,7 @@ def _boolean(text: str) -> bool:
 def _json(kind: type) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
         value = fastjson.loads(text)
-        if not isinstance(value, kind):
+        if value is not None and not isinstance(value, kind):  # JSON null: null where the schema allows it
             raise ValueError  # noqa: TRY004 - reported as "does not convert" with the column
         return value
 
@@ -102,10 +102,12 @@ class CsvTypes:
                 continue
             for kind in types:
                 try:
-                    record[name] = _CONVERTERS[kind](text)
-                    break
+                    value = _CONVERTERS[kind](text)
                 except (ValueError, TypeError, RecursionError):
                     continue
+                if value is not None or nullable:
+                    record[name] = value
+                    break
             else:
                 if stringy:
                     continue  # the schema allows a string too
