@@ -107,7 +107,7 @@ class Body:
         self._closing = contextlib.ExitStack()
         self._closing.callback(response.close)
         if getattr(response, "_content_consumed", False):
-            source: IO[bytes] = io.BytesIO(response.content)
+            source: IO[bytes] = io.BufferedReader(io.BytesIO(response.content), BLOCK_BYTES)  # type: ignore[arg-type]
         else:
             source = io.BufferedReader(_SocketReader(response.raw), BLOCK_BYTES)
         try:

@@ -251,3 +251,9 @@ def test_a_csv_answer_to_a_cursor_stream_is_an_error_not_a_silent_stop(httpserve
     tap = _tap(httpserver, pagination={"type": "cursor", "param": "c", "response_path": "next"})
     error = sync_error(tap, ResponseShapeError)
     assert "the response is csv (by its Content-Type), but pagination type 'cursor'" in error
+
+
+def test_a_zipped_json_document_read_whole_is_unzipped(httpserver):
+    body = _zip({"export.json": json.dumps({"rows": JSONL_RECORDS}).encode()})
+    httpserver.expect_request("/export").respond_with_data(body, content_type="application/octet-stream")
+    assert _records(_tap(httpserver, response_format="json", data_path="rows")) == JSONL_RECORDS
