@@ -87,6 +87,13 @@ def parse_job(block: Mapping[str, Any], where: str) -> JobConfig | None:
     if not raw:
         return None
     at = f"{where}.job"
+    for key in ("date_window_size", "infer_schema"):
+        if block.get(key):
+            msg = (
+                f"{where}.{key} does not apply to a report job, which makes one job per run; remove it "
+                "(give the job's request {start_date} / {bookmark} to ask for what is new, and a schema)."
+            )
+            raise ConfigError(msg)
     pagination = block.get("pagination")
     if isinstance(pagination, Mapping) and pagination.get("type", "none") != "none":
         msg = (

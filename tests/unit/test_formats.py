@@ -200,6 +200,12 @@ def test_a_job_stream_cannot_page():
         _parse(job={**JOB, "status_url_path": "s"}, pagination={"type": "page"})
 
 
+@pytest.mark.parametrize("block", [{"date_window_size": 1, "start_date": "2026-01-01"}, {"infer_schema": True}])
+def test_a_job_stream_refuses_what_it_would_not_use(block):
+    with pytest.raises(ConfigError, match="does not apply to a report job"):
+        _parse(job={**JOB, "status_url_path": "s"}, **block)
+
+
 def test_a_poll_url_with_an_unknown_variable_fails_at_start_up():
     from tap_generic_api.tap import TapGenericAPI
 
