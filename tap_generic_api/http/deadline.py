@@ -155,7 +155,7 @@ def send_before(
 
     A body ``leave_body`` picks (JSON Lines, CSV: read as it arrives by
     :mod:`tap_generic_api.formats`) is left unread; the deadline then covers connect and headers,
-    and each later read of the body waits at most the time that was left.
+    and each later read of the body waits at most ``timeout`` seconds.
 
     Args:
         session: The session sending it (its adapters, cookies, verify settings).
@@ -188,6 +188,9 @@ def send_before(
     finally:
         _current.deadline = None
     if leave_body is not None and leave_body(response):
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if isinstance(sock, socket.socket):
+            sock.settimeout(timeout)  # each read of a body read as it arrives waits at most ``timeout``
         return response
     try:
         body = _read_body(response, deadline, timeout)

@@ -257,3 +257,23 @@ def test_a_zipped_json_document_read_whole_is_unzipped(httpserver):
     body = _zip({"export.json": json.dumps({"rows": JSONL_RECORDS}).encode()})
     httpserver.expect_request("/export").respond_with_data(body, content_type="application/octet-stream")
     assert _records(_tap(httpserver, response_format="json", data_path="rows")) == JSONL_RECORDS
+
+
+def test_a_body_that_stops_arriving_is_an_error_after_timeout_not_a_hang(httpserver):
+    release = threading.Event()
+
+    def handler(request: Request) -> Response:
+        def body():
+            yield b"id\n" + b"".join(b"%d\n" % i for i in range(1500))
+            release.wait(timeout=60)  # stalls until the test ends
+
+        return Response(body(), content_type="text/csv")
+
+    httpserver.expect_request("/export").respond_with_handler(handler)
+    records = _tap(httpserver, timeout=1).streams["items"].get_records(None)
+    try:
+        assert len([next(records) for _ in range(1000)]) == 1000
+        with pytest.raises(APIRequestError, match="the connection failed while the body was read, after 1000 records"):
+            next(records)
+    finally:
+        release.set()
