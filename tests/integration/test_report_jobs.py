@@ -7,7 +7,9 @@ and a timeout is reached by the waits the job asks for, not by wall time.
 from __future__ import annotations
 
 import gzip
+import io
 import json
+from contextlib import redirect_stdout
 
 import pytest
 from helpers import BEARER_SECRET, bearer_tap, sync_error, sync_messages
@@ -144,27 +146,37 @@ def test_a_download_on_the_api_origin_keeps_the_credentials(httpserver, clock):
     assert len(seen["polls"]) == 1
 
 
+def _failed_run(tap) -> tuple[str, list[dict]]:
+    """Run ``tap`` to its ReportJobError; return the error and every message written, buffered ones too."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        with pytest.raises(ReportJobError) as info:
+            tap.sync_all()
+        tap.message_writer.flush()  # as the program does at exit
+    return str(info.value), [json.loads(line) for line in out.getvalue().splitlines()]
+
+
 def _stream_states(messages, stream="items"):
     return [m for m in messages if m["type"] == "STATE" and stream in m["value"].get("bookmarks", {})]
 
 
 def test_a_failed_job_ends_the_run_naming_the_job_and_its_status(httpserver, storage, clock):
     _job_api(httpserver, storage, ["RUNNING", "FAILED"], [])
-    error = sync_error(_tap(httpserver), ReportJobError)
-    assert "report job r-17 failed: status 'FAILED'" in error
-    assert "Stream 'items'" in error
+    error, out = _failed_run(_tap(httpserver))
+    assert error.startswith("Stream 'items': report job r-17 failed: status 'FAILED' (job.failed)")
     assert clock.waits == [10, 10]
+    assert [m["type"] for m in out] == ["SCHEMA"]
+    assert not [m for m in out if m["type"] == "RECORD"]
+    assert not _stream_states(out)
 
 
-def test_a_job_not_done_by_its_timeout_ends_the_run_with_its_last_status(httpserver, storage, clock, capsys):
+def test_a_job_not_done_by_its_timeout_ends_the_run_with_its_last_status(httpserver, storage, clock):
     seen = _job_api(httpserver, storage, ["QUEUED", "RUNNING"], [])
-    tap = _tap(httpserver)
-    with pytest.raises(ReportJobError) as info:
-        tap.sync_all()
-    assert "report job r-17 was not done within job.timeout (30 s): last status 'RUNNING' after 3" in str(info.value)
+    error, out = _failed_run(_tap(httpserver))
+    assert "report job r-17 was not done within job.timeout (30 s): last status 'RUNNING' after 3" in error
     assert len(seen["polls"]) == 3
     assert clock.waits == [10, 10, 10]
-    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [m["type"] for m in out] == ["SCHEMA"]
     assert not [m for m in out if m["type"] == "RECORD"]
     assert not _stream_states(out)
 
