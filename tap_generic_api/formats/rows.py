@@ -24,6 +24,11 @@ from tap_generic_api.errors import ResponseShapeError
 LOGGER = logging.getLogger("tap_generic_api.formats")
 #: Records handed on at a time: the page the rest of the tap sees of a body read as it arrives.
 CHUNK_RECORDS = 1000
+#: Longest CSV field read, in characters: BigQuery's largest row (100 MB for a load job).
+CSV_FIELD_LIMIT = 100 * 2**20
+# The csv module refuses fields over 128 KiB by default, which BigQuery stores (a long text or
+# JSON column); the limit is the process's, and this process only reads API bodies.
+csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
 
 
 def chunked(records: Iterable[dict[str, Any]], size: int = CHUNK_RECORDS) -> Iterator[list[dict[str, Any]]]:

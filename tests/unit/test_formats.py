@@ -97,6 +97,11 @@ def test_csv_reads_a_byte_order_mark_blank_lines_and_another_delimiter():
     assert _csv("\ufeffid;name\n\n1;a;b\n".replace("a;b", '"a;b"'), delimiter=";") == [{"id": "1", "name": "a;b"}]
 
 
+def test_a_csv_field_larger_than_the_csv_modules_default_limit_is_read():
+    long_text = "x" * 300_000
+    assert _csv(f'id,text\n1,"{long_text}"\n') == [{"id": "1", "text": long_text}]
+
+
 def test_csv_without_a_header_has_no_records():
     assert _csv("") == []
 
