@@ -233,3 +233,30 @@ def test_a_status_url_from_the_creation_answer_is_polled(requests_mock, clock):
         "https://api.example.com/jobs/9/status",
         "https://api.example.com/jobs/9/result",
     ]
+
+
+def test_a_poll_answering_503_is_retried_and_numeric_statuses_compare_as_text(requests_mock, clock, sleeps):
+    requests_mock.post("https://api.example.com/jobs", json={"job": {"id": 5}})
+    requests_mock.get(
+        "https://api.example.com/jobs/5",
+        [
+            {"json": {"state": 1}},
+            {"status_code": 503, "text": "busy"},
+            {"json": {"state": 2, "files": ["https://api.example.com/out/5.jsonl"]}},
+        ],
+    )
+    requests_mock.get(
+        "https://api.example.com/out/5.jsonl", text='{"id": "a"}\n', headers={"Content-Type": "text/plain"}
+    )
+    tap = bearer_tap(
+        url="https://api.example.com/jobs",
+        method="POST",
+        body={"report": "x"},
+        response_format="jsonl",
+        job={**JOB, "done": ["2"], "failed": ["3"], "poll_url": "https://api.example.com/jobs/{job_id}"},
+    )
+    messages = sync_messages(tap)
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": "a"}]
+    assert [r.url for r in requests_mock.request_history].count("https://api.example.com/jobs/5") == 3
+    assert sleeps == [1]  # the retry's backoff wait, recorded, not slept
+    assert clock.waits == [10, 10]
