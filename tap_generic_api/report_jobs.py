@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin
 
 import requests
@@ -102,11 +102,12 @@ class ReportJob:
         rendered = stream._rendered  # noqa: SLF001
         prepared = stream._prepare(rendered, stream.get_new_paginator(rendered), None)  # noqa: SLF001
         response = stream.request_decorator(stream._request)(prepared, self.context)  # noqa: SLF001
-        answer = self._json(response, "creation")
+        answer = self._json(response)
         job = self.job
         if job.status_url_path:
             found = DottedPath(job.status_url_path).resolve(answer)
-            self.job_id = str(found) if isinstance(found, str) else "?"
+            # The status URL names the job in messages, its secrets masked (a signed URL may carry some).
+            self.job_id = self.stream.redact_url(found) if isinstance(found, str) else "?"
             if not isinstance(found, str) or not found:
                 self._fail(f"got a creation answer with no status URL at job.status_url_path '{job.status_url_path}'")
             return urljoin(response.url, found)
@@ -125,7 +126,7 @@ class ReportJob:
         polls = 0
         while True:
             clock.sleep(max(0.0, min(job.poll_interval, deadline - clock.now())), stopping)
-            answer = self._json(self._get(status_url), "status")
+            answer = self._json(self._get(status_url))
             polls += 1
             status = path.resolve(answer)
             if status is MISSING:
@@ -175,9 +176,9 @@ class ReportJob:
 
         return stream.request_decorator(send)(prepared, self.context)
 
-    def _json(self, response: requests.Response, what: str) -> Any:
+    def _json(self, response: requests.Response) -> Any:
         return read_json(response, self.stream.redact_url, self.config.name)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str) -> NoReturn:
         msg = f"Stream '{self.config.name}': report job {self.job_id} {reason}; no record of it is written."
         raise ReportJobError(msg, stream=self.config.name)
