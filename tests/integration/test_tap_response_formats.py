@@ -14,6 +14,7 @@ import zlib
 from contextlib import redirect_stdout
 
 import pytest
+import requests
 from helpers import plain_tap, sync_error, sync_messages
 from werkzeug import Request, Response
 
@@ -277,3 +278,10 @@ def test_a_body_that_stops_arriving_is_an_error_after_timeout_not_a_hang(httpser
             next(records)
     finally:
         release.set()
+
+
+def test_parse_response_yields_records_of_a_body_read_as_it_arrives(httpserver):
+    httpserver.expect_request("/export").respond_with_data(CSV_BODY.encode(), content_type="text/csv")
+    stream = _tap(httpserver).streams["items"]
+    response = requests.get(httpserver.url_for("/export"), stream=True, timeout=10)
+    assert list(stream.parse_response(response)) == CSV_RECORDS
