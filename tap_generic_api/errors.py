@@ -95,6 +95,10 @@ class ResponseShapeError(TapAPIError):
     """A 2xx response whose body cannot be read as configured (not JSON, no ``data_path``)."""
 
 
+class ReportJobError(TapAPIError):
+    """A report job failed, did not finish within ``job.timeout``, or answered without its status or results."""
+
+
 class RetryWaitTooLongError(TapAPIError):
     """The API asked for a wait longer than ``rate_limit.max_retry_wait`` seconds."""
 

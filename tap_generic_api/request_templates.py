@@ -114,6 +114,10 @@ class RequestTemplates:
                     )
                     raise ConfigError(msg)
         self._used_variables = frozenset(used)
+        poll_url = config.job.poll_url if config.job else None
+        if poll_url and set(templating.placeholders(poll_url)) - known - {"job_id"}:
+            # A report job's status URL: the job id is known once the job is created.
+            templating.render(poll_url, {**self._variables, "job_id": ""}, where=f"{config.where}.job.poll_url")
         if config.date_window_size and not (used & needs_start and used & {"end_date", "end_date_unix"}):
             # Every window would make the same requests and extract the same records again.
             msg = (

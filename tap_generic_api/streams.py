@@ -254,8 +254,9 @@ class GenericAPIStream(RESTStream[Any]):
     # -- records -------------------------------------------------------------------
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
-        """Yield the records at ``data_path`` in response order."""
-        yield from self._records_of(response)
+        """Yield the records at ``data_path`` in response order (a JSON Lines or CSV body: chunk by chunk)."""
+        records = self._records_of(response)
+        yield from records if isinstance(records, list) else itertools.chain.from_iterable(records)
 
     def request_records(self, context: Mapping | None) -> Iterable[dict]:
         """Yield the records of every page in order (see :meth:`_pages`)."""

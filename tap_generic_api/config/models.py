@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tap_generic_api.config.formats import DEFAULT_CSV_DELIMITER, JobConfig
 from tap_generic_api.config.settings import (
     default,
 )
@@ -151,6 +152,9 @@ class StreamConfig:
         include_from_parent: Parent fields copied into each child record (``_parent_<path>``).
         parent_only: Records read for the stream's children only, never emitted.
         ignore_statuses: Statuses that, answered to a child request, skip that parent (counted, logged).
+        response_format: ``json``, ``jsonl`` or ``csv``; None: from each response's Content-Type.
+        csv_delimiter: Field delimiter of csv bodies.
+        job: The report job the request creates, or None (see :mod:`tap_generic_api.report_jobs`).
     """
 
     name: str
@@ -178,6 +182,9 @@ class StreamConfig:
     include_from_parent: tuple[str, ...] = ()
     parent_only: bool = False
     ignore_statuses: frozenset[int] = frozenset()
+    response_format: str | None = None
+    csv_delimiter: str = DEFAULT_CSV_DELIMITER
+    job: JobConfig | None = None
 
     @property
     def where(self) -> str:

@@ -22,6 +22,7 @@ PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")
 METHODS = ("GET", "POST")
 OAUTH2_GRANTS = ("client_credentials", "refresh_token")
 PAGINATION_LOCATIONS = ("query", "body")
+RESPONSE_FORMATS = ("json", "jsonl", "csv")
 #: Pages read to infer a stream's schema (``infer_schema``).
 INFER_SCHEMA_PAGES = 3
 
@@ -141,6 +142,38 @@ DESTINATION_SCHEMA = th.ObjectType(
         "key_fields",
         th.ArrayType(th.StringType),
         description="Record fields that identify a row: the stream's key properties and insertId source.",
+    ),
+)
+
+JOB_SCHEMA = th.ObjectType(
+    th.Property("id_path", th.StringType, description="Dotted path to the job id in the creation answer."),
+    th.Property(
+        "status_url_path",
+        th.StringType,
+        description="Dotted path to the status URL in the creation answer (instead of id_path and poll_url).",
+    ),
+    th.Property(
+        "poll_url", th.StringType, description="Status URL template; {job_id} is the job id, {variable} as usual."
+    ),
+    setting(
+        "poll_interval",
+        th.NumberType,
+        default=10.0,
+        description="Seconds between status requests (default {default}).",
+    ),
+    setting(
+        "timeout",
+        th.NumberType,
+        default=3600.0,
+        description="Seconds from creation until the job must be done, else the run fails (default {default}).",
+    ),
+    th.Property("status_path", th.StringType, description="Dotted path to the status in the status answer."),
+    th.Property("done", th.ArrayType(th.StringType), description="Status values meaning the job is done."),
+    th.Property("failed", th.ArrayType(th.StringType), description="Status values meaning the job failed."),
+    th.Property(
+        "result_path",
+        th.StringType,
+        description="Dotted path to the result URL, or list of URLs, in the status answer that says done.",
     ),
 )
 
@@ -265,6 +298,22 @@ STREAM_PROPERTIES = [
             "logged; any other error fails naming the parent."
         ),
     ),
+    th.Property(
+        "response_format",
+        th.StringType,
+        allowed_values=list(RESPONSE_FORMATS),
+        description=(
+            "How response bodies are read: json, jsonl (one record per line) or csv (header row). "
+            "Default: from the response's Content-Type (text/csv, application/x-ndjson...), else json."
+        ),
+    ),
+    setting(
+        "csv_delimiter",
+        th.StringType,
+        default=",",
+        description="Field delimiter of csv bodies, one character (default '{default}').",
+    ),
+    th.Property("job", JOB_SCHEMA, description="Report job: the request creates a job, polled until done."),
     th.Property(
         "transform",
         th.ObjectType(

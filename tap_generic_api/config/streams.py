@@ -28,6 +28,7 @@ from tap_generic_api.config.checks import (
     string_list,
 )
 from tap_generic_api.config.children import check_parents, parse_child_keys
+from tap_generic_api.config.formats import parse_job, parse_response_format
 from tap_generic_api.config.models import (
     DEFAULT_TIMEOUT_SECONDS,
     NOT_SUPPORTED_YET,
@@ -174,6 +175,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         msg = f"{where}: set either 'schema' or 'infer_schema', not both."
         raise ConfigError(msg)
 
+    response_format, csv_delimiter = parse_response_format(block, where)
     return StreamConfig(
         name=name,
         index=index,
@@ -197,6 +199,9 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         schema=dict(schema) if schema is not None else None,
         infer_schema=infer_schema,
         **dataclasses.asdict(parse_child_keys(block, where)),
+        response_format=response_format,
+        csv_delimiter=csv_delimiter,
+        job=parse_job(block, where),
     )
 
 

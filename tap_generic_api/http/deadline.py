@@ -149,8 +149,13 @@ def send_before(
     deadline: float,
     timeout: float,
     proxies: dict[str, str],
+    leave_body: Callable[[requests.Response], bool] | None = None,
 ) -> requests.Response:
     """Send ``request`` and read its whole body before ``deadline``; no redirect is followed.
+
+    A body ``leave_body`` picks (JSON Lines, CSV: read as it arrives by
+    :mod:`tap_generic_api.formats`) is left unread; the deadline then covers connect and headers,
+    and each later read of the body waits at most ``timeout`` seconds.
 
     Args:
         session: The session sending it (its adapters, cookies, verify settings).
@@ -158,6 +163,7 @@ def send_before(
         deadline: ``time.monotonic()`` value by which the body must be complete.
         timeout: The configured ``timeout`` in seconds, for the error message.
         proxies: The proxies for the request's URL.
+        leave_body: Returns True for a response whose body is left on the socket.
 
     Returns:
         The response, its body read (``response.content``) and decompressed (declared
@@ -181,6 +187,11 @@ def send_before(
         raise
     finally:
         _current.deadline = None
+    if leave_body is not None and leave_body(response):
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if isinstance(sock, socket.socket):
+            sock.settimeout(timeout)  # each read of a body read as it arrives waits at most ``timeout``
+        return response
     try:
         body = _read_body(response, deadline, timeout)
     except BaseException:

@@ -25,7 +25,7 @@ _ZLIB_CMF = frozenset({0x08, 0x18, 0x28, 0x48, 0x58, 0x68, 0x78})
 _UTF8 = frozenset({"", "utf-8", "utf8"})
 
 
-def _is_zlib(data: bytes) -> bool:
+def is_zlib(data: bytes) -> bool:
     """Return True when ``data`` starts with a zlib header (RFC 1950 section 2.2).
 
     CMF names deflate (low nibble 8) with a window of at most 32 KiB, and CMF*256 + FLG is a
@@ -52,7 +52,7 @@ def decompress_undeclared(data: bytes) -> bytes:
         try:
             if data.startswith(GZIP_MAGIC):
                 data = gzip.decompress(data)
-            elif _is_zlib(data):
+            elif is_zlib(data):
                 data = zlib.decompress(data)
             else:
                 return data

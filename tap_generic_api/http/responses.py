@@ -64,6 +64,8 @@ def check_body(response: requests.Response, describe: str) -> None:
     status = response.status_code
     if not HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES or status == HTTPStatus.NO_CONTENT:
         return
+    if not getattr(response, "_content_consumed", True):
+        return  # a body read as it arrives (JSON Lines, CSV: tap_generic_api.formats), not here
     content = response.content
     if content and not content.isspace():  # not strip(): it copies a large body that ends in a newline
         return
@@ -136,6 +138,11 @@ def read_json(response: requests.Response, redact: Callable[[str], str] = redact
     # Everything after reads the decoded document; the body would only double a large page's memory.
     response._content = b""  # noqa: SLF001 - requests' own slot for a read body
     return document
+
+
+def remember_document(response: requests.Response, document: Any) -> None:
+    """Cache ``document`` as the response's decoded body (:func:`read_json` returns it from now on)."""
+    setattr(response, _CACHE_ATTR, document)
 
 
 def _warn_repairs(repairs: fastjson.Repairs, url: str, stream: str) -> None:

@@ -19,6 +19,7 @@ from pyrate_limiter import Limiter
 from plugin_kit.proxies import proxies_for
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import StreamStoppedError, TooManyRedirectsError
+from tap_generic_api.formats.choice import read_as_stream
 from tap_generic_api.http import redirects
 from tap_generic_api.http.deadline import DeadlineAdapter, send_before
 from tap_generic_api.http.ratelimit import RateLimiters
@@ -82,8 +83,13 @@ class Transport:
             session.mount(prefix, DeadlineAdapter(pool_connections=size, pool_maxsize=size))
         self.proxies_for(home_url())
 
-    def send(self, prepared_request: requests.PreparedRequest, *, allow_redirects: bool = True) -> requests.Response:
+    def send(
+        self, prepared_request: requests.PreparedRequest, *, allow_redirects: bool = True, credentials: bool = True
+    ) -> requests.Response:
         """Send one attempt of ``prepared_request`` (not modified) and return the answer, redirects followed.
+
+        With ``credentials`` False, nothing of the stream's credentials is added (a report's download
+        URL on another origin, see :mod:`tap_generic_api.report_jobs`), on redirects either.
 
         Raises:
             StreamStoppedError: The stream stopped, or the request's page sequence ended, before it was sent.
@@ -92,7 +98,7 @@ class Transport:
         """
         self.wait_out_pause()
         # A copy per attempt: a resend after a token renewal must not rewrite the first request.
-        authenticated = self._authenticate(prepared_request.copy())
+        authenticated = self._authenticate(prepared_request.copy()) if credentials else prepared_request.copy()
         RateLimiters.acquire(self._limiter)
         self.wait_out_pause()  # a 429 may have come while this thread waited for the limiter
         # One deadline for the whole attempt, redirects included (see deadline.py); redirects
@@ -102,19 +108,30 @@ class Transport:
 
         def send(request: requests.PreparedRequest) -> requests.Response:
             return send_before(
-                self.session, request, deadline=deadline, timeout=timeout, proxies=self.proxies_for(request.url)
+                self.session,
+                request,
+                deadline=deadline,
+                timeout=timeout,
+                proxies=self.proxies_for(request.url),
+                leave_body=self._leave_body,
             )
 
         response = send(authenticated)
         if allow_redirects and response.is_redirect:
-            response = self._follow_redirects(response, prepared_request, send)
+            response = self._follow_redirects(response, prepared_request, send, credentials=credentials)
         return response
+
+    def _leave_body(self, response: requests.Response) -> bool:
+        """Return True for a 2xx body read as it arrives (:func:`tap_generic_api.formats.choice.read_as_stream`)."""
+        return response.ok and not response.is_redirect and read_as_stream(self.config.response_format, response)
 
     def _follow_redirects(
         self,
         response: requests.Response,
         prepared_request: requests.PreparedRequest,
         send: Callable[[requests.PreparedRequest], requests.Response],
+        *,
+        credentials: bool = True,
     ) -> requests.Response:
         """Follow redirects, with credentials only where they belong (see :mod:`tap_generic_api.http.redirects`)."""
 
@@ -137,7 +154,7 @@ class Transport:
                 prepared_request,
                 scope=redirects.CredentialScope.of_stream(self.config, self._home_url()),
                 send=send_limited,
-                authenticate=self._authenticate,
+                authenticate=self._authenticate if credentials else lambda request: request,
                 on_foreign=on_foreign,
                 describe=self._describe,
             )

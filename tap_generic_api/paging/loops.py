@@ -27,6 +27,11 @@ Fetch = Callable[[Any], requests.Response]
 RecordsOf = Callable[[requests.Response], list[Any]]
 
 
+def _whole(records: Any) -> list[Any]:
+    """Return a page's records as a list; a body read as it arrives is read to its end (one page of ``limit``)."""
+    return records if isinstance(records, list) else records.collect()
+
+
 def pages_in_turn(paginator: SafePaginator, fetch: Fetch, records_of: RecordsOf) -> Iterator[list[Any]]:
     """Yield the records of each page, fetched one after another (the SDK's ``request_records`` loop).
 
@@ -43,8 +48,12 @@ def pages_in_turn(paginator: SafePaginator, fetch: Fetch, records_of: RecordsOf)
             paginator.end_at_empty_page(response)
             break
         if records:
-            paginator.check_page(records)
-            yield records
+            if isinstance(records, list):
+                paginator.check_page(records)
+                yield records
+            else:  # a body read as it arrives (tap_generic_api.formats): its chunks, in order
+                paginator.check_page(records.first())
+                yield from records
         paginator.advance(response)
 
 
@@ -110,7 +119,7 @@ def pages_ahead(  # noqa: C901, PLR0912 - one loop whose exits each end the sequ
                 asked = time.monotonic()
                 response = future.result()
                 tuner.page_arrived(asked, time.monotonic())
-                records = records_of(response)
+                records = _whole(records_of(response))
                 paginator.count_page()
                 if records and len(records) == limit:
                     # Ask for the next pages before writing this one.
@@ -147,7 +156,7 @@ def pages_ahead(  # noqa: C901, PLR0912 - one loop whose exits each end the sequ
     while resume_at is not None:
         if paginator.reached_cap():
             return
-        records = records_of(fetch(resume_at))
+        records = _whole(records_of(fetch(resume_at)))
         paginator.count_page()
         if records:
             paginator.check_page(records)

@@ -8,6 +8,7 @@ import requests
 
 from tap_generic_api.config import StreamConfig
 from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.formats.streamed import FormatReader, StreamedRecords
 from tap_generic_api.http.messages import StreamMessages
 from tap_generic_api.http.responses import raw_records_at, read_json, records_at
 from tap_generic_api.paging.first_page import FirstPageCheck
@@ -47,14 +48,23 @@ class RecordReader:
         self.data_path = DottedPath(config.data_path)
         self.first_page = FirstPageCheck(self.data_path, config.key_fields, config.replication_key)
         self.raw = False
+        self.formats = FormatReader(config, lambda response: f"Stream '{self.name}': {messages.url(response.url)}")
 
-    def __call__(self, response: requests.Response) -> list[Any]:
-        """Return the records of ``response`` at ``data_path``.
+    def __call__(self, response: requests.Response) -> list[Any] | StreamedRecords:
+        """Return the records of ``response`` at ``data_path``; JSON Lines and CSV as they arrive.
+
+        A JSON Lines or CSV body (:mod:`tap_generic_api.formats`) gives a :class:`StreamedRecords`
+        (chunks of records read while the body arrives), whose first chunk is checked like a first page.
 
         Raises:
             ResponseShapeError: The body is not JSON, or not records where ``data_path`` points; names the stream.
         """
         url = self.messages.url
+        streamed = self.formats(response)
+        if streamed is not None:
+            if self.first_page.pending and streamed:
+                self.first_page.check(streamed.first(), url(response.url))
+            return streamed
         try:
             if self.raw:
                 raw = raw_records_at(response, self.data_path)

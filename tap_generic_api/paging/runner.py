@@ -84,6 +84,11 @@ class PageRunner:
         """
         stream = self.stream
         self.stopping.clear()  # a stream object may run again (tests, the SDK's test suites)
+        if stream.stream_config.job is not None:
+            from tap_generic_api.report_jobs import ReportJob  # noqa: PLC0415 - it imports the stream's modules
+
+            yield from ReportJob(stream, context, bookmark).pages()  # type: ignore[arg-type]
+            return
         if not stream.stream_config.date_window_size:
             yield from self.pages(context, stream._rendered)
             return

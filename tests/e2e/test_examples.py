@@ -1,8 +1,9 @@
-"""The example configs (HubSpot, Stripe, GitHub, vendor pipeline, demo): valid, and each runs
+"""The example configs (HubSpot, Stripe, GitHub, vendor pipeline, demo, CSV export, report job): valid, and each runs
 against a local server answering in that API's documented response shape."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from contextlib import redirect_stdout
@@ -10,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tap_generic_api.config import parse_streams
@@ -24,7 +26,7 @@ def _load(name, kind="tap"):
     return json.loads((EXAMPLES / name / f"{kind}.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["hubspot", "stripe", "github", "vendor_pipeline", "demo"])
+@pytest.mark.parametrize("name", ["hubspot", "stripe", "github", "vendor_pipeline", "demo", "csv_export", "report_job"])
 def test_example_configs_are_valid(name):
     tap = _load(name)
     streams = parse_streams(tap)
@@ -199,3 +201,90 @@ def test_github_issues_of_each_repository(httpserver):
         "meltano/gone": None,
         "meltano/beta": "2024-03-03T00:00:00Z",
     }
+
+
+def test_csv_export(httpserver):
+    """A CSV export with ';' delimiters, gzip-compressed without Content-Encoding, next part in the Link header."""
+    parts = {
+        "1": "invoice_id;customer;amount;paid;lines;issued_at\r\n"
+        'inv-1;"Dupont; Fils";120.50;true;3;2026-01-02T10:00:00Z\r\n'
+        'inv-2;"Multi\nline";0;false;;2026-01-03T11:00:00Z\r\n',
+        "2": "invoice_id;customer;amount;paid;lines;issued_at\r\ninv-3;Plain;9.99;yes;1;2026-01-04T12:00:00Z\r\n",
+    }
+
+    def handler(request):
+        assert request.headers["X-Api-Key"] == "replace-with-an-api-key"
+        part = request.args.get("part", "1")
+        headers = (
+            {"Link": f'<{httpserver.url_for("/v1/exports/invoices.csv")}?part=2>; rel="next"'} if part == "1" else {}
+        )
+        body = gzip.compress(parts[part].encode())
+        return Response(body, content_type="application/octet-stream", headers=headers)
+
+    httpserver.expect_request("/v1/exports/invoices.csv").respond_with_handler(handler)
+    records = _records(_run(_local(_load("csv_export"), httpserver)))
+    assert records == [
+        {
+            "invoice_id": "inv-1",
+            "customer": "Dupont; Fils",
+            "amount": 120.5,
+            "paid": True,
+            "lines": 3,
+            "issued_at": "2026-01-02T10:00:00Z",
+        },
+        {
+            "invoice_id": "inv-2",
+            "customer": "Multi\nline",
+            "amount": 0,
+            "paid": False,
+            "lines": None,
+            "issued_at": "2026-01-03T11:00:00Z",
+        },
+        {
+            "invoice_id": "inv-3",
+            "customer": "Plain",
+            "amount": 9.99,
+            "paid": True,
+            "lines": 1,
+            "issued_at": "2026-01-04T12:00:00Z",
+        },
+    ]
+
+
+def test_report_job(httpserver):
+    """Create the report, poll it until COMPLETED, download its file from storage without the token."""
+    storage = HTTPServer(host="127.0.0.1", port=0)
+    storage.start()
+    try:
+        polls = []
+
+        def status(request):
+            assert request.headers["Authorization"] == "Bearer replace-with-a-token"
+            polls.append(request.path)
+            done = len(polls) == 2
+            report = {"id": "r1", "status": "COMPLETED" if done else "RUNNING"}
+            if done:
+                report["files"] = [storage.url_for("/bucket/r1.csv.gz") + "?X-Amz-Signature=abc"]
+            return Response(json.dumps({"report": report}), content_type="application/json")
+
+        def download(request):
+            assert "Authorization" not in request.headers
+            assert request.args["X-Amz-Signature"] == "abc"
+            csv_text = "day,campaign_id,impressions,spend\n2026-01-01,c1,100,1.50\n2026-01-02,c1,80,1.25\n"
+            return Response(gzip.compress(csv_text.encode()), content_type="application/octet-stream")
+
+        httpserver.expect_request("/v2/reports", method="POST").respond_with_json({"report": {"id": "r1"}})
+        httpserver.expect_request("/v2/reports/r1").respond_with_handler(status)
+        storage.expect_request("/bucket/r1.csv.gz").respond_with_handler(download)
+        config = _local(_load("report_job"), httpserver)
+        config["job"] = {**config["job"], "poll_url": httpserver.url_for("/v2/reports/{job_id}"), "poll_interval": 0}
+        messages = _run(config)
+    finally:
+        storage.stop()
+    assert _records(messages) == [
+        {"day": "2026-01-01", "campaign_id": "c1", "impressions": 100, "spend": 1.5},
+        {"day": "2026-01-02", "campaign_id": "c1", "impressions": 80, "spend": 1.25},
+    ]
+    assert len(polls) == 2
+    state = [m for m in messages if m["type"] == "STATE"][-1]["value"]
+    assert state["bookmarks"]["ads_campaign_spend_raw"]["replication_key_value"] == "2026-01-02"

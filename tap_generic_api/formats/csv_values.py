@@ -1,0 +1,134 @@
+"""CSV values converted to the types the stream's ``schema`` declares; the rest stay strings.
+
+CSV has no types: every field is text. A column the schema types as integer, number, boolean,
+object or array is converted; one it does not type, or types as string, stays as sent. An empty
+field is null where the schema allows null and the column is not a string (CSV writes a missing
+value so); elsewhere a field that does not convert is an error naming the stream, the row and the
+column, never a silent null.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from plugin_kit import fastjson
+from tap_generic_api.errors import ResponseShapeError
+
+_INTEGER = re.compile(r"[+-]?\d+")
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def _integer(text: str) -> int:
+    if not _INTEGER.fullmatch(text.strip()):
+        raise ValueError
+    return int(text)
+
+
+def _number(text: str) -> int | decimal.Decimal:
+    stripped = text.strip()
+    if _INTEGER.fullmatch(stripped):
+        return int(stripped)
+    try:
+        value = decimal.Decimal(stripped)  # every digit kept, as JSON numbers are read
+    except decimal.InvalidOperation:
+        raise ValueError from None
+    if not value.is_finite():
+        raise ValueError  # JSON cannot carry NaN or Infinity
+    return value
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError
+
+
+def _json(kind: type) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        value = fastjson.loads(text)
+        if value is not None and not isinstance(value, kind):  # JSON null: null where the schema allows it
+            raise ValueError  # noqa: TRY004 - reported as "does not convert" with the column
+        return value
+
+    return convert
+
+
+#: JSON-schema type -> converter, in the order tried for a column of several types.
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "integer": _integer,
+    "number": _number,
+    "boolean": _boolean,
+    "object": _json(dict),
+    "array": _json(list),
+}
+
+
+class CsvTypes:
+    """Converts a CSV record's strings per a JSON schema (callable: ``(record, row) -> record``).
+
+    Args:
+        schema: The stream's ``schema`` (None: every value stays a string).
+        describe: Who reads what, for messages (the stream).
+
+    Raises (when called):
+        ResponseShapeError: A value does not convert to its column's type; names the row, the column,
+            the value and the type.
+    """
+
+    def __init__(self, schema: Mapping[str, Any] | None, describe: str) -> None:
+        self.describe = describe
+        self.columns: dict[str, tuple[tuple[str, ...], bool, bool]] = {}
+        for name, spec in ((schema or {}).get("properties") or {}).items():
+            types = _types(spec)
+            typed = tuple(t for t in types if t in _CONVERTERS)
+            if typed:
+                self.columns[name] = (typed, "null" in types, "string" in types)
+
+    def __call__(self, record: dict[str, Any], row: int) -> dict[str, Any]:
+        """Return ``record`` with its typed columns converted (changed in place)."""
+        for name, (types, nullable, stringy) in self.columns.items():
+            text = record.get(name)
+            if text is None:
+                continue
+            if text == "" and nullable and not stringy:
+                record[name] = None
+                continue
+            for kind in types:
+                try:
+                    value = _CONVERTERS[kind](text)
+                except (ValueError, TypeError, RecursionError):
+                    continue
+                if value is not None or nullable:
+                    record[name] = value
+                    break
+            else:
+                if stringy:
+                    continue  # the schema allows a string too
+                shown = text if len(text) <= 60 else text[:60] + "..."  # noqa: PLR2004
+                msg = (
+                    f"{self.describe}: row {row}, column {name!r}: {shown!r} is not "
+                    f"{' or '.join(types)}, as the stream's schema types it. Fix the schema or the export."
+                )
+                raise ResponseShapeError(msg)
+        return record
+
+
+def _types(spec: Any) -> tuple[str, ...]:
+    if not isinstance(spec, Mapping):
+        return ()
+    declared = spec.get("type")
+    if isinstance(declared, str):
+        return (declared,)
+    if isinstance(declared, list):
+        return tuple(t for t in declared if isinstance(t, str))
+    found: list[str] = []
+    for option in spec.get("anyOf") or spec.get("oneOf") or ():
+        found.extend(_types(option))
+    return tuple(found)

@@ -1,0 +1,184 @@
+"""Report jobs: the stream's request creates a job; its status is polled until done; its results are downloaded.
+
+Report APIs (ads, analytics, billing exports) do not page: a request starts a job, a status URL
+says when it is done, and the answer that says so gives the URL (or URLs) of the result. Here:
+
+1. the stream's configured request (``url``, ``method``, ``params``, ``headers``, ``body``,
+   templated as usual) creates the job; ``job.id_path`` (with ``job.poll_url``) or
+   ``job.status_url_path`` in its JSON answer gives the status URL;
+2. the status URL is requested every ``job.poll_interval`` seconds until ``job.status_path``
+   holds a ``job.done`` value, a ``job.failed`` value (an error), or ``job.timeout`` seconds have
+   passed since creation (an error); either error names the job and its last status, and no record
+   or STATE of the stream is written;
+3. each URL at ``job.result_path`` is downloaded and read in the stream's format
+   (:mod:`tap_generic_api.formats`). A URL on another origin than the stream's ``url`` (and not in
+   ``allowed_hosts``) is fetched without the stream's credentials: pre-signed storage links
+   (S3, GCS) carry their own signature and refuse other credentials
+   (:class:`~tap_generic_api.http.redirects.CredentialScope` decides, as for redirects).
+
+Every request goes through the stream's transport: rate limit, retries, deadline, redirects.
+The waiting uses :data:`CLOCK`, which tests replace to run a job's polls without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urljoin
+
+import requests
+
+from tap_generic_api import templating
+from tap_generic_api.errors import ReportJobError
+from tap_generic_api.http.redirects import CredentialScope
+from tap_generic_api.http.responses import read_json
+from tap_generic_api.paging import loops
+from tap_generic_api.paths import MISSING, DottedPath
+
+if TYPE_CHECKING:
+    from tap_generic_api.config.formats import JobConfig
+    from tap_generic_api.streams import GenericAPIStream
+
+
+class Clock:
+    """The time a job's polling reads and waits on: ``time.monotonic`` seconds, waits cut short when the run stops."""
+
+    def now(self) -> float:
+        """Return monotonic seconds."""
+        return time.monotonic()
+
+    def sleep(self, seconds: float, stopping: threading.Event) -> None:
+        """Wait ``seconds``, or until ``stopping`` is set."""
+        stopping.wait(seconds)
+
+
+#: The clock of every job (tests put a controlled one here).
+CLOCK = Clock()
+
+
+class ReportJob:
+    """One run of a job stream: create, poll, download.
+
+    Args:
+        stream: The job stream (its config has a ``job`` block).
+        context: The SDK's stream context.
+        bookmark: The run's bookmark, for ``{variable}`` placeholders of ``job.poll_url``.
+    """
+
+    def __init__(self, stream: GenericAPIStream, context: Mapping | None, bookmark: Any) -> None:
+        self.stream = stream
+        self.context = context
+        self.config = stream.stream_config
+        job = self.config.job
+        if job is None:  # pragma: no cover - the runner only builds jobs for streams with one
+            msg = f"stream '{self.config.name}' has no job block"
+            raise ValueError(msg)
+        self.job: JobConfig = job
+        self.variables = stream.templates.variables_for(bookmark)
+        self.scope = CredentialScope.of_stream(self.config, stream._rendered.url)  # noqa: SLF001
+        self.job_id = "?"
+
+    def pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Create the job, wait until it is done, and yield the records of each result, chunk by chunk.
+
+        Raises:
+            ReportJobError: The job failed, timed out, or an answer lacks its id, status or results.
+        """
+        status_url = self._create()
+        answer = self._wait(status_url)
+        urls = self._results(answer, status_url)
+        self.stream.logger.info(
+            "Stream '%s': report job %s is done; downloading %d result(s).", self.config.name, self.job_id, len(urls)
+        )
+        for url in urls:
+            rendered = self.stream._rendered._replace(url=url, params={}, body=None)  # noqa: SLF001
+            paginator = self.stream.get_new_paginator(rendered)
+            yield from loops.pages_in_turn(paginator, lambda _token, url=url: self._get(url), self.stream._records_of)  # noqa: SLF001
+
+    def _create(self) -> str:
+        stream = self.stream
+        rendered = stream._rendered  # noqa: SLF001
+        prepared = stream._prepare(rendered, stream.get_new_paginator(rendered), None)  # noqa: SLF001
+        response = stream.request_decorator(stream._request)(prepared, self.context)  # noqa: SLF001
+        answer = self._json(response)
+        job = self.job
+        if job.status_url_path:
+            found = DottedPath(job.status_url_path).resolve(answer)
+            # The status URL names the job in messages, its secrets masked (a signed URL may carry some).
+            self.job_id = self.stream.redact_url(found) if isinstance(found, str) else "?"
+            if not isinstance(found, str) or not found:
+                self._fail(f"got a creation answer with no status URL at job.status_url_path '{job.status_url_path}'")
+            return urljoin(response.url, found)
+        found = DottedPath(job.id_path or "").resolve(answer)
+        if found is MISSING or found is None or found == "" or isinstance(found, dict | list):
+            self._fail(f"got a creation answer with no job id at job.id_path '{job.id_path}' (found {found!r})")
+        self.job_id = str(found)
+        variables = {**self.variables, "job_id": self.job_id}
+        return templating.render(job.poll_url or "", variables, where=f"{self.config.where}.job.poll_url")
+
+    def _wait(self, status_url: str) -> Any:
+        job, clock = self.job, CLOCK
+        stopping = self.stream.runner.stopping
+        deadline = clock.now() + job.timeout
+        path = DottedPath(job.status_path)
+        polls = 0
+        while True:
+            clock.sleep(max(0.0, min(job.poll_interval, deadline - clock.now())), stopping)
+            answer = self._json(self._get(status_url))
+            polls += 1
+            status = path.resolve(answer)
+            if status is MISSING:
+                self._fail(f"got a status answer with no job.status_path '{job.status_path}'")
+            shown = str(status)
+            if shown in job.done:
+                return answer
+            if shown in job.failed:
+                self._fail(f"failed: status {shown!r} (job.failed) after {polls} status request(s)")
+            if clock.now() >= deadline:
+                self._fail(
+                    f"was not done within job.timeout ({job.timeout:g} s): last status {shown!r} "
+                    f"after {polls} status request(s)"
+                )
+            self.stream.logger.info(
+                "Stream '%s': report job %s is %r; asking again in %g s.",
+                self.config.name,
+                self.job_id,
+                shown,
+                job.poll_interval,
+            )
+
+    def _results(self, answer: Any, status_url: str) -> list[str]:
+        found = DottedPath(self.job.result_path).resolve(answer)
+        urls = [found] if isinstance(found, str) else found
+        if not isinstance(urls, list) or not all(isinstance(url, str) and url for url in urls):
+            self._fail(
+                f"got a done answer with no result URL or list of URLs at job.result_path '{self.job.result_path}' "
+                f"(found {found!r})"
+            )
+        return [urljoin(status_url, url) for url in urls]
+
+    def _get(self, url: str) -> requests.Response:
+        """GET ``url`` through the stream's transport; with its credentials only on an origin they belong to."""
+        stream = self.stream
+        trusted = self.scope.trusts(url)
+        headers = dict(stream._rendered.headers) if trusted else {}  # noqa: SLF001
+        prepared = stream.build_prepared_request(method="GET", url=url, headers=headers)
+        if trusted:
+            return stream.request_decorator(stream._request)(prepared, self.context)  # noqa: SLF001
+        prepared = self.scope.strip(prepared)
+
+        def send(request: requests.PreparedRequest, _context: Any) -> requests.Response:
+            response = stream.transport.send(request, allow_redirects=True, credentials=False)
+            stream.validate_response(response)
+            return response
+
+        return stream.request_decorator(send)(prepared, self.context)
+
+    def _json(self, response: requests.Response) -> Any:
+        return read_json(response, self.stream.redact_url, self.config.name)
+
+    def _fail(self, reason: str) -> NoReturn:
+        msg = f"Stream '{self.config.name}': report job {self.job_id} {reason}; no record of it is written."
+        raise ReportJobError(msg, stream=self.config.name)
