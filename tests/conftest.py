@@ -15,7 +15,10 @@ from typing import Any
 
 import backoff._sync
 import pytest
+from helpers import PAGED_SPEC, PAGED_TOKEN
 from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator
+from paged_apis import PagedAPIs
+from prism_mock import PrismMock
 
 from target_bigquery_smart import loader, sinks
 
@@ -87,6 +90,20 @@ def dataset(bq_client) -> str:
 def datasette_10k():
     with DatasetteAPI(10_000) as api:
         yield api
+
+
+@pytest.fixture
+def paged_apis():
+    """The local list APIs of scripts/paged_apis.py: 95 items per style, bearer token PAGED_TOKEN."""
+    with PagedAPIs(95, token=PAGED_TOKEN) as apis:
+        yield apis
+
+
+@pytest.fixture(scope="session")
+def prism():
+    """Prism mocking examples/openapi/paged_apis.yaml (scripts/prism_mock.py)."""
+    with PrismMock(PAGED_SPEC) as mock:
+        yield mock
 
 
 @pytest.fixture
