@@ -8,6 +8,7 @@ Paths (each requires ``Authorization: Bearer <token>`` when a token is set):
 * ``/has_more/items?starting_after=&limit=``: ``{"object": "list", "data": [...], "has_more"}`` (Stripe's form);
 * ``/cursor/items?cursor=&limit=``: ``{"results": [...], "meta": {"next_cursor"}}``, an opaque cursor;
 * ``/link/items?page=&per_page=``: the records as the body, an RFC 8288 ``Link`` header to the next page;
+* ``/next_url/items?page=``: ``{"count", "next": <URL or null>, "results": [...]}`` (Django REST framework's form);
 * ``/owners/{owner_id}/items``: the records whose ``quantity % 3 + 1`` is the owner (one page).
 
 Used by the probe and OpenAPI tests; :data:`OPENAPI_SPEC` describes them.
@@ -121,6 +122,12 @@ class PagedAPIs:
         if page * size < self.count:
             headers["Link"] = f'<{self.base_url}/link/items?page={page + 1}&per_page={size}>; rel="next"'
         return 200, records, headers
+
+    def _next_url(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        page = int(query.get("page", 1))
+        records = self.records((page - 1) * DEFAULT_LIMIT, DEFAULT_LIMIT)
+        following = f"{self.base_url}/next_url/items?page={page + 1}" if page * DEFAULT_LIMIT < self.count else None
+        return 200, {"count": self.count, "next": following, "results": records}, {}
 
     def _owners(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         owner = int(path.strip("/").split("/")[1])

@@ -1,7 +1,8 @@
 """End to end: `tap-generic-api probe` writes a config; `tap-generic-api | target-bigquery-smart` lands every record.
 
 One test per pagination style: the local list APIs (offset with a total, page numbers with
-total pages, has_more with the last id, an opaque body cursor, a Link header) and Datasette
+total pages, has_more with the last id, an opaque body cursor, a Link header, a next URL in the
+body) and Datasette
 (its Link header). The evidence must name the field or header behind the pagination.
 """
 
@@ -52,6 +53,7 @@ STYLES = {
         "from: body field 'meta.next_cursor' (\"YWZ0ZXI6MTA=\"); sent back as 'cursor'",
     ),
     "link": ({"type": "link", "response_path": ""}, 'from: response header Link with rel="next"'),
+    "next_url": ({"type": "link", "response_path": "next"}, "from: body field 'next' holds the next page's URL"),
 }
 
 
@@ -66,6 +68,7 @@ def test_probe_config_lands_every_record(style, paged_apis, bq_client, target_co
     assert config["destination"] == {"table": "items", "key_fields": ["id"]}
     assert "verdict: OK" in evidence
     assert PAGED_TOKEN not in json.dumps(config)
+    assert PAGED_TOKEN not in evidence
     assert len(paged_apis.requests) <= 3 + 3  # --max-pages 3, + 3
 
     # The secret comes at run time, as the evidence says: secrets.<key> beside the written config.

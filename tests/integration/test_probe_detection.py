@@ -156,7 +156,7 @@ def test_query_secret_is_sent_but_never_printed(requests_mock, clock, capsys, mo
     assert config["auth"] == {"type": "query", "param_name": "api_key", "secret_key": "api_key"}
     assert "api_key=***" in err
     assert [r.qs["api_key"] for r in requests_mock.request_history] == [[SECRET.lower()]] * 2
-    assert 'give it at run time as secrets.api_key in a second config' in err
+    assert "give it at run time as secrets.api_key in a second config" in err
 
 
 def test_basic_auth_from_an_environment_variable(requests_mock, clock, capsys, monkeypatch):
@@ -193,3 +193,24 @@ def test_help_lists_the_sub_commands():
     assert "--config" in run.stdout
     run = subprocess.run([str(BIN / "tap-generic-api"), "probe", "--help"], capture_output=True, text=True, check=True)
     assert "--bearer-env VAR" in run.stdout
+
+
+def test_a_body_cursor_is_sent_back_as_the_parameter_the_next_url_uses(requests_mock, clock, capsys):
+    # Datasette's body without its Link header: 'next' is the token, 'next_url' shows it sent as '_next'.
+    def answer(request, context):
+        start = int(_query(request).get("_next", 0))
+        following = str(start + 10) if start < 20 else None  # noqa: PLR2004
+        next_url = f"{URL}?_shape=objects&_next={following}" if following else None
+        return {"rows": _records(start + 1, 10), "next": following, "next_url": next_url}
+
+    requests_mock.get(URL, json=answer)
+    assert _run(clock, "--param", "_shape=objects") == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["pagination"] == {"type": "cursor", "param": "_next", "response_path": "next"}
+    assert (
+        "from: body field 'next' (\"10\"), which the next URL in body field 'next_url' sends back as parameter '_next'"
+        in err
+    )
+    assert "verdict: OK: 30 records on 3 pages, each page new, and the stop rule ended the sequence" in err
+    sent = [_query(r) for r in requests_mock.request_history]
+    assert sent == [{"_shape": "objects"}, {"_shape": "objects", "_next": "10"}, {"_shape": "objects", "_next": "20"}]
