@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local_services import HOST, item
+if __package__ in (None, ""):  # run as a script: local_services is beside it
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from local_services import HOST, item  # noqa: E402
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
@@ -35,13 +39,14 @@ class PagedAPIs:
     Args:
         count: Records served by every style.
         token: Bearer token required, or "" for none.
+        port: Port to listen on (0: any free one).
 
     Attributes:
         base_url: ``http://127.0.0.1:<port>``.
         requests: ``(path, query)`` of every request answered, in order.
     """
 
-    def __init__(self, count: int, token: str = "") -> None:
+    def __init__(self, count: int, token: str = "", port: int = 0) -> None:
         self.count = count
         self.token = token
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -54,7 +59,7 @@ class PagedAPIs:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server = ThreadingHTTPServer((HOST, port), Handler)
         self.base_url = f"http://{HOST}:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -144,3 +149,27 @@ class PagedAPIs:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(payload)
+
+
+def main() -> None:
+    """Serve the APIs until Ctrl-C: ``python scripts/paged_apis.py [--port 8000] [--token T] [--count 95]``."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--token", default="", help="bearer token required (default: none)")
+    parser.add_argument("--count", type=int, default=95)
+    args = parser.parse_args()
+    apis = PagedAPIs(args.count, token=args.token, port=args.port)
+    with apis:
+        print(f"serving {args.count} items per style at {apis.base_url}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
