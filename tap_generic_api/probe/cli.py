@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 from plugin_kit.errors import ConfigError
-from plugin_kit.redact import redact_text
+from plugin_kit.redact import install_log_redaction, redact_text
 from tap_generic_api.probe.client import DEFAULT_RATE, BudgetExceededError, Pacer, ProbeClient, auth_from_env
 from tap_generic_api.probe.report import render_json, render_text
 from tap_generic_api.probe.run import probe
@@ -81,6 +81,9 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
         auth = auth_from_env(
             bearer_env=args.bearer_env, header_env=args.header_env, query_env=args.query_env, basic_env=args.basic_env
         )
+        if auth:
+            # urllib3 logs each request line (a query credential included) at DEBUG.
+            install_log_redaction([auth.secret])
         params = _params(args.param)
         client = ProbeClient(
             budget=args.max_pages + EXTRA_REQUESTS,

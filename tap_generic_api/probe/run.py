@@ -7,6 +7,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from tap_generic_api.http.responses import read_json
 from tap_generic_api.probe.bodies import choose_data_path
 from tap_generic_api.probe.client import DEFAULT_RATE, ProbeClient
 from tap_generic_api.probe.fields import choose_key, rate_limit, replication_candidates
@@ -47,8 +48,7 @@ def probe(
     """
     evidence = Evidence(url=client.redact(url))
     first = client.get(url, params)
-    page = FirstPage(client, url, params, first, data_path="")
-    chosen, data_finding = choose_data_path(page.document)
+    chosen, data_finding = choose_data_path(read_json(first, client.redact))
     evidence.add(data_finding)
     name = stream_name(url)
     config: dict[str, Any] = {"name": name, "url": url}
@@ -56,8 +56,7 @@ def probe(
         evidence.verdict = "FAILED: no records found in the first answer"
         evidence.requests = len(client.sent)
         return config, evidence
-    page.data_path = chosen.path
-    page.__post_init__()
+    page = FirstPage(client, url, params, first, data_path=chosen.path)
     key, key_finding = choose_key(page.records)
     page.key = key
     pagination, pagination_findings = detect(page)

@@ -214,3 +214,14 @@ def test_a_body_cursor_is_sent_back_as_the_parameter_the_next_url_uses(requests_
     assert "verdict: OK: 30 records on 3 pages, each page new, and the stop rule ended the sequence" in err
     sent = [_query(r) for r in requests_mock.request_history]
     assert sent == [{"_shape": "objects"}, {"_shape": "objects", "_next": "10"}, {"_shape": "objects", "_next": "20"}]
+
+
+def test_a_query_secret_is_masked_in_http_debug_logs_over_loopback(httpserver, clock, capsys, caplog, monkeypatch):
+    monkeypatch.setenv("API_KEY", SECRET)
+    httpserver.expect_request("/things", query_string={"key": SECRET}).respond_with_json([{"id": 1}, {"id": 2}])
+    status = cli.main(
+        [httpserver.url_for("/things"), "--query-env", "key=API_KEY"], pacer=Pacer(2.0, clock=clock, sleep=clock.sleep)
+    )
+    assert status == 2  # one page, pagination none
+    assert "GET /things?key=*** HTTP/1.1" in caplog.text  # urllib3's request line, masked
+    assert SECRET not in caplog.text
