@@ -16,8 +16,18 @@ LAST_ID_PARAMS = ("starting_after", "after", "since_id", "after_id")
 OFFSET_PARAMS = ("offset", "skip", "start")
 PAGE_PARAMS = ("page", "page_number", "pageNumber")
 LIMIT_PARAMS = ("limit", "per_page", "perPage", "page_size", "pageSize", "size", "count")
-NEXT_CURSOR_NAMES = ("next_cursor", "nextCursor", "next_page_token", "nextPageToken", "next_token", "cursor",
-                     "after", "endCursor", "end_cursor", "next")
+NEXT_CURSOR_NAMES = (
+    "next_cursor",
+    "nextCursor",
+    "next_page_token",
+    "nextPageToken",
+    "next_token",
+    "cursor",
+    "after",
+    "endCursor",
+    "end_cursor",
+    "next",
+)
 NEXT_URL_NAMES = ("next", "next_url", "nextUrl", "next_link", "nextLink", "@odata.nextLink", "next_page_url")
 MORE_NAMES = ("has_more", "hasMore", "has_next", "hasNext", "has_next_page")
 

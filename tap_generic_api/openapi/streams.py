@@ -15,11 +15,22 @@ from tap_generic_api.openapi.schemas import records_schema, to_json_schema
 #: Property names that identify a record, by preference.
 KEY_NAMES = ("id", "uuid", "key", "_id")
 #: Date-time properties that record a change, by preference.
-CHANGE_NAMES = ("updated_at", "updatedAt", "updated", "modified_at", "modifiedAt", "modified", "last_modified",
-                "lastModified", "date_modified", "changed_at")
+CHANGE_NAMES = (
+    "updated_at",
+    "updatedAt",
+    "updated",
+    "modified_at",
+    "modifiedAt",
+    "modified",
+    "last_modified",
+    "lastModified",
+    "date_modified",
+    "changed_at",
+)
 #: Query parameters that filter on a change time.
-FILTER_PARAM = re.compile(r"^(updated|modified|changed)[_-]?(since|after|from|gte|min|at\[gte\])$|^since$",
-                          re.IGNORECASE)
+FILTER_PARAM = re.compile(
+    r"^(updated|modified|changed)[_-]?(since|after|from|gte|min|at\[gte\])$|^since$", re.IGNORECASE
+)
 
 
 @dataclass
@@ -190,9 +201,7 @@ def _path_params(op: Operation, parents: dict[str, Operation], built: Built) -> 
 
 
 def _replication(op: Operation, properties: dict[str, Any], query: dict[str, Any], built: Built) -> None:
-    changed = next(
-        (n for n in CHANGE_NAMES if (properties.get(n) or {}).get("format") == "date-time"), ""
-    )
+    changed = next((n for n in CHANGE_NAMES if (properties.get(n) or {}).get("format") == "date-time"), "")
     filter_param = next((n for n in query if FILTER_PARAM.match(n)), "")
     if changed and filter_param:
         built.block["replication_key"] = changed

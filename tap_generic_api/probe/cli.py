@@ -43,9 +43,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--basic-env", metavar="VAR", help="HTTP Basic auth; VAR holds user:password")
     cli.add_argument("--param", action="append", default=[], metavar="K=V", help="query parameter (repeatable)")
     cli.add_argument("--max-pages", type=int, default=3, metavar="N", help="pages to prove the config on (default 3)")
-    cli.add_argument(
-        "--rate", type=float, default=DEFAULT_RATE, help=f"requests per second (default {DEFAULT_RATE:g})"
-    )
+    cli.add_argument("--rate", type=float, default=DEFAULT_RATE, help=f"requests per second (default {DEFAULT_RATE:g})")
     cli.add_argument("--write", type=Path, metavar="FILE", help="write the config to FILE instead of stdout")
     cli.add_argument("--json", action="store_true", help="print the evidence as JSON on stderr")
     return cli

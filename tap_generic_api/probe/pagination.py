@@ -136,7 +136,7 @@ def _link_header(page: FirstPage, fields: list[tuple[str, Any]]) -> Result:
     link = next_link(page.response.headers.get("Link"))
     if not link:
         return None
-    source = f"response header Link with rel=\"next\": <{page.client.redact(link)}>"
+    source = f'response header Link with rel="next": <{page.client.redact(link)}>'
     return {"type": "link", "response_path": ""}, [Finding("pagination.type", "link", source, "high")]
 
 

@@ -94,7 +94,7 @@ def probe(
     if client.auth:
         evidence.notes.append(
             f"the secret is not in the config: give it at run time as secrets.{client.auth.secret_key} in a second "
-            f"config, e.g. --config <(jq -n --arg s \"${client.auth.env_var}\" "
+            f'config, e.g. --config <(jq -n --arg s "${client.auth.env_var}" '
             f"'{{secrets: {{{client.auth.secret_key}: $s}}}}')"
         )
     return config, evidence

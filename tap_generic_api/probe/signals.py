@@ -14,8 +14,19 @@ NEXT_NAME = re.compile(r"(^|[_.@-])(next|after|cursor|continuation|(next_?)?page
 #: Flags saying more pages follow.
 MORE_NAMES = ("has_more", "hasMore", "has_next", "hasNext", "more", "has_next_page", "hasNextPage", "more_items")
 #: Totals of records.
-TOTAL_NAMES = ("total", "total_count", "totalCount", "total_results", "totalResults", "total_items", "totalItems",
-               "total_entries", "count", "totalSize", "total_size")
+TOTAL_NAMES = (
+    "total",
+    "total_count",
+    "totalCount",
+    "total_results",
+    "totalResults",
+    "total_items",
+    "totalItems",
+    "total_entries",
+    "count",
+    "totalSize",
+    "total_size",
+)
 #: Totals of pages.
 PAGES_NAMES = ("total_pages", "totalPages", "last_page", "lastPage", "page_count", "pageCount", "pages", "num_pages")
 #: The current page number, echoed back.
@@ -54,8 +65,10 @@ def named(fields: list[tuple[str, Any]], names: tuple[str, ...], kind: type | tu
     """
     for name in names:
         for path, value in fields:
-            if last_name(path) == name and isinstance(value, kind) and not (
-                isinstance(value, bool) and kind is not bool
+            if (
+                last_name(path) == name
+                and isinstance(value, kind)
+                and not (isinstance(value, bool) and kind is not bool)
             ):
                 return path, value
     return "", None
@@ -71,6 +84,8 @@ def next_fields(fields: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [
         (path, value)
         for path, value in fields
-        if NEXT_NAME.search(last_name(path)) and not isinstance(value, bool) and not last_name(path).startswith("has")
+        if NEXT_NAME.search(last_name(path))
+        and not isinstance(value, bool)
+        and not last_name(path).startswith("has")
         or (NEXT_NAME.search(path) and last_name(path) in ("href", "url", "link"))
     ]
