@@ -8,6 +8,8 @@ Paths (each requires ``Authorization: Bearer <token>`` when a token is set):
 * ``/has_more/items?starting_after=&limit=``: ``{"object": "list", "data": [...], "has_more"}`` (Stripe's form);
 * ``/cursor/items?cursor=&limit=``: ``{"results": [...], "meta": {"next_cursor"}}``, an opaque cursor;
 * ``/link/items?page=&per_page=``: the records as the body, an RFC 8288 ``Link`` header to the next page;
+* ``/token/items?_next=``: ``{"rows": [...], "next": <token or null>, "next_url": <URL or null>}``
+  (Datasette's body, without its ``Link`` header);
 * ``/next_url/items?page=``: ``{"count", "next": <URL or null>, "results": [...]}`` (Django REST framework's form);
 * ``/owners/{owner_id}/items``: the records whose ``quantity % 3 + 1`` is the owner (one page).
 
@@ -133,6 +135,14 @@ class PagedAPIs:
         records = self.records((page - 1) * DEFAULT_LIMIT, DEFAULT_LIMIT)
         following = f"{self.base_url}/next_url/items?page={page + 1}" if page * DEFAULT_LIMIT < self.count else None
         return 200, {"count": self.count, "next": following, "results": records}, {}
+
+    def _token(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        start = int(query.get("_next", 0))
+        records = self.records(start, DEFAULT_LIMIT)
+        end = start + len(records)
+        token = str(end) if end < self.count else None
+        next_url = f"{self.base_url}/token/items?_next={token}" if token else None
+        return 200, {"rows": records, "next": token, "next_url": next_url}, {}
 
     def _owners(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         owner = int(path.strip("/").split("/")[1])

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from local_services import HOST, ROOT, _Server
 
-PRISM_BIN = Path(os.environ.get("PRISM_BIN", ROOT / ".plugins" / "prism" / "node_modules" / ".bin" / "prism"))
+PLUGINS = Path(os.environ.get("PLUGINS_DIR", ROOT / ".plugins"))
+PRISM_BIN = Path(os.environ.get("PRISM_BIN", PLUGINS / "prism" / "node_modules" / ".bin" / "prism"))
 
 
 class PrismMock(_Server):

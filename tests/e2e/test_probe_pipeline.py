@@ -1,8 +1,8 @@
 """End to end: `tap-generic-api probe` writes a config; `tap-generic-api | target-bigquery-smart` lands every record.
 
 One test per pagination style: the local list APIs (offset with a total, page numbers with
-total pages, has_more with the last id, an opaque body cursor, a Link header, a next URL in the
-body) and Datasette
+total pages, has_more with the last id, an opaque body cursor, a Link header, a body token its
+next URL sends back, a next URL in the body) and Datasette
 (its Link header). The evidence must name the field or header behind the pagination.
 """
 
@@ -53,6 +53,10 @@ STYLES = {
         "from: body field 'meta.next_cursor' (\"YWZ0ZXI6MTA=\"); sent back as 'cursor'",
     ),
     "link": ({"type": "link", "response_path": ""}, 'from: response header Link with rel="next"'),
+    "token": (
+        {"type": "cursor", "param": "_next", "response_path": "next"},
+        "from: body field 'next' (\"10\"), which the next URL in body field 'next_url' sends back as parameter '_next'",
+    ),
     "next_url": ({"type": "link", "response_path": "next"}, "from: body field 'next' holds the next page's URL"),
 }
 
