@@ -21,6 +21,7 @@ import requests
 
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import install_log_redaction, redact_text
+from tap_generic_api.errors import TapAPIError
 from tap_generic_api.probe.client import DEFAULT_RATE, BudgetExceededError, Pacer, ProbeClient, auth_from_env
 from tap_generic_api.probe.report import render_json, render_text
 from tap_generic_api.probe.run import probe
@@ -90,7 +91,7 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
             session=session,
         )
         config, evidence = probe(args.url, client, params=params, max_pages=args.max_pages, rate=args.rate)
-    except (ConfigError, requests.RequestException, BudgetExceededError, ValueError) as exc:
+    except (ConfigError, TapAPIError, requests.RequestException, BudgetExceededError, ValueError) as exc:
         secrets = [auth.secret] if auth else []
         sys.stderr.write(f"Error: {redact_text(str(exc), secrets)}\n")
         return 1

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import requests
 
+from tap_generic_api.errors import TapAPIError
 from tap_generic_api.http.responses import read_json
 from tap_generic_api.paging.link_header import next_link
 from tap_generic_api.probe.bodies import records_of
@@ -103,7 +104,7 @@ class FirstPage:
         try:
             response = self.client.get(url or self.url, {**self.params, **extra} if url is None else {})
             records = records_of(read_json(response, self.client.redact), self.data_path)
-        except (requests.RequestException, ValueError) as exc:
+        except (requests.RequestException, TapAPIError, ValueError) as exc:
             return False, f"the request failed: {self.client.redact(str(exc))[:200]}"
         shown = ", ".join(f"{k}={v}" for k, v in extra.items()) or "the next URL"
         if not records:

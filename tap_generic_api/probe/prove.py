@@ -16,7 +16,7 @@ import requests
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_generic_api.config import parse_streams
-from tap_generic_api.errors import ForeignHostError, PaginationLoopError
+from tap_generic_api.errors import ForeignHostError, PaginationLoopError, TapAPIError
 from tap_generic_api.http.responses import read_json, records_at
 from tap_generic_api.paging.loops import pages_in_turn
 from tap_generic_api.paging.paginators import build_paginator
@@ -102,7 +102,7 @@ def prove(config: dict[str, Any], client: ProbeClient, *, max_pages: int, key: s
             proof.records.extend(records)
             if proof.repeated:
                 break
-    except (PaginationLoopError, ForeignHostError, BudgetExceededError, requests.RequestException) as exc:
+    except (PaginationLoopError, ForeignHostError, TapAPIError, BudgetExceededError, requests.RequestException) as exc:
         proof.error = client.redact(str(exc))
     proof.ended = paginator.finished and not paginator.truncated and not proof.error and not proof.repeated
     return proof

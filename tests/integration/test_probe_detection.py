@@ -225,3 +225,33 @@ def test_a_query_secret_is_masked_in_http_debug_logs_over_loopback(httpserver, c
     assert status == 2  # one page, pagination none
     assert "GET /things?key=*** HTTP/1.1" in caplog.text  # urllib3's request line, masked
     assert SECRET not in caplog.text
+
+
+def test_an_answer_that_is_not_json_is_a_clear_error(requests_mock, clock, capsys):
+    requests_mock.get(URL, text="<html>sign in</html>", headers={"Content-Type": "text/html"})
+    assert _run(clock) == 1
+    assert capsys.readouterr().err == (
+        f"Error: Response from {URL} is not JSON (status 200, content type 'text/html'): 'sign in'\n"
+    )
+
+
+def test_a_refused_credential_is_reported_masked(requests_mock, clock, capsys, monkeypatch):
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    requests_mock.get(URL, status_code=401, json={"error": f"token {SECRET} is revoked"})
+    assert _run(clock, "--bearer-env", "API_TOKEN") == 1
+    assert capsys.readouterr().err == f'Error: 401 None from {URL}: {{"error": "token *** is revoked"}}\n'
+
+
+def test_a_page_that_stops_being_json_fails_the_proof(requests_mock, clock, capsys):
+    def answer(request, context):
+        if "cursor" in _query(request) and _query(request)["cursor"] == "2":
+            context.headers["Content-Type"] = "text/html"
+            return "<html>oops</html>"
+        cursor = int(_query(request).get("cursor", 0))
+        return json.dumps({"data": _records(cursor * 10 + 1, 10), "next_cursor": str(cursor + 1)})
+
+    requests_mock.get(URL, text=answer)
+    assert _run(clock) == 2
+    err = capsys.readouterr().err
+    assert "verdict: FAILED after 20 records on 2 pages: Response from" in err
+    assert "WARNING proof: null  [none]" in err
