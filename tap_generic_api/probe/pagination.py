@@ -52,6 +52,8 @@ CURSOR_PARAMS = {
     "NextToken": "NextToken",
     "endCursor": "after",
     "end_cursor": "after",
+    "next_page": "page",
+    "nextPage": "page",
 }
 #: Parameters tried after the derived one.
 COMMON_CURSOR_PARAMS = ("cursor", "after", "page_token", "starting_after")
@@ -93,7 +95,7 @@ class FirstPage:
             return {json.dumps(r.get(self.key), sort_keys=True, default=str) for r in records}
         return {json.dumps(r, sort_keys=True, default=str) for r in records}
 
-    def confirm(self, extra: dict[str, Any], url: str | None = None) -> tuple[bool, str]:
+    def confirm(self, extra: dict[str, Any]) -> tuple[bool, str]:
         """Request the page ``extra`` asks for; return whether it brings only records not on the first page.
 
         Returns ``(False, reason)`` when the detection budget is spent, the request fails, the
@@ -102,11 +104,11 @@ class FirstPage:
         if len(self.client.sent) >= DETECTION_REQUESTS:
             return False, "no request left to confirm it"
         try:
-            response = self.client.get(url or self.url, {**self.params, **extra} if url is None else {})
+            response = self.client.get(self.url, {**self.params, **extra})
             records = records_of(read_json(response, self.client.redact), self.data_path)
         except (requests.RequestException, TapAPIError, ValueError) as exc:
             return False, f"the request failed: {self.client.redact(str(exc))[:200]}"
-        shown = ", ".join(f"{k}={v}" for k, v in extra.items()) or "the next URL"
+        shown = ", ".join(f"{k}={v}" for k, v in extra.items())
         if not records:
             return False, f"{shown} returned no records"
         repeated = self.identities(records) & self.identities(self.records)

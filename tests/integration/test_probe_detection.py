@@ -255,3 +255,34 @@ def test_a_page_that_stops_being_json_fails_the_proof(requests_mock, clock, caps
     err = capsys.readouterr().err
     assert "verdict: FAILED after 20 records on 2 pages: Response from" in err
     assert "WARNING proof: null  [none]" in err
+
+
+def _hubspot(page: int) -> dict:
+    after = str(page * 10)
+    more = {"paging": {"next": {"after": after, "link": f"{URL}?after={after}"}}} if page < 3 else {}  # noqa: PLR2004
+    return {"results": _records(page * 10 - 9, 10), **more}
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "block"),
+    [
+        # HubSpot CRM v3: paging.next.after, and paging.next.link sending it back as 'after'.
+        (_hubspot, "after", {"type": "cursor", "param": "after", "response_path": "paging.next.after"}),
+        # A next page number in the body, sent back as 'page' (confirmed by a request).
+        (
+            lambda page: {"items": _records(page * 10 - 9, 10), "next_page": page + 1 if page < 3 else None},  # noqa: PLR2004
+            "page",
+            {"type": "cursor", "param": "page", "response_path": "next_page"},
+        ),
+    ],
+)
+def test_common_body_cursors(requests_mock, clock, capsys, body, param, block):
+    def answer(request, context):
+        token = _query(request).get(param)
+        return body(int(token) // 10 + 1 if param == "after" and token else int(token or 1))
+
+    requests_mock.get(URL, json=answer)
+    assert _run(clock) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["pagination"] == block
+    assert "verdict: OK: 30 records on 3 pages, each page new, and the stop rule ended the sequence" in err
