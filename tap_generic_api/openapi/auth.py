@@ -49,7 +49,8 @@ def _block(name: str, scheme: dict[str, Any]) -> dict[str, Any] | None:
         return {"type": "query", "param_name": scheme["name"], "secret_key": key}
     if kind == "oauth2":
         flow = (scheme.get("flows") or {}).get("clientCredentials") or {}
-        token_url = flow.get("tokenUrl") or scheme.get("tokenUrl")
+        # OpenAPI 2 names the client credentials flow 'application'.
+        token_url = flow.get("tokenUrl") or (scheme.get("tokenUrl") if scheme.get("flow") == "application" else None)
         if token_url:
             return {"type": "oauth2", "token_url": token_url, "grant_type": "client_credentials", "secret_key": key}
     return None

@@ -110,7 +110,7 @@ def _limit(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     name = next((p for p in LIMIT_PARAMS if p in params), "")
     if not name:
         return {}
-    schema = params[name].get("schema") or {}
+    schema = params[name].get("schema") or params[name]  # OpenAPI 2: the type is on the parameter
     value = schema.get("maximum") or schema.get("default")
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         return {"limit_param": name}

@@ -149,6 +149,8 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         parents: The other selected operations by path, for child streams.
     """
     built = Built({"name": op.name, "url": base + op.path, "data_path": op.data_path})
+    if not base.startswith(("http://", "https://")):
+        built.todos.append(f"the server URL '{base or '/'}' is not absolute: give --server https://...")
     built.why.append(f"data_path '{op.data_path}': the response's list of objects")
     _path_params(op, parents, built)
     query = {name: p for (where, name), p in op.params.items() if where == "query"}

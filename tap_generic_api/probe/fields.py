@@ -16,7 +16,9 @@ from tap_generic_api.probe.report import Finding
 #: Names that usually identify a record, by preference.
 KEY_NAMES = ("id", "uuid", "key", "_id", "ID", "Id", "guid", "rowid")
 #: Names of fields that record a change, by preference (replication key candidates).
-CHANGE_NAME = re.compile(r"updated|modified|changed|last_?edit|sync|timestamp|created|date|_at$|time", re.IGNORECASE)
+CHANGE_NAME = re.compile(
+    r"updated|modified|changed|last_?edit|sync|timestamp|created|date|_at$|time|seq|version", re.IGNORECASE
+)
 
 
 def _scalar(value: Any) -> bool:
@@ -63,30 +65,31 @@ def replication_candidates(records: list[dict[str, Any]]) -> Finding | None:
     """
     if not records:
         return None
-    found: list[tuple[bool, str, str]] = []
+    found: list[tuple[bool, bool, str, str]] = []
     for name in records[0]:
         values = [r.get(name) for r in records]
-        if not CHANGE_NAME.search(name) or any(v is None for v in values):
+        if any(v is None for v in values):
             continue
         times = [_as_time(v) for v in values]
-        if all(times):
+        if all(times):  # a date-time of any name
             kind = "date-time"
             ordered = all(a <= b for a, b in zip(times, times[1:], strict=False))  # type: ignore[operator]
-        elif all(_scalar(v) and not isinstance(v, str) for v in values):
+        elif CHANGE_NAME.search(name) and all(_scalar(v) and not isinstance(v, str) for v in values):
             kind = "number"
             ordered = all(a <= b for a, b in zip(values, values[1:], strict=False))
         else:
             continue
-        found.append((not ordered, name, f"{name} ({kind}{', growing' if ordered else ''})"))
+        # Growing first, then date-times, then by name.
+        found.append((not ordered, kind != "date-time", name, f"{name} ({kind}{', growing' if ordered else ''})"))
     if not found:
         return None
     found.sort()
-    source = "record fields " + ", ".join(text for _, _, text in found)
+    source = "record fields " + ", ".join(text for *_, text in found)
     check = (
-        f"to extract incrementally, set replication_key: '{found[0][1]}' and a request parameter "
+        f"to extract incrementally, set replication_key: '{found[0][2]}' and a request parameter "
         "filtering on '{bookmark}' (see the API's docs for its filter parameter)"
     )
-    return Finding("replication_key (candidates)", [name for _, name, _ in found], source, "low", check)
+    return Finding("replication_key (candidates)", [name for _, _, name, _ in found], source, "low", check)
 
 
 def _number(text: str | None) -> float | None:

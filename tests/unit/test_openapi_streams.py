@@ -207,3 +207,39 @@ def test_an_invalid_description_is_a_clear_error(tmp_path, capsys):
     path.write_text("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n")
     assert cli.main([str(path)]) == 1
     assert capsys.readouterr().err.startswith(f"Error: OpenAPI description {path}: ")
+
+
+def test_an_openapi_2_description(tmp_path):
+    spec = {
+        "swagger": "2.0",
+        "info": {"title": "t", "version": "1"},
+        "host": "api.example.test",
+        "basePath": "/v1",
+        "schemes": ["https"],
+        "securityDefinitions": {"key": {"type": "apiKey", "in": "query", "name": "api_key"}},
+        "security": [{"key": []}],
+        "paths": {
+            "/items": {
+                "get": {
+                    "parameters": [
+                        {"name": "offset", "in": "query", "type": "integer"},
+                        {"name": "limit", "in": "query", "type": "integer", "maximum": 100},
+                    ],
+                    "responses": {"200": {"description": "ok", "schema": {"type": "array", "items": ITEM}}},
+                }
+            }
+        },
+    }
+    config = _config(tmp_path, spec)
+    (stream,) = config["streams"]
+    assert stream["url"] == "https://api.example.test/v1/items"
+    assert stream["data_path"] == ""
+    assert stream["pagination"] == {"type": "offset", "param": "offset", "limit": 100, "limit_param": "limit"}
+    assert config["auth"] == {"type": "query", "param_name": "api_key", "secret_key": "key"}
+
+
+def test_a_relative_server_in_a_file_is_a_todo(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item")})
+    spec["servers"] = [{"url": "/api"}]
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    assert "TODO: the server URL '/api' is not absolute: give --server https://..." in capsys.readouterr().err

@@ -51,8 +51,10 @@ def test_replication_candidates_growing_first():
         {"id": 2, "created_at": "2026-01-02T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z", "seq": 6},
     ]
     finding = replication_candidates(records)
-    assert finding.value == ["updated_at", "created_at"]
-    assert finding.source == "record fields updated_at (date-time, growing), created_at (date-time)"
+    assert finding.value == ["updated_at", "seq", "created_at"]
+    assert (
+        finding.source == "record fields updated_at (date-time, growing), seq (number, growing), created_at (date-time)"
+    )
 
 
 def test_data_path_nested_and_lists_of_lists():
