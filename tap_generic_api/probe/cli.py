@@ -12,9 +12,11 @@ Exit status 0 when the config was proven by paging, 2 when it was written but no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -28,6 +30,8 @@ from tap_generic_api.probe.run import probe
 
 #: Requests besides the proof's pages: the first page and up to two confirmations.
 EXTRA_REQUESTS = 3
+#: The paginators' logger (:mod:`tap_generic_api.paging.base`).
+PAGINATION_LOGGER = "tap_generic_api.pagination"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,6 +52,18 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--write", type=Path, metavar="FILE", help="write the config to FILE instead of stdout")
     cli.add_argument("--json", action="store_true", help="print the evidence as JSON on stderr")
     return cli
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Raise logger ``name`` to ERROR for the ``with`` block, then restore its level (the process goes on)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -73,8 +89,6 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
     if args.max_pages < 1 or args.rate <= 0:
         sys.stderr.write("Error: --max-pages must be at least 1 and --rate above 0.\n")
         return 1
-    # The proof reads the pages itself: the tap's page-cap warning is not news here.
-    logging.getLogger("tap_generic_api.pagination").setLevel(logging.ERROR)
     auth = None
     try:
         auth = auth_from_env(
@@ -90,7 +104,8 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
             pacer=pacer or Pacer(args.rate),
             session=session,
         )
-        config, evidence = probe(args.url, client, params=params, max_pages=args.max_pages, rate=args.rate)
+        with _quiet(PAGINATION_LOGGER):  # the proof stops at --max-pages: the tap's page-cap warning is not news
+            config, evidence = probe(args.url, client, params=params, max_pages=args.max_pages, rate=args.rate)
     except (ConfigError, TapAPIError, requests.RequestException, BudgetExceededError, ValueError) as exc:
         secrets = [auth.secret] if auth else []
         sys.stderr.write(f"Error: {redact_text(str(exc), secrets)}\n")

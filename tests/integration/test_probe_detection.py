@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import subprocess
 
 import pytest
@@ -286,3 +287,16 @@ def test_common_body_cursors(requests_mock, clock, capsys, body, param, block):
     out, err = capsys.readouterr()
     assert json.loads(out)["pagination"] == block
     assert "verdict: OK: 30 records on 3 pages, each page new, and the stop rule ended the sequence" in err
+
+
+def test_the_page_cap_warning_is_quiet_during_the_proof_only(requests_mock, clock, capsys, caplog):
+    def answer(request, context):  # an endless cursor
+        cursor = int(_query(request).get("cursor", 0))
+        return {"data": _records(cursor * 10 + 1, 10), "meta": {"next_cursor": str(cursor + 1)}}
+
+    requests_mock.get(URL, json=answer)
+    level = logging.getLogger("tap_generic_api.pagination").level
+    assert _run(clock, "--max-pages", "2") == 0
+    assert "pagination.max_pages" not in caplog.text
+    # The process goes on (as the tests do): the tap's warnings are not silenced for later runs.
+    assert logging.getLogger("tap_generic_api.pagination").level == level
