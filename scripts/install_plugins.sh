@@ -23,3 +23,17 @@ install() {  # name, pip requirement
 install target-jsonl "target-jsonl==0.1.4"
 install tap-jsonl "tap-jsonl==0.3.1"
 install meltano "meltano==4.4.1"
+
+# Prism (@stoplight/prism-cli), the OpenAPI mock server the from-openapi tests run generated
+# configs against; a project-local npm install. Skipped with a note when npm is missing.
+PRISM_VERSION="5.14.2"
+if [ -x "$PLUGINS/prism/node_modules/.bin/prism" ] && [ -f "$PLUGINS/prism/.installed-$PRISM_VERSION" ]; then
+  :
+elif command -v npm >/dev/null 2>&1; then
+  rm -rf "${PLUGINS:?}/prism"
+  npm install --silent --no-audit --no-fund --prefix "$PLUGINS/prism" "@stoplight/prism-cli@$PRISM_VERSION"
+  touch "$PLUGINS/prism/.installed-$PRISM_VERSION"
+  echo "installed @stoplight/prism-cli@$PRISM_VERSION in $PLUGINS/prism"
+else
+  echo "npm not found: Prism not installed; the from-openapi tests against Prism will fail" >&2
+fi

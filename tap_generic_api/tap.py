@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from tap_generic_api.errors import ForeignHostError, PaginationLoopError, Respon
 from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
 from tap_generic_api.streams import GenericAPIStream
+from tap_generic_api.subcommands import EPILOG, dispatch
 from tap_generic_api.templating import builtin_variables
 
 
@@ -37,6 +39,13 @@ class TapGenericAPI(CleanPluginMixin, Tap):
     message_writer_class = BufferedSingerWriter
 
     config_jsonschema = CONFIG_SCHEMA
+
+    @classmethod
+    def get_singer_command(cls) -> Any:
+        """Return the SDK's command, its ``--help`` listing the sub-commands (:mod:`tap_generic_api.subcommands`)."""
+        command = super().get_singer_command()
+        command.epilog = EPILOG
+        return command
 
     def check_config_keys(self, schema_errors: list[str], *, raise_errors: bool) -> None:
         """Refuse top-level keys the tap does not declare, once the config matches its schema.
@@ -170,7 +179,11 @@ def main() -> None:
 
     The SDK only turns config errors into clean messages inside ``invoke``; ``--discover``
     builds the streams earlier, so without this a bad config would end in a traceback.
+    A sub-command (``probe``, ``from-openapi``) runs instead when it is the first argument.
     """
+    status = dispatch(sys.argv[1:])
+    if status is not None:
+        raise SystemExit(status)
     run_cli(TapGenericAPI.cli)
 
 

@@ -16,7 +16,10 @@ from typing import Any
 import backoff._sync
 import pytest
 from child_api import ChildAPI
+from helpers import PAGED_SPEC, PAGED_TOKEN
 from local_services import BigQueryEmulator, DatasetteAPI, shared_emulator
+from paged_apis import PagedAPIs
+from prism_mock import PrismMock
 
 from target_bigquery_smart import loader, sinks
 
@@ -102,6 +105,20 @@ def child_api():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def paged_apis():
+    """The local list APIs of scripts/paged_apis.py: 95 items per style, bearer token PAGED_TOKEN."""
+    with PagedAPIs(95, token=PAGED_TOKEN) as apis:
+        yield apis
+
+
+@pytest.fixture(scope="session")
+def prism():
+    """Prism mocking examples/openapi/paged_apis.yaml (scripts/prism_mock.py)."""
+    with PrismMock(PAGED_SPEC) as mock:
+        yield mock
 
 
 @pytest.fixture

@@ -221,6 +221,12 @@ class PipelineRun:
     target_stderr: str
 
 
+#: Bearer token of the ``paged_apis`` fixture (scripts/paged_apis.py).
+PAGED_TOKEN = "paged-NEVERLOG-token"
+#: The OpenAPI description of scripts/paged_apis.py.
+PAGED_SPEC = Path(__file__).resolve().parent.parent / "examples" / "openapi" / "paged_apis.yaml"
+
+
 def run_pipeline(
     tmp_path: Path, tap_config: dict, target_config: dict, state: dict | None = None, timeout: float = 300
 ) -> PipelineRun:

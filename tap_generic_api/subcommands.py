@@ -1,0 +1,33 @@
+"""The tap's sub-commands (``tap-generic-api probe ...``, ``tap-generic-api from-openapi ...``).
+
+They are dispatched before the singer-sdk CLI sees the arguments, so ``tap-generic-api --config
+...`` runs exactly as before; :data:`EPILOG` lists them in ``--help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Sub-command -> module whose ``main(argv) -> int`` runs it.
+SUBCOMMANDS = {
+    "probe": "tap_generic_api.probe.cli",
+    "from-openapi": "tap_generic_api.openapi.cli",
+}
+
+#: The sub-commands, for ``--help``.
+EPILOG = (
+    "\b\nSub-commands (each has --help):\n"  # \b: click keeps the lines as written
+    "  tap-generic-api probe URL           detect a config for a list endpoint, proven by paging\n"
+    "  tap-generic-api from-openapi SPEC   write a config from an OpenAPI description"
+)
+
+
+def dispatch(argv: list[str]) -> int | None:
+    """Run the sub-command ``argv[0]`` names with the rest of ``argv``; return its exit status.
+
+    Returns None when ``argv`` names no sub-command (the Singer CLI then runs).
+    """
+    if not argv or argv[0] not in SUBCOMMANDS:
+        return None
+    module = importlib.import_module(SUBCOMMANDS[argv[0]])
+    return module.main(argv[1:])

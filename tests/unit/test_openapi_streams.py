@@ -1,0 +1,245 @@
+"""from-openapi: operations into stream blocks (child streams, schemas, auth, replication key, selection)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from plugin_kit.errors import ConfigError
+from tap_generic_api.openapi import cli
+from tap_generic_api.openapi.schemas import to_json_schema
+
+ITEM = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": {"type": "integer"}, "updated_at": {"type": "string", "format": "date-time"}},
+}
+
+
+def _list(items_ref: str, tags: list[str] | None = None, parameters: list | None = None) -> dict:
+    return {
+        "get": {
+            "tags": tags or [],
+            "parameters": parameters or [],
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"data": {"type": "array", "items": {"$ref": items_ref}}},
+                            }
+                        }
+                    },
+                }
+            },
+        }
+    }
+
+
+def _spec(paths: dict, **extra) -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "servers": [{"url": "https://api.example.test/v2"}],
+        "paths": paths,
+        "components": {"schemas": {"Item": ITEM, "Project": ITEM}, **extra.pop("components", {})},
+        **extra,
+    }
+
+
+def _write(tmp_path, spec: dict) -> str:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def _config(tmp_path, spec: dict, **options) -> dict:
+    config, _, _ = cli.build_config(_write(tmp_path, spec), globs=[], tags=[], server=None, **options)
+    return config
+
+
+def test_a_path_parameter_listed_by_another_operation_makes_a_child_stream(tmp_path):
+    spec = _spec(
+        {
+            "/projects": _list("#/components/schemas/Project"),
+            "/projects/{project_id}/tasks": {
+                "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                **_list("#/components/schemas/Item"),
+            },
+        }
+    )
+    config = _config(tmp_path, spec)
+    child = config["streams"][1]
+    assert child["name"] == "projects_tasks"
+    assert child["parent"] == "projects"
+    assert child["url"] == "https://api.example.test/v2/projects/{parent.id}/tasks"
+    assert "variables" not in config
+
+
+def test_a_path_parameter_without_a_parent_is_a_variable_with_a_todo(tmp_path, capsys):
+    spec = _spec(
+        {
+            "/projects/{project_id}/tasks": {
+                "parameters": [{"name": "project_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                **_list("#/components/schemas/Item"),
+            }
+        }
+    )
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    out, err = capsys.readouterr()
+    config = json.loads(out)
+    assert config["variables"] == {"project_id": ""}
+    assert config["streams"][0]["url"] == "https://api.example.test/v2/projects/{project_id}/tasks"
+    assert "TODO: path parameter 'project_id': set variables.project_id (no operation lists its values)" in err
+
+
+def test_schema_all_of_one_of_any_of_and_nullable():
+    schema = {
+        "allOf": [
+            {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}},
+            {
+                "oneOf": [
+                    {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}},
+                    {"type": "object", "properties": {"b": {"type": "number", "nullable": True}}},
+                ]
+            },
+        ],
+        "properties": {"tag": {"anyOf": [{"type": "string"}, {"type": "integer"}], "nullable": True, "example": "x"}},
+    }
+    assert to_json_schema(schema) == {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "a": {"type": "string"},
+            "b": {"type": ["number", "null"]},
+            "tag": {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]},
+        },
+        "required": ["id"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("scheme", "block"),
+    [
+        ({"type": "http", "scheme": "basic"}, {"type": "basic", "secret_key": "creds"}),
+        (
+            {"type": "apiKey", "in": "header", "name": "X-Key"},
+            {"type": "header", "header_name": "X-Key", "secret_key": "creds"},
+        ),
+        (
+            {"type": "apiKey", "in": "query", "name": "key"},
+            {"type": "query", "param_name": "key", "secret_key": "creds"},
+        ),
+        (
+            {
+                "type": "oauth2",
+                "flows": {"clientCredentials": {"tokenUrl": "https://auth.example.test/token", "scopes": {}}},
+            },
+            {
+                "type": "oauth2",
+                "token_url": "https://auth.example.test/token",
+                "grant_type": "client_credentials",
+                "secret_key": "creds",
+            },
+        ),
+    ],
+)
+def test_security_schemes_become_auth_with_the_secret_left_to_secrets(tmp_path, scheme, block):
+    spec = _spec(
+        {"/items": _list("#/components/schemas/Item")},
+        components={"securitySchemes": {"Creds": scheme}},
+        security=[{"Creds": []}],
+    )
+    assert _config(tmp_path, spec)["auth"] == block
+
+
+def test_replication_key_needs_a_filter_parameter_and_start_date_is_a_todo(tmp_path):
+    since = [{"name": "updated_since", "in": "query", "schema": {"type": "string", "format": "date-time"}}]
+    spec = _spec({"/items": _list("#/components/schemas/Item", parameters=since)})
+    _, built, _ = cli.build_config(_write(tmp_path, spec), globs=[], tags=[], server=None)
+    ((_, stream),) = built
+    assert stream.block["replication_key"] == "updated_at"
+    assert stream.block["params"] == {"updated_since": "{bookmark}"}
+    assert stream.todos[-1:] == ["set start_date for the first run of 'items' ({bookmark} falls back to it)"]
+
+
+def test_paths_glob_tag_and_skipped_operations(tmp_path, capsys):
+    spec = _spec(
+        {
+            "/a/items": _list("#/components/schemas/Item", tags=["x"]),
+            "/a/other": _list("#/components/schemas/Item", tags=["y"]),
+            "/b/items": _list("#/components/schemas/Item", tags=["x"]),
+            "/a/count": {
+                "get": {
+                    "responses": {
+                        "200": {"description": "n", "content": {"application/json": {"schema": {"type": "integer"}}}}
+                    }
+                }
+            },
+        }
+    )
+    source = _write(tmp_path, spec)
+    config, _, _ = cli.build_config(source, globs=["/a/*"], tags=["x"], server=None)
+    assert [s["name"] for s in config["streams"]] == ["a_items"]
+    assert cli.main([source, "--paths", "/a/*", "--explain"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped GET /a/count: its 2xx JSON response is not a list of objects" in err
+    assert "    pagination none: no pagination parameter or Link header" in err
+    with pytest.raises(ConfigError, match="no GET operation returning a list of objects"):
+        cli.build_config(source, globs=["/c/*"], tags=[], server=None)
+
+
+def test_a_description_from_a_url_with_a_relative_server(httpserver, tmp_path):
+    spec = _spec({"/items": _list("#/components/schemas/Item")})
+    spec["servers"] = [{"url": "/api"}]
+    httpserver.expect_request("/openapi.json").respond_with_json(spec)
+    config, _, _ = cli.build_config(httpserver.url_for("/openapi.json"), globs=[], tags=[], server=None)
+    assert config["streams"][0]["url"] == httpserver.url_for("/api/items")
+    assert config["streams"][0]["schema"] == ITEM
+
+
+def test_an_invalid_description_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("openapi: 3.0.3\ninfo: {title: t}\npaths: {}\n")
+    assert cli.main([str(path)]) == 1
+    assert capsys.readouterr().err.startswith(f"Error: OpenAPI description {path}: ")
+
+
+def test_an_openapi_2_description(tmp_path):
+    spec = {
+        "swagger": "2.0",
+        "info": {"title": "t", "version": "1"},
+        "host": "api.example.test",
+        "basePath": "/v1",
+        "schemes": ["https"],
+        "securityDefinitions": {"key": {"type": "apiKey", "in": "query", "name": "api_key"}},
+        "security": [{"key": []}],
+        "paths": {
+            "/items": {
+                "get": {
+                    "parameters": [
+                        {"name": "offset", "in": "query", "type": "integer"},
+                        {"name": "limit", "in": "query", "type": "integer", "maximum": 100},
+                    ],
+                    "responses": {"200": {"description": "ok", "schema": {"type": "array", "items": ITEM}}},
+                }
+            }
+        },
+    }
+    config = _config(tmp_path, spec)
+    (stream,) = config["streams"]
+    assert stream["url"] == "https://api.example.test/v1/items"
+    assert stream["data_path"] == ""
+    assert stream["pagination"] == {"type": "offset", "param": "offset", "limit": 100, "limit_param": "limit"}
+    assert config["auth"] == {"type": "query", "param_name": "api_key", "secret_key": "key"}
+
+
+def test_a_relative_server_in_a_file_is_a_todo(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item")})
+    spec["servers"] = [{"url": "/api"}]
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    assert "TODO: the server URL '/api' is not absolute: give --server https://..." in capsys.readouterr().err
