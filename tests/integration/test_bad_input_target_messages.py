@@ -132,6 +132,11 @@ def test_new_versions_of_a_key_across_small_batches_are_all_kept(target_config, 
             "Input line 1 (stream 's'): SCHEMA message: 'schema' is not a valid JSON schema: Schema Validation "
             "Error: [] is not valid under any of the given schemas",
         ),
+        (
+            {"stream": "s", "schema": {"type": "object"}},
+            "Input line 1 (stream 's'): SCHEMA message: 'schema' has no 'properties' (give {} for a stream "
+            "without declared fields).",
+        ),
     ],
 )
 def test_a_malformed_schema_message_is_one_error_naming_the_line_and_field(message, error):

@@ -261,21 +261,3 @@ def test_existing_table_of_another_layout_or_mode_is_refused(target_config, bq_c
     with pytest.raises(LoadError, match="was loaded in append mode .* write_mode merge would never match"):
         run_target({**target_config, "write_mode": "merge"}, lines)
     assert len(table_rows(bq_client, target_config["project"], target_config["dataset"], "lay")) == 1
-
-
-@pytest.mark.parametrize("flatten", [False, True])
-def test_a_schema_without_properties_keeps_each_record_whole(target_config, bq_client, flatten):
-    # {"type": "object"} is a valid JSON schema (any object); some taps send it.
-    config = {**target_config, "flatten": flatten}
-    stream = f"anything_{int(flatten)}"
-    records = [{"a": 1, "b": {"c": [1, 2]}}, {"z": "x"}]
-    lines = [
-        json.dumps({"type": "SCHEMA", "stream": stream, "schema": {"type": "object"}, "key_properties": []}),
-        *(record_line(r, stream=stream) for r in records),
-    ]
-    run_target(config, lines)
-    rows = table_rows(bq_client, config["project"], config["dataset"], stream)
-    column = "_sdc_extra" if flatten else "raw_data"
-    loaded = [json.loads(row[column]) if isinstance(row[column], str) else row[column] for row in rows]
-    by_text = lambda values: sorted(values, key=lambda v: json.dumps(v, sort_keys=True))  # noqa: E731
-    assert by_text(loaded) == by_text(records)
