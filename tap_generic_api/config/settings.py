@@ -17,6 +17,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from plugin_kit.quiet_logs import METRICS_LOG_LEVEL_DESCRIPTION, METRICS_LOG_LEVELS
+
 AUTH_TYPES = ("bearer", "header", "query", "basic", "oauth2")
 PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")
 METHODS = ("GET", "POST")
@@ -252,6 +254,13 @@ STREAM_PROPERTIES = [
 
 #: Keys that belong to the whole run, never to one stream.
 TOP_LEVEL_PROPERTIES = [
+    th.Property(
+        "metrics_log_level",
+        th.StringType,
+        allowed_values=list(METRICS_LOG_LEVELS),
+        default="DEBUG",
+        description=METRICS_LOG_LEVEL_DESCRIPTION,
+    ),
     th.Property(
         "streams",
         th.ArrayType(th.ObjectType(*STREAM_PROPERTIES)),

@@ -90,6 +90,7 @@ def test_every_declared_default_is_written_in_the_schema_and_nowhere_else():
         "batch_max_bytes": 50_000_000,
         "job_timeout_seconds": 900,
         "streaming_threshold": 100,
+        "metrics_log_level": "DEBUG",
     }
     for key, value in DEFAULTS.items():
         places = default_places(key, value)
