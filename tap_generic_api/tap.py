@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from singer_sdk import Tap
+from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.tap_base import CliTestOptionValue
 
@@ -29,6 +30,7 @@ from tap_generic_api.errors import ForeignHostError, PaginationLoopError, Respon
 from tap_generic_api.first_page_report import print_first_pages
 from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
+from tap_generic_api.rerun_hint import rerun_hint
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
 
@@ -81,6 +83,20 @@ class TapGenericAPI(CleanPluginMixin, Tap):
         """
         if not schema_errors:
             check_known_keys(self._config, self.config_jsonschema["properties"], where="config")
+
+    def sync_all(self) -> None:
+        """Sync every stream; a failure's message says which streams' records were already sent.
+
+        Raises:
+            Exception: The stream's error, its message followed by :func:`rerun_hint`'s sentence.
+        """
+        try:
+            super().sync_all()
+        except (FatalAPIError, PaginationLoopError, ForeignHostError) as exc:
+            hint = rerun_hint(self.streams.values())
+            if hint and exc.args and isinstance(exc.args[0], str):
+                exc.args = (exc.args[0] + hint, *exc.args[1:])
+            raise
 
     def _stream_configs(self) -> list[StreamConfig]:
         # --discover only warns on schema errors, so check the shapes used here ourselves.
