@@ -152,7 +152,7 @@ STREAM_PROPERTIES = [
     th.Property(
         "url",
         th.StringType,
-        description="Endpoint URL; {variable} placeholders allowed.",
+        description="Endpoint URL; {variable} placeholders allowed. Required: here or in each streams entry.",
         examples=["https://api.hubspot.com/crm/v3/objects/contacts"],
     ),
     th.Property("method", th.StringType, description=f"HTTP method: {' or '.join(METHODS)} (default GET)."),
