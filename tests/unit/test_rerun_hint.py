@@ -21,6 +21,11 @@ def test_nothing_sent_yet_adds_nothing():
     assert rerun_hint([_stream("a", None), _stream("b", 0)]) == ""
 
 
+def test_incremental_streams_alone_add_nothing():
+    # They resume from their bookmark: nothing piles up.
+    assert rerun_hint([_stream("events", 10, replication_key="updated"), _stream("b", 0)]) == ""
+
+
 def test_an_incremental_stream_resumes_and_a_keyless_full_table_one_is_told_to_get_keys():
     streams = [_stream("events", 10, replication_key="updated"), _stream("users", 4), _stream("later", None)]
     assert rerun_hint(streams) == (
