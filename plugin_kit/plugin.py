@@ -48,6 +48,8 @@ class CleanPluginMixin:
     name: str
     #: The ``--help`` text (click's format: ``\b`` keeps the next paragraph's line breaks).
     cli_help: str = ""
+    #: ``--help`` lines of options whose behaviour the plugin changes, by option name.
+    option_help: dict[str, str] = {}
 
     def _handle_termination(self, signum: int, frame: Any) -> None:
         """Stop on SIGINT or SIGTERM with status 128 + the signal (the SDK exits 0)."""
@@ -62,6 +64,8 @@ class CleanPluginMixin:
         command = super().get_singer_command()  # type: ignore[misc]
         if cls.cli_help:
             command.help = cls.cli_help
+        for option in command.params:
+            option.help = cls.option_help.get(option.name or "", getattr(option, "help", None))  # type: ignore[attr-defined]
         command.callback = _passing_config_errors(command.callback)
         install_quiet_logs()
         return command

@@ -24,3 +24,12 @@ TAP_HELP = help_text(
     subcommands=SUBCOMMANDS,
     docs="README.md and docs/TAP_CONFIG.md in the repository",
 )
+
+#: ``--help`` lines of the options whose behaviour the tap changes.
+TAP_OPTION_HELP = {
+    "test": (
+        "Fetch each stream's first page and print its record count and the keys of its first record "
+        "(nothing is loaded). --test=schema writes the SCHEMA messages."
+    ),
+    "discover": "Print the catalog: each stream's SCHEMA (the config is checked in full first).",
+}

@@ -20,7 +20,7 @@ from plugin_kit.plugin import CleanPluginMixin
 from plugin_kit.proxies import proxy_passwords
 from plugin_kit.redact import install_log_redaction, secret_values
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
-from tap_generic_api.cli_help import TAP_HELP
+from tap_generic_api.cli_help import TAP_HELP, TAP_OPTION_HELP
 from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers
 from tap_generic_api.config.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
 from tap_generic_api.config.unused_keys import check_unused_keys
@@ -44,6 +44,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
 
     config_jsonschema = CONFIG_SCHEMA
     cli_help = TAP_HELP
+    option_help = TAP_OPTION_HELP
     # The streams come from the config: --discover checks it in full, like a sync.
     dynamic_catalog = True
 

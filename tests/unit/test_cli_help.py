@@ -22,6 +22,8 @@ def test_the_tap_help_describes_the_tap_and_its_commands():
         "    tap-generic-api --config tap.json --test\n        first page of each stream: record count and keys\n"
     ) in text
     assert "    tap-generic-api-credentials\n" in text
+    assert "sync a single record" not in text
+    assert "--test TEXT               Fetch each stream's first page and print its\n" in text
     assert "Documentation: README.md and docs/TAP_CONFIG.md" in text
 
 
