@@ -19,6 +19,18 @@ from plugin_kit.redact import known_secrets, redact_text
 _CLEAN_ERRORS: tuple[type[BaseException], ...] = (FatalAPIError, InvalidInputLine)
 
 
+class ConfigErrors(Exception):  # noqa: N818 - it carries the errors, it is not one more
+    """A config error on its way out of the SDK's command, which would log it itself.
+
+    Args:
+        error: The config error; its ``errors`` are printed, one line each.
+    """
+
+    def __init__(self, error: ConfigValidationError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def register_clean_error(*kinds: type[BaseException]) -> None:
     """Add exception types that are reported as one message rather than a traceback."""
     global _CLEAN_ERRORS  # noqa: PLW0603 - a registry of the process's own error types
@@ -177,7 +189,9 @@ def run_cli(cli: Callable[[], object]) -> None:
         raise SystemExit(1)
     try:
         cli()
-    except ConfigValidationError as exc:
+    except (ConfigValidationError, ConfigErrors) as caught:
+        exc = caught.error if isinstance(caught, ConfigErrors) else caught
+        logging.shutdown()
         for error in exc.errors or [str(exc)]:
             sys.stderr.write(f"Config error: {cut_long_values(redact_text(str(error), known_secrets()))}\n")
         raise SystemExit(1) from None

@@ -37,6 +37,24 @@ def unknown_keys_error(
     return error(msg)
 
 
+def invalid_choice(where: str, value: Any, choices: Iterable[Any]) -> str:
+    """Return the message for a value that is not one of ``choices``, suggesting the closest.
+
+    Args:
+        where: The key at fault, e.g. ``config.pagination.type`` or ``streams[0].method``.
+        value: The value given (already masked when it may be a credential).
+        choices: The valid values, in the order to list them.
+
+    Returns:
+        ``<where>: invalid value 'pages' (did you mean 'page'?). Valid values: cursor, ....``; the
+        suggestion is ``difflib``'s closest match, left out when none is close.
+    """
+    names = [str(c) for c in choices]
+    close = difflib.get_close_matches(value, names, n=1) if isinstance(value, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{where}: invalid value {value!r}{hint}. Valid values: {', '.join(names)}."
+
+
 def check_known_keys(
     block: Mapping[str, Any], valid: Iterable[str], *, where: str, error: type[ConfigError] = ConfigError
 ) -> None:

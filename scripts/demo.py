@@ -5,10 +5,12 @@ pipe with the configs from ``examples/demo/`` (ports filled in), then prints the
 three rows read back with the real BigQuery client. Exits 1 when the count differs from the
 records served. Both servers stop when the demo ends.
 
-Usage: .venv/bin/python scripts/demo.py [--records N] [--serve]
+Usage: .venv/bin/python scripts/demo.py [--records N] [--serve [--emulator-only]]
 
 With ``--serve`` it only starts the two servers and prints the environment variables that
-point the example configs and the Meltano ``demo`` job at them, until Ctrl-C.
+point the example configs and the Meltano ``demo`` job at them, until Ctrl-C. With
+``--emulator-only`` as well, only the BigQuery emulator (port 9050 when free), for a run
+against an API of one's own.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=3000, help="records served by the local API")
     parser.add_argument("--serve", action="store_true", help="only start the servers, until Ctrl-C")
+    parser.add_argument("--emulator-only", action="store_true", help="with --serve: only the BigQuery emulator")
     args = parser.parse_args()
+    if args.serve and args.emulator_only:
+        return serve_emulator()
     if args.serve:
         return serve(args.records)
 
@@ -92,16 +97,40 @@ def _free_or_none(port: int) -> int | None:
     return port
 
 
-def serve(records: int) -> int:
-    """Start Datasette and the emulator; print how to use them; wait for Ctrl-C or SIGTERM."""
+def _stop_on_signals() -> None:
     import signal
-    import time
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+
+
+def _wait() -> None:
+    import time
+
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def serve_emulator() -> int:
+    """Start only the BigQuery emulator; print its endpoint; wait for Ctrl-C or SIGTERM."""
+    _stop_on_signals()
+    with BigQueryEmulator(port=_free_or_none(9050)) as bq:
+        print(f"BigQuery emulator: {bq.endpoint} (project: any name, e.g. local)")
+        print(f'In the target config: "api_endpoint": "{bq.endpoint}"')
+        print("Ctrl-C (or SIGTERM) stops it; its tables go with it.", flush=True)
+        _wait()
+    return 0
+
+
+def serve(records: int) -> int:
+    """Start Datasette and the emulator; print how to use them; wait for Ctrl-C or SIGTERM."""
+    _stop_on_signals()
 
     # The ports examples/demo/*.json name, so those configs work as written, when free.
     with (
@@ -116,11 +145,7 @@ def serve(records: int) -> int:
         if (api.port, bq.port) != (8001, 9050):
             print("For examples/demo/*.json: set variables.api_base and api_endpoint to the addresses above.")
         print("Ctrl-C (or SIGTERM) stops both servers.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        _wait()
     return 0
 
 

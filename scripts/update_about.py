@@ -1,8 +1,10 @@
-"""Regenerate the ``--about --format markdown`` sections of README.md.
+"""Regenerate the ``--about --format markdown`` sections of the configuration reference pages.
+
+Each plugin's section sits between ``<!-- about:<plugin> -->`` markers in its page under docs/.
 
 Usage: .venv/bin/python scripts/update_about.py [--check]
 
-With ``--check``, exit 1 (and say which) when README.md is out of date instead of writing it.
+With ``--check``, exit 1 (and say which page) when a page is out of date instead of writing it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
-PLUGINS = ("tap-generic-api", "target-bigquery-smart")
+#: Each plugin's page holding its ``--about`` section.
+PAGES = {
+    "tap-generic-api": ROOT / "docs" / "TAP_CONFIG.md",
+    "target-bigquery-smart": ROOT / "docs" / "TARGET_CONFIG.md",
+}
 
 
 def about(plugin: str) -> str:
@@ -27,30 +32,34 @@ def about(plugin: str) -> str:
     return re.sub(r"^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", text.strip(), flags=re.MULTILINE)
 
 
-def render(readme: str) -> str:
-    """Return ``readme`` with each plugin's section between its markers replaced."""
-    for plugin in PLUGINS:
-        start, end = f"<!-- about:{plugin} -->", f"<!-- /about:{plugin} -->"
-        pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-        if not pattern.search(readme):
-            sys.exit(f"README.md lacks the markers {start} ... {end}")
-        section = f"{start}\n{about(plugin)}\n{end}"
-        readme = pattern.sub(lambda _, text=section: text, readme)
-    return readme
+def render(page: str, plugin: str, name: str) -> str:
+    """Return ``page`` with the plugin's section between its markers replaced."""
+    start, end = f"<!-- about:{plugin} -->", f"<!-- /about:{plugin} -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(page):
+        sys.exit(f"{name} lacks the markers {start} ... {end}")
+    section = f"{start}\n{about(plugin)}\n{end}"
+    return pattern.sub(lambda _, text=section: text, page)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that README.md is current")
+    parser.add_argument("--check", action="store_true", help="only check that the pages are current")
     args = parser.parse_args()
-    current = README.read_text()
-    wanted = render(current)
-    if args.check:
-        if wanted != current:
-            print("README.md --about sections are out of date: run scripts/update_about.py")
-            return 1
-        return 0
-    README.write_text(wanted)
+    stale = []
+    for plugin, path in PAGES.items():
+        name = str(path.relative_to(ROOT))
+        current = path.read_text()
+        wanted = render(current, plugin, name)
+        if wanted == current:
+            continue
+        if args.check:
+            stale.append(name)
+        else:
+            path.write_text(wanted)
+    if stale:
+        print(f"{', '.join(stale)}: --about section out of date: run scripts/update_about.py")
+        return 1
     return 0
 
 

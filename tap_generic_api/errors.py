@@ -72,7 +72,7 @@ class EmptyBodyError(RetriableAPIError):
 
     A JSON API never answers a successful read with nothing (RFC 8259 has no empty JSON text);
     servers and proxies that are overloaded or cut an answer short do. Read as "no records",
-    it would end a paginated stream early with exit 0 (see README "Pagination").
+    it would end a paginated stream early with exit 0 (see docs/TAP_CONFIG.md, "Pagination").
     """
 
 

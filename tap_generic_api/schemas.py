@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import decimal
 import logging
+import re
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 #: JSON Schema type of a Python value decoded from JSON.
@@ -45,6 +47,35 @@ def with_fields(schema: Mapping[str, Any], fields: Iterable[str]) -> dict[str, A
     return result
 
 
+#: Bounds of BigQuery's INT64, the target's column type for ``integer``.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: An ISO-8601 date (``2024-05-01``) and date-time (RFC 3339 section 5.6, a space allowed for the ``T``
+#: and the offset optional, as BigQuery's TIMESTAMP accepts): checked with ``datetime`` after the match.
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$", re.IGNORECASE)
+
+
+def string_format(value: str) -> str | None:
+    """Return ``"date-time"`` or ``"date"`` for an ISO-8601 date-time or date string, else None.
+
+    Fractions of a second beyond microseconds are allowed (BigQuery keeps microseconds).
+    """
+    if _DATE.match(value):
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return None
+        return "date"
+    if _DATE_TIME.match(value):
+        text = re.sub(r"(\.\d{6})\d+", r"\1", value.upper().replace("Z", "+00:00"))
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return "date-time"
+    return None
+
+
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -52,6 +83,8 @@ def _json_type(value: Any) -> str:
         return "object"
     if isinstance(value, list):
         return "array"
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        return "big-integer"
     for python_type, name in _TYPE_OF:
         if isinstance(value, python_type):
             return name
@@ -61,8 +94,11 @@ def _json_type(value: Any) -> str:
 class SchemaInferrer:
     """Builds a JSON schema from sample records, widening types as it sees more.
 
-    Rules: ``integer`` + ``number`` widen to ``number``; any other mix of scalar types
-    widens to ``string``; objects merge their properties; arrays merge their items; a field
+    Rules: a string field whose every value is an ISO-8601 date-time (or date) gets ``format:
+    date-time`` (``date``), which the target loads as TIMESTAMP (DATE); an integer field holds
+    integers that fit INT64, and one with a larger integer becomes ``number`` with ``format:
+    decimal`` (NUMERIC, exact); ``integer`` + ``number`` widen to ``number``; any other mix of
+    scalar types widens to ``string``; objects merge their properties; arrays merge their items; a field
     seen only as ``null`` becomes ``["string", "null"]`` (never a null-only type); every
     field is nullable, since a later record may omit it.
     """
@@ -77,6 +113,8 @@ class SchemaInferrer:
     def _merge(self, node: dict[str, Any], value: Any) -> None:
         kind = _json_type(value)
         node["types"].add(kind)
+        if kind == "string":
+            node.setdefault("formats", set()).add(string_format(value))
         if kind == "object":
             for key, child in value.items():
                 sub = node["properties"].setdefault(key, {"types": set(), "properties": {}, "items": None})
@@ -95,6 +133,9 @@ class SchemaInferrer:
 
     def _render(self, node: dict[str, Any]) -> dict[str, Any]:
         types = set(node["types"]) - {"null"}
+        decimal_format = "big-integer" in types and not types - {"big-integer", "integer"}
+        if "big-integer" in types:
+            types = (types - {"big-integer", "integer"}) | {"number"}
         if "integer" in types and "number" in types:
             types.discard("integer")
         if len(types) > 1:
@@ -102,6 +143,11 @@ class SchemaInferrer:
             return {"type": ["string", "null"]}
         kind = types.pop() if types else "string"
         result: dict[str, Any] = {"type": [kind, "null"]}
+        formats = node.get("formats", set())
+        if kind == "string" and len(formats) == 1 and None not in formats:
+            result["format"] = next(iter(formats))
+        if kind == "number" and decimal_format:
+            result["format"] = "decimal"
         if kind == "object":
             result["properties"] = {k: self._render(v) for k, v in node["properties"].items()}
         elif kind == "array":

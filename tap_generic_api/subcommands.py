@@ -1,7 +1,7 @@
 """The tap's sub-commands (``tap-generic-api probe ...``, ``tap-generic-api from-openapi ...``).
 
 They are dispatched before the singer-sdk CLI sees the arguments, so ``tap-generic-api --config
-...`` runs exactly as before; :data:`EPILOG` lists them in ``--help``.
+...`` runs exactly as before; ``--help`` lists them (:data:`tap_generic_api.cli_help.SUBCOMMANDS`).
 """
 
 from __future__ import annotations
@@ -13,13 +13,6 @@ SUBCOMMANDS = {
     "probe": "tap_generic_api.probe.cli",
     "from-openapi": "tap_generic_api.openapi.cli",
 }
-
-#: The sub-commands, for ``--help``.
-EPILOG = (
-    "\b\nSub-commands (each has --help):\n"  # \b: click keeps the lines as written
-    "  tap-generic-api probe URL           detect a config for a list endpoint, proven by paging\n"
-    "  tap-generic-api from-openapi SPEC   write a config from an OpenAPI description"
-)
 
 
 def dispatch(argv: list[str]) -> int | None:

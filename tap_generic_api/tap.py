@@ -8,7 +8,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import click
 from singer_sdk import Tap
+from singer_sdk.exceptions import FatalAPIError
+from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.tap_base import CliTestOptionValue
 
 from plugin_kit.cli import register_clean_error, run_cli
 from plugin_kit.config_checks import check_known_keys
@@ -18,16 +22,19 @@ from plugin_kit.proxies import proxy_passwords
 from plugin_kit.redact import install_log_redaction, secret_values
 from tap_generic_api.auth import OAuth2Registry, build_authenticator, secret_forms
 from tap_generic_api.children.wiring import prepare_child, stream_classes
+from tap_generic_api.cli_help import TAP_HELP, TAP_OPTION_HELP
 from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers
 from tap_generic_api.config.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
 from tap_generic_api.config.unused_keys import check_unused_keys
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError, ResponseShapeError
+from tap_generic_api.first_page_report import print_first_pages
 from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
+from tap_generic_api.rerun_hint import rerun_hint
 from tap_generic_api.streams import GenericAPIStream
-from tap_generic_api.subcommands import EPILOG, dispatch
+from tap_generic_api.subcommands import dispatch
 from tap_generic_api.templating import builtin_variables
 
 
@@ -39,13 +46,35 @@ class TapGenericAPI(CleanPluginMixin, Tap):
     message_writer_class = BufferedSingerWriter
 
     config_jsonschema = CONFIG_SCHEMA
+    cli_help = TAP_HELP
+    option_help = TAP_OPTION_HELP
+    # The streams come from the config: --discover checks it in full, like a sync.
+    dynamic_catalog = True
 
     @classmethod
-    def get_singer_command(cls) -> Any:
-        """Return the SDK's command, its ``--help`` listing the sub-commands (:mod:`tap_generic_api.subcommands`)."""
-        command = super().get_singer_command()
-        command.epilog = EPILOG
-        return command
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:  # noqa: FBT001
+        """Run discovery; a config error reaches the console entry, printed once like in every mode.
+
+        The SDK's callback logs config errors itself, in words of its own.
+        """
+        if value:
+            config = ctx.params.get("config") or _ConfigInput()
+            tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True, setup_mapper=False)
+            tap.run_discovery()
+            ctx.exit()
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """``--test``: print each stream's first-page record count and first record's keys (stdout).
+
+        ``--test=schema`` writes the SCHEMA messages, as the SDK does. Exits 1 when a stream fails.
+        """
+        if value != CliTestOptionValue.All.value:
+            super().cb_test(ctx, param, value)
+            return
+        config = ctx.params.get("config") or _ConfigInput()
+        tap = cls(config=config.config, parse_env_config=config.parse_env, validate_config=True)
+        ctx.exit(print_first_pages(tap.streams.values()))
 
     def check_config_keys(self, schema_errors: list[str], *, raise_errors: bool) -> None:
         """Refuse top-level keys the tap does not declare, once the config matches its schema.
@@ -58,6 +87,20 @@ class TapGenericAPI(CleanPluginMixin, Tap):
         """
         if not schema_errors:
             check_known_keys(self._config, self.config_jsonschema["properties"], where="config")
+
+    def sync_all(self) -> None:
+        """Sync every stream; a failure's message says which streams' records were already sent.
+
+        Raises:
+            Exception: The stream's error, its message followed by :func:`rerun_hint`'s sentence.
+        """
+        try:
+            super().sync_all()
+        except (FatalAPIError, PaginationLoopError, ForeignHostError) as exc:
+            hint = rerun_hint(self.streams.values())
+            if hint and exc.args and isinstance(exc.args[0], str):
+                exc.args = (exc.args[0] + hint, *exc.args[1:])
+            raise
 
     def _stream_configs(self) -> list[StreamConfig]:
         # --discover only warns on schema errors, so check the shapes used here ourselves.

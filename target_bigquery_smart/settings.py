@@ -10,6 +10,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from plugin_kit.config_checks import check_known_keys as check_block_keys
+from plugin_kit.quiet_logs import METRICS_LOG_LEVEL_DESCRIPTION, METRICS_LOG_LEVELS
 from target_bigquery_smart.errors import TargetConfigError, UnstorableValueError
 from target_bigquery_smart.schema import RESERVED_PREFIXES
 from target_bigquery_smart.write_settings import WRITE_METHODS, write_path_settings
@@ -161,6 +162,13 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "cluster_on_key_fields",
         th.BooleanType,
         description="Cluster new tables on the key columns (default false).",
+    ),
+    th.Property(
+        "metrics_log_level",
+        th.StringType,
+        allowed_values=list(METRICS_LOG_LEVELS),
+        default="DEBUG",
+        description=METRICS_LOG_LEVEL_DESCRIPTION,
     ),
 ).to_dict()
 

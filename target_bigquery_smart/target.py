@@ -21,6 +21,7 @@ from plugin_kit.plugin import CleanPluginMixin
 from plugin_kit.progress import Progress, SummaryMetric
 from plugin_kit.proxies import proxy_passwords
 from plugin_kit.redact import install_log_redaction, secret_values
+from target_bigquery_smart.cli_help import TARGET_HELP
 from target_bigquery_smart.client import make_client
 from target_bigquery_smart.context import SinkContext
 from target_bigquery_smart.errors import InputError, LoadError, MissingKeyError, SchemaMismatchError
@@ -50,6 +51,7 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
 
     #: The one declaration of every setting: key, type, default, description (:mod:`.settings`).
     config_jsonschema = CONFIG_SCHEMA
+    cli_help = TARGET_HELP
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """Check the SCHEMA message's fields, then register it as the SDK does.

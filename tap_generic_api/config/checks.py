@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from plugin_kit.config_checks import unknown_keys_error
+from plugin_kit.config_checks import invalid_choice, unknown_keys_error
 from plugin_kit.errors import ConfigError
 from tap_generic_api.config.settings import (
     NESTED_KEYS,
@@ -86,9 +85,7 @@ def choice(value: Any, choices: tuple[str, ...], where: str) -> str:
             (``difflib``) when one is close, and lists them.
     """
     if value not in choices:
-        close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        msg = f"{where}: invalid value {value!r}{hint}. Valid values: {', '.join(choices)}."
+        msg = invalid_choice(where, value, choices)
         raise ConfigError(msg)
     return str(value)
 

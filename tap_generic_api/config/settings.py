@@ -17,6 +17,8 @@ from typing import Any
 
 from singer_sdk import typing as th
 
+from plugin_kit.quiet_logs import METRICS_LOG_LEVEL_DESCRIPTION, METRICS_LOG_LEVELS
+
 AUTH_TYPES = ("bearer", "header", "query", "basic", "oauth2")
 PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")
 METHODS = ("GET", "POST")
@@ -183,7 +185,7 @@ STREAM_PROPERTIES = [
     th.Property(
         "url",
         th.StringType,
-        description="Endpoint URL; {variable} placeholders allowed.",
+        description="Endpoint URL; {variable} placeholders allowed. Required: here or in each streams entry.",
         examples=["https://api.hubspot.com/crm/v3/objects/contacts"],
     ),
     th.Property("method", th.StringType, description=f"HTTP method: {' or '.join(METHODS)} (default GET)."),
@@ -327,6 +329,13 @@ STREAM_PROPERTIES = [
 
 #: Keys that belong to the whole run, never to one stream.
 TOP_LEVEL_PROPERTIES = [
+    th.Property(
+        "metrics_log_level",
+        th.StringType,
+        allowed_values=list(METRICS_LOG_LEVELS),
+        default="DEBUG",
+        description=METRICS_LOG_LEVEL_DESCRIPTION,
+    ),
     th.Property(
         "streams",
         th.ArrayType(th.ObjectType(*STREAM_PROPERTIES)),

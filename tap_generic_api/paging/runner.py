@@ -70,6 +70,8 @@ class PageRunner:
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
         self.paginators: list[SafePaginator] = []
+        #: This run's progress of the stream (its ``count``: records sent), once it has started.
+        self.progress: Progress | None = None
         self.stopping = threading.Event()
         self.ahead = threading.local()
 
@@ -171,7 +173,7 @@ class PageRunner:
         bookmark = stream.get_starting_replication_key_value(context) if stream.replication_key else None
         stream._rendered = stream.templates.render(bookmark)
         key = stream.replication_key
-        progress = Progress(stream.logger, stream.name)
+        self.progress = progress = Progress(stream.logger, stream.name)
         stream.retry_policy.retries = 0
         self.paginators = []
         stream._records_of.first_page.start()

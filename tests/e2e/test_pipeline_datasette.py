@@ -61,7 +61,9 @@ def test_every_record_lands_once(style, datasette_10k, bq_client, target_config,
         "secrets": {"datasette": DATASETTE_TOKEN},
         "org_slug": "acme",
     }
-    run = run_pipeline(tmp_path, tap_config, target_config)
+    # The summaries are read from the METRIC lines, shown at INFO when asked for.
+    tap_config["metrics_log_level"] = "INFO"
+    run = run_pipeline(tmp_path, tap_config, {**target_config, "metrics_log_level": "INFO"})
     assert run.tap_returncode == 0, run.tap_stderr[-3000:]
     assert run.target_returncode == 0, run.target_stderr[-3000:]
 
@@ -102,7 +104,8 @@ def test_hundred_thousand_records_show_progress_and_a_matching_summary(
         "secrets": {"datasette": DATASETTE_TOKEN},
         "rate_limit": {"requests_per_second": 100},
     }
-    run = run_pipeline(tmp_path, tap_config, target_config, timeout=600)
+    tap_config["metrics_log_level"] = "INFO"
+    run = run_pipeline(tmp_path, tap_config, {**target_config, "metrics_log_level": "INFO"}, timeout=600)
     assert run.tap_returncode == 0, run.tap_stderr[-3000:]
     assert run.target_returncode == 0, run.target_stderr[-3000:]
     count = next(

@@ -305,7 +305,7 @@ def test_schema_errors_name_the_key_and_never_echo_secrets():
     with pytest.raises(ConfigValidationError) as info:
         _tap(pagination={"type": "scroll"}, secrets="sk_live_topsecret")
     text = " ".join(info.value.errors)
-    assert "config['pagination']['type']" in text
+    assert "config.pagination.type: invalid value 'scroll'. Valid values: cursor, offset, page, link, none." in text
     assert "sk_live_topsecret" not in text
 
 

@@ -22,7 +22,7 @@ def test_ruff_format_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_readme_about_sections_are_current():
+def test_about_sections_in_the_docs_are_current():
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "update_about.py"), "--check"],
         capture_output=True,
