@@ -10,6 +10,7 @@ carries to the next.
 from __future__ import annotations
 
 import collections
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,7 +18,13 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_generic_api import bookmarks
 from tap_generic_api.children.templates import ParentTemplates
-from tap_generic_api.errors import ChildStreamError, IgnoredStatusError, ResponseShapeError, StreamStoppedError
+from tap_generic_api.errors import (
+    ChildStreamError,
+    IgnoredStatusError,
+    PaginationTruncatedError,
+    ResponseShapeError,
+    StreamStoppedError,
+)
 from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.paging.paginators import build_paginator
 from tap_generic_api.request_templates import RenderedRequest
@@ -112,20 +119,27 @@ class ChildRun:
     Args:
         stream: The child stream (a ``GenericAPIStream``).
         parent: The parent stream's name.
+        parent_incremental: The parent stream has a replication key (its bookmark is what a
+            child without its own replication key follows).
 
     Attributes:
         incremental: The child has its own replication key: a bookmark per parent (state partition).
+        follows_parent: The child has no replication key and its parent has: the parent's bookmark
+            decides which parents' children the next run asks for.
         records: Records written. parents: Parents whose children were requested.
         skipped: Parents skipped, by the ignored status that skipped them.
+        cut: Parents whose child sequence was cut short (``max_pages``, or an empty page that does not end it).
     """
 
-    def __init__(self, stream: Any, parent: str) -> None:
+    def __init__(self, stream: Any, parent: str, *, parent_incremental: bool = False) -> None:
         self.stream = stream
         self.parent = parent
         self.templates = ParentTemplates(stream.stream_config, parent, stream.templates)
         self.incremental = stream.replication_method == REPLICATION_INCREMENTAL
+        self.follows_parent = parent_incremental and not self.incremental
         self.records = 0
         self.parents = 0
+        self.cut = 0
         self.skipped: collections.Counter[int] = collections.Counter()
         self._fast = False
 
@@ -203,35 +217,60 @@ class ChildRun:
     def finish(self, job: ChildJob, last: dict | None) -> None:
         """End a parent's sequence (reading thread): finalize its bookmark unless a cut leaves records out.
 
+        A sequence cut short is logged naming the parent and counted in the summary. When the
+        child follows its parent's bookmark, the run stops before the parent's bookmark moves past
+        that parent: the next run would not ask for its children again, so those the cut left out
+        would never be read.
+
         Args:
             job: The finished job.
             last: The last record written for it, or None.
 
         Raises:
-            PaginationTruncatedError: An incremental child's sequence was cut short (see
-                :func:`~tap_generic_api.bookmarks.stop_truncated`).
+            PaginationTruncatedError: The sequence was cut short and the child is incremental
+                (see :func:`~tap_generic_api.bookmarks.stop_truncated`) or follows its parent's bookmark.
         """
-        if not self.incremental:
-            return
         paginator = job.paginator
         config = self.stream.stream_config
-        if paginator is not None and paginator.truncated:
+        truncated = paginator is not None and paginator.truncated
+        if truncated:
+            self._cut_short(job)
+        if not self.incremental:
+            return
+        if paginator is not None and truncated:
             if not config.is_sorted:
                 bookmarks.stop_truncated(config, f"{paginator.cut_by} for {job.describe()}")
             newest = None if last is None else last.get(config.replication_key)
             bookmarks.check_progress(config, job.bookmark, newest, paginator.cut_by)
         self.stream._finalize_state(self.stream.get_context_state(job.context))  # noqa: SLF001
 
+    def _cut_short(self, job: ChildJob) -> None:
+        self.cut += 1
+        name, cut_by = self.stream.name, job.paginator.cut_by if job.paginator else ""
+        if self.follows_parent:
+            msg = (
+                f"Stream '{name}': {cut_by} for {job.describe()}. Its records are written, but the bookmark "
+                f"of parent stream '{self.parent}' is not moved past that parent: '{name}' follows its parent's "
+                "bookmark, so the next run would not ask for the children the cut left out. Raise max_pages, "
+                f"or give '{name}' its own replication_key (a bookmark per parent)."
+            )
+            raise PaginationTruncatedError(msg, stream=name)
+        self.stream.logger.warning(
+            "Stream '%s': %s for %s; that parent's children may be incomplete.", name, cut_by, job.describe()
+        )
+
     def summary(self) -> None:
         """Log the child stream's totals: records, parents asked, parents skipped by status."""
         skipped = sum(self.skipped.values())
         detail = ", ".join(f"{count} x HTTP {status}" for status, count in sorted(self.skipped.items()))
-        self.stream.logger.info(
-            "Stream '%s': %d records for %d records of parent stream '%s'; %d parents skipped%s.",
+        self.stream.logger.log(
+            logging.WARNING if self.cut else logging.INFO,
+            "Stream '%s': %d records for %d records of parent stream '%s'; %d parents skipped%s%s.",
             self.stream.name,
             self.records,
             self.parents,
             self.parent,
             skipped,
             f" ({detail})" if detail else "",
+            f"; {self.cut} parents' children cut short (may be incomplete)" if self.cut else "",
         )

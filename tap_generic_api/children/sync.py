@@ -21,6 +21,8 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+
 from plugin_kit.concurrency import in_order
 from tap_generic_api import sync_loop
 from tap_generic_api.children.jobs import CHILD, PARENT, SKIPPED, ChildJob, ChildRun
@@ -39,8 +41,9 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
         ChildStreamError: A child request failed (not a status in ``ignore_statuses``); names the parent record.
         ConfigError: The first parent record lacks a field a child's placeholder names.
     """
+    parent_incremental = parent.replication_method == REPLICATION_INCREMENTAL
     runs = [
-        ChildRun(child, parent.name)
+        ChildRun(child, parent.name, parent_incremental=parent_incremental)
         for child in parent.child_streams
         if child.selected or child.has_selected_descendents
     ]

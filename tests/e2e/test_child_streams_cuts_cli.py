@@ -1,0 +1,79 @@
+"""Child streams through the tap's console script when a parent's children are cut short or a parent page fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from helpers import run_cli
+
+
+def _messages(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def _ids(stdout: str, stream: str) -> list[str]:
+    return [m["record"]["id"] for m in _messages(stdout) if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+def _config(httpserver, parent: dict | None = None, child: dict | None = None) -> dict:
+    return {
+        "rate_limit": {"requests_per_second": 1000, "max_retries": 0},
+        "streams": [
+            {"name": "posts", "url": httpserver.url_for("/posts"), "destination": {"table": "posts"}} | (parent or {}),
+            {
+                "name": "comments",
+                "parent": "posts",
+                "url": httpserver.url_for("/posts/{parent.id}/comments"),
+                "pagination": {"type": "page", "param": "page", "max_pages": 2, "max_concurrency": 1},
+                "destination": {"table": "comments"},
+            }
+            | (child or {}),
+        ],
+    }
+
+
+def _serve(httpserver, pages: dict[int, int]) -> None:
+    """Parents 1..n updated on day n; parent p has ``pages[p]`` pages of one comment each, then an empty page."""
+    httpserver.expect_request("/posts").respond_with_json(
+        [{"id": p, "updated": f"2024-01-0{p}"} for p in sorted(pages)]
+    )
+    for parent, count in pages.items():
+        for page in range(1, count + 2):
+            body = [{"id": f"{parent}-{page}"}] if page <= count else []
+            httpserver.expect_request(f"/posts/{parent}/comments", query_string=f"page={page}").respond_with_json(body)
+
+
+def test_a_child_cut_at_max_pages_keeps_its_incremental_parents_bookmark_and_fails(httpserver, tmp_path):
+    # Parent 2 has 3 pages of comments; max_pages is 2. The comments follow the posts' bookmark,
+    # so a bookmark past post 2 would never ask for comment 2-3 again.
+    _serve(httpserver, {1: 1, 2: 3, 3: 1})
+    parent = {"replication_key": "updated", "is_sorted": True}
+    config = _config(httpserver, parent=parent) | {"start_date": "2020-01-01"}
+    result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.PIPE)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        "Stream 'comments': stopped at pagination.max_pages (2 pages) for parent stream 'posts' record 2 "
+        "(parent.id=2). Its records are written, but the bookmark of parent stream 'posts' is not moved past "
+        "that parent"
+    ) in result.stderr
+    assert _ids(result.stdout, "comments") == ["1-1", "2-1", "2-2"]
+    states = [m["value"]["bookmarks"] for m in _messages(result.stdout) if m["type"] == "STATE"]
+    assert all(state.get("posts", {}).get("replication_key_value") in (None, "2024-01-01") for state in states)
+
+
+def test_a_child_cut_short_for_one_parent_is_named_and_counted(httpserver, tmp_path):
+    # A full-table parent: the cut is reported, the run goes on to the next parent.
+    _serve(httpserver, {1: 1, 2: 3, 3: 1})
+    result = run_cli(tmp_path, "tap-generic-api", _config(httpserver), stdout=subprocess.PIPE)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Stream 'comments': stopped at pagination.max_pages (2 pages) for parent stream 'posts' record 2 "
+        "(parent.id=2); that parent's children may be incomplete."
+    ) in result.stderr
+    assert (
+        "Stream 'comments': 4 records for 3 records of parent stream 'posts'; 0 parents skipped; "
+        "1 parents' children cut short (may be incomplete)."
+    ) in result.stderr
+    assert _ids(result.stdout, "comments") == ["1-1", "2-1", "2-2", "3-1"]
