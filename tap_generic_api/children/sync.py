@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
@@ -58,13 +58,19 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
 
     def producers(pages: Iterable[list[dict]]) -> Iterator[Any]:
         number = 0
-        for page in pages:
-            for record in page:
-                if limit is not None and number >= limit:
-                    return
-                number += 1
-                jobs = [run.job(record, number) for run in runs] if keeps(record) else []
-                yield functools.partial(_produce, record, jobs)
+        try:
+            for page in pages:
+                for record in page:
+                    if limit is not None and number >= limit:
+                        return
+                    number += 1
+                    jobs = [run.job(record, number) for run in runs] if keeps(record) else []
+                    yield functools.partial(_produce, record, jobs)
+        except Exception as exc:  # noqa: BLE001 - raised in its turn, below
+            # Parent pages are read ahead of the parent being written: a parent page that fails
+            # (or a parent record that cannot fill a placeholder) is raised in its turn, after the
+            # children of every parent read before it are written, not as soon as it is read.
+            yield functools.partial(_fail, exc)
 
     items = in_order(producers(parent.runner.record_pages(None)), workers, thread_name_prefix=f"{parent.name}-children")
     frequency = parent.STATE_MSG_FREQUENCY
@@ -113,6 +119,11 @@ def _produce(record: dict, jobs: list[ChildJob]) -> Iterator[tuple[str, Any, Any
     yield PARENT, record, jobs
     for job in jobs:
         yield from job.items()
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """Raise the parent's error (a producer, run when its turn comes)."""
+    raise exc
 
 
 def _finish(jobs: list[ChildJob], last: dict[int, dict], parent: Any) -> None:

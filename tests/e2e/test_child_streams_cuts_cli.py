@@ -77,3 +77,20 @@ def test_a_child_cut_short_for_one_parent_is_named_and_counted(httpserver, tmp_p
         "1 parents' children cut short (may be incomplete)."
     ) in result.stderr
     assert _ids(result.stdout, "comments") == ["1-1", "2-1", "2-2", "3-1"]
+
+
+def test_a_parent_page_failing_comes_after_the_children_of_the_parents_read_before_it(httpserver, tmp_path):
+    # Parent pages are read ahead of the parent being written; the error of page 2 must not
+    # overtake the children of page 1's ten parents.
+    httpserver.expect_request("/posts", query_string="page=1").respond_with_json([{"id": p} for p in range(1, 11)])
+    httpserver.expect_request("/posts", query_string="page=2").respond_with_json({"error": "down"}, status=500)
+    for parent in range(1, 11):
+        httpserver.expect_request(f"/posts/{parent}/comments").respond_with_json([{"id": f"{parent}-1"}])
+    parent = {"pagination": {"type": "page", "param": "page"}}
+    child = {"pagination": {"type": "none", "max_concurrency": 3}}
+    result = run_cli(tmp_path, "tap-generic-api", _config(httpserver, parent, child), stdout=subprocess.PIPE)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Stream 'posts': API error 500" in result.stderr
+    assert _ids(result.stdout, "posts") == list(range(1, 11))
+    assert _ids(result.stdout, "comments") == [f"{p}-1" for p in range(1, 11)]
