@@ -17,6 +17,7 @@ from typing import Any
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_generic_api import bookmarks
+from tap_generic_api.children.partitions import IndexedStateManager
 from tap_generic_api.children.templates import ParentTemplates
 from tap_generic_api.errors import (
     ChildStreamError,
@@ -146,6 +147,8 @@ class ChildRun:
     def start(self) -> None:
         """Write the child's SCHEMA (when selected) and reset its counters, before the parent's first page."""
         stream = self.stream
+        if self.incremental and not isinstance(stream.state_manager, IndexedStateManager):
+            stream._state_manager = IndexedStateManager.like(stream.state_manager)  # noqa: SLF001 - a partition per parent
         if stream.selected:
             stream._write_schema_message()  # noqa: SLF001 - the SDK writes it in sync(), which children skip
             self._fast = stream.output.enabled()
