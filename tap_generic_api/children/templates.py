@@ -25,6 +25,8 @@ from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 
 #: Parent values a placeholder may hold (an object or a list has no one text form in a URL).
 _SCALARS = (str, int, float, bool)
+#: Path segments that climb (RFC 3986 section 3.3): a parent value may not hold them in the URL's path.
+_DOT_SEGMENTS = frozenset({".", ".."})
 
 
 class ParentTemplates:
@@ -51,6 +53,8 @@ class ParentTemplates:
         self.paths = parent_paths(template for _, template in used)
         self._where = {path: next(w for w, t in used if path in parent_paths([t])) for path in self.paths}
         self._resolvers = {path: DottedPath(path) for path in self.paths}
+        url_path = config.url.split("?", 1)[0]
+        self._in_url_path = set(parent_paths([url_path]))
         self._included = [(included_name(path), DottedPath(path), path) for path in config.include_from_parent]
 
     def values(self, record: Mapping[str, Any], number: int) -> dict[str, Any]:
@@ -77,6 +81,15 @@ class ParentTemplates:
                 msg = (
                     f"Stream '{self.config.name}': record {number} of parent stream '{self.parent}' {found} "
                     f"'{path}', which {self._where[path]} uses as {{parent.{path}}}."
+                )
+                raise ResponseShapeError(msg, stream=self.config.name)
+            if path in self._in_url_path and _DOT_SEGMENTS & set(str(value).split("/")):
+                # requests removes dot segments from a path (RFC 3986 section 5.2.4), and turns
+                # %2E back into '.', so no encoding keeps them: the request would ask another endpoint.
+                msg = (
+                    f"Stream '{self.config.name}': record {number} of parent stream '{self.parent}' holds "
+                    f"{value!r} at '{path}', which {self.config.where}.url uses in its path: its '.' or '..' "
+                    "segment would make the request ask another path than this parent's."
                 )
                 raise ResponseShapeError(msg, stream=self.config.name)
             values[path] = value
