@@ -35,7 +35,7 @@ def _serve_raw_paths(httpserver, repos: list[dict]) -> list[str]:
         return Response(json.dumps([{"id": len(raw)}]), content_type="application/json")
 
     httpserver.expect_request("/repos").respond_with_json(repos)
-    httpserver.expect_request(__import__("re").compile("^/(?!repos$).*")).respond_with_handler(any_path)
+    httpserver.expect_request(re.compile("^/(?!repos$).*")).respond_with_handler(any_path)
     return raw
 
 
