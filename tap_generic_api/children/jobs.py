@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_generic_api import bookmarks
@@ -205,6 +206,8 @@ class ChildRun:
                 raise
             except TypeError as exc:
                 raise bookmarks.bookmark_type_error(config, job.bookmark, page) from exc
+            except InvalidStreamSortException as exc:
+                raise bookmarks.unsorted_error(config, exc, f" (for {job.describe()})") from None
         self.records += len(page)
 
     def skip(self, job: ChildJob, exc: IgnoredStatusError) -> None:
