@@ -47,6 +47,7 @@ class ChildJob:
         rendered: The request of the sequence's first page.
         included: The ``include_from_parent`` fields added to each record.
         paginator: The sequence's own paginator (set when the job starts).
+        cut_by: Set when a status in ``ignore_statuses`` ended the sequence after pages were written.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class ChildJob:
         self.run, self.number, self.context = run, number, context
         self.bookmark, self.rendered, self.included = bookmark, rendered, included
         self.paginator: SafePaginator | None = None
+        self.cut_by = ""
 
     def describe(self) -> str:
         """Return ``parent stream 'posts' record 7 (parent.id=12)`` for messages."""
@@ -93,6 +95,10 @@ class ChildJob:
                 if limit is not None and count >= limit:
                     return
         except IgnoredStatusError as exc:
+            if count:  # pages of this parent were written: the rest of its sequence is cut off
+                self.cut_by = (
+                    f"cut short after {count} records by HTTP {exc.status} (in ignore_statuses) from {exc.url}"
+                )
             yield SKIPPED, self, exc
         except StreamStoppedError:
             raise
@@ -223,7 +229,8 @@ class ChildRun:
     def finish(self, job: ChildJob, last: dict | None) -> None:
         """End a parent's sequence (reading thread): finalize its bookmark unless a cut leaves records out.
 
-        A sequence cut short is logged naming the parent and counted in the summary. When the
+        A sequence cut short (``max_pages``, an empty page that does not end it, or a status in
+        ``ignore_statuses`` after pages were written) is logged naming the parent and counted in the summary. When the
         child follows its parent's bookmark, the run stops before the parent's bookmark moves past
         that parent: the next run would not ask for its children again, so those the cut left out
         would never be read.
@@ -238,27 +245,29 @@ class ChildRun:
         """
         paginator = job.paginator
         config = self.stream.stream_config
-        truncated = paginator is not None and paginator.truncated
-        if truncated:
-            self._cut_short(job)
+        capped = paginator is not None and paginator.truncated
+        cut_by = job.cut_by or (paginator.cut_by if paginator is not None and capped else "")
+        if cut_by:
+            self._cut_short(job, cut_by)
         if not self.incremental:
             return
-        if paginator is not None and truncated:
+        if cut_by:
             if not config.is_sorted:
-                bookmarks.stop_truncated(config, f"{paginator.cut_by} for {job.describe()}")
-            newest = None if last is None else last.get(config.replication_key)
-            bookmarks.check_progress(config, job.bookmark, newest, paginator.cut_by)
+                bookmarks.stop_truncated(config, f"{cut_by} for {job.describe()}")
+            if capped and not job.cut_by:  # the same cap would stop every run at the same place
+                newest = None if last is None else last.get(config.replication_key)
+                bookmarks.check_progress(config, job.bookmark, newest, cut_by)
         self.stream._finalize_state(self.stream.get_context_state(job.context))  # noqa: SLF001
 
-    def _cut_short(self, job: ChildJob) -> None:
+    def _cut_short(self, job: ChildJob, cut_by: str) -> None:
         self.cut += 1
-        name, cut_by = self.stream.name, job.paginator.cut_by if job.paginator else ""
+        name = self.stream.name
         if self.follows_parent:
             msg = (
                 f"Stream '{name}': {cut_by} for {job.describe()}. Its records are written, but the bookmark "
                 f"of parent stream '{self.parent}' is not moved past that parent: '{name}' follows its parent's "
-                "bookmark, so the next run would not ask for the children the cut left out. Raise max_pages, "
-                f"or give '{name}' its own replication_key (a bookmark per parent)."
+                "bookmark, so the next run would not ask for the children the cut left out. Raise max_pages "
+                f"(for a page cap), or give '{name}' its own replication_key (a bookmark per parent)."
             )
             raise PaginationTruncatedError(msg, stream=name)
         self.stream.logger.warning(

@@ -94,3 +94,47 @@ def test_a_parent_page_failing_comes_after_the_children_of_the_parents_read_befo
     assert "Stream 'posts': API error 500" in result.stderr
     assert _ids(result.stdout, "posts") == list(range(1, 11))
     assert _ids(result.stdout, "comments") == [f"{p}-1" for p in range(1, 11)]
+
+
+def _serve_gone_after_one_page(httpserver) -> None:
+    """Posts 1 and 2; post 2's comments answer page 1, then 404 (in ignore_statuses) at page 2."""
+    httpserver.expect_request("/posts").respond_with_json([{"id": 1, "updated": 1}, {"id": 2, "updated": 2}])
+    httpserver.expect_request("/posts/1/comments", query_string="page=1").respond_with_json([{"id": "1-1", "k": 1}])
+    httpserver.expect_request("/posts/1/comments", query_string="page=2").respond_with_json([])
+    httpserver.expect_request("/posts/2/comments", query_string="page=1").respond_with_json([{"id": "2-1", "k": 9}])
+    httpserver.expect_request("/posts/2/comments", query_string="page=2").respond_with_json({}, status=404)
+
+
+def test_an_ignored_status_after_a_page_keeps_the_followed_parents_bookmark(httpserver, tmp_path):
+    _serve_gone_after_one_page(httpserver)
+    parent = {"replication_key": "updated", "is_sorted": True, "start_date": 0}
+    child = {"ignore_statuses": [404]}
+    result = run_cli(tmp_path, "tap-generic-api", _config(httpserver, parent, child), stdout=subprocess.PIPE)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        "Stream 'comments': cut short after 1 records by HTTP 404 (in ignore_statuses) from "
+        f"{httpserver.url_for('/posts/2/comments')}?page=2 for parent stream 'posts' record 2 (parent.id=2). "
+        "Its records are written, but the bookmark of parent stream 'posts' is not moved past that parent"
+    ) in result.stderr
+    assert _ids(result.stdout, "comments") == ["1-1", "2-1"]
+    states = [m["value"]["bookmarks"] for m in _messages(result.stdout) if m["type"] == "STATE"]
+    assert all(state.get("posts", {}).get("replication_key_value") in (None, 0, 1) for state in states)
+
+
+def test_an_ignored_status_after_a_page_keeps_an_unsorted_childs_bookmark_for_that_parent(httpserver, tmp_path):
+    _serve_gone_after_one_page(httpserver)
+    child = {"ignore_statuses": [404], "replication_key": "k", "start_date": 0}
+    result = run_cli(tmp_path, "tap-generic-api", _config(httpserver, child=child), stdout=subprocess.PIPE)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Stream 'comments': cut short after 1 records by HTTP 404 (in ignore_statuses)" in result.stderr
+    assert _ids(result.stdout, "comments") == ["1-1", "2-1"]
+    partitions = [
+        m["value"]["bookmarks"].get("comments", {}).get("partitions", [])
+        for m in _messages(result.stdout)
+        if m["type"] == "STATE"
+    ]
+    assert all(
+        p.get("replication_key_value") is None for state in partitions for p in state if p["context"]["parent.id"] == 2
+    )
