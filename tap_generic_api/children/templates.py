@@ -11,6 +11,7 @@ body string that is exactly one placeholder takes the parent value with its JSON
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +28,8 @@ from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 _SCALARS = (str, int, float, bool)
 #: Path segments that climb (RFC 3986 section 3.3): a parent value may not hold them in the URL's path.
 _DOT_SEGMENTS = frozenset({".", ".."})
+#: What a parent value may hold in a header: tab, printable ASCII and latin-1 (RFC 9110 section 5.5, obs-text).
+_HEADER_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 class ParentTemplates:
@@ -55,6 +58,9 @@ class ParentTemplates:
         self._resolvers = {path: DottedPath(path) for path in self.paths}
         url_path = config.url.split("?", 1)[0]
         self._in_url_path = set(parent_paths([url_path]))
+        self._in_header = {
+            path: f"{where}.headers.{name}" for name, v in config.headers.items() for path in parent_paths([str(v)])
+        }
         self._included = [(included_name(path), DottedPath(path), path) for path in config.include_from_parent]
 
     def values(self, record: Mapping[str, Any], number: int) -> dict[str, Any]:
@@ -90,6 +96,15 @@ class ParentTemplates:
                     f"Stream '{self.config.name}': record {number} of parent stream '{self.parent}' holds "
                     f"{value!r} at '{path}', which {self.config.where}.url uses in its path: its '.' or '..' "
                     "segment would make the request ask another path than this parent's."
+                )
+                raise ResponseShapeError(msg, stream=self.config.name)
+            if path in self._in_header and not _HEADER_TEXT.fullmatch(str(value)):
+                # requests refuses line breaks and encodes header values as latin-1 (RFC 9110 section 5.5).
+                msg = (
+                    f"Stream '{self.config.name}': record {number} of parent stream '{self.parent}' holds "
+                    f"{value!r} at '{path}', which {self._in_header[path]} uses: an HTTP header value holds "
+                    "printable latin-1 text only (RFC 9110 section 5.5). Put {parent." + path + "} in the url "
+                    "or params instead, where it is percent-encoded."
                 )
                 raise ResponseShapeError(msg, stream=self.config.name)
             values[path] = value

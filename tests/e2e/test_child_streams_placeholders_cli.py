@@ -60,3 +60,17 @@ def test_reserved_and_unicode_characters_reach_the_server_encoded(httpserver, tm
     result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.PIPE)
     assert result.returncode == 0, result.stderr
     assert raw == ["/repos/a%20b%3Fc%23d/%C3%A9/issues?tag=x%26y%3Dz%2F.."]
+
+
+def test_a_parent_value_a_header_cannot_hold_stops_naming_the_header(httpserver, tmp_path):
+    raw = _serve_raw_paths(httpserver, [{"name": "octo"}, {"name": "日本"}])
+    config = _config(httpserver, "/repos/{parent.name}/issues")
+    config["streams"][1]["headers"] = {"X-Repo": "{parent.name}"}
+    result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.PIPE)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        "Stream 'issues': record 2 of parent stream 'repos' holds '日本' at 'name', which streams[1].headers.X-Repo "
+        "uses: an HTTP header value holds printable latin-1 text only (RFC 9110 section 5.5)."
+    ) in result.stderr
+    assert raw == ["/repos/octo/issues"]
