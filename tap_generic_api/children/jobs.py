@@ -20,6 +20,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_generic_api import bookmarks
 from tap_generic_api.children.partitions import IndexedStateManager
 from tap_generic_api.children.templates import ParentTemplates
+from tap_generic_api.config.children import included_name
 from tap_generic_api.errors import (
     ChildStreamError,
     IgnoredStatusError,
@@ -275,7 +276,22 @@ class ChildRun:
         )
 
     def summary(self) -> None:
-        """Log the child stream's totals: records, parents asked, parents skipped by status."""
+        """Log the child stream's totals: records, parents asked, parents skipped by status.
+
+        An ``include_from_parent`` field that no parent record held is warned about: every
+        child got null for it, which is most likely a misspelt field name.
+        """
+        for path in self.templates.never_found() if self.parents else ():
+            self.stream.logger.warning(
+                "Stream '%s': include_from_parent names '%s', but none of the %d records of parent stream '%s' "
+                "has it, so every %s is null. Check the name; the first parent record's fields: %s.",
+                self.stream.name,
+                path,
+                self.parents,
+                self.parent,
+                included_name(path),
+                ", ".join(self.templates.first_fields or []),
+            )
         skipped = sum(self.skipped.values())
         detail = ", ".join(f"{count} x HTTP {status}" for status, count in sorted(self.skipped.items()))
         self.stream.logger.log(

@@ -10,6 +10,7 @@ body string that is exactly one placeholder takes the parent value with its JSON
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 from collections.abc import Mapping
@@ -62,6 +63,9 @@ class ParentTemplates:
             path: f"{where}.headers.{name}" for name, v in config.headers.items() for path in parent_paths([str(v)])
         }
         self._included = [(included_name(path), DottedPath(path), path) for path in config.include_from_parent]
+        #: Parent records that held each ``include_from_parent`` path; the first parent's field names.
+        self.included_found: collections.Counter[str] = collections.Counter()
+        self.first_fields: list[str] | None = None
 
     def values(self, record: Mapping[str, Any], number: int) -> dict[str, Any]:
         """Return each placeholder's value in parent ``record`` (number ``number``, from 1).
@@ -117,10 +121,20 @@ class ParentTemplates:
     def included(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Return the ``include_from_parent`` fields for the children of ``record`` (None where absent)."""
         result = {}
-        for name, resolver, _path in self._included:
+        for name, resolver, path in self._included:
             value = resolver.resolve(record)
-            result[name] = None if value is MISSING else value
+            if value is MISSING:
+                value = None
+            else:
+                self.included_found[path] += 1
+            result[name] = value
+        if self.first_fields is None:
+            self.first_fields = sorted(map(str, record))[:20]
         return result
+
+    def never_found(self) -> list[str]:
+        """Return the ``include_from_parent`` paths no parent record held so far (a misspelt field, likely)."""
+        return [path for _name, _resolver, path in self._included if not self.included_found[path]]
 
     def render(self, values: Mapping[str, Any], bookmark: Any) -> RenderedRequest:
         """Return the child's request for one parent: parent values filled, then the stream's variables."""
