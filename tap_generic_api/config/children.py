@@ -20,8 +20,9 @@ from plugin_kit.errors import ConfigError
 from plugin_kit.redact import strings_in
 from tap_generic_api.config.checks import boolean, string_list
 
-#: ``{parent.<dotted path>}``; ``{{`` and ``}}`` are literal braces, as in every template.
-PARENT_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{parent\.([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)\}")
+#: ``{parent.<dotted path>}``; ``{{`` and ``}}`` are literal braces, as in every template. A field
+#: name may hold any character but braces and dots (APIs send ``user id``, ``über``, ``@type``).
+PARENT_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{parent\.([^{}.]+(?:\.[^{}.]+)*)\}")
 #: Prefix of the fields ``include_from_parent`` adds to each child record.
 INCLUDED_PREFIX = "_parent_"
 #: Lowest and highest HTTP status ``ignore_statuses`` may list (RFC 9110 section 15).
@@ -162,6 +163,20 @@ def _check_cycle(stream: Any, by_name: Mapping[str, Any]) -> None:
 
 def _check_child(stream: Any) -> None:
     where = stream.where
+    keyed = [("url", stream.url)]
+    keyed += [(f"params.{k}", str(v)) for k, v in stream.params.items()]
+    keyed += [(f"headers.{k}", str(v)) for k, v in stream.headers.items()]
+    keyed += [("body", text) for text in strings_in(stream.body)]
+    for key, template in keyed:
+        rest = PARENT_PLACEHOLDER.sub("", template)
+        if "{parent." in rest or "{parent}" in rest:
+            # Left as text, it would go to the API as is: every parent would make a wrong request.
+            start = rest.find("{parent")
+            msg = (
+                f"{where}.{key}: '{rest[start : start + 40]}' is not a placeholder: write {{parent.<field>}}, "
+                "or {parent.<field>.<field>} for a nested field."
+            )
+            raise ConfigError(msg)
     if not parent_paths(used_templates(stream)):
         msg = (
             f"{where}.parent is '{stream.parent}' but the url, params, headers and body use no "
