@@ -25,8 +25,9 @@ from tap_generic_api.config.checks import boolean, string_list
 PARENT_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{parent\.([^{}.]+(?:\.[^{}.]+)*)\}")
 #: Prefix of the fields ``include_from_parent`` adds to each child record.
 INCLUDED_PREFIX = "_parent_"
-#: Lowest and highest HTTP status ``ignore_statuses`` may list (RFC 9110 section 15).
-_STATUSES = (100, 599)
+#: Lowest and highest HTTP status ``ignore_statuses`` may list: the error classes 4xx and 5xx
+#: (RFC 9110 section 15); a 2xx listed would skip every parent answered with its children.
+_STATUSES = (400, 599)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,10 @@ def parse_child_keys(block: Mapping[str, Any], where: str) -> ChildKeys:
             isinstance(s, int) and not isinstance(s, bool) and _STATUSES[0] <= s <= _STATUSES[1] for s in statuses
         )
     ):
-        msg = f"{where}.ignore_statuses must be a list of HTTP statuses (for example [404]), got {statuses!r}."
+        msg = (
+            f"{where}.ignore_statuses must be a list of HTTP error statuses, 400 to 599 (for example [404]), "
+            f"got {statuses!r}."
+        )
         raise ConfigError(msg)
     return ChildKeys(
         parent=parent.strip() if isinstance(parent, str) else None,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from helpers import sync_messages
 
+from plugin_kit.errors import ConfigError
 from tap_generic_api.tap import TapGenericAPI
 
 BASE = "https://api.example.com"
@@ -64,3 +66,13 @@ def test_a_status_not_retried_in_ignore_statuses_skips_at_once(requests_mock, sl
     assert _comments(messages) == ["2-a"]
     assert len(requests_mock.request_history) == 3
     assert sleeps == []
+
+
+@pytest.mark.parametrize("status", [200, 204, 301, 600])
+def test_ignore_statuses_lists_error_statuses_only(status):
+    with pytest.raises(ConfigError) as caught:
+        _tap([404, status])
+    assert str(caught.value) == (
+        f"streams[1].ignore_statuses must be a list of HTTP error statuses, 400 to 599 (for example [404]), "
+        f"got [404, {status}]."
+    )
