@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 
 from helpers import run_cli
+from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
 
 
 def _messages(stdout: str) -> list[dict]:
@@ -138,3 +141,30 @@ def test_an_ignored_status_after_a_page_keeps_an_unsorted_childs_bookmark_for_th
     assert all(
         p.get("replication_key_value") is None for state in partitions for p in state if p["context"]["parent.id"] == 2
     )
+
+
+def test_a_child_failing_while_others_are_in_flight_ends_the_run_without_waiting_for_them(tmp_path):
+    # Parents 2 to 4's child requests are held by the server until the test ends; parent 1's fails.
+    # The run must end with parent 1's error (subprocess timeout: a hang fails the test).
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    release = threading.Event()
+
+    def hold(_request: Request) -> Response:
+        release.wait(120)
+        return Response("[]", content_type="application/json")
+
+    server.start()
+    try:
+        server.expect_request("/posts").respond_with_json([{"id": p} for p in range(1, 5)])
+        server.expect_request("/posts/1/comments").respond_with_json({"error": "broken"}, status=400)
+        for parent in (2, 3, 4):
+            server.expect_request(f"/posts/{parent}/comments").respond_with_handler(hold)
+        config = _config(server, child={"pagination": {"type": "none", "max_concurrency": 4}, "timeout": 300})
+        result = run_cli(tmp_path, "tap-generic-api", config, stdout=subprocess.PIPE)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        assert "(child stream 'comments', for parent stream 'posts' record 1 (parent.id=1))" in result.stderr
+    finally:
+        release.set()
+        server.clear()
+        server.stop()
