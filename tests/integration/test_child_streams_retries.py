@@ -40,9 +40,7 @@ def test_a_retried_status_in_ignore_statuses_is_retried_before_the_parent_is_ski
     # Post 1 answers 503 once, then its comments; post 2 answers 503 every time; post 3 a 429
     # with Retry-After once. Only post 2, whose retries ran out, is skipped.
     requests_mock.get(f"{BASE}/posts", json=[{"id": 1}, {"id": 2}, {"id": 3}])
-    requests_mock.get(
-        f"{BASE}/posts/1/comments", [{"status_code": 503, "json": {}}, {"json": [{"id": "1-a"}]}]
-    )
+    requests_mock.get(f"{BASE}/posts/1/comments", [{"status_code": 503, "json": {}}, {"json": [{"id": "1-a"}]}])
     requests_mock.get(f"{BASE}/posts/2/comments", status_code=503, json={})
     requests_mock.get(
         f"{BASE}/posts/3/comments",

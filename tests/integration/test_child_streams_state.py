@@ -77,9 +77,7 @@ def test_a_resumed_run_with_a_changed_parent_list_keeps_gone_parents_and_adds_ne
     requests_mock.get(f"{BASE}/posts/%C3%BC/1/comments", json=[{"id": "y", "k": 1}])
     requests_mock.get(f"{BASE}/posts/3/comments", json=[{"id": "z", "k": 4}])
     messages = sync_messages(_tap(state))
-    asked = {
-        urlsplit(r.url).path: parse_qs(urlsplit(r.url).query)["since"] for r in requests_mock.request_history[1:]
-    }
+    asked = {urlsplit(r.url).path: parse_qs(urlsplit(r.url).query)["since"] for r in requests_mock.request_history[1:]}
     assert asked == {
         "/posts/a.b/comments": ["5"],
         "/posts/%C3%BC/1/comments": ["1"],
