@@ -209,7 +209,11 @@ class ChildRun:
                 for record in page:
                     stream._increment_stream_state(record, context=job.context)  # noqa: SLF001
             except KeyError:
-                bookmarks.check_replication_key(config, page, self.records)
+                try:
+                    bookmarks.check_replication_key(config, page, self.records)
+                except ResponseShapeError as exc:
+                    msg = f"{exc} (for {job.describe()})"
+                    raise ResponseShapeError(msg, stream=stream.name) from None
                 raise
             except TypeError as exc:
                 raise bookmarks.bookmark_type_error(config, job.bookmark, page) from exc

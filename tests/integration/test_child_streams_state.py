@@ -5,8 +5,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import singer_sdk.helpers._state as sdk_state
-from helpers import sync_messages
+from helpers import sync_error, sync_messages
 
+from tap_generic_api.errors import ResponseShapeError
 from tap_generic_api.tap import TapGenericAPI
 
 BASE = "https://api.example.com"
@@ -90,3 +91,14 @@ def test_a_resumed_run_with_a_changed_parent_list_keeps_gone_parents_and_adds_ne
         ("ü/1", 1),
         (3, 4),
     ]
+
+
+def test_a_child_record_without_the_replication_key_names_its_parent(requests_mock):
+    requests_mock.get(f"{BASE}/posts", json=[{"id": 1}, {"id": 2}])
+    requests_mock.get(f"{BASE}/posts/1/comments", json=[{"id": "a", "k": 1}])
+    requests_mock.get(f"{BASE}/posts/2/comments", json=[{"id": "b", "k": 2}, {"id": "c"}])
+    message = sync_error(_tap(), ResponseShapeError)
+    assert message == (
+        "Stream 'comments': record 3 has no 'k' field (the replication_key); fields present: ['id']. Check "
+        "replication_key, and data_path (''). (for parent stream 'posts' record 2 (parent.id=2))"
+    )
