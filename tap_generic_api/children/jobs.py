@@ -22,6 +22,7 @@ from tap_generic_api.children.partitions import IndexedStateManager
 from tap_generic_api.children.templates import ParentTemplates
 from tap_generic_api.config.children import included_name
 from tap_generic_api.errors import (
+    BookmarkTypeError,
     ChildStreamError,
     IgnoredStatusError,
     PaginationTruncatedError,
@@ -216,7 +217,9 @@ class ChildRun:
                     raise ResponseShapeError(msg, stream=stream.name) from None
                 raise
             except TypeError as exc:
-                raise bookmarks.bookmark_type_error(config, job.bookmark, page) from exc
+                error = bookmarks.bookmark_type_error(config, job.bookmark, page)
+                msg = f"{error} (for {job.describe()})"
+                raise BookmarkTypeError(msg, stream=stream.name) from exc
             except InvalidStreamSortException as exc:
                 raise bookmarks.unsorted_error(config, exc, f" (for {job.describe()})") from None
         self.records += len(page)

@@ -7,13 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 import singer_sdk.helpers._state as sdk_state
 from helpers import sync_error, sync_messages
 
-from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.errors import BookmarkTypeError, ResponseShapeError
 from tap_generic_api.tap import TapGenericAPI
 
 BASE = "https://api.example.com"
 
 
-def _tap(state: dict | None = None) -> TapGenericAPI:
+def _tap(state: dict | None = None, **child) -> TapGenericAPI:
     config = {
         "rate_limit": {"requests_per_second": 10000, "max_retries": 0},
         "streams": [
@@ -27,6 +27,7 @@ def _tap(state: dict | None = None) -> TapGenericAPI:
                 "start_date": 0,
                 "pagination": {"type": "none"},
                 "destination": {"table": "comments"},
+                **child,
             },
         ],
     }
@@ -102,3 +103,19 @@ def test_a_child_record_without_the_replication_key_names_its_parent(requests_mo
         "Stream 'comments': record 3 has no 'k' field (the replication_key); fields present: ['id']. Check "
         "replication_key, and data_path (''). (for parent stream 'posts' record 2 (parent.id=2))"
     )
+
+
+def test_a_parent_bookmark_of_another_type_names_its_parent(requests_mock):
+    state = {
+        "bookmarks": {
+            "comments": {
+                "partitions": [{"context": {"parent.id": 2}, "replication_key": "k", "replication_key_value": "x"}]
+            }
+        }
+    }
+    requests_mock.get(f"{BASE}/posts", json=[{"id": 1}, {"id": 2}])
+    requests_mock.get(f"{BASE}/posts/1/comments", json=[{"id": "a", "k": 1}])
+    requests_mock.get(f"{BASE}/posts/2/comments", json=[{"id": "b", "k": 2}])
+    message = sync_error(_tap(state, is_sorted=True), BookmarkTypeError)
+    assert message.startswith("Stream 'comments': the bookmark 'x' (str) cannot be compared with the records' k values")
+    assert message.endswith(" (for parent stream 'posts' record 2 (parent.id=2))")
