@@ -113,3 +113,17 @@ def check_replication_key(config: StreamConfig, page: list[dict], before: int) -
         f"fields present: {fields}. Check replication_key, and data_path ('{config.data_path}')."
     )
     raise ResponseShapeError(msg, stream=config.name)
+
+
+def unsorted_error(config: StreamConfig, exc: Exception, where: str = "") -> ResponseShapeError:
+    """Return the error for records out of replication key order in a stream set ``is_sorted: true``.
+
+    singer-sdk raises ``InvalidStreamSortException`` without naming the stream; this names it,
+    the parent record (``where``, for a child stream) and the fix.
+    """
+    msg = (
+        f"Stream '{config.name}': {str(exc).rstrip('.')}{where}. is_sorted is true, but the API does not return "
+        f"the records in {config.replication_key} order; set is_sorted to false (the bookmark then moves when "
+        "the run, or for a child stream the parent's sequence, ends)."
+    )
+    return ResponseShapeError(msg[:1000], stream=config.name)

@@ -36,12 +36,14 @@ def permissive_schema(key_fields: Iterable[str], extra_fields: Iterable[str] = (
     }
 
 
-def with_fields(schema: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
-    """Return ``schema`` with any of ``fields`` missing from its properties added as any scalar."""
+def with_fields(
+    schema: Mapping[str, Any], fields: Iterable[str], field_schema: Mapping[str, Any] = ANY_SCALAR
+) -> dict[str, Any]:
+    """Return ``schema`` with any of ``fields`` missing from its properties added as ``field_schema`` (any scalar)."""
     result = dict(schema)
     properties = dict(result.get("properties") or {})
     for name in fields:
-        properties.setdefault(name, dict(ANY_SCALAR))
+        properties.setdefault(name, dict(field_schema))
     result["properties"] = properties
     result.setdefault("type", "object")
     return result

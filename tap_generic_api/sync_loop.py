@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_generic_api import bookmarks
@@ -79,6 +80,8 @@ def _sync(
                 except TypeError as exc:
                     start = stream.get_starting_replication_key_value(None)
                     raise bookmarks.bookmark_type_error(config, start, page) from exc
+                except InvalidStreamSortException as exc:
+                    raise bookmarks.unsorted_error(config, exc) from None
                 newest = page[-1].get(config.replication_key)
             if (count + len(page)) // frequency > count // frequency:
                 stream._write_state_message()  # noqa: SLF001

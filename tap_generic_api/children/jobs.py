@@ -10,14 +10,25 @@ carries to the next.
 from __future__ import annotations
 
 import collections
+import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from singer_sdk.exceptions import InvalidStreamSortException
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_generic_api import bookmarks
+from tap_generic_api.children.partitions import IndexedStateManager
 from tap_generic_api.children.templates import ParentTemplates
-from tap_generic_api.errors import ChildStreamError, IgnoredStatusError, ResponseShapeError, StreamStoppedError
+from tap_generic_api.config.children import included_name
+from tap_generic_api.errors import (
+    BookmarkTypeError,
+    ChildStreamError,
+    IgnoredStatusError,
+    PaginationTruncatedError,
+    ResponseShapeError,
+    StreamStoppedError,
+)
 from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.paging.paginators import build_paginator
 from tap_generic_api.request_templates import RenderedRequest
@@ -38,6 +49,7 @@ class ChildJob:
         rendered: The request of the sequence's first page.
         included: The ``include_from_parent`` fields added to each record.
         paginator: The sequence's own paginator (set when the job starts).
+        cut_by: Set when a status in ``ignore_statuses`` ended the sequence after pages were written.
     """
 
     def __init__(
@@ -52,6 +64,7 @@ class ChildJob:
         self.run, self.number, self.context = run, number, context
         self.bookmark, self.rendered, self.included = bookmark, rendered, included
         self.paginator: SafePaginator | None = None
+        self.cut_by = ""
 
     def describe(self) -> str:
         """Return ``parent stream 'posts' record 7 (parent.id=12)`` for messages."""
@@ -84,6 +97,10 @@ class ChildJob:
                 if limit is not None and count >= limit:
                     return
         except IgnoredStatusError as exc:
+            if count:  # pages of this parent were written: the rest of its sequence is cut off
+                self.cut_by = (
+                    f"cut short after {count} records by HTTP {exc.status} (in ignore_statuses) from {exc.url}"
+                )
             yield SKIPPED, self, exc
         except StreamStoppedError:
             raise
@@ -112,26 +129,35 @@ class ChildRun:
     Args:
         stream: The child stream (a ``GenericAPIStream``).
         parent: The parent stream's name.
+        parent_incremental: The parent stream has a replication key (its bookmark is what a
+            child without its own replication key follows).
 
     Attributes:
         incremental: The child has its own replication key: a bookmark per parent (state partition).
+        follows_parent: The child has no replication key and its parent has: the parent's bookmark
+            decides which parents' children the next run asks for.
         records: Records written. parents: Parents whose children were requested.
         skipped: Parents skipped, by the ignored status that skipped them.
+        cut: Parents whose child sequence was cut short (``max_pages``, or an empty page that does not end it).
     """
 
-    def __init__(self, stream: Any, parent: str) -> None:
+    def __init__(self, stream: Any, parent: str, *, parent_incremental: bool = False) -> None:
         self.stream = stream
         self.parent = parent
         self.templates = ParentTemplates(stream.stream_config, parent, stream.templates)
         self.incremental = stream.replication_method == REPLICATION_INCREMENTAL
+        self.follows_parent = parent_incremental and not self.incremental
         self.records = 0
         self.parents = 0
+        self.cut = 0
         self.skipped: collections.Counter[int] = collections.Counter()
         self._fast = False
 
     def start(self) -> None:
         """Write the child's SCHEMA (when selected) and reset its counters, before the parent's first page."""
         stream = self.stream
+        if self.incremental and not isinstance(stream.state_manager, IndexedStateManager):
+            stream._state_manager = IndexedStateManager.like(stream.state_manager)  # noqa: SLF001 - a partition per parent
         if stream.selected:
             stream._write_schema_message()  # noqa: SLF001 - the SDK writes it in sync(), which children skip
             self._fast = stream.output.enabled()
@@ -184,10 +210,18 @@ class ChildRun:
                 for record in page:
                     stream._increment_stream_state(record, context=job.context)  # noqa: SLF001
             except KeyError:
-                bookmarks.check_replication_key(config, page, self.records)
+                try:
+                    bookmarks.check_replication_key(config, page, self.records)
+                except ResponseShapeError as exc:
+                    msg = f"{exc} (for {job.describe()})"
+                    raise ResponseShapeError(msg, stream=stream.name) from None
                 raise
             except TypeError as exc:
-                raise bookmarks.bookmark_type_error(config, job.bookmark, page) from exc
+                error = bookmarks.bookmark_type_error(config, job.bookmark, page)
+                msg = f"{error} (for {job.describe()})"
+                raise BookmarkTypeError(msg, stream=stream.name) from exc
+            except InvalidStreamSortException as exc:
+                raise bookmarks.unsorted_error(config, exc, f" (for {job.describe()})") from None
         self.records += len(page)
 
     def skip(self, job: ChildJob, exc: IgnoredStatusError) -> None:
@@ -203,35 +237,78 @@ class ChildRun:
     def finish(self, job: ChildJob, last: dict | None) -> None:
         """End a parent's sequence (reading thread): finalize its bookmark unless a cut leaves records out.
 
+        A sequence cut short (``max_pages``, an empty page that does not end it, or a status in
+        ``ignore_statuses`` after pages were written) is logged naming the parent and counted in the summary. When the
+        child follows its parent's bookmark, the run stops before the parent's bookmark moves past
+        that parent: the next run would not ask for its children again, so those the cut left out
+        would never be read.
+
         Args:
             job: The finished job.
             last: The last record written for it, or None.
 
         Raises:
-            PaginationTruncatedError: An incremental child's sequence was cut short (see
-                :func:`~tap_generic_api.bookmarks.stop_truncated`).
+            PaginationTruncatedError: The sequence was cut short and the child is incremental
+                (see :func:`~tap_generic_api.bookmarks.stop_truncated`) or follows its parent's bookmark.
         """
-        if not self.incremental:
-            return
         paginator = job.paginator
         config = self.stream.stream_config
-        if paginator is not None and paginator.truncated:
+        capped = paginator is not None and paginator.truncated
+        cut_by = job.cut_by or (paginator.cut_by if paginator is not None and capped else "")
+        if cut_by:
+            self._cut_short(job, cut_by)
+        if not self.incremental:
+            return
+        if cut_by:
             if not config.is_sorted:
-                bookmarks.stop_truncated(config, f"{paginator.cut_by} for {job.describe()}")
-            newest = None if last is None else last.get(config.replication_key)
-            bookmarks.check_progress(config, job.bookmark, newest, paginator.cut_by)
+                bookmarks.stop_truncated(config, f"{cut_by} for {job.describe()}")
+            if capped and not job.cut_by:  # the same cap would stop every run at the same place
+                newest = None if last is None else last.get(config.replication_key)
+                bookmarks.check_progress(config, job.bookmark, newest, cut_by)
         self.stream._finalize_state(self.stream.get_context_state(job.context))  # noqa: SLF001
 
+    def _cut_short(self, job: ChildJob, cut_by: str) -> None:
+        self.cut += 1
+        name = self.stream.name
+        if self.follows_parent:
+            msg = (
+                f"Stream '{name}': {cut_by} for {job.describe()}. Its records are written, but the bookmark "
+                f"of parent stream '{self.parent}' is not moved past that parent: '{name}' follows its parent's "
+                "bookmark, so the next run would not ask for the children the cut left out. Raise max_pages "
+                f"(for a page cap), or give '{name}' its own replication_key (a bookmark per parent)."
+            )
+            raise PaginationTruncatedError(msg, stream=name)
+        self.stream.logger.warning(
+            "Stream '%s': %s for %s; that parent's children may be incomplete.", name, cut_by, job.describe()
+        )
+
     def summary(self) -> None:
-        """Log the child stream's totals: records, parents asked, parents skipped by status."""
+        """Log the child stream's totals: records, parents asked, parents skipped by status.
+
+        An ``include_from_parent`` field that no parent record held is warned about: every
+        child got null for it, which is most likely a misspelt field name.
+        """
+        for path in self.templates.never_found() if self.parents else ():
+            self.stream.logger.warning(
+                "Stream '%s': include_from_parent names '%s', but none of the %d records of parent stream '%s' "
+                "has it, so every %s is null. Check the name; the first parent record's fields: %s.",
+                self.stream.name,
+                path,
+                self.parents,
+                self.parent,
+                included_name(path),
+                ", ".join(self.templates.first_fields or []),
+            )
         skipped = sum(self.skipped.values())
         detail = ", ".join(f"{count} x HTTP {status}" for status, count in sorted(self.skipped.items()))
-        self.stream.logger.info(
-            "Stream '%s': %d records for %d records of parent stream '%s'; %d parents skipped%s.",
+        self.stream.logger.log(
+            logging.WARNING if self.cut else logging.INFO,
+            "Stream '%s': %d records for %d records of parent stream '%s'; %d parents skipped%s%s.",
             self.stream.name,
             self.records,
             self.parents,
             self.parent,
             skipped,
             f" ({detail})" if detail else "",
+            f"; {self.cut} parents' children cut short (may be incomplete)" if self.cut else "",
         )

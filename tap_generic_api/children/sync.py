@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, NoReturn
+
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from plugin_kit.concurrency import in_order
 from tap_generic_api import sync_loop
@@ -39,8 +41,9 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
         ChildStreamError: A child request failed (not a status in ``ignore_statuses``); names the parent record.
         ConfigError: The first parent record lacks a field a child's placeholder names.
     """
+    parent_incremental = parent.replication_method == REPLICATION_INCREMENTAL
     runs = [
-        ChildRun(child, parent.name)
+        ChildRun(child, parent.name, parent_incremental=parent_incremental)
         for child in parent.child_streams
         if child.selected or child.has_selected_descendents
     ]
@@ -55,13 +58,19 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
 
     def producers(pages: Iterable[list[dict]]) -> Iterator[Any]:
         number = 0
-        for page in pages:
-            for record in page:
-                if limit is not None and number >= limit:
-                    return
-                number += 1
-                jobs = [run.job(record, number) for run in runs] if keeps(record) else []
-                yield functools.partial(_produce, record, jobs)
+        try:
+            for page in pages:
+                for record in page:
+                    if limit is not None and number >= limit:
+                        return
+                    number += 1
+                    jobs = [run.job(record, number) for run in runs] if keeps(record) else []
+                    yield functools.partial(_produce, record, jobs)
+        except Exception as exc:  # noqa: BLE001 - raised in its turn, below
+            # Parent pages are read ahead of the parent being written: a parent page that fails
+            # (or a parent record that cannot fill a placeholder) is raised in its turn, after the
+            # children of every parent read before it are written, not as soon as it is read.
+            yield functools.partial(_fail, exc)
 
     items = in_order(producers(parent.runner.record_pages(None)), workers, thread_name_prefix=f"{parent.name}-children")
     frequency = parent.STATE_MSG_FREQUENCY
@@ -110,6 +119,11 @@ def _produce(record: dict, jobs: list[ChildJob]) -> Iterator[tuple[str, Any, Any
     yield PARENT, record, jobs
     for job in jobs:
         yield from job.items()
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """Raise the parent's error (a producer, run when its turn comes)."""
+    raise exc
 
 
 def _finish(jobs: list[ChildJob], last: dict[int, dict], parent: Any) -> None:

@@ -10,7 +10,9 @@ body string that is exactly one placeholder takes the parent value with its JSON
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +27,10 @@ from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 
 #: Parent values a placeholder may hold (an object or a list has no one text form in a URL).
 _SCALARS = (str, int, float, bool)
+#: Path segments that climb (RFC 3986 section 3.3): a parent value may not hold them in the URL's path.
+_DOT_SEGMENTS = frozenset({".", ".."})
+#: What a parent value may hold in a header: tab, printable ASCII and latin-1 (RFC 9110 section 5.5, obs-text).
+_HEADER_TEXT = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 class ParentTemplates:
@@ -51,7 +57,15 @@ class ParentTemplates:
         self.paths = parent_paths(template for _, template in used)
         self._where = {path: next(w for w, t in used if path in parent_paths([t])) for path in self.paths}
         self._resolvers = {path: DottedPath(path) for path in self.paths}
+        url_path = config.url.split("?", 1)[0]
+        self._in_url_path = set(parent_paths([url_path]))
+        self._in_header = {
+            path: f"{where}.headers.{name}" for name, v in config.headers.items() for path in parent_paths([str(v)])
+        }
         self._included = [(included_name(path), DottedPath(path), path) for path in config.include_from_parent]
+        #: Parent records that held each ``include_from_parent`` path; the first parent's field names.
+        self.included_found: collections.Counter[str] = collections.Counter()
+        self.first_fields: list[str] | None = None
 
     def values(self, record: Mapping[str, Any], number: int) -> dict[str, Any]:
         """Return each placeholder's value in parent ``record`` (number ``number``, from 1).
@@ -79,6 +93,24 @@ class ParentTemplates:
                     f"'{path}', which {self._where[path]} uses as {{parent.{path}}}."
                 )
                 raise ResponseShapeError(msg, stream=self.config.name)
+            if path in self._in_url_path and _DOT_SEGMENTS & set(str(value).split("/")):
+                # requests removes dot segments from a path (RFC 3986 section 5.2.4), and turns
+                # %2E back into '.', so no encoding keeps them: the request would ask another endpoint.
+                msg = (
+                    f"Stream '{self.config.name}': record {number} of parent stream '{self.parent}' holds "
+                    f"{value!r} at '{path}', which {self.config.where}.url uses in its path: its '.' or '..' "
+                    "segment would make the request ask another path than this parent's."
+                )
+                raise ResponseShapeError(msg, stream=self.config.name)
+            if path in self._in_header and not _HEADER_TEXT.fullmatch(str(value)):
+                # requests refuses line breaks and encodes header values as latin-1 (RFC 9110 section 5.5).
+                msg = (
+                    f"Stream '{self.config.name}': record {number} of parent stream '{self.parent}' holds "
+                    f"{value!r} at '{path}', which {self._in_header[path]} uses: an HTTP header value holds "
+                    "printable latin-1 text only (RFC 9110 section 5.5). Put {parent." + path + "} in the url "
+                    "or params instead, where it is percent-encoded."
+                )
+                raise ResponseShapeError(msg, stream=self.config.name)
             values[path] = value
         return values
 
@@ -89,10 +121,20 @@ class ParentTemplates:
     def included(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Return the ``include_from_parent`` fields for the children of ``record`` (None where absent)."""
         result = {}
-        for name, resolver, _path in self._included:
+        for name, resolver, path in self._included:
             value = resolver.resolve(record)
-            result[name] = None if value is MISSING else value
+            if value is MISSING:
+                value = None
+            else:
+                self.included_found[path] += 1
+            result[name] = value
+        if self.first_fields is None:
+            self.first_fields = sorted(map(str, record))[:20]
         return result
+
+    def never_found(self) -> list[str]:
+        """Return the ``include_from_parent`` paths no parent record held so far (a misspelt field, likely)."""
+        return [path for _name, _resolver, path in self._included if not self.included_found[path]]
 
     def render(self, values: Mapping[str, Any], bookmark: Any) -> RenderedRequest:
         """Return the child's request for one parent: parent values filled, then the stream's variables."""

@@ -16,6 +16,9 @@ from tap_generic_api.config import StreamConfig
 from tap_generic_api.config.children import included_name
 from tap_generic_api.schemas import with_fields
 
+#: Schema of a copied parent field that is not a key: any JSON value (the target stores several types as JSON).
+ANY_VALUE = {"type": ["string", "integer", "number", "boolean", "object", "array", "null"]}
+
 
 def stream_classes(configs: list[StreamConfig], base: type) -> dict[str, type]:
     """Return a subclass of ``base`` per stream that is a parent or a child, by stream name.
@@ -38,15 +41,20 @@ def stream_classes(configs: list[StreamConfig], base: type) -> dict[str, type]:
 def prepare_child(stream: Any) -> None:
     """Make a child stream ready: copied parent fields in its schema, its ``ignore_statuses``.
 
-    The copied ``_parent_*`` fields are declared as any scalar (:data:`~tap_generic_api.schemas.ANY_SCALAR`)
-    and are not looked for in the API's answer by the first-page check of key fields.
+    The copied ``_parent_*`` fields are declared as any value (:data:`ANY_VALUE`: a parent field may
+    be an object or a list), or as any scalar (:data:`~tap_generic_api.schemas.ANY_SCALAR`) when they
+    are key fields or the replication key, and are not looked for in the API's answer by the
+    first-page check of key fields.
     """
     config = stream.stream_config
     if config.parent is None:
         return
     names = [included_name(path) for path in config.include_from_parent]
     if names:
-        stream._schema = with_fields(stream.schema, names)  # noqa: SLF001 - set before the catalog is read
+        keys = {*config.key_fields, config.replication_key}
+        schema = with_fields(stream.schema, [name for name in names if name in keys])
+        schema = with_fields(schema, [name for name in names if name not in keys], ANY_VALUE)
+        stream._schema = schema  # noqa: SLF001 - set before the catalog is read
         stream._metadata = None  # noqa: SLF001
         check = stream._records_of.first_page  # noqa: SLF001
         check.fields = [(name, setting) for name, setting in check.fields if name not in names]

@@ -20,12 +20,14 @@ from plugin_kit.errors import ConfigError
 from plugin_kit.redact import strings_in
 from tap_generic_api.config.checks import boolean, string_list
 
-#: ``{parent.<dotted path>}``; ``{{`` and ``}}`` are literal braces, as in every template.
-PARENT_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{parent\.([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+)*)\}")
+#: ``{parent.<dotted path>}``; ``{{`` and ``}}`` are literal braces, as in every template. A field
+#: name may hold any character but braces and dots (APIs send ``user id``, ``über``, ``@type``).
+PARENT_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{parent\.([^{}.]+(?:\.[^{}.]+)*)\}")
 #: Prefix of the fields ``include_from_parent`` adds to each child record.
 INCLUDED_PREFIX = "_parent_"
-#: Lowest and highest HTTP status ``ignore_statuses`` may list (RFC 9110 section 15).
-_STATUSES = (100, 599)
+#: Lowest and highest HTTP status ``ignore_statuses`` may list: the error classes 4xx and 5xx
+#: (RFC 9110 section 15); a 2xx listed would skip every parent answered with its children.
+_STATUSES = (400, 599)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def parse_child_keys(block: Mapping[str, Any], where: str) -> ChildKeys:
             isinstance(s, int) and not isinstance(s, bool) and _STATUSES[0] <= s <= _STATUSES[1] for s in statuses
         )
     ):
-        msg = f"{where}.ignore_statuses must be a list of HTTP statuses (for example [404]), got {statuses!r}."
+        msg = (
+            f"{where}.ignore_statuses must be a list of HTTP error statuses, 400 to 599 (for example [404]), "
+            f"got {statuses!r}."
+        )
         raise ConfigError(msg)
     return ChildKeys(
         parent=parent.strip() if isinstance(parent, str) else None,
@@ -162,6 +167,20 @@ def _check_cycle(stream: Any, by_name: Mapping[str, Any]) -> None:
 
 def _check_child(stream: Any) -> None:
     where = stream.where
+    keyed = [("url", stream.url)]
+    keyed += [(f"params.{k}", str(v)) for k, v in stream.params.items()]
+    keyed += [(f"headers.{k}", str(v)) for k, v in stream.headers.items()]
+    keyed += [("body", text) for text in strings_in(stream.body)]
+    for key, template in keyed:
+        rest = PARENT_PLACEHOLDER.sub("", template)
+        if "{parent." in rest or "{parent}" in rest:
+            # Left as text, it would go to the API as is: every parent would make a wrong request.
+            start = rest.find("{parent")
+            msg = (
+                f"{where}.{key}: '{rest[start : start + 40]}' is not a placeholder: write {{parent.<field>}}, "
+                "or {parent.<field>.<field>} for a nested field."
+            )
+            raise ConfigError(msg)
     if not parent_paths(used_templates(stream)):
         msg = (
             f"{where}.parent is '{stream.parent}' but the url, params, headers and body use no "

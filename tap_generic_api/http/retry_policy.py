@@ -45,8 +45,8 @@ class RetryPolicy:
 
     Attributes:
         retries: Retries made since :attr:`retries` was last set to 0 (the stream's summary).
-        ignore_statuses: Statuses answered by :class:`IgnoredStatusError` before any retry (a child
-            stream's ``ignore_statuses``).
+        ignore_statuses: Statuses answered by :class:`IgnoredStatusError` (a child stream's
+            ``ignore_statuses``): at once, or once the retries ran out for a status that is retried.
     """
 
     def __init__(
@@ -79,7 +79,7 @@ class RetryPolicy:
         Raises:
             IgnoredStatusError: The status is in :attr:`ignore_statuses` (a child stream skips the parent).
         """
-        if response.status_code in self.ignore_statuses:
+        if response.status_code in self.ignore_statuses and not self._retried(response.status_code):
             raise IgnoredStatusError(response.status_code, self.messages.url(response.url))
         if response.status_code >= HTTPStatus.BAD_REQUEST:
             retries.classify(
@@ -89,6 +89,12 @@ class RetryPolicy:
                 retry_statuses=self.rate_limit.retry_statuses,
             )
         check_body(response, f"Stream '{self.messages.name}': {self.messages.url(response.url)}")
+
+    def _retried(self, status: int) -> bool:
+        """Return True when ``status`` is retried (``rate_limit.retry_statuses``; 429 only with ``retry_on_429``)."""
+        if status == HTTPStatus.TOO_MANY_REQUESTS and not self.rate_limit.retry_on_429:
+            return False
+        return status in self.rate_limit.retry_statuses
 
     def waits(self) -> Any:
         """Return the waits: ``Retry-After`` on 429 (seconds or HTTP date, RFC 9110 10.2.3), else ``2^attempt`` s."""
@@ -148,6 +154,11 @@ class RetryPolicy:
             try:
                 return decorated(prepared_request, context)
             except RetriableAPIError as exc:
+                response = getattr(exc, "response", None)
+                if isinstance(response, requests.Response) and response.status_code in self.ignore_statuses:
+                    # A retried status also listed in ignore_statuses skips the parent only once
+                    # the retries ran out: a transient 429 or 503 must not drop its children.
+                    raise IgnoredStatusError(response.status_code, messages.url(response.url)) from None
                 msg = f"{exc} (gave up after {attempts} attempts)"
                 raise APIRequestError(msg, stream=messages.name) from None
             except requests.RequestException as exc:
