@@ -122,6 +122,15 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.BooleanType,
         description="Cluster new tables on the key columns (default false).",
     ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        description=(
+            "Validate records against their SCHEMA; a record that fails is refused (dead-letter table or a "
+            "failed run). Default: on with flatten; off in the raw layout, whose raw_data column stores any "
+            "JSON object as it came, so validation could only refuse records BigQuery can store."
+        ),
+    ),
 ).to_dict()
 
 #: Defaults declared in :data:`CONFIG_SCHEMA`, by key.
@@ -149,6 +158,7 @@ class Settings:
         compress_uploads: gzip load-job uploads (default: on, off with ``api_endpoint``).
         job_timeout_seconds: Longest wait for one load job or MERGE before the run fails.
         batch_max_bytes: Input bytes per batch and stream after which the batch is committed.
+        validate_records: Check records against their SCHEMA (when not set: with ``flatten`` only).
     """
 
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -163,6 +173,7 @@ class Settings:
     compress_uploads: bool = True
     job_timeout_seconds: float = float(DEFAULTS["job_timeout_seconds"])
     batch_max_bytes: int = DEFAULTS["batch_max_bytes"]
+    validate_records: bool = False
 
 
 def _positive_int(config: Mapping[str, Any], key: str) -> int:
@@ -284,4 +295,20 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         compress_uploads=bool(config.get("compress_uploads", not config.get("api_endpoint"))),
         job_timeout_seconds=_positive_number(config, "job_timeout_seconds"),
         batch_max_bytes=_positive_int(config, "batch_max_bytes"),
+        validate_records=_validate_records(config, flatten=flatten),
     )
+
+
+def _validate_records(config: Mapping[str, Any], *, flatten: bool) -> bool:
+    """Return ``validate_records``: as set, else on for flattened columns only (see the schema's description).
+
+    Raises:
+        TargetConfigError: The value is not a boolean.
+    """
+    value = config.get("validate_records")
+    if value is None:
+        return flatten
+    if not isinstance(value, bool):
+        msg = f"Target config 'validate_records' must be true or false, got {value!r}."
+        raise TargetConfigError(msg)
+    return value
