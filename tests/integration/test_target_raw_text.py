@@ -148,3 +148,18 @@ def test_the_cli_stores_the_text_of_piped_records(target_config, bq_client, tmp_
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert result.stdout.decode().splitlines() == ['{"n": 2}']
     assert _raw_by_id(bq_client, target_config) == {1: RECORD_TEXTS[0], 2: RECORD_TEXTS[1]}
+
+
+@pytest.mark.emulator
+def test_a_stream_map_gets_the_whole_record_decoded(target_config, bq_client):
+    config = {**target_config, "stream_maps": {"items": {"doubled": "id * 2"}}}
+    run_target(config, _lines(['{"id": 21, "n": 1.50}']))
+    (row,) = table_rows(bq_client, target_config["project"], target_config["dataset"], "items")
+    assert json.loads(row["raw_data"], parse_float=Decimal) == {"id": 21, "n": Decimal("1.50"), "doubled": 42}
+
+
+def test_a_record_before_its_schema_is_still_refused_naming_the_stream(target_config):
+    from singer_sdk.exceptions import RecordsWithoutSchemaException
+
+    with pytest.raises(RecordsWithoutSchemaException, match="items"):
+        run_target(target_config, [_record('{"id": 1}')])
