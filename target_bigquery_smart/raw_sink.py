@@ -24,6 +24,7 @@ SDC_METADATA = frozenset(
     }
 )
 
+
 class RawRecordsMixin:
     """Adds :meth:`add_raw_text` to :class:`.sinks.BigQuerySink` (which provides the attributes used)."""
 

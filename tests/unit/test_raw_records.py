@@ -30,8 +30,20 @@ def test_a_record_line_gives_its_stream_and_the_records_text_as_written():
         "",
         "not json",
     ],
-    ids=["nan", "lone-surrogate", "not-utf8", "control", "array", "no-record", "bad-stream", "state", "deep",
-         "array-line", "blank", "text"],
+    ids=[
+        "nan",
+        "lone-surrogate",
+        "not-utf8",
+        "control",
+        "array",
+        "no-record",
+        "bad-stream",
+        "state",
+        "deep",
+        "array-line",
+        "blank",
+        "text",
+    ],
 )
 def test_a_line_the_fast_path_cannot_keep_as_strict_text_is_left_to_the_full_decode(line):
     assert record_text(line) is None
