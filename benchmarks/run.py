@@ -424,7 +424,11 @@ def refusal(command: list[str], messages: Path) -> str | None:
     result = subprocess.run(command, input=head, capture_output=True, check=False)
     if result.returncode == 0:
         return None
-    return "the target refused the setting: " + last_error_line(result.stderr.decode(errors="replace"))
+    text = result.stderr.decode(errors="replace")
+    # The line naming the setting, else the last one; without the log prefix (time, level, name).
+    named = [line for line in text.splitlines() if "write_method" in line]
+    line = named[-1] if named else last_error_line(text)
+    return "the target refused the setting: " + line.rsplit(" | ", 1)[-1][:200]
 
 
 def last_error_line(text: str) -> str:
