@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 
 def main() -> None:
@@ -33,6 +34,8 @@ def main() -> None:
                 ax.text(v, y, f" {v:,.0f}" if key == "records_per_s" else f" {v:.2f}", va="center", fontsize=8)
             ax.set_xlabel(label)
             ax.set_xlim(0, max(values) * 1.25)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 10 else f"{v:g}"))
             ax.tick_params(axis="y", labelsize=8)
             if col == 0:
                 ax.set_title(title, loc="left", fontsize=10)
