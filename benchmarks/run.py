@@ -7,20 +7,25 @@ process and everything it waited for), peak RSS of the main process, and records
 Scenarios (all servers on 127.0.0.1, stopped at the end):
 
 * tap, fast API: ``benchmarks/fast_api.py`` serving pre-rendered 1,000-record pages (so the
-  server is not the bottleneck); ours, ``tap-rest-api-msdk`` and a bare requests+orjson loop,
-  output to /dev/null;
+  server is not the bottleneck); ours, ``tap-rest-api-msdk``, a bare requests+orjson loop,
+  output to /dev/null, and dlt's REST API source (``benchmarks/dlt_rest_api.py``): extract only,
+  and a full run into its embedded DuckDB;
 * tap, slow API: the same data with ``--slow-delay`` seconds added to every response and
   50 requests/s allowed; ours and ``tap-rest-api-msdk``;
 * tap, date windows: the same slow API's ``/events`` (records spread over 20 days, cursor
   pagination, which cannot be fetched ahead): ours one cursor sequence after another, and ours
   with ``date_window_size`` 1 (20 windows, up to 8 at once);
 * target: a Singer file of the same records loaded into a fresh local BigQuery emulator per
-  run (row count checked after each): ours, ``z3-target-bigquery`` (``batch_job``), a bare
-  client (one load job per 1,000 rows; and again sending each job as ours does), and ours
-  with the loader replaced by a no-op;
+  run (row count checked after each): ours (raw layout; validation off, its default there, and
+  on), ours with ``write_method: storage_write`` (skipped, with the target's reason, where the
+  target refuses the setting), ``z3-target-bigquery`` (``batch_job``, and ``storage_write_api``
+  on the emulator's gRPC port), a bare client (one load job per 1,000 rows; and again sending
+  each job as ours does), and ours with the loader replaced by a no-op;
 * memory: our tap and target at each of ``--memory-sizes`` records.
 
-Results go to stdout and, with ``--write``, to ``benchmarks/RESULTS.md``.
+Results go to stdout and, with ``--write``, to ``benchmarks/RESULTS.md``, ``benchmarks/results.json``
+and the chart ``benchmarks/chart.png`` (records/s and CPU seconds per tool, drawn by
+``benchmarks/chart.py`` with matplotlib from ``.bench/matplotlib``).
 """
 
 from __future__ import annotations
@@ -49,7 +54,17 @@ BIN = Path(sys.executable).parent
 BENCH = ROOT / ".bench"
 MSDK = BENCH / "tap-rest-api-msdk" / "bin" / "tap-rest-api-msdk"
 Z3_PYTHON = BENCH / "z3-target-bigquery" / "bin" / "python"
+#: z3 0.7.2 with protobuf 4: its Storage Write path calls ``MessageFactory.GetPrototype``, which
+#: protobuf 5 removed, so with the protobuf its own install resolves it fails on the SCHEMA.
+Z3_PROTOBUF4_PYTHON = BENCH / "z3-target-bigquery-protobuf4" / "bin" / "python"
+DLT_PYTHON = BENCH / "dlt" / "bin" / "python"
+CHART_PYTHON = BENCH / "matplotlib" / "bin" / "python"
 PAGE = 1000
+DLT_VERSION = "dlt 1.31.0"
+
+
+class Skipped(Exception):  # noqa: N818 - a scenario that cannot run here, with the reason
+    """A scenario that cannot run; the message says why (shown in the results instead of a row)."""
 
 
 @dataclass
@@ -203,6 +218,20 @@ def tap_commands(url: str, work: Path, *, requests_per_second: float, concurrenc
     }
 
 
+def dlt_commands(url: str, work: Path, records: int) -> dict[str, list[str]]:
+    """Return dlt's REST API source as a tap peer: extract only, and a full run into DuckDB."""
+    script = str(ROOT / "benchmarks" / "dlt_rest_api.py")
+    (work / "dlt").mkdir(exist_ok=True)
+
+    def command(mode: str) -> list[str]:
+        return [str(DLT_PYTHON), script, url, mode, str(work / "dlt"), str(records)]
+
+    return {
+        f"dlt rest_api, extract only ({DLT_VERSION})": command("extract"),
+        f"dlt rest_api, full run into DuckDB ({DLT_VERSION})": command("run"),
+    }
+
+
 def rounds(commands: dict[str, list[str]], records: int, n: int, **kwargs: object) -> dict[str, list[Run]]:
     """Run every command ``n`` times, alternating, and return the runs by name."""
     results: dict[str, list[Run]] = {name: [] for name in commands}
@@ -221,16 +250,28 @@ def median_run(runs: list[Run]) -> Run:
     )
 
 
-def table(title: str, results: dict[str, list[Run]]) -> str:
+def table(title: str, results: dict[str, list[Run] | str], figures: dict | None = None) -> str:
+    """Return the section's Markdown table (medians); skipped scenarios are listed under it with their reason.
+
+    ``figures``, when given, receives ``{title: {name: {"records_per_s", "cpu_s"}}}`` for the chart.
+    """
     lines = [
         f"### {title}",
         "",
         "| plugin | records | wall s | CPU s | records/s | peak RSS MB |",
         "|---|---:|---:|---:|---:|---:|",
     ]
+    skipped = []
     for name, runs in results.items():
+        if isinstance(runs, str):
+            skipped.append(f"* {name}: not run: {runs}")
+            continue
         m = median_run(runs)
         lines.append(f"| {name} | {m.records:,} | {m.wall:.2f} | {m.cpu:.2f} | {m.rate:,.0f} | {m.rss_mb:.0f} |")
+        if figures is not None:
+            figures.setdefault(title, {})[name] = {"records_per_s": round(m.rate), "cpu_s": round(m.cpu, 3)}
+    if skipped:
+        lines += ["", *skipped]
     return "\n".join(lines)
 
 
@@ -251,6 +292,8 @@ def tap_fast(records: int, n: int, work: Path) -> dict[str, list[Run]]:
     with FastAPI(records) as api:
         commands = tap_commands(api.url, work, requests_per_second=1000, concurrency=None)
         check_counts(commands, records)
+        # dlt checks its own count (it writes files or a DuckDB table, not RECORD lines).
+        commands.update(dlt_commands(api.url, work, records))
         return rounds(commands, records, n)
 
 
@@ -319,13 +362,35 @@ def target_run(name: str, messages: Path, records: int, work: Path) -> Run:
             stdin=messages,
         )
     with BigQueryEmulator() as bq:
-        if name == "target-bigquery-smart":
+        if name.startswith("target-bigquery-smart"):
+            options = TARGET_OPTIONS[name]
             config = write_json(
                 work,
                 "target.json",
-                {"project": "local", "dataset": "bench", "api_endpoint": bq.endpoint, "batch_size": PAGE},
+                {"project": "local", "dataset": "bench", "api_endpoint": bq.endpoint, "batch_size": PAGE, **options},
             )
-            run = measure([str(BIN / "target-bigquery-smart"), "--config", str(config)], records, stdin=messages)
+            command = [str(BIN / "target-bigquery-smart"), "--config", str(config)]
+            if "write_method" in options:
+                refused = refusal(command, messages)
+                if refused:
+                    raise Skipped(refused)
+            run = measure(command, records, stdin=messages)
+        elif name == "z3-target-bigquery (storage_write_api)":
+            python = Z3_PROTOBUF4_PYTHON if Z3_PROTOBUF4_PYTHON.exists() else Z3_PYTHON
+            config = write_json(
+                work,
+                "z3sw.json",
+                {"project": "local", "dataset": "bench", "method": "storage_write_api", "batch_size": PAGE},
+            )
+            try:
+                run = measure(
+                    [str(python), str(ROOT / "benchmarks" / "z3_on_emulator.py"), "--config", str(config)],
+                    records,
+                    stdin=messages,
+                    env={"BENCH_BIGQUERY_ENDPOINT": bq.endpoint, "BENCH_BIGQUERY_GRPC": f"127.0.0.1:{bq.grpc_port}"},
+                )
+            except RuntimeError as exc:
+                raise Skipped(last_error_line(str(exc))) from None
         elif name == "z3-target-bigquery (batch_job)":
             config = write_json(
                 work, "z3.json", {"project": "local", "dataset": "bench", "method": "batch_job", "batch_size": PAGE}
@@ -346,25 +411,65 @@ def target_run(name: str, messages: Path, records: int, work: Path) -> Run:
         rows = next(iter(bq.client().query_and_wait("SELECT COUNT(*) AS n FROM `local.bench.items`")))["n"]
         if rows != records:
             msg = f"{name} loaded {rows} rows, expected {records}"
+            if name == "z3-target-bigquery (storage_write_api)":
+                raise Skipped(msg)
             raise RuntimeError(msg)
         return run
 
 
+def refusal(command: list[str], messages: Path) -> str | None:
+    """Run the target on the SCHEMA line alone; return its error line when it refuses the config, else None."""
+    with messages.open("rb") as source:
+        head = source.readline()
+    result = subprocess.run(command, input=head, capture_output=True, check=False)
+    if result.returncode == 0:
+        return None
+    text = result.stderr.decode(errors="replace")
+    # The line naming the setting, else the last one; without the log prefix (time, level, name).
+    named = [line for line in text.splitlines() if "write_method" in line]
+    line = named[-1] if named else last_error_line(text)
+    return "the target refused the setting: " + line.rsplit(" | ", 1)[-1][:200]
+
+
+def last_error_line(text: str) -> str:
+    """Return the last line of an error output that says something (not a traceback frame)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith(" ")]
+    return (lines or ["(no output)"])[-1][:300]
+
+
+#: Config added to ours, by scenario name.
+TARGET_OPTIONS: dict[str, dict] = {
+    "target-bigquery-smart": {},
+    "target-bigquery-smart (validate_records: true)": {"validate_records": True},
+    "target-bigquery-smart (write_method: storage_write)": {"write_method": "storage_write"},
+}
+
 TARGETS = (
     "target-bigquery-smart",
+    "target-bigquery-smart (validate_records: true)",
+    "target-bigquery-smart (write_method: storage_write)",
     "z3-target-bigquery (batch_job)",
+    "z3-target-bigquery (storage_write_api)",
     "bare client, 1 load job per 1,000 rows",
     "bare client, same requests as ours (multipart upload, job id)",
     "target-bigquery-smart (no-op loader)",
 )
 
 
-def target_rounds(records: int, n: int, work: Path) -> dict[str, list[Run]]:
+def target_rounds(records: int, n: int, work: Path) -> dict[str, list[Run] | str]:
+    """Run every target ``n`` times, alternating; a scenario that cannot run gives its reason instead of runs."""
     messages = singer_file(records, work)
-    results: dict[str, list[Run]] = {name: [] for name in TARGETS}
+    results: dict[str, list[Run] | str] = {name: [] for name in TARGETS}
     for _ in range(n):
         for name in TARGETS:
-            results[name].append(target_run(name, messages, records, work))
+            runs = results[name]
+            if isinstance(runs, str):
+                continue
+            try:
+                runs.append(target_run(name, messages, records, work))
+            except Skipped as exc:
+                results[name] = str(exc)
+                print(f"skipped {name}: {exc}", file=sys.stderr, flush=True)
     return results
 
 
@@ -395,11 +500,14 @@ def main() -> int:
     args = parser.parse_args()
     only = set(args.only or ["tap-fast", "tap-slow", "tap-windows", "target", "memory"])
     sections = []
+    figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         if "tap-fast" in only:
             sections.append(
-                table(f"Tap, fast local API ({PAGE:,}-record pages)", tap_fast(args.records, args.rounds, work))
+                table(
+                    f"Tap, fast local API ({PAGE:,}-record pages)", tap_fast(args.records, args.rounds, work), figures
+                )
             )
             print(sections[-1], flush=True)
         if "tap-slow" in only:
@@ -415,7 +523,11 @@ def main() -> int:
             print(sections[-1], flush=True)
         if "target" in only:
             sections.append(
-                table("Target, into a fresh local emulator per run", target_rounds(args.records, args.rounds, work))
+                table(
+                    "Target, into a fresh local emulator per run",
+                    target_rounds(args.records, args.rounds, work),
+                    figures,
+                )
             )
             print(sections[-1], flush=True)
         if "memory" in only:
@@ -430,9 +542,25 @@ def main() -> int:
             f"medians of {args.rounds} alternating runs.\n"
         )
         results = ROOT / "benchmarks" / "RESULTS.md"
-        intro = results.read_text().split("\n## Run of", 1)[0].rstrip() + "\n\n" if results.exists() else ""
-        results.write_text(intro + header + "\n" + "\n\n".join(sections) + "\n")
+        text = results.read_text() if results.exists() else ""
+        intro, _, run = text.partition("\n## Run of")
+        # Sections after the run (other measurements, with their own commands) are kept.
+        later = run[run.find("\n## ") :] if "\n## " in run else ""
+        intro = intro.rstrip() + "\n\n" if intro else ""
+        results.write_text(intro + header + "\n" + "\n\n".join(sections) + "\n" + later)
+        if figures:
+            chart(figures, header.splitlines()[0].lstrip("# "))
     return 0
+
+
+def chart(figures: dict, title: str) -> None:
+    """Write ``benchmarks/results.json`` and draw ``benchmarks/chart.png`` from it (matplotlib in .bench)."""
+    data = ROOT / "benchmarks" / "results.json"
+    data.write_text(json.dumps({"title": title, "sections": figures}, indent=2) + "\n")
+    subprocess.run(
+        [str(CHART_PYTHON), str(ROOT / "benchmarks" / "chart.py"), str(data), str(ROOT / "benchmarks" / "chart.png")],
+        check=True,
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ class Batch:
 
     Attributes:
         rows: JSON-ready rows, shaped for the table.
-        records: The records as received (for insertIds and the dead-letter table).
+        records: The records as received (for insertIds and the dead-letter table): each a dict,
+            or in the raw layout its JSON text as it came (:func:`.raw_records.as_record`).
         numbers: Each record's position in its stream, from 1 (in errors, dead letters, insertIds).
         lines: Each record's input line (0 when the reader counts none).
         problems: Row index -> reasons the target itself refuses the row (it is never sent).
@@ -33,14 +34,14 @@ class Batch:
     """
 
     rows: list[dict] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
+    records: list[dict | str] = field(default_factory=list)
     numbers: list[int] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     problems: dict[int, list[str]] = field(default_factory=dict)
     input_chars: int = 0
 
     def add(
-        self, row: dict, record: dict, number: int, line: int, chars: int = 0, problems: Sequence[str] = ()
+        self, row: dict, record: dict | str, number: int, line: int, chars: int = 0, problems: Sequence[str] = ()
     ) -> None:
         """Buffer one row with its record, record number, input line and its length (and reasons to refuse it)."""
         if problems:

@@ -10,7 +10,7 @@ from google.cloud import bigquery
 
 from target_bigquery_smart.batch import Batch, RowError
 from target_bigquery_smart.errors import LoadError, RejectedRowsError, cut
-from target_bigquery_smart.rows import to_json
+from target_bigquery_smart.raw_records import as_text
 from target_bigquery_smart.streaming import stream_rows
 from target_bigquery_smart.strict import strict_text
 from target_bigquery_smart.tables import Tables
@@ -95,7 +95,7 @@ def write_dead_letters(
             "record_number": batch.numbers[e.index],
             "insert_id": ids[n],
             "errors": strict_text("\n".join(cut(r, DEAD_LETTER_REASON_LIMIT) for r in e.reasons)),
-            "row_data": to_json(batch.records[e.index]),
+            "row_data": as_text(batch.records[e.index]),
             "failed_at": failed_at,
         }
         for n, e in enumerate(rejected)

@@ -15,6 +15,7 @@ from singer_sdk.io_base import SingerReader
 from plugin_kit import fastjson
 from plugin_kit.errors import first_line
 from target_bigquery_smart.errors import InputError, cut
+from target_bigquery_smart.raw_records import record_text
 
 #: Characters of a bad line quoted in an error message.
 EXCERPT = 120
@@ -35,6 +36,11 @@ class LineNumberedReader(SingerReader):
         self.line_length = 0
         #: Called with the exception before it propagates (commit buffered rows, write STATE).
         self.on_error: Callable[[BaseException], None] | None = None
+        #: Given ``(stream, record's JSON text)`` for each RECORD line instead of the decoded
+        #: message, when set (raw layout; see :mod:`.raw_records`).
+        self.raw_record_callback: Callable[[str, str], None] | None = None
+        #: The line being processed (decoded whole when a record kept as text needs it).
+        self.line = ""
 
     @property
     def default_input(self) -> t.IO[str]:  # type: ignore[override]
@@ -78,36 +84,44 @@ class LineNumberedReader(SingerReader):
         """Process each line; on an error, call ``on_error`` and re-raise with the line number.
 
         Blank lines are skipped. The loop does the least work per line that keeps these
-        checks: it runs once per record.
+        checks: it runs once per record. With :attr:`raw_record_callback` set, a RECORD line
+        msgspec reads as strict JSON goes to it as text (:func:`.raw_records.record_text`).
         """
         stats: Counter = Counter()
         decode = self.deserialize_json
+        raw_callback = self.raw_record_callback
         for line in file_input or self.default_input:
             self.line_number += 1
             self.line_length = len(line)
             if self.line_number == 1:
                 line = line.lstrip("\ufeff")  # a byte-order mark some writers put first
+            self.line = line
             try:
-                try:
-                    message = decode(line)
-                except InputError:
-                    if not line.strip():
-                        continue
-                    raise
-                kind = message.get("type") if type(message) is dict else None
-                if kind is None:
-                    if not isinstance(message, dict):
-                        msg = (
-                            f"Input line {self.line_number} is not a Singer message (a JSON object with a "
-                            f"'type'): it is {type(message).__name__} {line.strip()[:EXCERPT]!r}"
-                        )
-                        raise InputError(msg)
-                    self.assert_line_requires(message, requires={"type"})
-                callback = callbacks.get(kind)
-                if callback is None:
-                    self._process_unknown_message(message)
+                found = record_text(line) if raw_callback is not None else None
+                if found is not None:
+                    raw_callback(*found)
+                    kind = "RECORD"
                 else:
-                    callback(message)
+                    try:
+                        message = decode(line)
+                    except InputError:
+                        if not line.strip():
+                            continue
+                        raise
+                    kind = message.get("type") if type(message) is dict else None
+                    if kind is None:
+                        if not isinstance(message, dict):
+                            msg = (
+                                f"Input line {self.line_number} is not a Singer message (a JSON object with a "
+                                f"'type'): it is {type(message).__name__} {line.strip()[:EXCERPT]!r}"
+                            )
+                            raise InputError(msg)
+                        self.assert_line_requires(message, requires={"type"})
+                    callback = callbacks.get(kind)
+                    if callback is None:
+                        self._process_unknown_message(message)
+                    else:
+                        callback(message)
             except Exception as exc:
                 located = getattr(exc, "located", False) or str(exc).startswith(f"Input line {self.line_number}")
                 error = exc if located else self._located(exc, line)

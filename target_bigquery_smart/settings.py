@@ -170,6 +170,15 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         default="DEBUG",
         description=METRICS_LOG_LEVEL_DESCRIPTION,
     ),
+    th.Property(
+        "validate_records",
+        th.BooleanType,
+        description=(
+            "Validate records against their SCHEMA; a record that fails is refused (dead-letter table or a "
+            "failed run). Default: on with flatten; off in the raw layout, whose raw_data column stores any "
+            "JSON object as it came, so validation could only refuse records BigQuery can store."
+        ),
+    ),
 ).to_dict()
 
 #: Defaults declared in :data:`CONFIG_SCHEMA`, by key.
@@ -201,6 +210,7 @@ class Settings:
         storage_api_endpoint: ``host:port`` of a plaintext gRPC Storage Write endpoint, or None.
         max_load_jobs_per_table: Load jobs and MERGEs per table in this run (already divided by
             the partition count) before the table switches path (:mod:`.quota`).
+        validate_records: Check records against their SCHEMA (when not set: with ``flatten`` only).
     """
 
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -218,6 +228,7 @@ class Settings:
     write_method: str = DEFAULTS["write_method"]
     storage_api_endpoint: str | None = None
     max_load_jobs_per_table: int = DEFAULTS["max_load_jobs_per_table"]
+    validate_records: bool = False
 
 
 def _positive_int(config: Mapping[str, Any], key: str) -> int:
@@ -340,4 +351,20 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         job_timeout_seconds=_positive_number(config, "job_timeout_seconds"),
         batch_max_bytes=_positive_int(config, "batch_max_bytes"),
         **write_path_settings(config, _positive_int(config, "max_load_jobs_per_table")),
+        validate_records=_validate_records(config, flatten=flatten),
     )
+
+
+def _validate_records(config: Mapping[str, Any], *, flatten: bool) -> bool:
+    """Return ``validate_records``: as set, else on for flattened columns only (see the schema's description).
+
+    Raises:
+        TargetConfigError: The value is not a boolean.
+    """
+    value = config.get("validate_records")
+    if value is None:
+        return flatten
+    if not isinstance(value, bool):
+        msg = f"Target config 'validate_records' must be true or false, got {value!r}."
+        raise TargetConfigError(msg)
+    return value

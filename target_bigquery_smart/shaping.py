@@ -20,6 +20,7 @@ from google.cloud import bigquery
 
 from target_bigquery_smart.errors import UnstorableValueError
 from target_bigquery_smart.keys import canonical_key_value, null_keys
+from target_bigquery_smart.raw_records import RawRecord
 from target_bigquery_smart.rows import EXTRA_COLUMN, KEY_HASH_COLUMN, key_hash, to_json
 from target_bigquery_smart.schema import Column, columns_for
 from target_bigquery_smart.strict import strict_value
@@ -75,7 +76,8 @@ class RowShaper:
         self._key_types = [
             "JSON" if k not in key_columns or key_columns[k].repeated else key_columns[k].type for k in self.key_fields
         ]
-        self._plain_raw = not flatten and not merge and not self.extra_columns
+        #: Rows are only org_slug, the record's text and extracted_at (:meth:`raw_row`).
+        self.plain_raw = not flatten and not merge and not self.extra_columns
         self._org_slug, self._extracted_at = self.meta["org_slug"], self.meta["extracted_at"]
 
     def schema(self) -> list[bigquery.SchemaField]:
@@ -97,18 +99,28 @@ class RowShaper:
             fields.append(bigquery.SchemaField(KEY_HASH_COLUMN, "STRING", description="SHA-256 of the key values."))
         return fields
 
-    def shape(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], Sequence[str]]:
+    def raw_row(self, text: str) -> dict[str, Any]:
+        """Return the row of a record given as strict JSON text, when :attr:`plain_raw`."""
+        return {"org_slug": self._org_slug, "raw_data": text, "extracted_at": self._extracted_at}
+
+    def shape(self, record: Mapping[str, Any] | RawRecord) -> tuple[dict[str, Any], Sequence[str]]:
         """Return ``(row, problems)``; a row with problems must not be loaded as is.
 
         Args:
-            record: The record.
+            record: The record, or (raw layout) a :class:`RawRecord` whose ``keys`` the sink
+                has read: its text is ``raw_data`` as it is.
 
         Returns:
             The JSON-ready row and the problems (``field: reason``), empty when valid.
         """
-        if self._plain_raw:
+        raw = type(record) is RawRecord
+        if self.plain_raw:
             # The common case, once per record: no flattening, add_fields or merge key.
-            return {"org_slug": self._org_slug, "raw_data": to_json(record), "extracted_at": self._extracted_at}, ()
+            text = record.text if raw else to_json(record)  # type: ignore[union-attr]
+            return {"org_slug": self._org_slug, "raw_data": text, "extracted_at": self._extracted_at}, ()
+        if raw and self.flatten:
+            record = record.decoded()  # type: ignore[union-attr]
+            raw = False
         problems: list[str] = []
         row: dict[str, Any] = {"org_slug": self.meta["org_slug"]}
         if self.flatten:
@@ -122,8 +134,10 @@ class RowShaper:
                     row[column.name] = _shape_value(value, column, name, problems, extra)
             row[EXTRA_COLUMN] = to_json(extra) if extra else None
         else:
-            row["raw_data"] = to_json(record)
+            row["raw_data"] = record.text if raw else to_json(record)  # type: ignore[union-attr,arg-type]
             row["extracted_at"] = self.meta["extracted_at"]
+            if raw:
+                record = record.keys  # type: ignore[union-attr]
         row.update(self.extra_columns)
         if self.merge:
             for key in null_keys(record, self.key_fields):

@@ -29,23 +29,13 @@ from target_bigquery_smart.errors import (
     SchemaMismatchError,
     api_error_text,
 )
+from target_bigquery_smart.raw_records import KeyReader, RawRecord, as_record
+from target_bigquery_smart.raw_sink import SDC_METADATA, RawRecordsMixin
 from target_bigquery_smart.rows import insert_id, render_add_fields
 from target_bigquery_smart.shaping import RowShaper
 from target_bigquery_smart.tables import check_layout, cluster_columns, table_name
-from target_bigquery_smart.validation import CompiledValidator
+from target_bigquery_smart.validation import CompiledValidator, check_schema
 
-#: Record metadata fields the SDK drops from incoming records (its ``_remove_sdc_metadata_from_record``).
-SDC_METADATA = frozenset(
-    {
-        "_sdc_extracted_at",
-        "_sdc_received_at",
-        "_sdc_batched_at",
-        "_sdc_deleted_at",
-        "_sdc_sequence",
-        "_sdc_table_version",
-        "_sdc_sync_started_at",
-    }
-)
 #: Load jobs and MERGEs into one table in one run after which the target warns once. BigQuery
 #: allows 1,500 per table per day (failed ones included; fixed, cannot be raised):
 #: https://cloud.google.com/bigquery/quotas#load_jobs and
@@ -53,7 +43,7 @@ SDC_METADATA = frozenset(
 TABLE_JOBS_WARNING = 500
 
 
-class BigQuerySink(BatchSink):
+class BigQuerySink(RawRecordsMixin, BatchSink):
     """Buffers a stream's rows (at most ``batch_size``) and commits each batch to BigQuery.
 
     The target gives it a :class:`SinkContext` as ``target.sink_context``: the sink uses the
@@ -61,6 +51,7 @@ class BigQuerySink(BatchSink):
     """
 
     def __init__(self, target: Any, *args: Any, **kwargs: Any) -> None:
+        self._settings = target.sink_context.settings  # read by the SDK's __init__ (validate_schema)
         super().__init__(target, *args, **kwargs)
         run: SinkContext = target.sink_context
         self._run = run
@@ -83,6 +74,7 @@ class BigQuerySink(BatchSink):
         self._max_rows = settings.batch_size
         self._max_bytes = settings.batch_max_bytes
         self._key_set = frozenset(self.key_properties or ())
+        self._raw_keys = KeyReader(self.key_properties or ())
         #: Records read by :meth:`add_record` and not yet added to the record metric.
         self._uncounted = 0
         self._batch = Batch()
@@ -117,9 +109,21 @@ class BigQuerySink(BatchSink):
         """Batches committed."""
         return self._commits.committed
 
+    @property
+    def validate_schema(self) -> bool:
+        """``validate_records`` as the target reads it (by default off in the raw layout, see settings)."""
+        return self._settings.validate_records
+
     def get_validator(self) -> Any:
-        """Return the compiled record validator, or None with ``validate_records: false``."""
-        return CompiledValidator(self.schema) if self.validate_schema else None
+        """Return the compiled record validator, or None when ``validate_records`` is off (the schema is checked).
+
+        Raises:
+            InvalidJSONSchema: The stream's schema is not a valid JSON schema.
+        """
+        if self.validate_schema:
+            return CompiledValidator(self.schema)
+        check_schema(self.schema)
+        return None
 
     @property
     def is_full(self) -> bool:
@@ -200,7 +204,7 @@ class BigQuerySink(BatchSink):
         """Give a new batch its :class:`Batch`: rows, the records they came from, record numbers, lines."""
         self._batch = context["batch"] = Batch()
 
-    def add_record(self, record: dict) -> bool:
+    def add_record(self, record: dict | RawRecord) -> bool:
         """Check, shape and buffer one record of a plain stream; return True when the batch is full.
 
         Full: ``batch_size`` rows, or ``batch_max_bytes`` of input (the RECORD lines' length, a
@@ -210,16 +214,16 @@ class BigQuerySink(BatchSink):
         check key properties, tally, ``process_record``), with one call instead of eight: at
         100,000 records a second every call counts. Counted in the record metric per batch.
 
+        A :class:`RawRecord` (raw layout) is checked by :meth:`_check_raw` and stored as its text.
+
         Raises:
             RejectedRowsError: The record does not match its SCHEMA and no dead-letter table is set.
             MissingKeyError: The record lacks a key property.
         """
-        if not SDC_METADATA.isdisjoint(record):
-            self._remove_sdc_metadata_from_record(record)
-        if self._validator is not None:
-            self._validate_and_parse(record)
-        if not self._key_set.issubset(record):
-            self._singer_validate_message(record)
+        if type(record) is RawRecord:
+            record = self._check_raw(record)
+        else:
+            self._check_values(record)
         context = self._pending_batch or self._get_context(record)
         self._total_records_read += 1
         self._batch_records_read += 1
@@ -227,7 +231,16 @@ class BigQuerySink(BatchSink):
         self.process_record(record, context)
         return self._batch_records_read >= self._max_rows or self._batch.input_chars >= self._max_bytes
 
-    def process_record(self, record: dict, context: dict) -> None:
+    def _check_values(self, record: dict) -> None:
+        """Drop ``_sdc_`` metadata, validate, check key properties (raises as :meth:`add_record`)."""
+        if not SDC_METADATA.isdisjoint(record):
+            self._remove_sdc_metadata_from_record(record)
+        if self._validator is not None:
+            self._validate_and_parse(record)
+        if not self._key_set.issubset(record):
+            self._singer_validate_message(record)
+
+    def process_record(self, record: dict | RawRecord, context: dict) -> None:
         """Shape the record into a row now and buffer it with the record (for insertIds).
 
         ``context`` is the batch's, whose :class:`Batch` :meth:`start_batch` made.
@@ -239,6 +252,8 @@ class BigQuerySink(BatchSink):
         stats = self.stats
         stats["records_read"] += 1
         reader = self._reader
+        if type(record) is RawRecord:
+            record = record.text  # the batch keeps a raw-layout record as its text (:func:`.raw_records.as_record`)
         self._batch.add(row, record, stats["records_read"], reader.line_number, reader.line_length, problems)
 
     def process_batch(self, context: dict) -> None:
@@ -360,9 +375,9 @@ class BigQuerySink(BatchSink):
         self.progress.add(result.rows)
         self.logger.debug("Committed %d rows to %s by %s.", result.rows, self.table_id, result.method)
 
-    def insert_id(self, record: dict, number: int) -> str:
+    def insert_id(self, record: dict | str, number: int) -> str:
         """Return the insertId of the stream's record ``number`` (see :func:`target_bigquery_smart.rows.insert_id`)."""
-        return insert_id(self.stream_name, record, number)
+        return insert_id(self.stream_name, as_record(record), number)
 
     def clean_up(self) -> None:
         """Wait for the last batch and stop the commit thread (end of input)."""

@@ -129,6 +129,9 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
         self._since_age_check = 0
         if isinstance(self.message_reader, LineNumberedReader):
             self.message_reader.on_error = self._on_input_error
+            if not self.settings.flatten:
+                # The raw layout stores each record's JSON text as it came: no need to decode it.
+                self.message_reader.raw_record_callback = self._process_raw_record
 
     @cached_property
     def bq_client(self) -> bigquery.Client:
@@ -247,6 +250,21 @@ class TargetBigQuerySmart(CleanPluginMixin, Target):
             super()._process_record_message(message_dict)
             return
         if sink.add_record(record):
+            self.drain_one(sink)
+        self._since_age_check += 1
+        if self._since_age_check >= AGE_CHECK_EVERY:
+            self._since_age_check = 0
+            self._handle_max_record_age()
+
+    def _process_raw_record(self, stream: str, text: str) -> None:
+        """Process a RECORD whose record is JSON text (raw layout); decode the line when a stream map needs it."""
+        sink = self._plain_sinks.get(stream)
+        if sink is None or self._sinks_active.get(stream) is not sink:
+            sink = self._plain_sink(stream)
+        if sink is None:
+            self._process_record_message(self.message_reader.deserialize_json(self.message_reader.line))
+            return
+        if sink.add_raw_text(text):
             self.drain_one(sink)
         self._since_age_check += 1
         if self._since_age_check >= AGE_CHECK_EVERY:

@@ -24,6 +24,18 @@ from target_bigquery_smart.coercion import coerce
 logger = logging.getLogger("target_bigquery_smart.validation")
 
 
+def check_schema(schema: dict[str, Any]) -> None:
+    """Check a stream's schema against its meta-schema, as the SDK's validator does when it is built.
+
+    Run when ``validate_records`` is off too: a SCHEMA message that is not a JSON schema is bad
+    input whether or not records are checked against it.
+
+    Raises:
+        InvalidJSONSchema: The schema is not valid against its meta-schema.
+    """
+    JSONSchemaValidator(schema)
+
+
 class CompiledValidator(BaseJSONSchemaValidator):
     """Validates records with a compiled schema, or the SDK's validator when it cannot compile.
 

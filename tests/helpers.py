@@ -163,14 +163,23 @@ def spoil_row(monkeypatch: pytest.MonkeyPatch, record_id: int, column: str, valu
     from target_bigquery_smart import shaping
 
     real = shaping.RowShaper.shape
+    real_raw_row = shaping.RowShaper.raw_row
 
     def shape(self, record):
         row, problems = real(self, record)
-        if record.get("id") == record_id:
+        values = record.decoded() if hasattr(record, "decoded") else record  # raw layout: the record as text
+        if values.get("id") == record_id:
             row[column] = value
         return row, problems
 
+    def raw_row(self, text):
+        row = real_raw_row(self, text)
+        if json.loads(text).get("id") == record_id:
+            row[column] = value
+        return row
+
     monkeypatch.setattr(shaping.RowShaper, "shape", shape)
+    monkeypatch.setattr(shaping.RowShaper, "raw_row", raw_row)
 
 
 def run_target(config, lines) -> list[dict]:

@@ -198,7 +198,8 @@ def test_a_value_no_conversion_accepts_is_refused_naming_record_and_field(target
     lines = [schema_line(VALUE_SCHEMA), record_line({"id": 1, "n": "42"}, "s")]
     lines.append(record_line({"id": 2, "n": "forty-two"}, "s"))
     with pytest.raises(RejectedRowsError) as info:
-        run_target({**target_config, "flatten": flatten}, lines)
+        # Validation is on by default with flatten; the raw layout validates only when asked.
+        run_target({**target_config, "flatten": flatten, **({} if flatten else {"validate_records": True})}, lines)
     assert str(info.value) == (
         "Input line 3 (stream 's'): Stream 's': record 2 does not match its SCHEMA: data.n must be integer or "
         "null. Set dead_letter_table to keep loading and collect such rows, or validate_records: false."
