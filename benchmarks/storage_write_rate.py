@@ -5,7 +5,11 @@ Writes a Singer file of ``--records`` records (ten fields, a STATE every 1,000),
 distinct ids checked), with ``batch_size`` 1000. Prints per method the median wall seconds,
 records/s, target CPU seconds, and the emulator's CPU seconds in total and per batch.
 
+``storage_write:one-per-append`` is ``storage_write`` with ``storage_write_queued_batches: 0``
+(one batch per append, one append in flight: the behaviour before batches were merged).
+
 Usage: python benchmarks/storage_write_rate.py [--records 50000] [--rounds 3] [--layout raw|flattened]
+    [--methods storage_write,storage_write:one-per-append,load_job]
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--layout", choices=["raw", "flattened"], default="raw")
-    parser.add_argument("--methods", default="storage_write,load_job")
+    parser.add_argument("--methods", default="storage_write,storage_write:one-per-append,load_job")
     parser.add_argument("--batch-size", type=int, default=1000)
     args = parser.parse_args()
     methods = args.methods.split(",")
@@ -37,6 +41,8 @@ def main() -> int:
         for _ in range(args.rounds):
             for method in methods:
                 config = {"write_method": method, "batch_size": args.batch_size, "flatten": args.layout == "flattened"}
+                if method.endswith(":one-per-append"):  # as before storage_write_queued_batches existed
+                    config.update(write_method="storage_write", storage_write_queued_batches=0)
                 run = run_target(config, messages, args.records)
                 runs[method].append(run)
                 print(
