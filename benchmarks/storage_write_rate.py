@@ -6,7 +6,8 @@ distinct ids checked), with ``batch_size`` 1000. Prints per method the median wa
 records/s, target CPU seconds, and the emulator's CPU seconds in total and per batch.
 
 ``storage_write:one-per-append`` is ``storage_write`` with ``storage_write_queued_batches: 0``
-(one batch per append, one append in flight: the behaviour before batches were merged).
+(one batch per append, one append in flight: the behaviour before batches were merged);
+``storage_write:queued=N`` sets ``storage_write_queued_batches`` to N.
 
 Usage: python benchmarks/storage_write_rate.py [--records 50000] [--rounds 3] [--layout raw|flattened]
     [--methods storage_write,storage_write:one-per-append,load_job]
@@ -43,6 +44,8 @@ def main() -> int:
                 config = {"write_method": method, "batch_size": args.batch_size, "flatten": args.layout == "flattened"}
                 if method.endswith(":one-per-append"):  # as before storage_write_queued_batches existed
                     config.update(write_method="storage_write", storage_write_queued_batches=0)
+                elif ":queued=" in method:
+                    config.update(write_method="storage_write", storage_write_queued_batches=int(method.split("=")[1]))
                 run = run_target(config, messages, args.records)
                 runs[method].append(run)
                 print(
