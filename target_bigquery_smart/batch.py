@@ -60,3 +60,25 @@ class Batch:
         """Name row ``index`` in a message: ``record N`` and, when known, ``(input line L)``."""
         line = self.lines[index]
         return f"record {self.numbers[index]}{f' (input line {line})' if line else ''}"
+
+
+def merged(items: Sequence[tuple[Batch, list[RowError]]]) -> tuple[Batch, list[RowError]]:
+    """Join batches (each with the rows the target refused in it) into one, in order.
+
+    Returns:
+        The joined batch and its refused rows, indexes shifted to their place in it. One batch
+        is returned as it is.
+    """
+    if len(items) == 1:
+        return items[0]
+    whole, refused = Batch(), []
+    for batch, local in items:
+        shift = len(whole.rows)
+        whole.rows += batch.rows
+        whole.records += batch.records
+        whole.numbers += batch.numbers
+        whole.lines += batch.lines
+        whole.problems.update({index + shift: reasons for index, reasons in batch.problems.items()})
+        whole.input_chars += batch.input_chars
+        refused += [RowError(e.index + shift, e.reasons) for e in local]
+    return whole, refused

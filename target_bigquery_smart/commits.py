@@ -1,4 +1,8 @@
-"""The commit thread of a stream: one batch in flight, waited for with a warning while BigQuery is slow."""
+"""The commit thread of a stream: one batch in flight, waited for with a warning while BigQuery is slow.
+
+Storage Write appends may instead go through a short queue (:meth:`CommitThread.submit_merged`):
+batches read while an append is in flight wait, and go together in the next append.
+"""
 
 from __future__ import annotations
 
@@ -30,9 +34,15 @@ class CommitThread:
         stream_name: Names the thread and the warnings.
         logger: The stream's logger.
         on_commit: Called on the commit thread after each committed batch (writes safe STATE).
+        max_queued: Batches that may wait for the commit in flight (:meth:`submit_merged`; config
+            ``storage_write_queued_batches``); the reading thread waits when this many are queued,
+            so memory holds at most this many batches besides the ones being committed. 0: one
+            batch at a time.
     """
 
-    def __init__(self, stream_name: str, logger: logging.Logger, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self, stream_name: str, logger: logging.Logger, on_commit: Callable[[], None], max_queued: int = 0
+    ) -> None:
         self._stream_name = stream_name
         self._logger = logger
         self._on_commit = on_commit
@@ -46,6 +56,12 @@ class CommitThread:
         #: decide which STATE is safe.
         self.submitted = 0
         self.committed = 0
+        #: Batches waiting for the append in flight (:meth:`submit_merged`), and whether a
+        #: drain of that queue runs on the thread.
+        self._queue: list[object] = []
+        self._draining = False
+        self._queue_changed = threading.Condition()
+        self._max_queued = max_queued
 
     def submit(self, commit: Callable[[], bool | None], first: int, last: int) -> None:
         """Wait for the batch in flight, then run ``commit`` (records ``first`` to ``last``) on the thread.
@@ -68,6 +84,57 @@ class CommitThread:
         # client then needs about 1 ms of interpreter time to send it (benchmarks/RESULTS.md).
         if self.started.wait(COMMIT_START_WAIT_SECONDS):
             time.sleep(SEND_HEAD_START_SECONDS)
+
+    def submit_merged(self, item: object, first: int, last: int, commit_many: Callable[[list], None]) -> None:
+        """Queue a batch for ``commit_many``, which commits the batches it is given together.
+
+        When no commit runs, the thread starts one with this batch alone. Otherwise the batch
+        waits, and when the commit in flight is done every batch that waits is committed by one
+        ``commit_many`` call (so a slow BigQuery, or emulator, gets fewer, larger requests). Each
+        batch counts as committed only when the call holding it returned: STATE after it waits
+        until then. The reading thread waits while ``max_queued`` batches are queued.
+
+        Raises:
+            LoadError: An earlier commit failed (nothing queued after it is committed).
+        """
+        while True:
+            inflight = self._inflight
+            if inflight is not None and inflight.done():
+                self.wait()  # re-raises a failed commit
+            with self._queue_changed:
+                if not self._draining or len(self._queue) < self._max_queued:
+                    self.submitted += 1
+                    self._queue.append(item)
+                    if self._draining:
+                        self._inflight_numbers = (self._inflight_numbers[0], last)
+                        return
+                    self._draining = True
+                    items, self._queue = self._queue, []
+                    break
+                self._queue_changed.wait(COMMIT_START_WAIT_SECONDS)
+        self.started.clear()
+        self._inflight = self._pool.submit(self._drain, items, commit_many)
+        self._inflight_numbers = (first, last)
+        if self.started.wait(COMMIT_START_WAIT_SECONDS):
+            time.sleep(SEND_HEAD_START_SECONDS)
+
+    def _drain(self, items: list, commit_many: Callable[[list], None]) -> None:
+        """Commit ``items``, then whatever was queued meanwhile, until the queue is empty.
+
+        A failed commit ends the drain with the queue left as it is: those batches are never
+        committed, and :meth:`wait` or the next :meth:`submit_merged` raises the error.
+        """
+        while items:
+            try:
+                commit_many(items)
+            finally:
+                self.started.set()
+            self.committed += len(items)
+            self._on_commit()
+            with self._queue_changed:
+                items, self._queue = self._queue, []
+                self._draining = bool(items)
+                self._queue_changed.notify_all()
 
     def _run(self, commit: Callable[[], bool | None]) -> None:
         try:

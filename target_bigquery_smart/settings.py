@@ -144,6 +144,17 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         ),
     ),
     th.Property(
+        "storage_write_queued_batches",
+        th.IntegerType,
+        default=4,
+        description=(
+            "With write_method storage_write in append mode: batches read while an append is in flight wait "
+            "(at most this many; then reading waits too) and go together in the next append, so a slow "
+            "BigQuery gets fewer, larger requests; STATE after each batch still waits for its acknowledgement. "
+            "0: one batch per append."
+        ),
+    ),
+    th.Property(
         "dead_letter_table",
         th.StringType,
         description="Table in the dataset collecting refused rows with their reasons (default: fail the run).",
@@ -211,6 +222,8 @@ class Settings:
         max_load_jobs_per_table: Load jobs and MERGEs per table in this run (already divided by
             the partition count) before the table switches path (:mod:`.quota`).
         validate_records: Check records against their SCHEMA (when not set: with ``flatten`` only).
+        storage_write_queued_batches: Batches that may wait for the Storage Write append in
+            flight and then go in one append (0: one batch per append).
     """
 
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -229,6 +242,7 @@ class Settings:
     storage_api_endpoint: str | None = None
     max_load_jobs_per_table: int = DEFAULTS["max_load_jobs_per_table"]
     validate_records: bool = False
+    storage_write_queued_batches: int = DEFAULTS["storage_write_queued_batches"]
 
 
 def _positive_int(config: Mapping[str, Any], key: str) -> int:
@@ -237,6 +251,16 @@ def _positive_int(config: Mapping[str, Any], key: str) -> int:
         return DEFAULTS[key]
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         msg = f"Target config '{key}' must be a positive integer, got {value!r}."
+        raise TargetConfigError(msg)
+    return value
+
+
+def _non_negative_int(config: Mapping[str, Any], key: str) -> int:
+    value = config.get(key)
+    if value is None:
+        return DEFAULTS[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"Target config '{key}' must be 0 or a positive integer, got {value!r}."
         raise TargetConfigError(msg)
     return value
 
@@ -352,6 +376,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         batch_max_bytes=_positive_int(config, "batch_max_bytes"),
         **write_path_settings(config, _positive_int(config, "max_load_jobs_per_table")),
         validate_records=_validate_records(config, flatten=flatten),
+        storage_write_queued_batches=_non_negative_int(config, "storage_write_queued_batches"),
     )
 
 

@@ -17,7 +17,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 
 from target_bigquery_smart import loader
-from target_bigquery_smart.batch import Batch, RowError
+from target_bigquery_smart.batch import Batch, RowError, merged
 from target_bigquery_smart.coalesce import Coalescer
 from target_bigquery_smart.commits import CommitThread
 from target_bigquery_smart.context import SinkContext
@@ -62,7 +62,9 @@ class BigQuerySink(RawRecordsMixin, BatchSink):
         self._reader = reader if hasattr(reader, "line_number") else types.SimpleNamespace(line_number=0, line_length=0)
         self._table: bigquery.Table | None = None
         self._schema_problem: str | None = None
-        self._commits = CommitThread(self.stream_name, self.logger, run.on_commit)
+        self._commits = CommitThread(
+            self.stream_name, self.logger, run.on_commit, max_queued=settings.storage_write_queued_batches
+        )
         budget = run.budget
         self._coalescer = Coalescer(run.client, settings.job_timeout_seconds, budget.count if budget else None)
         #: Counts and progress of the stream for the whole run, shared with the sinks it had
@@ -80,6 +82,10 @@ class BigQuerySink(RawRecordsMixin, BatchSink):
         self._batch = Batch()
         self.start_batch({})
         self.merge = settings.write_mode == "merge"
+        #: Storage Write appends: batches read while an append is in flight go in the next one together.
+        self._merged_appends = (
+            settings.write_method == "storage_write" and not self.merge and settings.storage_write_queued_batches > 0
+        )
         if self.merge and not self.key_properties:
             msg = (
                 f"Stream '{self.stream_name}': write_mode 'merge' needs key properties, and its SCHEMA "
@@ -275,7 +281,14 @@ class BigQuerySink(RawRecordsMixin, BatchSink):
         local = batch.refused_here()
         if local and not self._settings.dead_letter_table:
             raise rejected_error(self.stream_name, self.table_id, local, batch)
+        if self._merged_appends:
+            self._commits.submit_merged((batch, local), batch.numbers[0], batch.numbers[-1], self._commit_merged)
+            return
         self._commits.submit(lambda: self._commit(batch, local), batch.numbers[0], batch.numbers[-1])
+
+    def _commit_merged(self, items: list[tuple[Batch, list[RowError]]]) -> None:
+        """Commit batches that waited for the append in flight as one (see :func:`.batch.merged`)."""
+        self._commit(*merged(items))
 
     def wait_committed(self) -> None:
         """Wait for the batch in flight, if any; re-raise its error (see :meth:`CommitThread.wait`).

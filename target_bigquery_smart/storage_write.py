@@ -13,6 +13,9 @@ may hold up to 10 MB; a batch larger than :data:`APPEND_MAX_BYTES` is split into
 appends, each at its own offset. A single row too large for one request makes the batch go by
 load job (rows of up to 100 MB), never refused.
 
+Batches read while an append is in flight wait and go together in the next append
+(:meth:`.commits.CommitThread.submit_merged`, config ``storage_write_queued_batches``).
+
 Row errors (``AppendRowsResponse.row_errors``): BigQuery appends nothing of such a request;
 the rows named are refused with their reason (dead-letter table or a failure naming each
 record, as for streaming inserts) and the others are appended again at the same offset.

@@ -40,7 +40,9 @@ def batches(first: int, last: int, version: int = 1) -> list[str]:
 
 
 def test_storage_write_run_through_the_cli(bq_client, target_config, tmp_path):
+    # One batch per append (storage_write_queued_batches: 0), so the count of appends is exact.
     config = {**target_config, "write_method": "storage_write", "flatten": True, "batch_size": BATCH}
+    config["storage_write_queued_batches"] = 0
     data = "\n".join([schema_line(), *batches(1, 12)]) + "\n"
     result = run_target_cli(config, tmp_path, data.encode())
     assert result.returncode == 0, result.stderr.decode()[-2000:]
@@ -57,8 +59,11 @@ def test_kill_9_after_the_third_state_then_resume(bq_client, target_config, tmp_
 
     Merge mode resumes from the second STATE, as a tap whose bookmark lags would, and still has each key once.
     """
+    # One batch per append, so each batch's STATE is written (batches that wait go together, and
+    # then only the STATE after the last of them is).
     config = {**target_config, "write_method": "storage_write", "flatten": True, "batch_size": BATCH}
     config["write_mode"] = write_mode
+    config["storage_write_queued_batches"] = 0
     path = tmp_path / "target.json"
     path.write_text(json.dumps(config))
     command = [str(BIN / "target-bigquery-smart"), "--config", str(path)]

@@ -51,7 +51,7 @@ def storage_config(target_config, **extra):
 
 def test_flattened_nested_repeated_json_numeric_timestamp_rows_exact(bq_client, target_config, batch_spy):
     lines = [nested_schema_line(), *(record_line(nested(i)) for i in range(1, 8)), state_line({"n": 7})]
-    states = run_target(storage_config(target_config, batch_size=3), lines)
+    states = run_target(storage_config(target_config, batch_size=3, storage_write_queued_batches=0), lines)
     assert states == [{"n": 7}]
     assert [b["method"] for b in batch_spy] == ["storage_write"] * 3
     rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "items", "ORDER BY id")

@@ -24,3 +24,20 @@ def test_each_batch_has_buffers_of_its_own():
     first, second = Batch(), Batch()
     first.add({}, {}, 1, 1, 10, ["reason"])
     assert (second.rows, second.problems, second.input_chars) == ([], {}, 0)
+
+
+def test_merged_batches_keep_order_and_shift_refused_rows():
+    from target_bigquery_smart.batch import Batch, RowError, merged
+
+    first, second = Batch(), Batch()
+    first.add({"id": 1}, {"id": 1}, 1, 10, 5)
+    first.add({"id": 2}, {"id": 2}, 2, 11, 5, ["too big"])
+    second.add({"id": 3}, {"id": 3}, 3, 13, 7)
+    second.add({"id": 4}, {"id": 4}, 4, 14, 7, ["bad"])
+    whole, refused = merged([(first, [RowError(1, ("too big",))]), (second, [RowError(1, ("bad",))])])
+    assert whole.rows == [{"id": 1}, {"id": 2}, {"id": 3}, {"id": 4}]
+    assert (whole.numbers, whole.lines, whole.input_chars) == ([1, 2, 3, 4], [10, 11, 13, 14], 24)
+    assert whole.problems == {1: ["too big"], 3: ["bad"]}
+    assert refused == [RowError(1, ("too big",)), RowError(3, ("bad",))]
+    assert whole.where(3) == "record 4 (input line 14)"
+    assert merged([(first, [])]) == (first, [])

@@ -97,6 +97,7 @@ def test_every_declared_default_is_written_in_the_schema_and_nowhere_else():
         "max_load_jobs_per_table": 1000,
         "partition_count": 1,
         "metrics_log_level": "DEBUG",
+        "storage_write_queued_batches": 4,
     }
     for key, value in DEFAULTS.items():
         places = default_places(key, value)
