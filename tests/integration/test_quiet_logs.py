@@ -94,3 +94,49 @@ def test_a_default_pipeline_run_has_no_metric_or_set_up_line_from_either_plugin(
         "load_jobs=0, merges=0, storage_appends=0, dead_lettered=0, retries=0, rows=2, seconds=S",
     ]
     assert target_lines[0].startswith("INFO | target-bigquery-smart | target-bigquery-smart v")
+
+
+def _failing_run(tmp_path, config):
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    command = [str(BIN / "tap-generic-api"), "--config", str(path)]
+    env = {**os.environ, "LOGLEVEL": "INFO"}
+    env.pop("TRACEBACK", None)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert result.returncode == 1
+    return [line for line in result.stderr.splitlines() if "ERROR" in line or line.startswith(("Error:", "Config error:"))]
+
+
+def test_an_api_error_gives_one_error_line_only(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json({"message": "no"}, status=403)
+    url = httpserver.url_for("/v1/items")
+    (line,) = _failing_run(tmp_path, {"url": url, "destination": {"table": "items"}})
+    assert line.startswith(f"Error: Stream 'items': API error 403 FORBIDDEN for {url} ")
+
+
+def test_a_response_shape_error_gives_one_error_line_only(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json({"data": {"users": RECORDS}})
+    url = httpserver.url_for("/v1/items")
+    config = {"url": url, "data_path": "data", "destination": {"table": "items", "key_fields": ["id"]}}
+    assert _failing_run(tmp_path, config) == [
+        f"Error: Stream 'items': data_path 'data' gives one object in the response from {url}; its key 'users' "
+        "holds a list of 2 objects: set data_path to 'data.users'."
+    ]
+
+
+def test_a_config_error_found_while_syncing_gives_one_error_line_only(tmp_path, httpserver):
+    httpserver.expect_request("/users").respond_with_json([{"id": 7}])
+    config = {
+        "streams": [
+            {"name": "users", "url": httpserver.url_for("/users"), "destination": {"table": "users"}},
+            {
+                "name": "orders",
+                "parent": "users",
+                "url": httpserver.url_for("/users/{parent.user_id}/orders"),
+                "destination": {"table": "orders"},
+            },
+        ]
+    }
+    (line,) = _failing_run(tmp_path, config)
+    assert line.startswith("Config error: ")
+    assert "uses {parent.user_id}, but the first record of parent stream 'users' has no field 'user_id'" in line
