@@ -104,7 +104,8 @@ def _failing_run(tmp_path, config):
     env.pop("TRACEBACK", None)
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=60)
     assert result.returncode == 1
-    return [line for line in result.stderr.splitlines() if "ERROR" in line or line.startswith(("Error:", "Config error:"))]
+    starts = ("Error:", "Config error:")
+    return [line for line in result.stderr.splitlines() if "ERROR" in line or line.startswith(starts)]
 
 
 def test_an_api_error_gives_one_error_line_only(tmp_path, httpserver):
@@ -140,3 +141,20 @@ def test_a_config_error_found_while_syncing_gives_one_error_line_only(tmp_path, 
     (line,) = _failing_run(tmp_path, config)
     assert line.startswith("Config error: ")
     assert "uses {parent.user_id}, but the first record of parent stream 'users' has no field 'user_id'" in line
+
+
+def test_a_name_differing_from_destination_table_is_warned_at_start_once(tmp_path, httpserver):
+    lines = _messages(_run(tmp_path, httpserver, name="items_v2"))
+    warning = (
+        "WARNING | tap-generic-api | config: name 'items_v2' and destination.table 'items' differ; name wins: the "
+        "stream is 'items_v2' and the table written is 'items_v2' (targets name the table after the stream). Set "
+        "one of them, or both to the same value."
+    )
+    assert [line for line in lines if line.startswith("WARNING")] == [warning]
+    start = "INFO | tap-generic-api.items_v2 | Beginning sync of 'items_v2' in incremental mode"
+    assert lines.index(warning) < lines.index(start)
+
+
+def test_a_name_equal_to_destination_table_is_not_warned(tmp_path, httpserver):
+    lines = _messages(_run(tmp_path, httpserver, name="items"))
+    assert [line for line in lines if line.startswith("WARNING")] == []
