@@ -48,6 +48,7 @@ class FirstPageCheck:
         replication_key: str | None,
         next_path: DottedPath | None = None,
         next_what: str = "cursor",
+        limit: int | None = None,
     ) -> None:
         self.data_path = data_path
         self.fields = [(name, "destination.key_fields") for name in key_fields]
@@ -57,6 +58,8 @@ class FirstPageCheck:
         #: ``pagination.response_path`` when the next token is read from the body, else None.
         self.next_path = next_path
         self.next_what = next_what
+        #: ``pagination.limit``: a first page shorter than it is the last (as for offset and page).
+        self.limit = limit
         self.next_pending = next_path is not None
 
     def start(self) -> None:
@@ -85,7 +88,10 @@ class FirstPageCheck:
         has_records = found is not MISSING and found is not None and found != []
         if self.next_pending:
             self.next_pending = False  # only the very first page: later pages may omit the key at the end
-            if has_records:  # a first page without records is the last one (or carries its cursor)
+            # A first page without records, or shorter than pagination.limit, is the last one
+            # (HubSpot leaves 'paging' out there): only a full first page must say how to go on.
+            count = len(found) if isinstance(found, list) else 1
+            if has_records and (self.limit is None or count >= self.limit):
                 self._check_next_path(document, url)
         if not has_records:
             return  # no records here: records_at gives the error for a missing path

@@ -193,11 +193,21 @@ def test_a_next_url_path_absent_from_the_first_page_is_an_error(requests_mock):
     assert message.endswith("set pagination.response_path to the key holding the next URL.")
 
 
-@pytest.mark.parametrize("document", [{"data": []}, {"data": USERS[:3], "next": None}])
-def test_an_empty_first_page_or_a_null_cursor_ends_without_error(requests_mock, document):
+@pytest.mark.parametrize(
+    ("document", "limit"), [({"data": []}, None), ({"data": USERS[:3], "next": None}, None), ({"data": USERS[:3]}, 4)]
+)
+def test_an_empty_or_short_first_page_or_a_null_cursor_ends_without_error(requests_mock, document, limit):
     requests_mock.get(API, json=document)
-    tap = plain_tap(data_path="data", pagination={"type": "cursor", "param": "after", "response_path": "next"})
+    pagination = {"type": "cursor", "param": "after", "response_path": "next", "limit": limit}
+    tap = plain_tap(data_path="data", pagination={k: v for k, v in pagination.items() if v is not None})
     assert len(list(tap.streams["items"].get_records(None))) == len(document["data"])
+
+
+def test_a_full_first_page_of_limit_records_without_the_cursor_key_is_an_error(requests_mock):
+    requests_mock.get(API, json={"data": USERS[:3], "paging": {}})
+    pagination = {"type": "cursor", "param": "after", "response_path": "paging.next.after", "limit": 3}
+    message = _sync_error(plain_tap(data_path="data", pagination=pagination))
+    assert "pagination.response_path 'paging.next.after' is not in the first page's response" in message
 
 
 def test_the_cursor_key_may_be_absent_from_the_last_page_after_the_first(requests_mock):
