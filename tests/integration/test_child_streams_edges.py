@@ -260,7 +260,6 @@ def test_a_dry_run_reads_as_many_parents_and_children_each_as_its_limit(requests
     assert [r.url for r in requests_mock.request_history] == [f"{BASE}/posts", f"{BASE}/posts/1/comments"]
 
 
-
 def _documented_urls(label: str) -> list[str]:
     """The example child urls docs/CHILD_STREAMS.md lists after ``Accepted:`` or ``Refused:`` ([] when none)."""
     text = (ROOT / "docs" / "CHILD_STREAMS.md").read_text()
