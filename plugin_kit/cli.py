@@ -37,6 +37,11 @@ def register_clean_error(*kinds: type[BaseException]) -> None:
     _CLEAN_ERRORS = (*_CLEAN_ERRORS, *kinds)
 
 
+def reported_as_one_line(exc: BaseException | None) -> bool:
+    """Return True when :func:`run_cli` reports ``exc`` as its own one ``Error:`` line (no traceback)."""
+    return isinstance(exc, (ConfigValidationError, ConfigErrors, OutputError, *_CLEAN_ERRORS))
+
+
 def _config_text(path: str) -> tuple[str | None, str | None]:
     """Return ``(text, problem)`` for one ``--config`` path; text None when left to the SDK."""
     file = Path(path)

@@ -4,8 +4,11 @@ singer-sdk logs every metric (``METRIC: {...}`` JSON, one or more per request) a
 ``singer_sdk.metrics`` logger, and a few set-up lines at INFO or WARNING that say nothing about
 the run. Left at INFO they bury the progress lines and the end summary. This filter, on the
 console handler the SDK sets up, logs them at a lower level instead: METRIC lines at the
-config's ``metrics_log_level`` (default ``DEBUG``), the set-up lines at DEBUG. A logging
-config of one's own (the SDK's ``SINGER_SDK_LOG_CONFIG``) is left alone.
+config's ``metrics_log_level`` (default ``DEBUG``), the set-up lines at DEBUG. The SDK's
+``An unhandled error occurred while syncing '<stream>'`` (ERROR, logged by ``Stream.sync`` for any
+exception) goes to DEBUG too when the error is one the CLI reports itself in one ``Error:`` line:
+it is handled, and the line before the real message only misleads. A logging config of one's
+own (the SDK's ``SINGER_SDK_LOG_CONFIG``) is left alone.
 
 Logging's own level machinery cannot do this: the records come from the SDK's and
 pyrate-limiter's loggers at a fixed level, and a logger's level only drops records, it
@@ -16,8 +19,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from singer_sdk.metrics import METRICS_LOGGER_NAME
+
+from plugin_kit.cli import reported_as_one_line
 
 #: The setting both plugins declare: the level METRIC lines are logged at.
 METRICS_LOG_LEVEL_SETTING = "metrics_log_level"
@@ -32,6 +38,8 @@ BOILERPLATE = (
     # Said of every incremental stream not marked is_sorted; docs/TAP_CONFIG.md explains it.
     ("singer_sdk", "Stream is assumed to be unsorted"),
 )
+#: What singer-sdk's ``Stream.sync`` logs at ERROR for any exception, before re-raising it.
+SDK_SYNC_ERROR = "An unhandled error occurred while syncing"
 
 
 class QuietLogs(logging.Filter):
@@ -52,6 +60,9 @@ class QuietLogs(logging.Filter):
         for logger, start in BOILERPLATE:
             if record.name.startswith(logger) and message.startswith(start):
                 return logging.DEBUG
+        # Filters run inside the logging call, so the exception being handled is Stream.sync's.
+        if message.startswith(SDK_SYNC_ERROR) and reported_as_one_line(sys.exc_info()[1]):
+            return logging.DEBUG
         return None
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -25,6 +25,7 @@ from tap_generic_api.children.wiring import prepare_child, stream_classes
 from tap_generic_api.cli_help import TAP_HELP, TAP_OPTION_HELP
 from tap_generic_api.config import StreamConfig, parse_streams, plain_numbers
 from tap_generic_api.config.settings import CONFIG_SCHEMA, INFER_SCHEMA_PAGES
+from tap_generic_api.config.table_names import table_name_warnings
 from tap_generic_api.config.unused_keys import check_unused_keys
 from tap_generic_api.credential_store import CredentialStore, parse_store_config
 from tap_generic_api.credentials import oauth2_secrets, resolve_secret
@@ -148,6 +149,8 @@ class TapGenericAPI(CleanPluginMixin, Tap):
                 raised before any request is made.
         """
         configs = self._stream_configs()
+        for message in table_name_warnings(self.config):
+            self._warn_once(message, message)
         variables = self._variables()
         secrets = self.config.get("secrets") or {}
         known_secrets = [*secret_values(self.config), *proxy_passwords()]

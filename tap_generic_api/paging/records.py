@@ -46,7 +46,12 @@ class RecordReader:
         self.name = config.name
         self.messages = messages
         self.data_path = DottedPath(config.data_path)
-        self.first_page = FirstPageCheck(self.data_path, config.key_fields, config.replication_key)
+        pagination = config.pagination
+        next_path = DottedPath(pagination.response_path) if PAGINATORS[pagination.type].reads_body(pagination) else None
+        what = "URL" if pagination.type == "link" else "cursor"
+        self.first_page = FirstPageCheck(
+            self.data_path, config.key_fields, config.replication_key, next_path, what, pagination.limit
+        )
         self.raw = False
         self.formats = FormatReader(config, lambda response: f"Stream '{self.name}': {messages.url(response.url)}")
 

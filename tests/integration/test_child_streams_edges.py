@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from contextlib import redirect_stdout
 
 import pytest
-from helpers import sync_error, sync_messages
+from helpers import ROOT, sync_error, sync_messages
 
 from plugin_kit.errors import ConfigError
 from tap_generic_api.errors import ChildStreamError, ResponseShapeError
@@ -115,7 +116,7 @@ def test_placeholders_fill_path_query_header_and_typed_body(requests_mock):
 
 def test_a_child_record_holding_the_copied_field_is_refused(requests_mock):
     requests_mock.get(f"{BASE}/posts", json=[{"id": 1}])
-    requests_mock.get(f"{BASE}/posts/1/comments", json={"items": [{"id": "a", "_parent_id": 99}]})
+    requests_mock.get(f"{BASE}/posts/1/comments", json={"items": [{"id": "a", "_parent_id": 99}], "next": None})
     error = sync_error(_tap(), ChildStreamError)
     assert "already has the field '_parent_id'" in error
     assert "parent stream 'posts' record 1 (parent.id=1)" in error
@@ -257,3 +258,30 @@ def test_a_dry_run_reads_as_many_parents_and_children_each_as_its_limit(requests
         ("comments", "1a"),
     ]
     assert [r.url for r in requests_mock.request_history] == [f"{BASE}/posts", f"{BASE}/posts/1/comments"]
+
+
+def _documented_urls(label: str) -> list[str]:
+    """The example child urls docs/CHILD_STREAMS.md lists after ``Accepted:`` or ``Refused:`` ([] when none)."""
+    text = (ROOT / "docs" / "CHILD_STREAMS.md").read_text()
+    lines = [line for line in text.splitlines() if line.strip().startswith(f"{label}: `")]
+    return re.findall(r"`([a-z]+://[^`]+)`", lines[0].split("(", 1)[0]) if lines else []
+
+
+def test_the_docs_state_the_child_url_rule_with_examples():
+    text = (ROOT / "docs" / "CHILD_STREAMS.md").read_text()
+    assert "must start with a fixed `https://host`" not in text  # http:// is accepted too
+    assert len(_documented_urls("Accepted")) == 2
+    assert len(_documented_urls("Refused")) == 4
+
+
+@pytest.mark.parametrize("url", _documented_urls("Accepted"))
+def test_the_child_urls_the_docs_accept_are_accepted(url):
+    assert "comments" in _tap({"url": url}).streams
+
+
+@pytest.mark.parametrize("url", _documented_urls("Refused"))
+def test_the_child_urls_the_docs_refuse_are_refused(url):
+    assert _config_error(url=url) == (
+        "streams[1].url must start with a fixed scheme and host (https://api.example.com/...); "
+        "{parent.<field>} placeholders may follow in the path and query."
+    )

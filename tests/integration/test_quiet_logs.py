@@ -94,3 +94,67 @@ def test_a_default_pipeline_run_has_no_metric_or_set_up_line_from_either_plugin(
         "load_jobs=0, merges=0, storage_appends=0, dead_lettered=0, retries=0, rows=2, seconds=S",
     ]
     assert target_lines[0].startswith("INFO | target-bigquery-smart | target-bigquery-smart v")
+
+
+def _failing_run(tmp_path, config):
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    command = [str(BIN / "tap-generic-api"), "--config", str(path)]
+    env = {**os.environ, "LOGLEVEL": "INFO"}
+    env.pop("TRACEBACK", None)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert result.returncode == 1
+    starts = ("Error:", "Config error:")
+    return [line for line in result.stderr.splitlines() if "ERROR" in line or line.startswith(starts)]
+
+
+def test_an_api_error_gives_one_error_line_only(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json({"message": "no"}, status=403)
+    url = httpserver.url_for("/v1/items")
+    (line,) = _failing_run(tmp_path, {"url": url, "destination": {"table": "items"}})
+    assert line.startswith(f"Error: Stream 'items': API error 403 FORBIDDEN for {url} ")
+
+
+def test_a_response_shape_error_gives_one_error_line_only(tmp_path, httpserver):
+    httpserver.expect_request("/v1/items").respond_with_json({"data": {"users": RECORDS}})
+    url = httpserver.url_for("/v1/items")
+    config = {"url": url, "data_path": "data", "destination": {"table": "items", "key_fields": ["id"]}}
+    assert _failing_run(tmp_path, config) == [
+        f"Error: Stream 'items': data_path 'data' gives one object in the response from {url}; its key 'users' "
+        "holds a list of 2 objects: set data_path to 'data.users'."
+    ]
+
+
+def test_a_config_error_found_while_syncing_gives_one_error_line_only(tmp_path, httpserver):
+    httpserver.expect_request("/users").respond_with_json([{"id": 7}])
+    config = {
+        "streams": [
+            {"name": "users", "url": httpserver.url_for("/users"), "destination": {"table": "users"}},
+            {
+                "name": "orders",
+                "parent": "users",
+                "url": httpserver.url_for("/users/{parent.user_id}/orders"),
+                "destination": {"table": "orders"},
+            },
+        ]
+    }
+    (line,) = _failing_run(tmp_path, config)
+    assert line.startswith("Config error: ")
+    assert "uses {parent.user_id}, but the first record of parent stream 'users' has no field 'user_id'" in line
+
+
+def test_a_name_differing_from_destination_table_is_warned_at_start_once(tmp_path, httpserver):
+    lines = _messages(_run(tmp_path, httpserver, name="items_v2"))
+    warning = (
+        "WARNING | tap-generic-api | config: name 'items_v2' and destination.table 'items' differ; name wins: the "
+        "stream is 'items_v2' and the table written is 'items_v2' (targets name the table after the stream). Set "
+        "one of them, or both to the same value."
+    )
+    assert [line for line in lines if line.startswith("WARNING")] == [warning]
+    start = "INFO | tap-generic-api.items_v2 | Beginning sync of 'items_v2' in incremental mode"
+    assert lines.index(warning) < lines.index(start)
+
+
+def test_a_name_equal_to_destination_table_is_not_warned(tmp_path, httpserver):
+    lines = _messages(_run(tmp_path, httpserver, name="items"))
+    assert [line for line in lines if line.startswith("WARNING")] == []

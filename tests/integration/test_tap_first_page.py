@@ -127,3 +127,90 @@ def test_records_copied_undecoded_are_checked_and_named_as_decoded_ones(requests
         f"Stream 'items': record 2 of the first page ({API}) has no 'id' field (destination.key_fields); fields "
         "present: ['entries', 'page']. The records may be the list at 'data.1.entries': check data_path ('data')."
     )
+
+
+def _paged_users(httpserver, next_key: str) -> None:
+    """Serve 120 users, 50 a page, the next cursor at ``next_key`` (null on the last page)."""
+    pages = [USERS[:50], USERS[50:100], [dict(user, id=100 + user["id"]) for user in USERS[:20]]]
+    for number, page in reversed(list(enumerate(pages))):  # the first page (any query) is matched last
+        query = {"after": str(number)} if number else None
+        nxt = str(number + 1) if number < len(pages) - 1 else None
+        httpserver.expect_request("/v1/users", query_string=query).respond_with_json({"data": page, next_key: nxt})
+
+
+def test_a_cursor_path_absent_from_the_first_page_is_an_error_naming_the_keys_through_the_cli(tmp_path, httpserver):
+    _paged_users(httpserver, "next_cursor")
+    url = httpserver.url_for("/v1/users")
+    config = {
+        "streams": [
+            {
+                "name": "users",
+                "url": url,
+                "data_path": "data",
+                "pagination": {"type": "cursor", "param": "after", "response_path": "next"},
+                "destination": {"table": "users", "key_fields": ["id"]},
+            }
+        ]
+    }
+    path = tmp_path / "tap.json"
+    path.write_text(json.dumps(config))
+    expected = (
+        f"Stream 'users': pagination.response_path 'next' is not in the first page's response ({url}); top-level "
+        "keys present: 'data', 'next_cursor'. Did you mean 'next_cursor'? An absent key is not the end of the pages "
+        "(the last page has null or an empty value there), so following it would read only the first page: set "
+        "pagination.response_path to the key holding the next cursor."
+    )
+    for extra in ([], ["--test"]):
+        result = subprocess.run(
+            [str(BIN / "tap-generic-api"), "--config", str(path), *extra],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 1, extra
+        assert '"RECORD"' not in result.stdout
+        assert expected in result.stderr + result.stdout, result.stderr
+
+
+def test_the_right_cursor_path_reads_every_page(httpserver):
+    _paged_users(httpserver, "next_cursor")
+    tap = plain_tap(
+        url=httpserver.url_for("/v1/users"),
+        data_path="data",
+        pagination={"type": "cursor", "param": "after", "response_path": "next_cursor"},
+    )
+    assert len(list(tap.streams["items"].get_records(None))) == 120
+
+
+def test_a_next_url_path_absent_from_the_first_page_is_an_error(requests_mock):
+    requests_mock.get(API, json={"items": USERS[:10], "links": {"next_page": f"{API}?page=2"}})
+    message = _sync_error(plain_tap(data_path="items", pagination={"type": "link", "response_path": "links.next"}))
+    assert message.startswith(
+        f"Stream 'items': pagination.response_path 'links.next' is not in the first page's response ({API}); "
+        "top-level keys present: 'items', 'links'. Did you mean 'links.next_page'?"
+    )
+    assert message.endswith("set pagination.response_path to the key holding the next URL.")
+
+
+@pytest.mark.parametrize(
+    ("document", "limit"), [({"data": []}, None), ({"data": USERS[:3], "next": None}, None), ({"data": USERS[:3]}, 4)]
+)
+def test_an_empty_or_short_first_page_or_a_null_cursor_ends_without_error(requests_mock, document, limit):
+    requests_mock.get(API, json=document)
+    pagination = {"type": "cursor", "param": "after", "response_path": "next", "limit": limit}
+    tap = plain_tap(data_path="data", pagination={k: v for k, v in pagination.items() if v is not None})
+    assert len(list(tap.streams["items"].get_records(None))) == len(document["data"])
+
+
+def test_a_full_first_page_of_limit_records_without_the_cursor_key_is_an_error(requests_mock):
+    requests_mock.get(API, json={"data": USERS[:3], "paging": {}})
+    pagination = {"type": "cursor", "param": "after", "response_path": "paging.next.after", "limit": 3}
+    message = _sync_error(plain_tap(data_path="data", pagination=pagination))
+    assert "pagination.response_path 'paging.next.after' is not in the first page's response" in message
+
+
+def test_the_cursor_key_may_be_absent_from_the_last_page_after_the_first(requests_mock):
+    requests_mock.get(API, [{"json": {"data": USERS[:2], "next": "b"}}, {"json": {"data": USERS[2:3]}}])
+    tap = plain_tap(data_path="data", pagination={"type": "cursor", "param": "after", "response_path": "next"})
+    assert [record["id"] for record in tap.streams["items"].get_records(None)] == [0, 1, 2]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from helpers import API, FAST, bearer_tap, extract, sync_messages
+import io
+from contextlib import redirect_stdout
+
+from helpers import API, FAST, ROOT, bearer_tap, extract, sync_messages
 
 from tap_generic_api.tap import TapGenericAPI
 
@@ -87,3 +90,26 @@ def test_stream_given_schema_is_emitted(requests_mock):
     schema = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
     messages = sync_messages(bearer_tap(schema=schema))
     assert messages[0]["schema"]["properties"] == schema["properties"]
+
+
+def test_infer_schema_on_an_incremental_stream_reads_from_start_date_each_run_as_documented(requests_mock):
+    requests_mock.get(API, json=[{"id": 1, "updated": "2024-07-01T00:00:00Z"}])
+    state = {"bookmarks": {"items": {"replication_key": "updated", "replication_key_value": "2024-06-01T00:00:00Z"}}}
+    config = {
+        "url": API,
+        "params": {"since": "{bookmark}"},
+        "start_date": "2024-01-01T00:00:00Z",
+        "replication_key": "updated",
+        "infer_schema": True,
+        "destination": {"table": "items", "key_fields": ["id"]},
+        "rate_limit": {"requests_per_second": 1000},
+    }
+    tap = TapGenericAPI(config=config, state=state, parse_env_config=False)
+    with redirect_stdout(io.StringIO()):
+        tap.sync_all()
+    sinces = [request.qs["since"][0] for request in requests_mock.request_history]
+    assert sinces == ["2024-01-01t00:00:00z", "2024-06-01t00:00:00z"]  # inference, then the run from the bookmark
+    lines = (ROOT / "docs" / "TAP_CONFIG.md").read_text().splitlines()
+    row = next(line for line in lines if "| `infer_schema` |" in line)
+    assert "reads the first 3 pages from `start_date` again each run" in row
+    assert "write `schema` instead" in row
