@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from tap_generic_api.openapi.auth import auth_block
+from tap_generic_api.openapi.children import can_be_parent, copy_parent_key, parent_field
 from tap_generic_api.openapi.pagination import detect
 from tap_generic_api.openapi.schemas import records_schema, to_json_schema
 
@@ -80,6 +81,7 @@ class Built:
     why: list[str] = field(default_factory=list)
     todos: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    parent_field: str = ""
 
 
 def list_operations(spec: dict[str, Any], *, globs: list[str], tags: list[str]) -> tuple[list[Operation], list[str]]:
@@ -173,6 +175,10 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         built.why.append(f"key_fields ['{key}']: {'required ' if key in required else ''}property '{key}'")
     else:
         built.todos.append("no id-like property on the records: set destination.key_fields")
+    if built.parent_field:
+        why, todos = copy_parent_key(built.block, op.item, built.parent_field)
+        built.why += why
+        built.todos += todos
     _replication(op, properties, query, built)
     if properties:
         built.block["schema"] = op.item
@@ -184,8 +190,9 @@ def _path_params(op: Operation, parents: dict[str, Operation], built: Built) -> 
     for name in re.findall(r"{([^}]+)}", op.path):
         prefix = op.path.split(f"/{{{name}}}")[0]
         parent = parents.get(prefix)
-        if parent is not None and parent is not op:
-            field_name = "id" if "id" in (parent.item.get("properties") or {}) else name
+        if parent is not None and parent is not op and can_be_parent(parent.path) and not built.parent_field:
+            field_name = parent_field(parent.item, name)
+            built.parent_field = field_name
             built.block["parent"] = parent.name
             built.block["url"] = built.block["url"].replace(f"{{{name}}}", f"{{parent.{field_name}}}")
             built.why.append(

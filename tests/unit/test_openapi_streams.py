@@ -77,7 +77,35 @@ def test_a_path_parameter_listed_by_another_operation_makes_a_child_stream(tmp_p
     assert child["name"] == "projects_tasks"
     assert child["parent"] == "projects"
     assert child["url"] == "https://api.example.test/v2/projects/{parent.id}/tasks"
+    assert child["include_from_parent"] == ["id"]
+    assert child["destination"] == {"table": "projects_tasks", "key_fields": ["_parent_id", "id"]}
     assert "variables" not in config
+
+
+def test_a_parent_that_is_itself_a_child_is_not_made_a_parent(tmp_path, capsys):
+    """The tap runs one level of parents: /projects/{p}/tasks/{t}/notes is a child of projects, task a variable."""
+    param = {"required": True, "in": "path", "schema": {"type": "integer"}}
+    spec = _spec(
+        {
+            "/projects": _list("#/components/schemas/Project"),
+            "/projects/{project_id}/tasks": {
+                "parameters": [{"name": "project_id", **param}],
+                **_list("#/components/schemas/Item"),
+            },
+            "/projects/{project_id}/tasks/{task_id}/notes": {
+                "parameters": [{"name": "project_id", **param}, {"name": "task_id", **param}],
+                **_list("#/components/schemas/Item"),
+            },
+        }
+    )
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    out, err = capsys.readouterr()
+    config = json.loads(out)
+    notes = config["streams"][2]
+    assert notes["parent"] == "projects"
+    assert notes["url"] == "https://api.example.test/v2/projects/{parent.id}/tasks/{task_id}/notes"
+    assert config["variables"] == {"task_id": ""}
+    assert "TODO: path parameter 'task_id': set variables.task_id (no operation lists its values)" in err
 
 
 def test_a_path_parameter_without_a_parent_is_a_variable_with_a_todo(tmp_path, capsys):
