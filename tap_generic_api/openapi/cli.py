@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_kit.errors import ConfigError
+from tap_generic_api.config_file import check_writable, write_config
 from tap_generic_api.openapi.load import load_spec
 from tap_generic_api.openapi.streams import Built, base_url, build_stream, list_operations
 
@@ -35,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--tag", action="append", default=[], help="only operations with this tag (repeatable)")
     cli.add_argument("--server", help="server URL to use instead of the description's first server")
     cli.add_argument("--write", type=Path, metavar="FILE", help="write the config to FILE instead of stdout")
+    cli.add_argument("--force", action="store_true", help="with --write: replace the file if it exists")
     cli.add_argument("--explain", action="store_true", help="say on stderr why each key was chosen")
     return cli
 
@@ -91,14 +93,14 @@ def main(argv: list[str]) -> int:
     """Run ``from-openapi`` with ``argv`` (after the sub-command); return the exit status."""
     args = parser().parse_args(argv)
     try:
+        check_writable(args.write, force=args.force)
         config, built, skipped = build_config(args.spec, globs=args.paths, tags=args.tag, server=args.server)
     except ConfigError as exc:
         sys.stderr.write(f"Error: {exc}\n")
         return 1
-    text = json.dumps(config, indent=2) + "\n"
-    if args.write:
-        args.write.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    failed = write_config(args.write, json.dumps(config, indent=2) + "\n")
     sys.stderr.write(report(built, skipped, explain=args.explain, config=config))
+    if failed:
+        sys.stderr.write(f"Error: {failed}\n")
+        return 1
     return 0
