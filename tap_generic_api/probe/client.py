@@ -34,6 +34,9 @@ RETRY_STATUSES = (429, 503)
 MAX_RETRY_WAIT = 60.0
 #: Wait before asking again when a 429 or 503 names no ``Retry-After`` (seconds).
 DEFAULT_RETRY_WAIT = 2.0
+#: Largest answer the probe reads (bytes): an export endpoint's one huge page would otherwise be
+#: read whole into memory before a single finding.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class BudgetExceededError(RuntimeError):
@@ -257,8 +260,9 @@ class ProbeClient:
             self.pacer.wait()
             self.sent.append((url, params))
             response = self.session.get(
-                url, params=sent_params, headers=headers, timeout=self.timeout, allow_redirects=False
+                url, params=sent_params, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
             )
+            _read_capped(response, self.redact)
             if response.is_redirect and redirects < MAX_REDIRECTS:
                 location = urljoin(response.url, response.headers["Location"])
                 if urlsplit(location)[:2] != origin:
@@ -283,6 +287,27 @@ class ProbeClient:
                 retries += 1
                 continue
             return response
+
+
+def _read_capped(response: requests.Response, redact: Callable[[str], str]) -> None:
+    """Read the body of a streamed ``response`` into it, refusing more than :data:`MAX_BODY_BYTES`.
+
+    Raises:
+        requests.HTTPError: The body is larger (the message says how to ask for a smaller page).
+    """
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=1024 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            response.close()
+            msg = (
+                f"the answer from {redact(response.url)} is over {MAX_BODY_BYTES // (1024 * 1024)} MiB: probe with a "
+                "smaller page size (--param limit=100, or the API's page-size parameter)"
+            )
+            raise requests.HTTPError(msg, response=response)
+    response._content = b"".join(chunks)  # noqa: SLF001 - requests' own cache of a read body
+    response._content_consumed = True  # noqa: SLF001
 
 
 def without_param(url: str, name: str) -> str:

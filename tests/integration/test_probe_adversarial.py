@@ -193,3 +193,15 @@ def test_from_openapi_write_does_not_replace_a_file_without_force(tmp_path, caps
     assert "the file exists; give --force to replace it" in capsys.readouterr().err
     assert openapi_cli.main([str(PAGED_SPEC), "--write", str(existing), "--force"]) == 0
     assert len(json.loads(existing.read_text())["streams"]) == 8  # noqa: PLR2004
+
+
+def test_a_huge_answer_is_not_read_whole(requests_mock, clock, capsys, monkeypatch):
+    from tap_generic_api.probe import client
+
+    monkeypatch.setattr(client, "MAX_BODY_BYTES", 4 * 1024 * 1024)
+    requests_mock.get(URL, json={"data": [{"id": i, "pad": "x" * 100} for i in range(50_000)]})  # about 5.7 MB
+    assert _run(clock) == 1
+    assert capsys.readouterr().err == (
+        f"Error: the answer from {URL} is over 4 MiB: probe with a smaller page size "
+        "(--param limit=100, or the API's page-size parameter)\n"
+    )
