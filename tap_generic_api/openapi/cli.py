@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from plugin_kit.errors import ConfigError
+from plugin_kit.redact import redact_url
 from tap_generic_api.config_file import check_writable, write_config
 from tap_generic_api.openapi.load import load_spec
-from tap_generic_api.openapi.streams import Built, base_url, build_stream, list_operations
+from tap_generic_api.openapi.streams import Built, base_url, build_stream, list_operations, server_variable_todos
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,13 +53,18 @@ def build_config(
     spec = load_spec(source)
     operations, skipped = list_operations(spec, globs=globs, tags=tags)
     if not operations:
-        msg = f"no GET operation returning a list of objects in {source} matches the selection" + (
+        msg = f"no GET operation returning a list of objects in {redact_url(source)} matches the selection" + (
             f" ({'; '.join(skipped[:5])})" if skipped else ""
         )
+        if tags:
+            msg += f"; the GET operations' tags: {', '.join(_get_tags(spec)) or '(none)'}"
         raise ConfigError(msg)
     base = base_url(spec, source, server)
     by_path = {op.path: op for op in operations}
     built = [(op.name, build_stream(spec, op, base, by_path)) for op in operations]
+    server_todos = [] if server else server_variable_todos(spec)
+    for _, b in built:
+        b.todos += server_todos
     streams = [b.block for _, b in built]
     config: dict[str, Any] = {"streams": streams}
     variables = {k: v for _, b in built for k, v in b.variables.items()}
@@ -70,6 +76,11 @@ def build_config(
         for stream in streams:
             del stream["auth"]
     return config, built, skipped
+
+
+def _get_tags(spec: dict[str, Any]) -> list[str]:
+    paths = (spec.get("paths") or {}).values()
+    return sorted({tag for item in paths for tag in ((item or {}).get("get") or {}).get("tags") or []})
 
 
 def report(built: list[tuple[str, Built]], skipped: list[str], *, explain: bool, config: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ import prance
 from prance.util.url import ResolutionError
 
 from plugin_kit.errors import ConfigError
+from plugin_kit.redact import redact_url
 
 
 def load_spec(source: str) -> dict[str, Any]:
@@ -30,10 +31,12 @@ def load_spec(source: str) -> dict[str, Any]:
             recursion_limit_handler=lambda *_: {},
         )
     except (prance.ValidationError, ResolutionError, OSError, ValueError) as exc:
-        msg = f"OpenAPI description {source}: {str(exc).splitlines()[0][:300]}"
+        # A description URL may carry a key (``?api_key=``): masked here and in prance's message.
+        shown = redact_url(source)
+        msg = f"OpenAPI description {shown}: {str(exc).splitlines()[0].replace(source, shown)[:300]}"
         raise ConfigError(msg) from None
     spec = parser.specification
     if not isinstance(spec, dict) or "paths" not in spec:
-        msg = f"OpenAPI description {source} has no 'paths'."
+        msg = f"OpenAPI description {redact_url(source)} has no 'paths'."
         raise ConfigError(msg)
     return spec

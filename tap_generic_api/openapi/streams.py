@@ -141,6 +141,26 @@ def base_url(spec: dict[str, Any], source: str, override: str | None) -> str:
     return url.rstrip("/")
 
 
+def server_variable_todos(spec: dict[str, Any]) -> list[str]:
+    """Return a TODO for each variable of the first server that its default may not fit (``{region}``).
+
+    A variable with an ``enum`` of several values, or without a ``default`` (required by OpenAPI
+    3, https://spec.openapis.org/oas/v3.0.3#server-variable-object, but often missing), is a
+    choice only the user can make.
+    """
+    servers = spec.get("servers") or []
+    todos = []
+    for name, variable in ((servers[0].get("variables") or {}) if servers else {}).items():
+        default, choices = variable.get("default"), [str(v) for v in variable.get("enum") or []]
+        if default is None:
+            todos.append(f"server variable '{name}' has no default: give --server with its value")
+        elif len(choices) > 1:
+            others = ", ".join(c for c in choices if c != str(default))
+            choice = f"server variable '{name}' is '{default}' (its default; also {others})"
+            todos.append(f"{choice}: check it or give --server")
+    return todos
+
+
 def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[str, Operation]) -> Built:
     """Return the stream block for ``op``.
 

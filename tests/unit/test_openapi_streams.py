@@ -271,3 +271,52 @@ def test_a_relative_server_in_a_file_is_a_todo(tmp_path, capsys):
     spec["servers"] = [{"url": "/api"}]
     assert cli.main([_write(tmp_path, spec)]) == 0
     assert "TODO: the server URL '/api' is not absolute: give --server https://..." in capsys.readouterr().err
+
+
+def test_server_variables_with_choices_are_todos(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item")})
+    spec["servers"] = [
+        {
+            "url": "https://{region}.api.example.test/{version}",
+            "variables": {"region": {"default": "eu", "enum": ["eu", "us", "ap"]}, "version": {"default": "v2"}},
+        }
+    ]
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["streams"][0]["url"] == "https://eu.api.example.test/v2/items"
+    assert "TODO: server variable 'region' is 'eu' (its default; also us, ap): check it or give --server" in err
+    assert "'version'" not in err
+
+
+def test_a_tag_matching_nothing_lists_the_tags_there_are(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item", tags=["billing"])})
+    assert cli.main([_write(tmp_path, spec), "--tag", "biling"]) == 1
+    assert capsys.readouterr().err == (
+        f"Error: no GET operation returning a list of objects in {tmp_path / 'spec.yaml'} matches the selection; "
+        "the GET operations' tags: billing\n"
+    )
+
+
+def test_a_description_url_that_fails_never_shows_its_key(httpserver, capsys):
+    httpserver.expect_request("/openapi.yaml").respond_with_data("not found", status=404)
+    url = httpserver.url_for("/openapi.yaml") + "?api_key=sk-NEVERLOG-1"
+    assert cli.main([url]) == 1
+    shown = httpserver.url_for("/openapi.yaml") + "?api_key=***"
+    assert capsys.readouterr().err == f'Error: OpenAPI description {shown}: Cannot fetch URL "{shown}": 404 NOT FOUND\n'
+
+
+def test_an_openapi_3_1_description_with_type_lists_and_a_circular_ref(tmp_path):
+    spec = _spec({"/items": _list("#/components/schemas/Node")}, openapi="3.1.0")
+    spec["components"]["schemas"]["Node"] = {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "integer"},
+            "label": {"type": ["string", "null"]},
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}},
+        },
+    }
+    (stream,) = _config(tmp_path, spec)["streams"]
+    assert stream["schema"]["properties"]["label"] == {"type": ["string", "null"]}
+    assert stream["schema"]["properties"]["children"]["type"] == "array"
+    assert stream["destination"] == {"table": "items", "key_fields": ["id"]}
