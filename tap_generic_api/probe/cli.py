@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,10 @@ def _params(pairs: list[str]) -> dict[str, str]:
         if not sep or not name:
             msg = f"--param takes k=v, got {pair!r}."
             raise ConfigError(msg)
+        if name in params:
+            # The config's params hold one text value per name: the second would be dropped unsaid.
+            msg = f"--param {name} is given twice; the tap's params hold one value per name."
+            raise ConfigError(msg)
         params[name] = value
     return params
 
@@ -89,8 +94,8 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
         session: The requests session (tests may pass one mounted on requests-mock).
     """
     args = parser().parse_args(argv)
-    if args.max_pages < 1 or args.rate <= 0:
-        sys.stderr.write("Error: --max-pages must be at least 1 and --rate above 0.\n")
+    if args.max_pages < 1 or not math.isfinite(args.rate) or args.rate <= 0:
+        sys.stderr.write("Error: --max-pages must be at least 1 and --rate a number above 0.\n")
         return 1
     auth = None
     try:

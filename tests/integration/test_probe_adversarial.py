@@ -205,3 +205,18 @@ def test_a_huge_answer_is_not_read_whole(requests_mock, clock, capsys, monkeypat
         f"Error: the answer from {URL} is over 4 MiB: probe with a smaller page size "
         "(--param limit=100, or the API's page-size parameter)\n"
     )
+
+
+@pytest.mark.parametrize("args", [["--rate", "nan"], ["--rate", "inf"], ["--rate", "0"], ["--max-pages", "0"]])
+def test_rate_and_max_pages_out_of_range_are_refused(requests_mock, capsys, args):
+    requests_mock.get(URL, json=_records(1, 3))
+    assert cli.main([URL, *args]) == 1
+    assert requests_mock.call_count == 0
+    assert capsys.readouterr().err == "Error: --max-pages must be at least 1 and --rate a number above 0.\n"
+
+
+def test_a_param_given_twice_is_refused_not_half_kept(requests_mock, clock, capsys):
+    requests_mock.get(URL, json=_records(1, 3))
+    assert _run(clock, "--param", "tag=a", "--param", "tag=b") == 1
+    assert requests_mock.call_count == 0
+    assert capsys.readouterr().err == "Error: --param tag is given twice; the tap's params hold one value per name.\n"
