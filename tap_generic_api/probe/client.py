@@ -229,6 +229,9 @@ class ProbeClient:
         if not response.ok:
             where = self.redact(response.url)
             msg = f"{response.status_code} {response.reason} from {where}: {self.redact(response.text[:300])}"
+            if response.status_code in (401, 403):  # noqa: PLR2004
+                given = f"the credential in ${self.auth.env_var}" if self.auth else "no credential was sent"
+                msg += f" ({given}; give one with --bearer-env, --header-env, --query-env or --basic-env)"
             raise requests.HTTPError(msg, response=response)
         if response.is_redirect:
             msg = f"more than {MAX_REDIRECTS} redirects from {self.redact(url)}"

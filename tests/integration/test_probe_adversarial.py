@@ -220,3 +220,29 @@ def test_a_param_given_twice_is_refused_not_half_kept(requests_mock, clock, caps
     assert _run(clock, "--param", "tag=a", "--param", "tag=b") == 1
     assert requests_mock.call_count == 0
     assert capsys.readouterr().err == "Error: --param tag is given twice; the tap's params hold one value per name.\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ([1, 2, 3], "the body is a list of 3 scalars (int), not objects"),
+        ({"ids": ["a", "b"], "count": 2}, "body field 'ids' is a list of 2 scalars (str), not objects"),
+    ],
+)
+def test_a_list_of_scalars_is_named_as_such(requests_mock, clock, capsys, body, said):
+    requests_mock.get(URL, json=body)
+    assert _run(clock) == 2  # noqa: PLR2004
+    err = capsys.readouterr().err
+    check = f"    check: {said}: the tap's records are objects; is there an endpoint listing the objects themselves?"
+    assert check in err
+    assert "verdict: FAILED: no records found in the first answer" in err
+
+
+def test_a_401_says_which_credential_was_sent(requests_mock, clock, capsys, monkeypatch):
+    monkeypatch.setenv("API_TOKEN", SECRET)
+    requests_mock.get(URL, status_code=401, reason="Unauthorized", json={"error": f"bad token {SECRET}"})
+    assert _run(clock, "--bearer-env", "API_TOKEN") == 1
+    assert capsys.readouterr().err == (
+        f'Error: 401 Unauthorized from {URL}: {{"error": "bad token ***"}} (the credential in $API_TOKEN; '
+        "give one with --bearer-env, --header-env, --query-env or --basic-env)\n"
+    )
