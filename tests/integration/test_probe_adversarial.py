@@ -246,3 +246,12 @@ def test_a_401_says_which_credential_was_sent(requests_mock, clock, capsys, monk
         f'Error: 401 Unauthorized from {URL}: {{"error": "bad token ***"}} (the credential in $API_TOKEN; '
         "give one with --bearer-env, --header-env, --query-env or --basic-env)\n"
     )
+
+
+def test_an_xml_answer_shows_what_came(requests_mock, clock, capsys):
+    xml = "<?xml version='1.0'?><things><thing id='1'/></things>"
+    requests_mock.get(URL, text=xml, headers={"Content-Type": "application/xml"})
+    assert _run(clock) == 1
+    assert capsys.readouterr().err == (
+        f"Error: Response from {URL} is not JSON (status 200, content type 'application/xml'): {xml!r}\n"
+    )
