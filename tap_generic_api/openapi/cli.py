@@ -61,7 +61,9 @@ def build_config(
         raise ConfigError(msg)
     base = base_url(spec, source, server)
     by_path = {op.path: op for op in operations}
-    built = [(op.name, build_stream(spec, op, base, by_path)) for op in operations]
+    # A path or operation may name its own servers (another host): they win over the description's.
+    bases = {op.path: base_url({"servers": op.servers}, source, server) if op.servers else base for op in operations}
+    built = [(op.name, build_stream(spec, op, bases[op.path], by_path)) for op in operations]
     server_todos = [] if server else server_variable_todos(spec)
     for _, b in built:
         b.todos += server_todos

@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 from tap_generic_api.openapi.auth import auth_block
 from tap_generic_api.openapi.children import can_be_parent, copy_parent_key, parent_field
 from tap_generic_api.openapi.pagination import detect
+from tap_generic_api.openapi.params import operation_servers, required_params
 from tap_generic_api.openapi.schemas import records_schema, to_json_schema
 
 #: Property names that identify a record, by preference.
@@ -46,6 +47,7 @@ class Operation:
         item: The records' schema (JSON Schema).
         body: The response body's schema (JSON Schema).
         headers: The response's declared header names.
+        servers: The operation's or path item's own ``servers`` (empty: the description's).
     """
 
     path: str
@@ -55,6 +57,7 @@ class Operation:
     item: dict[str, Any]
     body: dict[str, Any]
     headers: list[str]
+    servers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -111,7 +114,9 @@ def list_operations(spec: dict[str, Any], *, globs: list[str], tags: list[str]) 
             continue
         data_path, item_schema = found
         headers = list((response.get("headers") or {}).keys())
-        operations.append(Operation(path, get, params, data_path, item_schema, to_json_schema(schema), headers))
+        body = to_json_schema(schema)
+        servers = operation_servers(item, get)
+        operations.append(Operation(path, get, params, data_path, item_schema, body, headers, servers))
     return operations, skipped
 
 
@@ -200,6 +205,12 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         built.why += why
         built.todos += todos
     _replication(op, properties, query, built)
+    taken = {pagination.get("param"), pagination.get("limit_param"), *(built.block.get("params") or {})}
+    extra, why, todos = required_params(query, taken)
+    if extra:
+        built.block["params"] = {**(built.block.get("params") or {}), **extra}
+    built.why += why
+    built.todos += todos
     if properties:
         built.block["schema"] = op.item
         built.why.append("schema: the response's record schema ($ref, allOf/oneOf/anyOf and nullable resolved)")

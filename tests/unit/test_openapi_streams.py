@@ -320,3 +320,29 @@ def test_an_openapi_3_1_description_with_type_lists_and_a_circular_ref(tmp_path)
     assert stream["schema"]["properties"]["label"] == {"type": ["string", "null"]}
     assert stream["schema"]["properties"]["children"]["type"] == "array"
     assert stream["destination"] == {"table": "items", "key_fields": ["id"]}
+
+
+def test_required_query_parameters_are_sent_or_a_todo(tmp_path, capsys):
+    parameters = [
+        {"name": "status", "in": "query", "required": True, "schema": {"type": "string", "enum": ["open", "closed"]}},
+        {"name": "archived", "in": "query", "required": True, "schema": {"type": "boolean", "default": False}},
+        {"name": "account", "in": "query", "required": True, "schema": {"type": "string"}},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "default": "id"}},
+        {"name": "page", "in": "query", "required": True, "schema": {"type": "integer"}},
+    ]
+    spec = _spec({"/items": _list("#/components/schemas/Item", parameters=parameters)})
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    out, err = capsys.readouterr()
+    (stream,) = json.loads(out)["streams"]
+    assert stream["params"] == {"status": "open", "archived": "false", "account": ""}
+    assert stream["pagination"]["param"] == "page"
+    assert "TODO: required parameter 'status' set to its first allowed value 'open': check it" in err
+    assert "TODO: required parameter 'account' has no example or default: set params.account" in err
+
+
+def test_an_operation_with_its_own_server_keeps_it(tmp_path):
+    files = _list("#/components/schemas/Item")
+    files["servers"] = [{"url": "https://files.example.test/v1"}]
+    spec = _spec({"/items": _list("#/components/schemas/Item"), "/files": files})
+    urls = {s["name"]: s["url"] for s in _config(tmp_path, spec)["streams"]}
+    assert urls == {"items": "https://api.example.test/v2/items", "files": "https://files.example.test/v1/files"}
