@@ -15,14 +15,25 @@ from typing import Any
 PARENT_KEYS = ("id", "uuid", "key", "_id")
 
 
-def parent_field(parent_item: dict[str, Any], param: str) -> str:
-    """Return the parent record's field that fills path parameter ``param``.
+def parent_field(parent_item: dict[str, Any], param: str) -> tuple[str, str]:
+    """Return ``(the parent record's field that fills path parameter param, a TODO or "")``.
 
-    The parent's id-like property, else the parameter's name (``order_id``); a field the first
-    parent record lacks is a config error the tap names at run time.
+    A property named as the parameter (``{slug}`` and ``slug``), else the parent's id-like
+    property, else the parameter's name (the tap names a field the first parent lacks at run
+    time). An id filling a parameter not named like one (``{org}``, which may take a name) is a TODO.
     """
     properties = parent_item.get("properties") or {}
-    return next((k for k in PARENT_KEYS if k in properties), "") or param
+    if param in properties:
+        return param, ""
+    field_name = next((k for k in PARENT_KEYS if k in properties), "") or param
+    named_like_id = param.lower().endswith(("id", "uuid", "key"))
+    todo = ""
+    if field_name != param and not named_like_id:
+        todo = (
+            f"path parameter '{param}' is filled with each parent's '{field_name}': check it takes that, "
+            f"not a name (else use {{parent.<field>}} in the url)"
+        )
+    return field_name, todo
 
 
 def can_be_parent(path: str) -> bool:

@@ -222,7 +222,8 @@ def _path_params(op: Operation, parents: dict[str, Operation], built: Built) -> 
         prefix = op.path.split(f"/{{{name}}}")[0]
         parent = parents.get(prefix)
         if parent is not None and parent is not op and can_be_parent(parent.path) and not built.parent_field:
-            field_name = parent_field(parent.item, name)
+            field_name, todo = parent_field(parent.item, name)
+            built.todos += [todo] if todo else []
             built.parent_field = field_name
             built.block["parent"] = parent.name
             built.block["url"] = built.block["url"].replace(f"{{{name}}}", f"{{parent.{field_name}}}")
