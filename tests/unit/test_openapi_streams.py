@@ -370,3 +370,29 @@ def test_a_child_parameter_named_like_a_parent_field_takes_that_field(tmp_path, 
         "(else use {parent.<field>} in the url)"
     ) in err
     assert "path parameter 'login'" not in err
+
+
+def test_yaml_anchors_and_merge_keys_are_read(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "openapi: 3.0.3\n"
+        "info: {title: t, version: '1'}\n"
+        "servers: [{url: 'https://api.example.test'}]\n"
+        "x-list: &list\n"
+        "  '200':\n"
+        "    description: ok\n"
+        "    content:\n"
+        "      application/json:\n"
+        "        schema: {type: array, items: {type: object, required: [id], properties: {id: {type: integer}}}}\n"
+        "paths:\n"
+        "  /a: {get: {responses: *list}}\n"
+        "  /b:\n"
+        "    get:\n"
+        "      responses:\n"
+        "        <<: *list\n"
+    )
+    config, _, _ = cli.build_config(str(path), globs=[], tags=[], server=None)
+    assert [(s["name"], s["url"], s["data_path"]) for s in config["streams"]] == [
+        ("a", "https://api.example.test/a", ""),
+        ("b", "https://api.example.test/b", ""),
+    ]
