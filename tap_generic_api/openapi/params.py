@@ -13,9 +13,7 @@ from typing import Any
 _NO_VALUE = object()
 
 
-def required_params(
-    query: dict[str, dict[str, Any]], taken: set[str]
-) -> tuple[dict[str, str], list[str], list[str]]:
+def required_params(query: dict[str, dict[str, Any]], taken: set[str]) -> tuple[dict[str, str], list[str], list[str]]:
     """Return ``(params, why lines, todos)`` for the required query parameters not in ``taken``.
 
     Each gets its ``example``, else its schema's ``default``, else its first ``enum`` value (with a

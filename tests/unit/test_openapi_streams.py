@@ -356,7 +356,10 @@ def test_a_child_parameter_named_like_a_parent_field_takes_that_field(tmp_path, 
             "/orgs": _list("#/components/schemas/Org"),
             "/orgs/{org}/repos": {"parameters": [{"name": "org", **param}], **_list("#/components/schemas/Item")},
             "/teams": _list("#/components/schemas/Team"),
-            "/teams/{login}/members": {"parameters": [{"name": "login", **param}], **_list("#/components/schemas/Item")},
+            "/teams/{login}/members": {
+                "parameters": [{"name": "login", **param}],
+                **_list("#/components/schemas/Item"),
+            },
         },
         components={"schemas": {"Org": org, "Team": org, "Item": ITEM}},
     )
