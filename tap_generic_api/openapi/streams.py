@@ -58,13 +58,16 @@ class Operation:
     body: dict[str, Any]
     headers: list[str]
     servers: list[dict[str, Any]] = field(default_factory=list)
+    alias: str = ""
 
     @property
     def name(self) -> str:
         """Return the stream name: the path's literal segments joined by ``_``.
 
-        ``/owners/{id}/items`` -> ``owners_items``.
+        ``/owners/{id}/items`` -> ``owners_items``; :attr:`alias` when another operation has that name.
         """
+        if self.alias:
+            return self.alias
         words = [s for s in self.path.split("/") if s and not s.startswith("{")]
         return re.sub(r"[^a-z0-9_]+", "_", "_".join(words).lower()).strip("_") or "records"
 
@@ -117,7 +120,19 @@ def list_operations(spec: dict[str, Any], *, globs: list[str], tags: list[str]) 
         body = to_json_schema(schema)
         servers = operation_servers(item, get)
         operations.append(Operation(path, get, params, data_path, item_schema, body, headers, servers))
+    _unique_names(operations)
     return operations, skipped
+
+
+def _unique_names(operations: list[Operation]) -> None:
+    """Give each operation whose name an earlier one has (``/items`` and ``/items/``) a numbered alias."""
+    taken: set[str] = set()
+    for op in operations:
+        name, number = op.name, 2
+        while op.name in taken:
+            op.alias = f"{name}_{number}"
+            number += 1
+        taken.add(op.name)
 
 
 def _ok_response(operation: dict[str, Any]) -> dict[str, Any]:
@@ -176,6 +191,8 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         parents: The other selected operations by path, for child streams.
     """
     built = Built({"name": op.name, "url": base + op.path, "data_path": op.data_path})
+    if op.alias:
+        built.todos.append(f"named '{op.alias}': another selected operation's path gives the same name")
     if not base.startswith(("http://", "https://")):
         built.todos.append(f"the server URL '{base or '/'}' is not absolute: give --server https://...")
     built.why.append(f"data_path '{op.data_path}': the response's list of objects")
@@ -185,7 +202,7 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
     built.block["pagination"] = pagination
     built.why.append(f"pagination {pagination['type']}: {why}")
     built.todos += todos
-    auth, auth_todos = auth_block(spec, op.spec.get("security", spec.get("security")))
+    auth, auth_todos = auth_block(spec, op.spec.get("security", spec.get("security")), base)
     if auth:
         built.block["auth"] = auth
         built.why.append(f"auth {auth['type']}: securitySchemes; the secret goes in secrets.{auth['secret_key']}")

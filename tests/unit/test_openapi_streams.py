@@ -399,3 +399,28 @@ def test_yaml_anchors_and_merge_keys_are_read(tmp_path):
         ("a", "https://api.example.test/a", ""),
         ("b", "https://api.example.test/b", ""),
     ]
+
+
+def test_a_relative_oauth2_token_url_is_resolved_against_the_server(tmp_path):
+    flows = {"clientCredentials": {"tokenUrl": "/oauth/token", "scopes": {}}}
+    spec = _spec(
+        {"/items": _list("#/components/schemas/Item")},
+        components={"securitySchemes": {"oauth": {"type": "oauth2", "flows": flows}}},
+        security=[{"oauth": []}],
+    )
+    config = _config(tmp_path, spec)
+    assert config["auth"] == {
+        "type": "oauth2",
+        "token_url": "https://api.example.test/oauth/token",
+        "grant_type": "client_credentials",
+        "secret_key": "oauth",
+    }
+
+
+def test_operations_with_the_same_name_get_distinct_streams(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item"), "/items/": _list("#/components/schemas/Item")})
+    assert cli.main([_write(tmp_path, spec)]) == 0
+    out, err = capsys.readouterr()
+    streams = json.loads(out)["streams"]
+    assert [(s["name"], s["destination"]["table"]) for s in streams] == [("items", "items"), ("items_2", "items_2")]
+    assert "TODO: named 'items_2': another selected operation's path gives the same name" in err
