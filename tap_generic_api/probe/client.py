@@ -176,6 +176,7 @@ class ProbeClient:
 
     Attributes:
         sent: ``(url without the credential, params without it)`` of each request, in order.
+        waits: ``(status, seconds)`` of each 429 or 503 waited out.
     """
 
     def __init__(
@@ -193,6 +194,7 @@ class ProbeClient:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.waits: list[tuple[int, float]] = []
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], requests.Response] = {}
 
     @property
@@ -287,6 +289,7 @@ class ProbeClient:
                     )
                     raise requests.HTTPError(msg, response=response)
                 self.pacer.pause(wait)
+                self.waits.append((response.status_code, wait))
                 retries += 1
                 continue
             return response

@@ -255,3 +255,14 @@ def test_an_xml_answer_shows_what_came(requests_mock, clock, capsys):
     assert capsys.readouterr().err == (
         f"Error: Response from {URL} is not JSON (status 200, content type 'application/xml'): {xml!r}\n"
     )
+
+
+def test_a_429_during_the_probe_is_a_warning_in_the_evidence(requests_mock, clock, capsys):
+    requests_mock.get(
+        URL, [{"status_code": 429, "headers": {"Retry-After": "5"}, "json": {}}, {"json": _records(1, 3)}]
+    )
+    assert _run(clock) == 2  # noqa: PLR2004
+    err = capsys.readouterr().err
+    assert "WARNING rate_limit: 2.0  [medium]\n" in err
+    assert "    from: the API answered 429 (waited 5 s) at --rate 2 per second\n" in err
+    assert "    check: lower rate_limit.requests_per_second, or check the API's limits in its docs\n" in err
