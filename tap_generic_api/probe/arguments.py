@@ -13,6 +13,27 @@ from urllib.parse import parse_qsl, urlsplit
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import SENSITIVE_PARAMS
 
+#: Parameters that say which page to read: the probe asks for pages itself, and a value given
+#: here would go into the config's ``params`` and be sent with every page (the same page again).
+POSITION_PARAMS = frozenset(
+    {"page", "offset", "skip", "cursor", "starting_after", "page_token", "pageToken", "page_number", "pageNumber"}
+)
+
+
+def refuse_position(params: dict[str, str]) -> None:
+    """Raise when a ``--param`` names a page position (``page``, ``offset``, ``cursor``, ...).
+
+    Raises:
+        ConfigError: Naming the parameter.
+    """
+    for name in params:
+        if name in POSITION_PARAMS:
+            msg = (
+                f"--param {name} says which page to read: the probe finds and asks for pages itself, and the "
+                f"config would send {name} with every page. Leave it out (the first page is read without it)."
+            )
+            raise ConfigError(msg)
+
 
 def _looks_secret(name: str) -> bool:
     lower = name.lower()

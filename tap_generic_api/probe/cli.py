@@ -26,7 +26,7 @@ from plugin_kit.errors import ConfigError
 from plugin_kit.redact import install_log_redaction, redact_text
 from tap_generic_api.config_file import check_writable, write_config
 from tap_generic_api.errors import TapAPIError
-from tap_generic_api.probe.arguments import refuse_credentials
+from tap_generic_api.probe.arguments import refuse_credentials, refuse_position
 from tap_generic_api.probe.client import DEFAULT_RATE, BudgetExceededError, Pacer, ProbeClient, auth_from_env
 from tap_generic_api.probe.report import render_json, render_text
 from tap_generic_api.probe.run import probe
@@ -104,6 +104,7 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
         )
         params = _params(args.param)
         refuse_credentials(args.url, params)
+        refuse_position(params)
         check_writable(args.write, force=args.force)
         if auth:
             # urllib3 logs each request line (a query credential included) at DEBUG.

@@ -266,3 +266,14 @@ def test_a_429_during_the_probe_is_a_warning_in_the_evidence(requests_mock, cloc
     assert "WARNING rate_limit: 2.0  [medium]\n" in err
     assert "    from: the API answered 429 (waited 5 s) at --rate 2 per second\n" in err
     assert "    check: lower rate_limit.requests_per_second, or check the API's limits in its docs\n" in err
+
+
+def test_a_page_position_in_param_is_refused(requests_mock, clock, capsys):
+    """--param page=2 was sent with every page: the confirmation saw page 2 twice and wrote pagination none."""
+    requests_mock.get(URL, json={"data": _records(1, 3), "page": 1, "total_pages": 4})
+    assert _run(clock, "--param", "page=2") == 1
+    assert requests_mock.call_count == 0
+    assert capsys.readouterr().err == (
+        "Error: --param page says which page to read: the probe finds and asks for pages itself, and the config "
+        "would send page with every page. Leave it out (the first page is read without it).\n"
+    )
