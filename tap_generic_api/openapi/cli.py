@@ -22,6 +22,7 @@ from plugin_kit.redact import redact_url
 from tap_generic_api.config_file import check_writable, write_config
 from tap_generic_api.openapi.load import load_spec
 from tap_generic_api.openapi.streams import Built, base_url, build_stream, list_operations, server_variable_todos
+from tap_generic_api.probe.arguments import refuse_credentials
 
 
 def parser() -> argparse.ArgumentParser:
@@ -107,6 +108,8 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         check_writable(args.write, force=args.force)
+        if args.server:
+            refuse_credentials(args.server, {})  # the server URL goes into every stream's url
         config, built, skipped = build_config(args.spec, globs=args.paths, tags=args.tag, server=args.server)
     except ConfigError as exc:
         sys.stderr.write(f"Error: {exc}\n")

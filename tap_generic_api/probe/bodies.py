@@ -58,7 +58,7 @@ def choose_data_path(document: Any) -> tuple[RecordList | None, Finding]:
     if not lists:
         empty = _empty_list_path(document)
         if empty is not None:
-            source = f"body field {_where(empty)} is an empty list"
+            source = f"body {_where(empty)} is an empty list"
             check = "the first page had no records: probe again with --param values that return some."
             return RecordList(empty, 0, ()), Finding("data_path", empty, source, "low", check, warning=True)
         keys = sorted(document)[:12] if isinstance(document, dict) else type(document).__name__

@@ -277,3 +277,14 @@ def test_a_page_position_in_param_is_refused(requests_mock, clock, capsys):
         "Error: --param page says which page to read: the probe finds and asks for pages itself, and the config "
         "would send page with every page. Leave it out (the first page is read without it).\n"
     )
+
+
+def test_an_empty_list_is_unproven_with_what_to_do(requests_mock, clock, capsys):
+    requests_mock.get(URL, json={"data": [], "has_more": False})
+    assert _run(clock) == 2  # noqa: PLR2004
+    out, err = capsys.readouterr()
+    assert json.loads(out)["data_path"] == "data"
+    assert "WARNING data_path: 'data'  [low]\n    from: body field 'data' is an empty list\n" in err
+    assert "check: the first page had no records: probe again with --param values that return some." in err
+    assert "WARNING destination.key_fields: null  [none]" in err
+    assert requests_mock.call_count == 1

@@ -424,3 +424,11 @@ def test_operations_with_the_same_name_get_distinct_streams(tmp_path, capsys):
     streams = json.loads(out)["streams"]
     assert [(s["name"], s["destination"]["table"]) for s in streams] == [("items", "items"), ("items_2", "items_2")]
     assert "TODO: named 'items_2': another selected operation's path gives the same name" in err
+
+
+def test_a_credential_in_the_server_option_is_refused(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item")})
+    assert cli.main([_write(tmp_path, spec), "--server", "https://api.example.test/v2?api_key=sk-NEVERLOG-1"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("Error: the URL's query parameter 'api_key' looks like a credential")
