@@ -207,7 +207,9 @@ def test_a_huge_answer_is_not_read_whole(requests_mock, clock, capsys, monkeypat
     )
 
 
-@pytest.mark.parametrize("args", [["--rate", "nan"], ["--rate", "inf"], ["--rate", "0"], ["--max-pages", "0"]])
+@pytest.mark.parametrize(
+    "args", [["--rate", "nan"], ["--rate", "inf"], ["--rate", "0"], ["--max-pages", "0"], ["--max-pages", "-1"]]
+)
 def test_rate_and_max_pages_out_of_range_are_refused(requests_mock, capsys, args):
     requests_mock.get(URL, json=_records(1, 3))
     assert cli.main([URL, *args]) == 1

@@ -432,3 +432,17 @@ def test_a_credential_in_the_server_option_is_refused(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith("Error: the URL's query parameter 'api_key' looks like a credential")
+
+
+def test_no_servers_in_a_file_is_a_todo_and_server_fills_it(tmp_path, capsys):
+    spec = _spec({"/items": _list("#/components/schemas/Item")})
+    del spec["servers"]
+    source = _write(tmp_path, spec)
+    assert cli.main([source]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["streams"][0]["url"] == "/items"
+    assert "TODO: the server URL '/' is not absolute: give --server https://..." in err
+    assert cli.main([source, "--server", "https://api.example.test/v9/"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["streams"][0]["url"] == "https://api.example.test/v9/items"
+    assert "TODO: the server URL" not in err
