@@ -10,6 +10,7 @@ from urllib.parse import urljoin
 
 from tap_generic_api.openapi.auth import auth_block
 from tap_generic_api.openapi.children import can_be_parent, copy_parent_key, parent_field
+from tap_generic_api.openapi.load import recursive_cuts
 from tap_generic_api.openapi.pagination import detect
 from tap_generic_api.openapi.params import operation_servers, required_params
 from tap_generic_api.openapi.schemas import records_schema, to_json_schema
@@ -59,6 +60,7 @@ class Operation:
     headers: list[str]
     servers: list[dict[str, Any]] = field(default_factory=list)
     alias: str = ""
+    cuts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -119,7 +121,9 @@ def list_operations(spec: dict[str, Any], *, globs: list[str], tags: list[str]) 
         headers = list((response.get("headers") or {}).keys())
         body = to_json_schema(schema)
         servers = operation_servers(item, get)
-        operations.append(Operation(path, get, params, data_path, item_schema, body, headers, servers))
+        operation = Operation(path, get, params, data_path, item_schema, body, headers, servers)
+        operation.cuts = recursive_cuts(schema)
+        operations.append(operation)
     _unique_names(operations)
     return operations, skipped
 
@@ -228,6 +232,8 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         built.block["params"] = {**(built.block.get("params") or {}), **extra}
     built.why += why
     built.todos += todos
+    for where, ref in op.cuts:
+        built.todos.append(f"schema: '{where}' refers back to {ref}; cut there (any value is accepted)")
     if properties:
         built.block["schema"] = op.item
         built.why.append("schema: the response's record schema ($ref, allOf/oneOf/anyOf and nullable resolved)")
