@@ -11,7 +11,11 @@ Paths (each requires ``Authorization: Bearer <token>`` when a token is set):
 * ``/token/items?_next=``: ``{"rows": [...], "next": <token or null>, "next_url": <URL or null>}``
   (Datasette's body, without its ``Link`` header);
 * ``/next_url/items?page=``: ``{"count", "next": <URL or null>, "results": [...]}`` (Django REST framework's form);
-* ``/owners/{owner_id}/items``: the records whose ``quantity % 3 + 1`` is the owner (one page).
+* ``/owners/{owner_id}/items``: the records whose ``quantity % 3 + 1`` is the owner (one page);
+* ``/orders?page=&per_page=``: ``{"orders": [...], "meta": {"page", "total_pages"}}``, :data:`ORDERS` orders
+  (:func:`order`), at most :data:`MAX_ORDERS_PER_PAGE` a page;
+* ``/orders/{order_id}/lines?offset=&limit=``: ``{"lines": [...], "total"}``, the order's lines
+  (:func:`order_lines`, ids 1.. within each order), at most :data:`MAX_LINES_PER_PAGE` a page.
 
 Used by the probe and OpenAPI tests; :data:`OPENAPI_SPEC` describes them.
 """
@@ -33,6 +37,23 @@ from local_services import HOST, item  # noqa: E402
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
+#: Orders served by ``/orders``, and the page sizes of orders and of each order's lines.
+ORDERS = 7
+MAX_ORDERS_PER_PAGE = 5
+MAX_LINES_PER_PAGE = 2
+
+
+def order(number: int) -> dict[str, Any]:
+    """Return order ``number`` (1-based) as ``/orders`` serves it."""
+    return {"id": number, "reference": f"SO-{1000 + number}", "customer": f"customer {number % 3}"}
+
+
+def order_lines(number: int) -> list[dict[str, Any]]:
+    """Return the lines of order ``number``: ``number % 4 + 1`` of them, ids ``1..`` repeating across orders."""
+    return [
+        {"id": line, "sku": f"SKU-{number}-{line}", "quantity": line * number, "price": round(1.5 * line, 2)}
+        for line in range(1, number % 4 + 2)
+    ]
 
 
 class PagedAPIs:
@@ -148,6 +169,20 @@ class PagedAPIs:
         owner = int(path.strip("/").split("/")[1])
         records = [item(i) for i in range(1, self.count + 1) if item(i)["quantity"] % 3 + 1 == owner]
         return 200, {"items": records}, {}
+
+    def _orders(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        segments = path.strip("/").split("/")
+        if len(segments) == 1:
+            page, size = int(query.get("page", 1)), min(MAX_ORDERS_PER_PAGE, int(query.get("per_page", 1)))
+            numbers = range((page - 1) * size + 1, min(ORDERS, page * size) + 1)
+            meta = {"page": page, "total_pages": -(-ORDERS // size)}
+            return 200, {"orders": [order(n) for n in numbers], "meta": meta}, {}
+        number = int(segments[1])
+        if len(segments) != 3 or segments[2] != "lines" or not 1 <= number <= ORDERS:  # noqa: PLR2004
+            return 404, {"error": f"no such order: {path}"}, {}
+        offset, limit = int(query.get("offset", 0)), min(MAX_LINES_PER_PAGE, int(query.get("limit", 1)))
+        lines = order_lines(number)
+        return 200, {"lines": lines[offset : offset + limit], "total": len(lines)}, {}
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

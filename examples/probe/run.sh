@@ -17,7 +17,7 @@ until "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', $P
 
 # 1. Probe: the config on stdout (here --write), the evidence and the verdict on stderr.
 "$BIN/tap-generic-api" probe "http://127.0.0.1:$PORT/cursor/items" --bearer-env PAGED_API_TOKEN \
-  --write "$OUT/tap.json"
+  --write "$OUT/tap.json" --force   # --force: replace the file of an earlier run
 
 # 2. Run it: the secret goes in a second config, from the environment, never to disk.
 "$BIN/tap-generic-api" --config "$OUT/tap.json" \
@@ -26,4 +26,4 @@ until "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', $P
 
 # 3. From the OpenAPI description: one stream per list operation, why each key was chosen, what is left TODO.
 "$BIN/tap-generic-api" from-openapi "$ROOT/examples/openapi/paged_apis.yaml" \
-  --server "http://127.0.0.1:$PORT" --explain --write "$OUT/openapi-tap.json"
+  --server "http://127.0.0.1:$PORT" --explain --write "$OUT/openapi-tap.json" --force

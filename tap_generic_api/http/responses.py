@@ -39,14 +39,16 @@ _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 def body_excerpt(
     response: requests.Response, limit: int = BODY_EXCERPT_CHARS, redact: Callable[[str], str] = str
 ) -> str:
-    """Return the first ``limit`` characters of the body on one line (HTML tags removed).
+    """Return the first ``limit`` characters of the body on one line (HTML tags removed, unless only tags are left).
 
     ``redact`` runs before each cut, so a secret straddling a cut is not half shown.
     """
     window = limit * 20  # enough text for ``limit`` characters once whitespace is collapsed
     text = redact(response.text[: window + SECRET_MARGIN_CHARS])[:window]
     if "html" in response.headers.get("Content-Type", "").lower() or text.lstrip().startswith("<"):
-        text = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+        stripped = _TAG.sub(" ", _SCRIPT.sub(" ", text))
+        # An XML body is all tags: without them the excerpt would be empty, so it is shown as sent.
+        text = stripped if stripped.strip() else text
     text = redact(" ".join(text.split()))
     return text[:limit] + ("..." if len(text) > limit else "")
 

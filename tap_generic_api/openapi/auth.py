@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin
 
 
 def secret_key(scheme_name: str) -> str:
@@ -15,12 +16,16 @@ def secret_key(scheme_name: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", scheme_name.lower()).strip("_") or "api"
 
 
-def auth_block(spec: dict[str, Any], security: list[dict[str, Any]] | None) -> tuple[dict[str, Any] | None, list[str]]:
+def auth_block(
+    spec: dict[str, Any], security: list[dict[str, Any]] | None, base: str = ""
+) -> tuple[dict[str, Any] | None, list[str]]:
     """Return ``(auth block or None, todos)`` for an operation's security requirements.
 
     Args:
         spec: The resolved description (``components.securitySchemes``).
         security: The operation's ``security`` (else the description's).
+        base: The server URL, against which a relative OAuth2 ``tokenUrl`` is resolved
+            (https://spec.openapis.org/oas/v3.1.0#relative-references-in-urls).
     """
     schemes = (spec.get("components") or {}).get("securitySchemes") or spec.get("securityDefinitions") or {}
     if not security:
@@ -30,6 +35,8 @@ def auth_block(spec: dict[str, Any], security: list[dict[str, Any]] | None) -> t
         for name in requirement or {}:
             scheme = schemes.get(name) or {}
             block = _block(name, scheme)
+            if block is not None and block.get("token_url") and "://" not in block["token_url"]:
+                block["token_url"] = urljoin(base.rstrip("/") + "/", block["token_url"])  # RFC 3986 section 5
             if block is not None:
                 return block, todos
             todos.append(f"security scheme '{name}' ({scheme.get('type')}) is not one the tap sends")

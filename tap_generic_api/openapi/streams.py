@@ -9,7 +9,10 @@ from typing import Any
 from urllib.parse import urljoin
 
 from tap_generic_api.openapi.auth import auth_block
+from tap_generic_api.openapi.children import can_be_parent, copy_parent_key, parent_field
+from tap_generic_api.openapi.load import recursive_cuts
 from tap_generic_api.openapi.pagination import detect
+from tap_generic_api.openapi.params import operation_servers, required_params
 from tap_generic_api.openapi.schemas import records_schema, to_json_schema
 
 #: Property names that identify a record, by preference.
@@ -45,6 +48,7 @@ class Operation:
         item: The records' schema (JSON Schema).
         body: The response body's schema (JSON Schema).
         headers: The response's declared header names.
+        servers: The operation's or path item's own ``servers`` (empty: the description's).
     """
 
     path: str
@@ -54,13 +58,18 @@ class Operation:
     item: dict[str, Any]
     body: dict[str, Any]
     headers: list[str]
+    servers: list[dict[str, Any]] = field(default_factory=list)
+    alias: str = ""
+    cuts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         """Return the stream name: the path's literal segments joined by ``_``.
 
-        ``/owners/{id}/items`` -> ``owners_items``.
+        ``/owners/{id}/items`` -> ``owners_items``; :attr:`alias` when another operation has that name.
         """
+        if self.alias:
+            return self.alias
         words = [s for s in self.path.split("/") if s and not s.startswith("{")]
         return re.sub(r"[^a-z0-9_]+", "_", "_".join(words).lower()).strip("_") or "records"
 
@@ -80,6 +89,7 @@ class Built:
     why: list[str] = field(default_factory=list)
     todos: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    parent_field: str = ""
 
 
 def list_operations(spec: dict[str, Any], *, globs: list[str], tags: list[str]) -> tuple[list[Operation], list[str]]:
@@ -109,8 +119,24 @@ def list_operations(spec: dict[str, Any], *, globs: list[str], tags: list[str]) 
             continue
         data_path, item_schema = found
         headers = list((response.get("headers") or {}).keys())
-        operations.append(Operation(path, get, params, data_path, item_schema, to_json_schema(schema), headers))
+        body = to_json_schema(schema)
+        servers = operation_servers(item, get)
+        operation = Operation(path, get, params, data_path, item_schema, body, headers, servers)
+        operation.cuts = recursive_cuts(schema)
+        operations.append(operation)
+    _unique_names(operations)
     return operations, skipped
+
+
+def _unique_names(operations: list[Operation]) -> None:
+    """Give each operation whose name an earlier one has (``/items`` and ``/items/``) a numbered alias."""
+    taken: set[str] = set()
+    for op in operations:
+        name, number = op.name, 2
+        while op.name in taken:
+            op.alias = f"{name}_{number}"
+            number += 1
+        taken.add(op.name)
 
 
 def _ok_response(operation: dict[str, Any]) -> dict[str, Any]:
@@ -139,6 +165,26 @@ def base_url(spec: dict[str, Any], source: str, override: str | None) -> str:
     return url.rstrip("/")
 
 
+def server_variable_todos(spec: dict[str, Any]) -> list[str]:
+    """Return a TODO for each variable of the first server that its default may not fit (``{region}``).
+
+    A variable with an ``enum`` of several values, or without a ``default`` (required by OpenAPI
+    3, https://spec.openapis.org/oas/v3.0.3#server-variable-object, but often missing), is a
+    choice only the user can make.
+    """
+    servers = spec.get("servers") or []
+    todos = []
+    for name, variable in ((servers[0].get("variables") or {}) if servers else {}).items():
+        default, choices = variable.get("default"), [str(v) for v in variable.get("enum") or []]
+        if default is None:
+            todos.append(f"server variable '{name}' has no default: give --server with its value")
+        elif len(choices) > 1:
+            others = ", ".join(c for c in choices if c != str(default))
+            choice = f"server variable '{name}' is '{default}' (its default; also {others})"
+            todos.append(f"{choice}: check it or give --server")
+    return todos
+
+
 def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[str, Operation]) -> Built:
     """Return the stream block for ``op``.
 
@@ -149,6 +195,8 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         parents: The other selected operations by path, for child streams.
     """
     built = Built({"name": op.name, "url": base + op.path, "data_path": op.data_path})
+    if op.alias:
+        built.todos.append(f"named '{op.alias}': another selected operation's path gives the same name")
     if not base.startswith(("http://", "https://")):
         built.todos.append(f"the server URL '{base or '/'}' is not absolute: give --server https://...")
     built.why.append(f"data_path '{op.data_path}': the response's list of objects")
@@ -158,7 +206,7 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
     built.block["pagination"] = pagination
     built.why.append(f"pagination {pagination['type']}: {why}")
     built.todos += todos
-    auth, auth_todos = auth_block(spec, op.spec.get("security", spec.get("security")))
+    auth, auth_todos = auth_block(spec, op.spec.get("security", spec.get("security")), base)
     if auth:
         built.block["auth"] = auth
         built.why.append(f"auth {auth['type']}: securitySchemes; the secret goes in secrets.{auth['secret_key']}")
@@ -173,7 +221,19 @@ def build_stream(spec: dict[str, Any], op: Operation, base: str, parents: dict[s
         built.why.append(f"key_fields ['{key}']: {'required ' if key in required else ''}property '{key}'")
     else:
         built.todos.append("no id-like property on the records: set destination.key_fields")
+    if built.parent_field:
+        why, todos = copy_parent_key(built.block, op.item, built.parent_field)
+        built.why += why
+        built.todos += todos
     _replication(op, properties, query, built)
+    taken = {pagination.get("param"), pagination.get("limit_param"), *(built.block.get("params") or {})}
+    extra, why, todos = required_params(query, taken)
+    if extra:
+        built.block["params"] = {**(built.block.get("params") or {}), **extra}
+    built.why += why
+    built.todos += todos
+    for where, ref in op.cuts:
+        built.todos.append(f"schema: '{where}' refers back to {ref}; cut there (any value is accepted)")
     if properties:
         built.block["schema"] = op.item
         built.why.append("schema: the response's record schema ($ref, allOf/oneOf/anyOf and nullable resolved)")
@@ -184,8 +244,10 @@ def _path_params(op: Operation, parents: dict[str, Operation], built: Built) -> 
     for name in re.findall(r"{([^}]+)}", op.path):
         prefix = op.path.split(f"/{{{name}}}")[0]
         parent = parents.get(prefix)
-        if parent is not None and parent is not op:
-            field_name = "id" if "id" in (parent.item.get("properties") or {}) else name
+        if parent is not None and parent is not op and can_be_parent(parent.path) and not built.parent_field:
+            field_name, todo = parent_field(parent.item, name)
+            built.todos += [todo] if todo else []
+            built.parent_field = field_name
             built.block["parent"] = parent.name
             built.block["url"] = built.block["url"].replace(f"{{{name}}}", f"{{parent.{field_name}}}")
             built.why.append(

@@ -58,12 +58,15 @@ def choose_data_path(document: Any) -> tuple[RecordList | None, Finding]:
     if not lists:
         empty = _empty_list_path(document)
         if empty is not None:
-            source = f"body field {_where(empty)} is an empty list"
+            source = f"body {_where(empty)} is an empty list"
             check = "the first page had no records: probe again with --param values that return some."
             return RecordList(empty, 0, ()), Finding("data_path", empty, source, "low", check, warning=True)
         keys = sorted(document)[:12] if isinstance(document, dict) else type(document).__name__
         source = f"no list of objects in the body (top-level: {keys})"
         check = "is this a list endpoint?"
+        scalars = _list_of_scalars(document)
+        if scalars:
+            check = f"{scalars}: the tap's records are objects; is there an endpoint listing the objects themselves?"
         rows = _list_of_lists(document)
         if rows:
             check = f"body field '{rows}' is a list of lists: ask for objects (Datasette: --param _shape=objects)"
@@ -78,6 +81,18 @@ def choose_data_path(document: Any) -> tuple[RecordList | None, Finding]:
         listed = ", ".join(f"{_where(c.path)} ({c.count})" for c in others[:4])
         check = f"other lists of objects in the body: {listed}; the largest was taken."
     return best, Finding("data_path", best.path, source, confidence, check)
+
+
+def _list_of_scalars(document: Any) -> str:
+    """Return what holds a list of scalars (ids or names, not records), or ""."""
+    found = [("the body", document)] if isinstance(document, list) else []
+    if isinstance(document, dict):
+        found = [(f"body field '{k}'", v) for k, v in document.items() if isinstance(v, list)]
+    for where, value in found:
+        if value and all(not isinstance(v, dict | list) for v in value):
+            kinds = sorted({type(v).__name__ for v in value})
+            return f"{where} is a list of {len(value)} scalars ({', '.join(kinds)}), not objects"
+    return ""
 
 
 def _list_of_lists(document: Any) -> str:

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,9 @@ import requests
 
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import install_log_redaction, redact_text
+from tap_generic_api.config_file import check_writable, write_config
 from tap_generic_api.errors import TapAPIError
+from tap_generic_api.probe.arguments import refuse_credentials, refuse_position
 from tap_generic_api.probe.client import DEFAULT_RATE, BudgetExceededError, Pacer, ProbeClient, auth_from_env
 from tap_generic_api.probe.report import render_json, render_text
 from tap_generic_api.probe.run import probe
@@ -50,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--max-pages", type=int, default=3, metavar="N", help="pages to prove the config on (default 3)")
     cli.add_argument("--rate", type=float, default=DEFAULT_RATE, help=f"requests per second (default {DEFAULT_RATE:g})")
     cli.add_argument("--write", type=Path, metavar="FILE", help="write the config to FILE instead of stdout")
+    cli.add_argument("--force", action="store_true", help="with --write: replace the file if it exists")
     cli.add_argument("--json", action="store_true", help="print the evidence as JSON on stderr")
     return cli
 
@@ -73,6 +77,10 @@ def _params(pairs: list[str]) -> dict[str, str]:
         if not sep or not name:
             msg = f"--param takes k=v, got {pair!r}."
             raise ConfigError(msg)
+        if name in params:
+            # The config's params hold one text value per name: the second would be dropped unsaid.
+            msg = f"--param {name} is given twice; the tap's params hold one value per name."
+            raise ConfigError(msg)
         params[name] = value
     return params
 
@@ -86,18 +94,21 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
         session: The requests session (tests may pass one mounted on requests-mock).
     """
     args = parser().parse_args(argv)
-    if args.max_pages < 1 or args.rate <= 0:
-        sys.stderr.write("Error: --max-pages must be at least 1 and --rate above 0.\n")
+    if args.max_pages < 1 or not math.isfinite(args.rate) or args.rate <= 0:
+        sys.stderr.write("Error: --max-pages must be at least 1 and --rate a number above 0.\n")
         return 1
     auth = None
     try:
         auth = auth_from_env(
             bearer_env=args.bearer_env, header_env=args.header_env, query_env=args.query_env, basic_env=args.basic_env
         )
+        params = _params(args.param)
+        refuse_credentials(args.url, params)
+        refuse_position(params)
+        check_writable(args.write, force=args.force)
         if auth:
             # urllib3 logs each request line (a query credential included) at DEBUG.
             install_log_redaction([auth.secret])
-        params = _params(args.param)
         client = ProbeClient(
             budget=args.max_pages + EXTRA_REQUESTS,
             auth=auth,
@@ -110,11 +121,11 @@ def main(argv: list[str], *, pacer: Pacer | None = None, session: requests.Sessi
         secrets = [auth.secret] if auth else []
         sys.stderr.write(f"Error: {redact_text(str(exc), secrets)}\n")
         return 1
-    text = json.dumps(config, indent=2) + "\n"
-    if args.write:
-        args.write.write_text(text, encoding="utf-8")
+    failed = write_config(args.write, json.dumps(config, indent=2) + "\n")
+    if args.write and not failed:
         evidence.notes.append(f"config written to {args.write}")
-    else:
-        sys.stdout.write(text)
     sys.stderr.write(render_json(evidence) if args.json else render_text(evidence))
+    if failed:
+        sys.stderr.write(f"Error: {failed}\n")
+        return 1
     return 0 if evidence.proven and not evidence.warnings else 2

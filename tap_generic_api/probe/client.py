@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from pyrate_limiter import InMemoryBucket, RateItem
@@ -22,9 +22,21 @@ from pyrate_limiter import InMemoryBucket, RateItem
 from plugin_kit.errors import ConfigError
 from plugin_kit.redact import redact_text
 from tap_generic_api.http.ratelimit import rates_for
+from tap_generic_api.http.retries import parse_retry_after
 
 #: Conservative default rate for an API whose limits are not known yet (requests per second).
 DEFAULT_RATE = 2.0
+#: Redirects followed per request, each a request of the budget (same scheme, host and port only).
+MAX_REDIRECTS = 3
+#: Statuses asked again after the wait ``Retry-After`` names (RFC 9110 section 10.2.3, RFC 6585 section 4).
+RETRY_STATUSES = (429, 503)
+#: Longest ``Retry-After`` the probe waits for (seconds); a longer one stops it, saying so.
+MAX_RETRY_WAIT = 60.0
+#: Wait before asking again when a 429 or 503 names no ``Retry-After`` (seconds).
+DEFAULT_RETRY_WAIT = 2.0
+#: Largest answer the probe reads (bytes): an export endpoint's one huge page would otherwise be
+#: read whole into memory before a single finding.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 class BudgetExceededError(RuntimeError):
@@ -139,6 +151,10 @@ class Pacer:
         self._clock = clock
         self._sleep = sleep
 
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a ``Retry-After``), on the pacer's clock."""
+        self._sleep(seconds)
+
     def wait(self) -> None:
         """Return when one more request is allowed, sleeping as long as the bucket says."""
         while True:
@@ -160,6 +176,7 @@ class ProbeClient:
 
     Attributes:
         sent: ``(url without the credential, params without it)`` of each request, in order.
+        waits: ``(status, seconds)`` of each 429 or 503 waited out.
     """
 
     def __init__(
@@ -177,6 +194,7 @@ class ProbeClient:
         self.timeout = timeout
         self.session = session or requests.Session()
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.waits: list[tuple[int, float]] = []
         self._cache: dict[tuple[str, tuple[tuple[str, str], ...]], requests.Response] = {}
 
     @property
@@ -209,19 +227,93 @@ class ProbeClient:
         if self.left <= 0:
             msg = f"the probe's request budget ({self.budget}) is spent."
             raise BudgetExceededError(msg)
-        headers = {"Accept": "application/json"}
-        sent_params = dict(params)
-        if self.auth:
-            self.auth.apply(headers, sent_params)
-        self.pacer.wait()
-        self.sent.append((url, params))
-        response = self.session.get(url, params=sent_params, headers=headers, timeout=self.timeout)
+        response = self._send(url, params)
         if not response.ok:
             where = self.redact(response.url)
             msg = f"{response.status_code} {response.reason} from {where}: {self.redact(response.text[:300])}"
+            if response.status_code in (401, 403):  # noqa: PLR2004
+                given = f"the credential in ${self.auth.env_var}" if self.auth else "no credential was sent"
+                msg += f" ({given}; give one with --bearer-env, --header-env, --query-env or --basic-env)"
+            raise requests.HTTPError(msg, response=response)
+        if response.is_redirect:
+            msg = f"more than {MAX_REDIRECTS} redirects from {self.redact(url)}"
             raise requests.HTTPError(msg, response=response)
         self._cache[key] = response
         return response
+
+    def _send(self, url: str, params: dict[str, Any]) -> requests.Response:
+        """Send one GET, following same-origin redirects and waiting out 429/503, each try within the budget.
+
+        requests follows redirects to other hosts and drops only ``Authorization`` there: a
+        ``--header-env`` or ``--query-env`` credential would go to the other host. So redirects
+        are followed here, and only to the same scheme, host and port.
+
+        Raises:
+            BudgetExceededError: The budget is spent (retries and redirects count).
+            requests.HTTPError: A redirect to another origin, or a ``Retry-After`` over :data:`MAX_RETRY_WAIT`.
+        """
+        origin = urlsplit(url)[:2]
+        redirects = retries = 0
+        while True:
+            if self.left <= 0:
+                msg = f"the probe's request budget ({self.budget}) is spent."
+                raise BudgetExceededError(msg)
+            headers = {"Accept": "application/json"}
+            sent_params = dict(params)
+            if self.auth:
+                self.auth.apply(headers, sent_params)
+            self.pacer.wait()
+            self.sent.append((url, params))
+            response = self.session.get(
+                url, params=sent_params, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True
+            )
+            _read_capped(response, self.redact)
+            if response.is_redirect and redirects < MAX_REDIRECTS:
+                location = urljoin(response.url, response.headers["Location"])
+                if urlsplit(location)[:2] != origin:
+                    msg = (
+                        f"{response.status_code} redirect from {self.redact(url)} to another host "
+                        f"({self.redact(location)}): the credential is not sent there; probe that URL if you trust it"
+                    )
+                    raise requests.HTTPError(msg, response=response)
+                url = without_param(location, self.auth.name) if self.auth and self.auth.kind == "query" else location
+                params, redirects = {}, redirects + 1  # the Location holds the whole query
+                continue
+            if response.status_code in RETRY_STATUSES and retries < 2:  # noqa: PLR2004 - two waits at most
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                wait = DEFAULT_RETRY_WAIT if wait is None else wait
+                if wait > MAX_RETRY_WAIT:
+                    msg = (
+                        f"{response.status_code} from {self.redact(url)} with Retry-After {wait:g} s, over the "
+                        f"probe's {MAX_RETRY_WAIT:g} s: probe again later"
+                    )
+                    raise requests.HTTPError(msg, response=response)
+                self.pacer.pause(wait)
+                self.waits.append((response.status_code, wait))
+                retries += 1
+                continue
+            return response
+
+
+def _read_capped(response: requests.Response, redact: Callable[[str], str]) -> None:
+    """Read the body of a streamed ``response`` into it, refusing more than :data:`MAX_BODY_BYTES`.
+
+    Raises:
+        requests.HTTPError: The body is larger (the message says how to ask for a smaller page).
+    """
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=1024 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            response.close()
+            msg = (
+                f"the answer from {redact(response.url)} is over {MAX_BODY_BYTES // (1024 * 1024)} MiB: probe with a "
+                "smaller page size (--param limit=100, or the API's page-size parameter)"
+            )
+            raise requests.HTTPError(msg, response=response)
+    response._content = b"".join(chunks)  # noqa: SLF001 - requests' own cache of a read body
+    response._content_consumed = True  # noqa: SLF001
 
 
 def without_param(url: str, name: str) -> str:

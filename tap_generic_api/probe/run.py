@@ -78,6 +78,11 @@ def probe(
         if key_now != key:  # more records show the first choice was not unique
             config["destination"] = {"table": name, **({"key_fields": [key_now]} if key_now else {})}
     evidence.add(key_finding, rate_finding)
+    if client.waits:
+        statuses = ", ".join(f"{status} (waited {seconds:g} s)" for status, seconds in client.waits)
+        source = f"the API answered {statuses} at --rate {rate:g} per second"
+        check = "lower rate_limit.requests_per_second, or check the API's limits in its docs"
+        evidence.add(Finding("rate_limit", rps, source, "medium", check, warning=True))
     candidates = replication_candidates(proof.records or page.records)
     if candidates:
         evidence.add(candidates)

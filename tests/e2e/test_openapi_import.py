@@ -13,8 +13,18 @@ import subprocess
 import pytest
 from helpers import BIN, PAGED_SPEC, PAGED_TOKEN, run_pipeline, table_rows
 from local_services import item
+from paged_apis import ORDERS, order, order_lines
 
-STREAMS = ["offset_items", "page_items", "has_more_items", "cursor_items", "link_items", "owners_items"]
+STREAMS = [
+    "offset_items",
+    "page_items",
+    "has_more_items",
+    "cursor_items",
+    "link_items",
+    "owners_items",
+    "orders",
+    "orders_lines",
+]
 
 
 def _generate(tmp_path, server: str) -> dict:
@@ -36,6 +46,11 @@ def test_generated_config_passes_test_against_prism(prism, tmp_path):
     assert [s["name"] for s in config["streams"]] == STREAMS
     assert config["auth"] == {"type": "bearer", "secret_key": "bearerauth"}
     assert config["variables"] == {"owner_id": "2"}
+    lines = config["streams"][STREAMS.index("orders_lines")]
+    assert lines["parent"] == "orders"
+    assert lines["url"] == f"{prism.base_url}/orders/{{parent.id}}/lines"
+    assert lines["include_from_parent"] == ["id"]
+    assert lines["destination"] == {"table": "orders_lines", "key_fields": ["_parent_id", "id"]}
     tap_json, secrets_json = tmp_path / "tap.json", tmp_path / "secrets.json"
     secrets_json.write_text(json.dumps({"secrets": {"bearerauth": PAGED_TOKEN}}))
     log_before = prism.log_path.read_text()
@@ -50,12 +65,15 @@ def test_generated_config_passes_test_against_prism(prism, tmp_path):
     records = [json.loads(line) for line in run.stdout.splitlines() if '"RECORD"' in line]
     assert sorted(r["stream"] for r in records) == sorted(STREAMS)
     assert all(r["record"]["id"] == 1 for r in records)  # the description's example
+    (line,) = [r["record"] for r in records if r["stream"] == "orders_lines"]
+    assert line["_parent_id"] == 1  # asked for the lines of the order Prism served
     # Prism checked each request (parameters, bearer security) against the description.
     log = prism.log_path.read_text()[len(log_before) :]
     # (Offset and page streams may ask for a page ahead before --test stops them.)
     received = log.count("Request received")
     assert log.count("The request passed the validation rules") == received >= len(STREAMS)
     assert "✖" not in log
+    assert "get /orders/1/lines" in log
 
 
 @pytest.mark.emulator
@@ -69,5 +87,22 @@ def test_generated_config_lands_every_served_record(paged_apis, bq_client, targe
     for stream in STREAMS:
         rows = table_rows(bq_client, target_config["project"], target_config["dataset"], stream)
         records = sorted((json.loads(row["raw_data"]) for row in rows), key=lambda r: r["id"])
+        if stream.startswith("orders"):
+            continue
         expected = [r for r in served if r["quantity"] % 3 + 1 == 2] if stream == "owners_items" else served  # noqa: PLR2004
         assert records == expected, stream
+    orders = table_rows(bq_client, target_config["project"], target_config["dataset"], "orders")
+    assert sorted((json.loads(row["raw_data"]) for row in orders), key=lambda r: r["id"]) == [
+        order(n) for n in range(1, ORDERS + 1)
+    ]
+    # Every line of every order, each with its order's id; line ids repeat across orders.
+    lines = table_rows(bq_client, target_config["project"], target_config["dataset"], "orders_lines")
+    landed = sorted((json.loads(row["raw_data"]) for row in lines), key=lambda r: (r["_parent_id"], r["id"]))
+    assert landed == [{"_parent_id": n, **line} for n in range(1, ORDERS + 1) for line in order_lines(n)]
+    # Orders on pages of 5 (the description's maximum), each order's lines on pages of 2, every order asked.
+    asked = {(path, tuple(sorted(query.items()))) for path, query in paged_apis.requests}
+    assert {("/orders", (("page", "1"), ("per_page", "5"))), ("/orders", (("page", "2"), ("per_page", "5")))} <= asked
+    line_pages = {(f"/orders/{n}/lines", (("limit", "2"), ("offset", str(o)))) for n in range(1, 8) for o in (0, 2)}
+    assert {(p, q) for p, q in asked if p.endswith("/lines") and ("offset", "0") in q} == {
+        (p, q) for p, q in line_pages if ("offset", "0") in q
+    }

@@ -21,4 +21,4 @@ def test_the_five_minute_example_runs(tmp_path):
     probed = json.loads((tmp_path / "tap.json").read_text())
     assert probed["pagination"] == {"type": "cursor", "param": "cursor", "response_path": "meta.next_cursor"}
     imported = json.loads((tmp_path / "openapi-tap.json").read_text())
-    assert len(imported["streams"]) == 6  # noqa: PLR2004
+    assert len(imported["streams"]) == 8  # noqa: PLR2004

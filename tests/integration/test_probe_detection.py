@@ -240,7 +240,10 @@ def test_a_refused_credential_is_reported_masked(requests_mock, clock, capsys, m
     monkeypatch.setenv("API_TOKEN", SECRET)
     requests_mock.get(URL, status_code=401, json={"error": f"token {SECRET} is revoked"})
     assert _run(clock, "--bearer-env", "API_TOKEN") == 1
-    assert capsys.readouterr().err == f'Error: 401 None from {URL}: {{"error": "token *** is revoked"}}\n'
+    assert capsys.readouterr().err == (
+        f'Error: 401 None from {URL}: {{"error": "token *** is revoked"}} (the credential in $API_TOKEN; '
+        "give one with --bearer-env, --header-env, --query-env or --basic-env)\n"
+    )
 
 
 def test_a_page_that_stops_being_json_fails_the_proof(requests_mock, clock, capsys):
