@@ -51,6 +51,11 @@ class _ZlibReader(io.RawIOBase):
             data = self._source.read(BLOCK_BYTES)
             if not data:
                 self._pending = self._decompress.flush()
+                if not self._decompress.eof:
+                    # The body ended before the stream's end marker (RFC 1950 section 2.2: the
+                    # Adler-32 trailer): a cut transfer, never the end of the records.
+                    msg = "the zlib data ended before its end marker"
+                    raise EOFError(msg)
                 if not self._pending:
                     return 0
                 break
@@ -111,24 +116,17 @@ class Body:
         else:
             source = io.BufferedReader(_SocketReader(response.raw), BLOCK_BYTES)
         try:
-            self.stream = self._decoded(source)
+            with self.errors():  # peeking decompresses the first block: a damaged one fails here
+                self.stream = self._decoded(source)
         except BaseException:
             self.close()
             raise
 
     def _decoded(self, source: IO[bytes]) -> IO[bytes]:
-        stream: IO[bytes] = source
-        for _ in range(2):  # at most two layers, as for JSON bodies
-            head = _peek(stream)
-            if head.startswith(GZIP_MAGIC):
-                stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
-            elif is_zlib(head):
-                stream = io.BufferedReader(_ZlibReader(stream), BLOCK_BYTES)
-            else:
-                break
-            stream = io.BufferedReader(stream, BLOCK_BYTES) if not hasattr(stream, "peek") else stream
+        stream = _decompressed(source)
         if _peek(stream).startswith(ZIP_MAGIC):
-            stream = self._zip_member(stream)
+            # A zip's one file may be compressed again (``export.csv.gz`` inside ``export.zip``).
+            stream = _decompressed(self._zip_member(stream))
         return stream
 
     def _zip_member(self, stream: IO[bytes]) -> IO[bytes]:
@@ -175,6 +173,21 @@ class Body:
     def close(self) -> None:
         """Close the decoders, the temporary file and the response (its connection goes back to the pool)."""
         self._closing.close()
+
+
+def _decompressed(source: IO[bytes]) -> IO[bytes]:
+    """Return ``source`` with up to two layers of gzip or zlib undone (as for JSON bodies), buffered to peek."""
+    stream = source if hasattr(source, "peek") else io.BufferedReader(source, BLOCK_BYTES)  # type: ignore[arg-type]
+    for _ in range(2):
+        head = _peek(stream)
+        if head.startswith(GZIP_MAGIC):
+            # GzipFile reads every member (RFC 1952 section 2.2 allows several) and raises at a cut one.
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        elif is_zlib(head):
+            stream = io.BufferedReader(_ZlibReader(stream), BLOCK_BYTES)
+        else:
+            break
+    return stream
 
 
 def _peek(stream: IO[bytes]) -> bytes:

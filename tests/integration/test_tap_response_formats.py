@@ -285,3 +285,45 @@ def test_parse_response_yields_records_of_a_body_read_as_it_arrives(httpserver):
     stream = _tap(httpserver).streams["items"]
     response = requests.get(httpserver.url_for("/export"), stream=True, timeout=10)
     assert list(stream.parse_response(response)) == CSV_RECORDS
+
+
+@pytest.mark.parametrize("count", [3, 2000], ids=["cut-in-first-block", "cut-later"])
+@pytest.mark.parametrize("compress", [gzip.compress, zlib.compress], ids=["gzip", "zlib"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_compressed_body_cut_short_is_an_error_not_fewer_records(httpserver, compress, fmt, count):
+    rows = [{"id": str(n), "name": f"row {n}"} for n in range(count)]
+    body = (
+        "id,name\n" + "".join(f"{r['id']},{r['name']}\n" for r in rows)
+        if fmt == "csv"
+        else "".join(json.dumps(r) + "\n" for r in rows)
+    ).encode()
+    data = compress(body)
+    httpserver.expect_request("/export").respond_with_data(data[: len(data) // 2], content_type="text/plain")
+    error = sync_error(_tap(httpserver, response_format=fmt), ResponseShapeError)
+    assert f"Stream 'items': {httpserver.url_for('/export')}: the body's compressed data is damaged or cut short" in error
+
+
+def test_concatenated_gzip_members_are_all_read(httpserver):
+    # RFC 1952 section 2.2: a gzip file is a series of members; exports appended part by part are so.
+    body = gzip.compress(b"id,name\n1,a\n") + gzip.compress(b"2,b\n") + gzip.compress(b"3,c\n")
+    httpserver.expect_request("/export").respond_with_data(body, headers={"Content-Encoding": "gzip"})
+    assert _records(_tap(httpserver, response_format="csv")) == [
+        {"id": "1", "name": "a"},
+        {"id": "2", "name": "b"},
+        {"id": "3", "name": "c"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("report.csv.gz", CSV_BODY.encode(), CSV_RECORDS),
+        ("report.jsonl.gz", JSONL_BODY, JSONL_RECORDS),
+        ("report.json.gz", json.dumps(JSONL_RECORDS).encode(), JSONL_RECORDS),
+    ],
+    ids=["csv", "jsonl", "json"],
+)
+def test_a_zip_holding_one_gzip_file_is_read_as_that_file_decompressed(httpserver, name, data, expected):
+    body = _zip({name: gzip.compress(data)})
+    httpserver.expect_request("/export").respond_with_data(body, content_type="application/zip")
+    assert _records(_tap(httpserver)) == expected
