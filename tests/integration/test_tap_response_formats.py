@@ -300,7 +300,8 @@ def test_a_compressed_body_cut_short_is_an_error_not_fewer_records(httpserver, c
     data = compress(body)
     httpserver.expect_request("/export").respond_with_data(data[: len(data) // 2], content_type="text/plain")
     error = sync_error(_tap(httpserver, response_format=fmt), ResponseShapeError)
-    assert f"Stream 'items': {httpserver.url_for('/export')}: the body's compressed data is damaged or cut short" in error
+    where = f"Stream 'items': {httpserver.url_for('/export')}"
+    assert f"{where}: the body's compressed data is damaged or cut short" in error
 
 
 def test_concatenated_gzip_members_are_all_read(httpserver):
