@@ -5,7 +5,8 @@ says when it is done, and the answer that says so gives the URL (or URLs) of the
 
 1. the stream's configured request (``url``, ``method``, ``params``, ``headers``, ``body``,
    templated as usual) creates the job; ``job.id_path`` (with ``job.poll_url``) or
-   ``job.status_url_path`` in its JSON answer gives the status URL;
+   ``job.status_url_path`` in its JSON answer gives the status URL, or the header
+   ``job.status_url_header`` does (``Location`` of a 202 Accepted, RFC 9110 section 15.3.3);
 2. the status URL is requested every ``job.poll_interval`` seconds until ``job.status_path``
    holds a ``job.done`` value, a ``job.failed`` value (an error), or ``job.timeout`` seconds have
    passed since creation (an error); either error names the job and its last status, and no record
@@ -101,9 +102,24 @@ class ReportJob:
         stream = self.stream
         rendered = stream._rendered  # noqa: SLF001
         prepared = stream._prepare(rendered, stream.get_new_paginator(rendered), None)  # noqa: SLF001
-        response = stream.request_decorator(stream._request)(prepared, self.context)  # noqa: SLF001
-        answer = self._json(response)
+
+        def create(request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+            # An empty 2xx is the answer, not a failure to send again: sending the creation again
+            # would start a second job (the error below names what the answer lacks).
+            return stream._request(request, context, body_optional=True)  # noqa: SLF001
+
+        response = stream.request_decorator(create)(prepared, self.context)
         job = self.job
+        if job.status_url_header:
+            return self._status_url_in_header(response)
+        answer = self._json(response)
+        if answer is None:
+            path = ("job.status_url_path", job.status_url_path) if job.status_url_path else ("job.id_path", job.id_path)
+            where = f"{path[0]} '{path[1]}'"
+            self._fail(
+                f"got a creation answer (status {response.status_code}) with an empty body, where {where} should "
+                "be found (if the status URL is in a header such as Location, set job.status_url_header)"
+            )
         if job.status_url_path:
             found = DottedPath(job.status_url_path).resolve(answer)
             # The status URL names the job in messages, its secrets masked (a signed URL may carry some).
@@ -117,6 +133,22 @@ class ReportJob:
         self.job_id = str(found)
         variables = {**self.variables, "job_id": self.job_id}
         return templating.render(job.poll_url or "", variables, where=f"{self.config.where}.job.poll_url")
+
+    def _status_url_in_header(self, response: requests.Response) -> str:
+        """Return the status URL in the creation answer's header ``job.status_url_header``.
+
+        Its body may be empty (202 Accepted with a ``Location``, RFC 9110 section 15.3.3).
+        """
+        header = self.job.status_url_header or ""
+        response.close()
+        found = response.headers.get(header, "").strip()
+        if not found:
+            self._fail(
+                f"got a creation answer (status {response.status_code}) without the header '{header}' "
+                "(job.status_url_header)"
+            )
+        self.job_id = self.stream.redact_url(found)  # a signed status URL may carry secrets
+        return urljoin(response.url, found)
 
     def _wait(self, status_url: str) -> Any:
         job, clock = self.job, CLOCK

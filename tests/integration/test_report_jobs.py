@@ -260,3 +260,53 @@ def test_a_poll_answering_503_is_retried_and_numeric_statuses_compare_as_text(re
     assert [r.url for r in requests_mock.request_history].count("https://api.example.com/jobs/5") == 3
     assert sleeps == [1]  # the retry's backoff wait, recorded, not slept
     assert clock.waits == [10, 10]
+
+
+def test_a_202_accepted_with_the_status_url_in_location_creates_one_job_and_polls_it(httpserver, clock):
+    created = []
+
+    def create(request: Request) -> Response:
+        created.append(request.get_json())
+        return Response(status=202, headers={"Location": "/jobs/j-9/status"})
+
+    answers = iter([{"state": "RUNNING"}, {"state": "DONE", "files": "/out/j-9"}])
+    httpserver.expect_request("/jobs", method="POST").respond_with_handler(create)
+    httpserver.expect_request("/jobs/j-9/status").respond_with_handler(
+        lambda _request: Response(json.dumps(next(answers)), content_type="application/json")
+    )
+    httpserver.expect_request("/out/j-9").respond_with_data(b"id,city\n1,Paris\n", content_type="text/csv")
+    job = {k: v for k, v in JOB.items() if k != "id_path"}
+    tap = bearer_tap(
+        url=httpserver.url_for("/jobs"),
+        method="POST",
+        body={"report": "x"},
+        job={**job, "status_url_header": "Location"},
+    )
+    messages = sync_messages(tap)
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": "1", "city": "Paris"}]
+    assert created == [{"report": "x"}]  # an empty 202 is the answer, not a failure to send again
+    assert [r.path for r, _ in httpserver.log] == ["/jobs", "/jobs/j-9/status", "/jobs/j-9/status", "/out/j-9"]
+
+
+def test_a_creation_answer_without_the_status_url_header_is_an_error_naming_it(httpserver, clock):
+    httpserver.expect_request("/jobs", method="POST").respond_with_data(b"", status=202)
+    job = {k: v for k, v in JOB.items() if k != "id_path"}
+    tap = bearer_tap(url=httpserver.url_for("/jobs"), method="POST", job={**job, "status_url_header": "Location"})
+    error = sync_error(tap, ReportJobError)
+    assert error == (
+        "Stream 'items': report job ? got a creation answer (status 202) without the header 'Location' "
+        "(job.status_url_header); no record of it is written."
+    )
+    assert len(httpserver.log) == 1
+
+
+def test_an_empty_creation_answer_is_an_error_after_one_request_not_a_second_job(httpserver, clock):
+    httpserver.expect_request("/jobs", method="POST").respond_with_data(b"", status=200)
+    tap = _tap(httpserver)
+    error = sync_error(tap, ReportJobError)
+    assert error == (
+        "Stream 'items': report job ? got a creation answer (status 200) with an empty body, where job.id_path "
+        "'job.id' should be found (if the status URL is in a header such as Location, set job.status_url_header); "
+        "no record of it is written."
+    )
+    assert [(r.method, r.path) for r, _ in httpserver.log] == [("POST", "/jobs")]

@@ -183,9 +183,11 @@ def test_a_job_block_is_parsed_with_its_defaults():
 @pytest.mark.parametrize(
     ("job", "message"),
     [
-        ({**JOB}, "set either id_path and poll_url"),
-        ({**JOB, "id_path": "id"}, "set either id_path and poll_url"),
-        ({**JOB, "id_path": "id", "poll_url": "u", "status_url_path": "s"}, "set either id_path and poll_url"),
+        ({**JOB}, "set one of id_path and poll_url"),
+        ({**JOB, "id_path": "id"}, "set one of id_path and poll_url"),
+        ({**JOB, "id_path": "id", "poll_url": "u", "status_url_path": "s"}, "set one of id_path and poll_url"),
+        ({**JOB, "status_url_path": "s", "status_url_header": "Location"}, "set one of id_path and poll_url"),
+        ({**JOB, "status_url_header": " "}, "job.status_url_header must be a non-empty string"),
         ({"done": ["ok"], "result_path": "u", "status_url_path": "s"}, "job.status_path is required"),
         ({**JOB, "done": [], "status_url_path": "s"}, "job.done is required"),
         ({**JOB, "failed": ["ok"], "status_url_path": "s"}, "['ok'] listed in both done and failed"),
