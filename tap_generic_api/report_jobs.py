@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin
 
 import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_generic_api import templating
-from tap_generic_api.errors import ReportJobError
+from tap_generic_api.errors import ReportJobError, TapAPIError
 from tap_generic_api.http.redirects import CredentialScope
 from tap_generic_api.http.responses import read_json
 from tap_generic_api.paging import loops
@@ -80,6 +81,8 @@ class ReportJob:
         self.variables = stream.templates.variables_for(bookmark)
         self.scope = CredentialScope.of_stream(self.config, stream._rendered.url)  # noqa: SLF001
         self.job_id = "?"
+        #: Records of the job's results yielded so far.
+        self.written = 0
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Create the job, wait until it is done, and yield the records of each result, chunk by chunk.
@@ -93,10 +96,42 @@ class ReportJob:
         self.stream.logger.info(
             "Stream '%s': report job %s is done; downloading %d result(s).", self.config.name, self.job_id, len(urls)
         )
-        for url in urls:
+        if not urls:
+            self.stream.logger.warning(
+                "Stream '%s': report job %s is done with an empty list of results at job.result_path '%s': "
+                "no records.",
+                self.config.name,
+                self.job_id,
+                self.job.result_path,
+            )
+        for number, url in enumerate(urls, 1):
             rendered = self.stream._rendered._replace(url=url, params={}, body=None)  # noqa: SLF001
             paginator = self.stream.get_new_paginator(rendered)
-            yield from loops.pages_in_turn(paginator, lambda _token, url=url: self._get(url), self.stream._records_of)  # noqa: SLF001
+
+            def download(_token: Any, url: str = url, number: int = number) -> requests.Response:
+                return self._download(url, number, len(urls))
+
+            for page in loops.pages_in_turn(paginator, download, self.stream._records_of):  # noqa: SLF001
+                self.written += len(page)
+                yield page
+
+    def _download(self, url: str, number: int, total: int) -> requests.Response:
+        """GET result ``number`` of ``total``; a refusal names the job (a pre-signed link expires).
+
+        Raises:
+            ReportJobError: The download failed for good (after the retries of ``rate_limit``).
+        """
+        try:
+            return self._get(url)
+        except (FatalAPIError, RetriableAPIError, TapAPIError) as exc:
+            written = self.written
+            kept = f"the {written} records of the results before it are written" if written else "no record is written"
+            msg = (
+                f"Stream '{self.config.name}': report job {self.job_id} is done, but downloading result {number} of "
+                f"{total} failed: {exc} A result URL can expire (pre-signed links last minutes to hours); "
+                f"{kept}, and the next run creates a new job."
+            )
+            raise ReportJobError(msg, stream=self.config.name) from None
 
     def _create(self) -> str:
         stream = self.stream

@@ -310,3 +310,32 @@ def test_an_empty_creation_answer_is_an_error_after_one_request_not_a_second_job
         "no record of it is written."
     )
     assert [(r.method, r.path) for r, _ in httpserver.log] == [("POST", "/jobs")]
+
+
+def test_an_expired_result_link_is_an_error_naming_the_job_and_the_result(httpserver, storage, clock):
+    _job_api(httpserver, storage, ["DONE"], ["/export/part-1.csv", "/export/part-2.csv?X-Amz-Expires=60"])
+    storage.expect_request("/export/part-1.csv").respond_with_data(b"id\n1\n2\n", content_type="text/csv")
+    storage.expect_request("/export/part-2.csv").respond_with_data(
+        b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        status=403,
+        content_type="application/xml",
+    )
+    error, out = _failed_run(_tap(httpserver))
+    assert error.startswith("Stream 'items': report job r-17 is done, but downloading result 2 of 2 failed: ")
+    assert "403" in error
+    assert "Request has expired" in error
+    assert error.endswith(
+        "A result URL can expire (pre-signed links last minutes to hours); the 2 records of the results before it "
+        "are written, and the next run creates a new job."
+    )
+    assert [m["record"] for m in out if m["type"] == "RECORD"] == [{"id": "1"}, {"id": "2"}]
+    assert not _stream_states(out)
+
+
+def test_a_job_done_with_no_results_says_so(httpserver, clock, caplog):
+    _job_api(httpserver, httpserver, ["DONE"], [])
+    messages = sync_messages(_tap(httpserver))
+    assert not [m for m in messages if m["type"] == "RECORD"]
+    assert (
+        "Stream 'items': report job r-17 is done with an empty list of results at job.result_path 'files': no records."
+    ) in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
