@@ -17,7 +17,10 @@ from typing import Any
 from plugin_kit import fastjson
 from tap_generic_api.errors import ResponseShapeError
 
-_INTEGER = re.compile(r"[+-]?\d+")
+# ASCII digits only: int() and Decimal() also read other Unicode digits and "1_000", which no export
+# means as a number (a value that is not one is an error naming it, never a guess).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
@@ -32,13 +35,9 @@ def _number(text: str) -> int | decimal.Decimal:
     stripped = text.strip()
     if _INTEGER.fullmatch(stripped):
         return int(stripped)
-    try:
-        value = decimal.Decimal(stripped)  # every digit kept, as JSON numbers are read
-    except decimal.InvalidOperation:
-        raise ValueError from None
-    if not value.is_finite():
-        raise ValueError  # JSON cannot carry NaN or Infinity
-    return value
+    if not _DECIMAL.fullmatch(stripped):
+        raise ValueError  # NaN and Infinity too: JSON cannot carry them
+    return decimal.Decimal(stripped)  # every digit kept, as JSON numbers are read
 
 
 def _boolean(text: str) -> bool:

@@ -125,6 +125,8 @@ def test_a_header_without_a_name_is_an_error():
         ({"type": "integer"}, "-42", -42),
         ({"type": "number"}, "1e3", decimal.Decimal("1E+3")),
         ({"type": "number"}, "7", 7),
+        ({"type": "number"}, " -.5 ", decimal.Decimal("-0.5")),
+        ({"type": "integer"}, " +7", 7),
         ({"type": ["number", "null"]}, "", None),
         ({"type": "boolean"}, "FALSE", False),
         ({"type": "boolean"}, "1", True),
@@ -147,6 +149,12 @@ def test_csv_values_convert_to_their_schema_type(spec, text, value):
         ({"type": "integer"}, ""),
         ({"type": "number"}, "NaN"),
         ({"type": "number"}, "12,5"),
+        ({"type": "number"}, "1,234.5"),
+        ({"type": "number"}, "1_000"),  # Python's Decimal and int read underscores; CSV exports do not mean them
+        ({"type": "integer"}, "1_000"),
+        ({"type": "integer"}, "\u0663"),  # ARABIC-INDIC DIGIT THREE: int() reads any Unicode digit
+        ({"type": "number"}, "\u0663.5"),
+        ({"type": "number"}, "Infinity"),
         ({"type": "boolean"}, "maybe"),
         ({"type": "object"}, "[1]"),
         ({"type": "object"}, "null"),
