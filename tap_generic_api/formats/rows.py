@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from plugin_kit import fastjson
 from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.http.encodings import bom_codec
 
 LOGGER = logging.getLogger("tap_generic_api.formats")
 #: Records handed on at a time: the page the rest of the tap sees of a body read as it arrives.
@@ -87,7 +88,8 @@ def csv_records(
     Args:
         stream: The decoded body (bytes).
         delimiter: ``csv_delimiter``.
-        charset: The ``Content-Type`` charset, or ``""`` for UTF-8 (a byte-order mark is dropped).
+        charset: The ``Content-Type`` charset, or ``""`` for UTF-8. A byte-order mark (UTF-8, UTF-16,
+            UTF-32) decides over it, and is dropped.
         convert: Converts a row's strings per the schema (:class:`~tap_generic_api.formats.csv_values.CsvTypes`);
             gets the record and its row number (1 = the first row after the header).
         describe: Stream and redacted URL, for messages.
@@ -96,7 +98,10 @@ def csv_records(
         ResponseShapeError: The header names a column twice or not at all, a row has more or fewer
             fields than the header, or the text is not CSV in the charset; names the row.
     """
-    encoding = "utf-8-sig" if charset in ("", "utf-8", "utf8") else charset
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    # A byte-order mark wins over the charset (a UTF-8 mark read as latin-1 would rename the first column).
+    encoding = bom_codec(stream.peek(4)[:4]) or ("utf-8-sig" if charset in ("", "utf-8", "utf8") else charset)  # type: ignore[attr-defined]
     try:
         text = io.TextIOWrapper(stream, encoding=encoding, newline="")  # newline="": the csv module's rule
     except LookupError:

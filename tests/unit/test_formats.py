@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import decimal
 import gzip
 import io
@@ -111,6 +112,19 @@ def test_csv_in_another_charset():
     records = csv_records(
         io.BytesIO(text), delimiter=",", charset="iso-8859-1", convert=lambda r, _n: r, describe="Stream 's'"
     )
+    assert list(records) == [{"id": "1", "name": "Zoë"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "charset"),
+    [
+        ("id\tname\r\n1\tZoë\r\n".encode("utf-16"), ""),  # a spreadsheet's "Unicode text": UTF-16 with a mark
+        (codecs.BOM_UTF8 + "id\tname\r\n1\tZoë\r\n".encode(), "iso-8859-1"),  # the mark wins over the label
+    ],
+    ids=["utf-16-le-mark", "utf-8-mark-labelled-latin-1"],
+)
+def test_a_byte_order_mark_decides_the_csv_encoding(data, charset):
+    records = csv_records(io.BytesIO(data), delimiter="\t", charset=charset, convert=lambda r, _n: r, describe="s")
     assert list(records) == [{"id": "1", "name": "Zoë"}]
 
 
