@@ -109,6 +109,7 @@ class Body:
     def __init__(self, response: requests.Response, describe: str) -> None:
         self.describe = describe
         self.member = ""
+        self._declared_encoding = response.headers.get("Content-Encoding", "")
         self._closing = contextlib.ExitStack()
         self._closing.callback(response.close)
         if getattr(response, "_content_consumed", False):
@@ -164,6 +165,11 @@ class Body:
         """Turn a decompression error while reading into a :class:`ResponseShapeError` naming the response."""
         try:
             yield
+        except urllib3.exceptions.DecodeError as exc:
+            # Not a lost connection: the body is not what its Content-Encoding declares.
+            encoding = self._declared_encoding or "?"
+            msg = f"{self.describe}: the body is not {encoding} data, as its Content-Encoding says ({exc})."
+            raise ResponseShapeError(msg) from None
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
                 raise

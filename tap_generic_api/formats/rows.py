@@ -107,16 +107,20 @@ def csv_records(
     except LookupError:
         msg = f"{describe}: unknown charset {charset!r} in Content-Type."
         raise ResponseShapeError(msg) from None
-    reader = csv.reader(text, delimiter=delimiter)
-    row_number = 0
+    # strict: a quote opened and never closed is an error, not a field that swallows every row after
+    # it (the default reader ends the field at the end of the body); so is text after a closing quote.
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    row_number = ended = 0  # ended: the line the last row read ended on
     try:
         header = next(reader, None)
         if header is None:
             return
         _check_header(header, describe)
         width = len(header)
+        ended = reader.line_num
         for row in reader:
             if not row:
+                ended = reader.line_num
                 continue  # a blank line
             row_number += 1
             if len(row) != width:
@@ -125,9 +129,16 @@ def csv_records(
                     f"{width}; check csv_delimiter ({delimiter!r}) and the quoting."
                 )
                 raise ResponseShapeError(msg)
+            ended = reader.line_num
             yield convert(dict(zip(header, row, strict=True)), row_number)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         msg = f"{describe}: row {row_number + 1} (line {reader.line_num}) is not CSV as read ({exc})."
+        raise ResponseShapeError(msg) from None
+    except csv.Error as exc:
+        msg = (
+            f"{describe}: row {row_number + 1} (starting on line {ended + 1}) is not CSV as read ({exc}); a field "
+            "that opens a quote must close it, followed by the delimiter or the end of the line (RFC 4180 section 2)."
+        )
         raise ResponseShapeError(msg) from None
 
 

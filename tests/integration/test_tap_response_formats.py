@@ -157,8 +157,14 @@ def test_a_csv_value_that_does_not_convert_is_an_error_naming_row_and_column(htt
         (b'{"id": 1}\n{"id": \n', "application/x-ndjson", "line 2 is not JSON"),
         (b'{"id": 1}\n[1, 2]\n', "application/x-ndjson", "line 2 holds a list, not an object"),
         (gzip.compress(b"id\n1\n2\n")[:-12], "text/csv", "compressed data is damaged or cut short"),
+        (
+            b'id,name\n1,a\n2,"unclosed\n3,c\n4,d\n',
+            "text/csv",
+            "row 2 (starting on line 3) is not CSV as read (unexpected end of data); a field that opens a quote must",
+        ),
+        (b'id,name\n1,"a"b\n', "text/csv", "row 1 (starting on line 2) is not CSV as read (',' expected after '\"')"),
     ],
-    ids=["ragged-row", "duplicate-column", "bad-line", "not-an-object", "cut-gzip"],
+    ids=["ragged-row", "duplicate-column", "bad-line", "not-an-object", "cut-gzip", "unclosed-quote", "after-quote"],
 )
 def test_a_body_that_is_not_its_format_is_an_error_naming_where(httpserver, body, content_type, message):
     httpserver.expect_request("/export").respond_with_data(body, content_type=content_type)
@@ -328,3 +334,12 @@ def test_a_zip_holding_one_gzip_file_is_read_as_that_file_decompressed(httpserve
     body = _zip({name: gzip.compress(data)})
     httpserver.expect_request("/export").respond_with_data(body, content_type="application/zip")
     assert _records(_tap(httpserver)) == expected
+
+
+def test_a_body_that_is_not_its_declared_content_encoding_is_an_error_naming_the_response(httpserver):
+    body = b"id,name\n1,a\n"
+    httpserver.expect_request("/export").respond_with_data(body, headers={"Content-Encoding": "gzip"})
+    error = sync_error(_tap(httpserver, response_format="csv"), ResponseShapeError)
+    assert error.startswith(
+        f"Stream 'items': {httpserver.url_for('/export')}: the body is not gzip data, as its Content-Encoding says ("
+    )
