@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
@@ -166,8 +166,20 @@ class ReportJob:
         if found is MISSING or found is None or found == "" or isinstance(found, dict | list):
             self._fail(f"got a creation answer with no job id at job.id_path '{job.id_path}' (found {found!r})")
         self.job_id = str(found)
-        variables = {**self.variables, "job_id": self.job_id}
-        return templating.render(job.poll_url or "", variables, where=f"{self.config.where}.job.poll_url")
+        return self._poll_url(job.poll_url or "")
+
+    def _poll_url(self, template: str) -> str:
+        """Return ``job.poll_url`` with ``{job_id}`` percent-encoded (RFC 3986), as child placeholders are.
+
+        In the path ``/`` is kept (resource names such as ``reports/r-1``); in the query every
+        reserved character is encoded. Unencoded, an id holding ``#`` or ``?`` would cut the URL.
+        """
+        where = f"{self.config.where}.job.poll_url"
+        path, mark, query = template.partition("?")
+        in_path = {**self.variables, "job_id": quote(self.job_id, safe="/")}
+        in_query = {**self.variables, "job_id": quote(self.job_id, safe="")}
+        url = templating.render(path, in_path, where=where)
+        return url + mark + templating.render(query, in_query, where=where) if mark else url
 
     def _status_url_in_header(self, response: requests.Response) -> str:
         """Return the status URL in the creation answer's header ``job.status_url_header``.

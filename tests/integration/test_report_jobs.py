@@ -339,3 +339,21 @@ def test_a_job_done_with_no_results_says_so(httpserver, clock, caplog):
     assert (
         "Stream 'items': report job r-17 is done with an empty list of results at job.result_path 'files': no records."
     ) in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_job_id_is_percent_encoded_in_the_poll_url(requests_mock, clock):
+    requests_mock.post("https://api.example.com/jobs", json={"job": {"id": "reports/r 17#a?b"}})
+    status = {"json": {"state": "DONE", "files": ["https://api.example.com/out.jsonl"]}}
+    requests_mock.get("https://api.example.com/jobs/reports/r%2017%23a%3Fb", [status])
+    requests_mock.get("https://api.example.com/out.jsonl", text='{"id": 1}\n', headers={"Content-Type": "text/plain"})
+    tap = bearer_tap(
+        url="https://api.example.com/jobs",
+        method="POST",
+        response_format="jsonl",
+        job={**JOB, "poll_url": "https://api.example.com/jobs/{job_id}?job={job_id}"},
+    )
+    messages = sync_messages(tap)
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": 1}]
+    assert requests_mock.request_history[1].url == (
+        "https://api.example.com/jobs/reports/r%2017%23a%3Fb?job=reports%2Fr%2017%23a%3Fb"
+    )
