@@ -90,6 +90,14 @@ def parse_job(block: Mapping[str, Any], where: str) -> JobConfig | None:
     if not raw:
         return None
     at = f"{where}.job"
+    if block.get("parent"):
+        # A child stream's requests run once per parent record through the child runner, which
+        # does not create, poll and download jobs: the creation answer would be read as records.
+        msg = (
+            f"{at}: a child stream (parent '{block['parent']}') cannot run a report job; make the job its own "
+            "stream, or give the child the URL of each parent's results."
+        )
+        raise ConfigError(msg)
     for key in ("date_window_size", "infer_schema"):
         if block.get(key):
             msg = (

@@ -224,6 +224,24 @@ def test_a_wrong_job_block_is_a_config_error_naming_the_key(job, message):
     assert message in str(info.value)
 
 
+def test_a_child_stream_cannot_run_a_job():
+    streams = {
+        "streams": [
+            {"name": "accounts", "url": "https://api.example.com/a", "destination": {"table": "accounts"}},
+            {
+                "name": "reports",
+                "parent": "accounts",
+                "url": "https://api.example.com/a/{parent.id}/reports",
+                "job": {**JOB, "status_url_path": "s"},
+                "destination": {"table": "reports"},
+            },
+        ]
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_streams(streams)
+    assert "streams[1].job: a child stream (parent 'accounts') cannot run a report job" in str(info.value)
+
+
 def test_a_job_stream_cannot_page():
     with pytest.raises(ConfigError, match="remove pagination"):
         _parse(job={**JOB, "status_url_path": "s"}, pagination={"type": "page"})
