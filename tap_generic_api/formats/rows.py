@@ -39,26 +39,34 @@ def chunked(records: Iterable[dict[str, Any]], size: int = CHUNK_RECORDS) -> Ite
         yield chunk
 
 
-def jsonl_records(stream: IO[bytes], describe: str) -> Iterator[dict[str, Any]]:
+def jsonl_records(stream: IO[bytes], describe: str, charset: str = "") -> Iterator[dict[str, Any]]:
     """Yield each line's object.
 
     Args:
         stream: The decoded body (bytes).
         describe: Stream and redacted URL, for messages.
+        charset: The ``Content-Type`` charset, or ``""``. JSON Lines are UTF-8 (jsonlines.org), read
+            as bytes; a byte-order mark, else a declared charset other than UTF-8, is honoured as for
+            JSON bodies (read as text then), rather than each of its non-ASCII characters turned into U+FFFD.
 
     Raises:
         ResponseShapeError: A line is not JSON, or not an object; names its line number.
     """
     warned = False
-    for number, line in enumerate(stream, 1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
+    lines: Iterable[bytes | str] = stream
+    codec = _text_codec(stream, charset, describe)
+    if codec:
+        lines = io.TextIOWrapper(stream, encoding=codec, newline="\n")  # type: ignore[arg-type]
+    for number, line in enumerate(lines, 1):
+        if number == 1 and isinstance(line, bytes) and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]  # noqa: PLW2901 - a mark some exporters write
         if not line.strip():
             continue
         try:
             record, repairs = fastjson.decode_strict(line)
         except (ValueError, RecursionError):
-            excerpt = line[:200].decode("utf-8", "replace").strip()
+            head = line[:200]
+            excerpt = (head.decode("utf-8", "replace") if isinstance(head, bytes) else head).strip()
             msg = f"{describe}: line {number} is not JSON (response_format jsonl): {excerpt!r}"
             raise ResponseShapeError(msg) from None
         if not isinstance(record, dict):
@@ -73,6 +81,23 @@ def jsonl_records(stream: IO[bytes], describe: str) -> Iterator[dict[str, Any]]:
                 number,
             )
         yield record
+
+
+def _text_codec(stream: IO[bytes], charset: str, describe: str) -> str | None:
+    """Return the codec JSON Lines must be decoded with, or None for UTF-8 read as bytes (the fast path)."""
+    codec = bom_codec(stream.peek(4)[:4]) if hasattr(stream, "peek") else None
+    if codec == "utf-8-sig":
+        return None  # the bytes path drops a UTF-8 mark
+    if codec:
+        return codec
+    if charset in ("", "utf-8", "utf8"):
+        return None
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        msg = f"{describe}: unknown charset {charset!r} in Content-Type."
+        raise ResponseShapeError(msg) from None
+    return charset
 
 
 def csv_records(

@@ -154,7 +154,7 @@ class FormatReader:
                 describe=describe,
             )
         else:
-            records = jsonl_records(body.stream, describe)
+            records = jsonl_records(body.stream, describe, declared_charset(response))
         result = StreamedRecords(chunked(records), body, describe)
         if not result and fmt == choice.CSV and response.status_code != requests.codes.no_content:
             LOGGER.info("%s: a CSV body without records.", describe)

@@ -5,6 +5,7 @@ Each body is served as given and the records the tap yields are compared with th
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -343,3 +344,20 @@ def test_a_body_that_is_not_its_declared_content_encoding_is_an_error_naming_the
     assert error.startswith(
         f"Stream 'items': {httpserver.url_for('/export')}: the body is not gzip data, as its Content-Encoding says ("
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            '{"id": 1, "name": "Zoë"}\n{"id": 2, "name": "café"}\n'.encode("latin-1"),
+            "application/x-ndjson; charset=ISO-8859-1",
+        ),
+        ('{"id": 1, "name": "Zoë"}\r\n{"id": 2, "name": "café"}\r\n'.encode("utf-16"), "application/x-ndjson"),
+        (codecs.BOM_UTF8 + '{"id": 1, "name": "Zoë"}\n{"id": 2, "name": "café"}'.encode(), "application/x-ndjson"),
+    ],
+    ids=["declared-latin-1", "utf-16-with-mark", "utf-8-with-mark"],
+)
+def test_json_lines_in_another_charset_keep_their_text(httpserver, body, content_type):
+    httpserver.expect_request("/export").respond_with_data(body, content_type=content_type)
+    assert _records(_tap(httpserver)) == [{"id": 1, "name": "Zoë"}, {"id": 2, "name": "café"}]
