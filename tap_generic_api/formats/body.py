@@ -139,7 +139,8 @@ class Body:
         except zipfile.BadZipFile as exc:
             msg = f"{self.describe}: the body starts like a zip file but is not one ({exc})."
             raise ResponseShapeError(msg) from None
-        files = [info for info in archive.infolist() if not info.is_dir()]
+        # macOS's archiver adds an AppleDouble copy of each file's metadata under __MACOSX/ (no data).
+        files = [info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX/")]
         if len(files) != 1:
             names = [info.filename for info in files][:10]
             msg = (
@@ -148,7 +149,11 @@ class Body:
             )
             raise ResponseShapeError(msg)
         self.member = files[0].filename
-        return self._closing.enter_context(archive.open(files[0]))  # type: ignore[return-value]
+        try:
+            return self._closing.enter_context(archive.open(files[0]))  # type: ignore[return-value]
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted; a method zipfile lacks (Deflate64)
+            msg = f"{self.describe}: the zip's file {self.member!r} cannot be read ({exc})."
+            raise ResponseShapeError(msg) from None
 
     def chunks(self) -> Iterator[bytes]:
         """Yield the decoded body a block at a time.

@@ -85,6 +85,28 @@ def test_an_empty_zip_is_an_error():
         Body(_response(buffer.getvalue()), "Stream 's'")
 
 
+def test_a_zip_from_macos_is_read_without_its_metadata_copies():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.csv", b"id\n1\n")
+        archive.writestr("__MACOSX/._export.csv", b"\x00\x05\x16\x07 AppleDouble")
+    body = Body(_response(buffer.getvalue()), "Stream 's'")
+    assert (body.member, body.stream.read()) == ("export.csv", b"id\n1\n")
+
+
+def test_an_encrypted_zip_is_an_error_naming_its_file():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.csv", b"id\n1\n")
+    data = bytearray(buffer.getvalue())
+    # zipfile writes no encrypted entries: set bit 0 (encrypted, APPNOTE 4.4.4) of the general purpose
+    # flags in the local header (offset 6) and the central directory entry (offset 8).
+    data[6] |= 1
+    data[data.index(b"PK\x01\x02") + 8] |= 1
+    with pytest.raises(ResponseShapeError, match=r"Stream 's': the zip's file 'export.csv' cannot be read \(File"):
+        Body(_response(bytes(data)), "Stream 's'")
+
+
 def _csv(text: str, types: CsvTypes | None = None, delimiter: str = ",") -> list[dict]:
     convert = types or (lambda record, _row: record)
     return list(
