@@ -357,3 +357,17 @@ def test_a_job_id_is_percent_encoded_in_the_poll_url(requests_mock, clock):
     assert requests_mock.request_history[1].url == (
         "https://api.example.com/jobs/reports/r%2017%23a%3Fb?job=reports%2Fr%2017%23a%3Fb"
     )
+
+
+def test_a_download_on_a_host_in_allowed_hosts_keeps_the_credentials(httpserver, storage, clock):
+    _job_api(httpserver, storage, ["DONE"], ["/files/out.jsonl"])
+    auth = []
+
+    def download(request: Request) -> Response:
+        auth.append(request.headers.get("Authorization"))
+        return Response(b'{"id": 1}\n', content_type="application/x-ndjson")
+
+    storage.expect_request("/files/out.jsonl").respond_with_handler(download)
+    messages = sync_messages(_tap(httpserver, allowed_hosts=["127.0.0.1"]))
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": 1}]
+    assert auth == [f"Bearer {BEARER_SECRET}"]
