@@ -98,8 +98,7 @@ class ReportJob:
         )
         if not urls:
             self.stream.logger.warning(
-                "Stream '%s': report job %s is done with an empty list of results at job.result_path '%s': "
-                "no records.",
+                "Stream '%s': report job %s is done with an empty list of results at job.result_path '%s': no records.",
                 self.config.name,
                 self.job_id,
                 self.job.result_path,
