@@ -113,7 +113,7 @@ class FormatReader:
     def __init__(self, config: StreamConfig, describe: Callable[[requests.Response], str]) -> None:
         self.config = config
         self.describe = describe
-        self.types = CsvTypes(config.schema, f"Stream '{config.name}'")
+        self.types = CsvTypes(config.schema, f"Stream '{config.name}'", config.replication_key)
         self._reads_body = PAGINATORS[config.pagination.type].reads_body(config.pagination)
 
     def __call__(self, response: requests.Response) -> StreamedRecords | None:

@@ -361,3 +361,37 @@ def test_a_body_that_is_not_its_declared_content_encoding_is_an_error_naming_the
 def test_json_lines_in_another_charset_keep_their_text(httpserver, body, content_type):
     httpserver.expect_request("/export").respond_with_data(body, content_type=content_type)
     assert _records(_tap(httpserver)) == [{"id": 1, "name": "Zoë"}, {"id": 2, "name": "café"}]
+
+
+def test_a_csv_replication_key_of_numbers_as_text_is_an_error_until_the_schema_types_it(httpserver):
+    # Compared as text, "10" < "9": the bookmark would stop at "9" and the next run drop 10 and 11.
+    httpserver.expect_request("/export").respond_with_data(b"seq,v\n8,a\n9,b\n10,c\n11,d\n", content_type="text/csv")
+    error = sync_error(_tap(httpserver, replication_key="seq"), ResponseShapeError)
+    assert "Stream 'items': row 1: replication_key 'seq' holds '8', a number written as text" in error
+    typed = {"properties": {"seq": {"type": "integer"}, "v": {"type": "string"}}}
+    messages = sync_messages(_tap(httpserver, replication_key="seq", schema=typed))
+    assert [m["record"]["seq"] for m in messages if m["type"] == "RECORD"] == [8, 9, 10, 11]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert states[-1]["bookmarks"]["items"]["replication_key_value"] == 11
+    httpserver.clear()
+    body = b"seq,v\n8,a\n9,b\n10,c\n11,d\n12,e\n"
+    httpserver.expect_request("/export").respond_with_data(body, content_type="text/csv")
+    again = TapGenericAPI(
+        config={
+            "url": httpserver.url_for("/export"),
+            "destination": {"table": "items"},
+            "replication_key": "seq",
+            "schema": typed,
+            "rate_limit": {"requests_per_second": 1000},
+        },
+        parse_env_config=False,
+        state=states[-1],
+    )
+    assert [m["record"]["seq"] for m in sync_messages(again) if m["type"] == "RECORD"] == [11, 12]
+
+
+def test_a_csv_replication_key_of_iso_dates_needs_no_type(httpserver):
+    body = b"updated,v\n2026-01-02T00:00:00Z,a\n2026-01-10T00:00:00Z,b\n"
+    httpserver.expect_request("/export").respond_with_data(body, content_type="text/csv")
+    messages = sync_messages(_tap(httpserver, replication_key="updated"))
+    assert [m["record"]["v"] for m in messages if m["type"] == "RECORD"] == ["a", "b"]
