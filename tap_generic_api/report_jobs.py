@@ -5,7 +5,8 @@ says when it is done, and the answer that says so gives the URL (or URLs) of the
 
 1. the stream's configured request (``url``, ``method``, ``params``, ``headers``, ``body``,
    templated as usual) creates the job; ``job.id_path`` (with ``job.poll_url``) or
-   ``job.status_url_path`` in its JSON answer gives the status URL;
+   ``job.status_url_path`` in its JSON answer gives the status URL, or the header
+   ``job.status_url_header`` does (``Location`` of a 202 Accepted, RFC 9110 section 15.3.3);
 2. the status URL is requested every ``job.poll_interval`` seconds until ``job.status_path``
    holds a ``job.done`` value, a ``job.failed`` value (an error), or ``job.timeout`` seconds have
    passed since creation (an error); either error names the job and its last status, and no record
@@ -26,12 +27,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urljoin
+from urllib.parse import quote, urljoin
 
 import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_generic_api import templating
-from tap_generic_api.errors import ReportJobError
+from tap_generic_api.errors import ReportJobError, TapAPIError
 from tap_generic_api.http.redirects import CredentialScope
 from tap_generic_api.http.responses import read_json
 from tap_generic_api.paging import loops
@@ -79,6 +81,8 @@ class ReportJob:
         self.variables = stream.templates.variables_for(bookmark)
         self.scope = CredentialScope.of_stream(self.config, stream._rendered.url)  # noqa: SLF001
         self.job_id = "?"
+        #: Records of the job's results yielded so far.
+        self.written = 0
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
         """Create the job, wait until it is done, and yield the records of each result, chunk by chunk.
@@ -92,18 +96,64 @@ class ReportJob:
         self.stream.logger.info(
             "Stream '%s': report job %s is done; downloading %d result(s).", self.config.name, self.job_id, len(urls)
         )
-        for url in urls:
+        if not urls:
+            self.stream.logger.warning(
+                "Stream '%s': report job %s is done with an empty list of results at job.result_path '%s': no records.",
+                self.config.name,
+                self.job_id,
+                self.job.result_path,
+            )
+        for number, url in enumerate(urls, 1):
             rendered = self.stream._rendered._replace(url=url, params={}, body=None)  # noqa: SLF001
             paginator = self.stream.get_new_paginator(rendered)
-            yield from loops.pages_in_turn(paginator, lambda _token, url=url: self._get(url), self.stream._records_of)  # noqa: SLF001
+
+            def download(_token: Any, url: str = url, number: int = number) -> requests.Response:
+                return self._download(url, number, len(urls))
+
+            for page in loops.pages_in_turn(paginator, download, self.stream._records_of):  # noqa: SLF001
+                self.written += len(page)
+                yield page
+
+    def _download(self, url: str, number: int, total: int) -> requests.Response:
+        """GET result ``number`` of ``total``; a refusal names the job (a pre-signed link expires).
+
+        Raises:
+            ReportJobError: The download failed for good (after the retries of ``rate_limit``).
+        """
+        try:
+            return self._get(url)
+        except (FatalAPIError, RetriableAPIError, TapAPIError) as exc:
+            written = self.written
+            kept = f"the {written} records of the results before it are written" if written else "no record is written"
+            msg = (
+                f"Stream '{self.config.name}': report job {self.job_id} is done, but downloading result {number} of "
+                f"{total} failed: {exc} A result URL can expire (pre-signed links last minutes to hours); "
+                f"{kept}, and the next run creates a new job."
+            )
+            raise ReportJobError(msg, stream=self.config.name) from None
 
     def _create(self) -> str:
         stream = self.stream
         rendered = stream._rendered  # noqa: SLF001
         prepared = stream._prepare(rendered, stream.get_new_paginator(rendered), None)  # noqa: SLF001
-        response = stream.request_decorator(stream._request)(prepared, self.context)  # noqa: SLF001
-        answer = self._json(response)
+
+        def create(request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+            # An empty 2xx is the answer, not a failure to send again: sending the creation again
+            # would start a second job (the error below names what the answer lacks).
+            return stream._request(request, context, body_optional=True)  # noqa: SLF001
+
+        response = stream.request_decorator(create)(prepared, self.context)
         job = self.job
+        if job.status_url_header:
+            return self._status_url_in_header(response)
+        answer = self._json(response)
+        if answer is None:
+            path = ("job.status_url_path", job.status_url_path) if job.status_url_path else ("job.id_path", job.id_path)
+            where = f"{path[0]} '{path[1]}'"
+            self._fail(
+                f"got a creation answer (status {response.status_code}) with an empty body, where {where} should "
+                "be found (if the status URL is in a header such as Location, set job.status_url_header)"
+            )
         if job.status_url_path:
             found = DottedPath(job.status_url_path).resolve(answer)
             # The status URL names the job in messages, its secrets masked (a signed URL may carry some).
@@ -115,8 +165,36 @@ class ReportJob:
         if found is MISSING or found is None or found == "" or isinstance(found, dict | list):
             self._fail(f"got a creation answer with no job id at job.id_path '{job.id_path}' (found {found!r})")
         self.job_id = str(found)
-        variables = {**self.variables, "job_id": self.job_id}
-        return templating.render(job.poll_url or "", variables, where=f"{self.config.where}.job.poll_url")
+        return self._poll_url(job.poll_url or "")
+
+    def _poll_url(self, template: str) -> str:
+        """Return ``job.poll_url`` with ``{job_id}`` percent-encoded (RFC 3986), as child placeholders are.
+
+        In the path ``/`` is kept (resource names such as ``reports/r-1``); in the query every
+        reserved character is encoded. Unencoded, an id holding ``#`` or ``?`` would cut the URL.
+        """
+        where = f"{self.config.where}.job.poll_url"
+        path, mark, query = template.partition("?")
+        in_path = {**self.variables, "job_id": quote(self.job_id, safe="/")}
+        in_query = {**self.variables, "job_id": quote(self.job_id, safe="")}
+        url = templating.render(path, in_path, where=where)
+        return url + mark + templating.render(query, in_query, where=where) if mark else url
+
+    def _status_url_in_header(self, response: requests.Response) -> str:
+        """Return the status URL in the creation answer's header ``job.status_url_header``.
+
+        Its body may be empty (202 Accepted with a ``Location``, RFC 9110 section 15.3.3).
+        """
+        header = self.job.status_url_header or ""
+        response.close()
+        found = response.headers.get(header, "").strip()
+        if not found:
+            self._fail(
+                f"got a creation answer (status {response.status_code}) without the header '{header}' "
+                "(job.status_url_header)"
+            )
+        self.job_id = self.stream.redact_url(found)  # a signed status URL may carry secrets
+        return urljoin(response.url, found)
 
     def _wait(self, status_url: str) -> Any:
         job, clock = self.job, CLOCK

@@ -195,17 +195,24 @@ class GenericAPIStream(RESTStream[Any]):
 
     # -- SDK hooks: sending, retries, errors (see tap_generic_api.http) -------------
 
-    def _request(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Mapping | None, *, body_optional: bool = False
+    ) -> requests.Response:
         """Send one request under the rate limit, then classify the answer.
 
         On a 401 with an OAuth2 grant the token is renewed once and the request sent again.
+        ``body_optional``: a 2xx with an empty body is an answer, not a failure to retry (a report job's
+        creation answered by a header).
         """
         response = self._send(prepared_request, context)
         if response.status_code == HTTPStatus.UNAUTHORIZED and isinstance(self._authenticator, OAuth2GrantAuth):
             self.logger.info("Stream '%s': 401 with an OAuth2 token; renewing the token and retrying once.", self.name)
             self._authenticator.invalidate()
             response = self._send(prepared_request, context)
-        self.validate_response(response)
+        if body_optional:
+            self.retry_policy.validate(response, body_optional=True)
+        else:
+            self.validate_response(response)
         return response
 
     def _send(self, prepared_request: requests.PreparedRequest, context: Mapping | None) -> requests.Response:

@@ -22,6 +22,8 @@ class JobConfig:
     Attributes:
         id_path: Dotted path to the job id in the creation answer (with ``poll_url``).
         status_url_path: Dotted path to the status URL in the creation answer (instead).
+        status_url_header: Header of the creation answer holding the status URL (instead), such as
+            ``Location`` of a 202 Accepted (RFC 9110 section 15.3.3: a status monitor).
         poll_url: Status URL template (``{job_id}`` and the stream's variables).
         poll_interval: Seconds between status requests.
         timeout: Seconds from creation until the job must be done.
@@ -37,6 +39,7 @@ class JobConfig:
     result_path: str
     id_path: str | None = None
     status_url_path: str | None = None
+    status_url_header: str | None = None
     poll_url: str | None = None
     poll_interval: float = DEFAULT_POLL_INTERVAL
     timeout: float = DEFAULT_JOB_TIMEOUT
@@ -87,6 +90,14 @@ def parse_job(block: Mapping[str, Any], where: str) -> JobConfig | None:
     if not raw:
         return None
     at = f"{where}.job"
+    if block.get("parent"):
+        # A child stream's requests run once per parent record through the child runner, which
+        # does not create, poll and download jobs: the creation answer would be read as records.
+        msg = (
+            f"{at}: a child stream (parent '{block['parent']}') cannot run a report job; make the job its own "
+            "stream, or give the child the URL of each parent's results."
+        )
+        raise ConfigError(msg)
     for key in ("date_window_size", "infer_schema"):
         if block.get(key):
             msg = (
@@ -102,7 +113,7 @@ def parse_job(block: Mapping[str, Any], where: str) -> JobConfig | None:
         )
         raise ConfigError(msg)
     paths: dict[str, str] = {}
-    for key in ("status_path", "result_path", "id_path", "status_url_path", "poll_url"):
+    for key in ("status_path", "result_path", "id_path", "status_url_path", "status_url_header", "poll_url"):
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             msg = f"{at}.{key} must be a non-empty string, got {value!r}."
@@ -114,10 +125,12 @@ def parse_job(block: Mapping[str, Any], where: str) -> JobConfig | None:
             msg = f"{at}.{key} is required: the dotted path to the job's {key.split('_')[0]} in the status answer."
             raise ConfigError(msg)
     by_id = "id_path" in paths or "poll_url" in paths
-    if by_id == ("status_url_path" in paths) or (by_id and not ("id_path" in paths and "poll_url" in paths)):
+    ways = by_id + ("status_url_path" in paths) + ("status_url_header" in paths)
+    if ways != 1 or (by_id and not ("id_path" in paths and "poll_url" in paths)):
         msg = (
-            f"{at}: set either id_path and poll_url (the status URL built from the job id, as {{job_id}}), "
-            "or status_url_path (the status URL as the creation answer gives it)."
+            f"{at}: set one of id_path and poll_url (the status URL built from the job id, as {{job_id}}), "
+            "status_url_path (the status URL in the creation answer's JSON) or status_url_header (the header "
+            "holding it, such as Location)."
         )
         raise ConfigError(msg)
     done = tuple(string_list(raw.get("done"), f"{at}.done", "status values"))
@@ -140,6 +153,7 @@ def parse_job(block: Mapping[str, Any], where: str) -> JobConfig | None:
         result_path=paths["result_path"],
         id_path=paths.get("id_path"),
         status_url_path=paths.get("status_url_path"),
+        status_url_header=paths.get("status_url_header"),
         poll_url=paths.get("poll_url"),
         poll_interval=float(interval),
         timeout=positive_number(raw.get("timeout", DEFAULT_JOB_TIMEOUT), f"{at}.timeout"),

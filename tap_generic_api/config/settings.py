@@ -155,6 +155,12 @@ JOB_SCHEMA = th.ObjectType(
         description="Dotted path to the status URL in the creation answer (instead of id_path and poll_url).",
     ),
     th.Property(
+        "status_url_header",
+        th.StringType,
+        description="Header of the creation answer holding the status URL, e.g. Location of a 202 Accepted "
+        "(instead of id_path and poll_url).",
+    ),
+    th.Property(
         "poll_url", th.StringType, description="Status URL template; {job_id} is the job id, {variable} as usual."
     ),
     setting(

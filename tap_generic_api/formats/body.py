@@ -51,6 +51,11 @@ class _ZlibReader(io.RawIOBase):
             data = self._source.read(BLOCK_BYTES)
             if not data:
                 self._pending = self._decompress.flush()
+                if not self._decompress.eof:
+                    # The body ended before the stream's end marker (RFC 1950 section 2.2: the
+                    # Adler-32 trailer): a cut transfer, never the end of the records.
+                    msg = "the zlib data ended before its end marker"
+                    raise EOFError(msg)
                 if not self._pending:
                     return 0
                 break
@@ -104,6 +109,7 @@ class Body:
     def __init__(self, response: requests.Response, describe: str) -> None:
         self.describe = describe
         self.member = ""
+        self._declared_encoding = response.headers.get("Content-Encoding", "")
         self._closing = contextlib.ExitStack()
         self._closing.callback(response.close)
         if getattr(response, "_content_consumed", False):
@@ -111,24 +117,17 @@ class Body:
         else:
             source = io.BufferedReader(_SocketReader(response.raw), BLOCK_BYTES)
         try:
-            self.stream = self._decoded(source)
+            with self.errors():  # peeking decompresses the first block: a damaged one fails here
+                self.stream = self._decoded(source)
         except BaseException:
             self.close()
             raise
 
     def _decoded(self, source: IO[bytes]) -> IO[bytes]:
-        stream: IO[bytes] = source
-        for _ in range(2):  # at most two layers, as for JSON bodies
-            head = _peek(stream)
-            if head.startswith(GZIP_MAGIC):
-                stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
-            elif is_zlib(head):
-                stream = io.BufferedReader(_ZlibReader(stream), BLOCK_BYTES)
-            else:
-                break
-            stream = io.BufferedReader(stream, BLOCK_BYTES) if not hasattr(stream, "peek") else stream
+        stream = _decompressed(source)
         if _peek(stream).startswith(ZIP_MAGIC):
-            stream = self._zip_member(stream)
+            # A zip's one file may be compressed again (``export.csv.gz`` inside ``export.zip``).
+            stream = _decompressed(self._zip_member(stream))
         return stream
 
     def _zip_member(self, stream: IO[bytes]) -> IO[bytes]:
@@ -140,7 +139,8 @@ class Body:
         except zipfile.BadZipFile as exc:
             msg = f"{self.describe}: the body starts like a zip file but is not one ({exc})."
             raise ResponseShapeError(msg) from None
-        files = [info for info in archive.infolist() if not info.is_dir()]
+        # macOS's archiver adds an AppleDouble copy of each file's metadata under __MACOSX/ (no data).
+        files = [info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX/")]
         if len(files) != 1:
             names = [info.filename for info in files][:10]
             msg = (
@@ -149,7 +149,11 @@ class Body:
             )
             raise ResponseShapeError(msg)
         self.member = files[0].filename
-        return self._closing.enter_context(archive.open(files[0]))  # type: ignore[return-value]
+        try:
+            return self._closing.enter_context(archive.open(files[0]))  # type: ignore[return-value]
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted; a method zipfile lacks (Deflate64)
+            msg = f"{self.describe}: the zip's file {self.member!r} cannot be read ({exc})."
+            raise ResponseShapeError(msg) from None
 
     def chunks(self) -> Iterator[bytes]:
         """Yield the decoded body a block at a time.
@@ -166,6 +170,11 @@ class Body:
         """Turn a decompression error while reading into a :class:`ResponseShapeError` naming the response."""
         try:
             yield
+        except urllib3.exceptions.DecodeError as exc:
+            # Not a lost connection: the body is not what its Content-Encoding declares.
+            encoding = self._declared_encoding or "?"
+            msg = f"{self.describe}: the body is not {encoding} data, as its Content-Encoding says ({exc})."
+            raise ResponseShapeError(msg) from None
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
             if isinstance(exc, requests.RequestException | ConnectionError | TimeoutError):
                 raise
@@ -175,6 +184,21 @@ class Body:
     def close(self) -> None:
         """Close the decoders, the temporary file and the response (its connection goes back to the pool)."""
         self._closing.close()
+
+
+def _decompressed(source: IO[bytes]) -> IO[bytes]:
+    """Return ``source`` with up to two layers of gzip or zlib undone (as for JSON bodies), buffered to peek."""
+    stream = source if hasattr(source, "peek") else io.BufferedReader(source, BLOCK_BYTES)  # type: ignore[arg-type]
+    for _ in range(2):
+        head = _peek(stream)
+        if head.startswith(GZIP_MAGIC):
+            # GzipFile reads every member (RFC 1952 section 2.2 allows several) and raises at a cut one.
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+        elif is_zlib(head):
+            stream = io.BufferedReader(_ZlibReader(stream), BLOCK_BYTES)
+        else:
+            break
+    return stream
 
 
 def _peek(stream: IO[bytes]) -> bytes:

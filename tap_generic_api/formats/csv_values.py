@@ -17,7 +17,10 @@ from typing import Any
 from plugin_kit import fastjson
 from tap_generic_api.errors import ResponseShapeError
 
-_INTEGER = re.compile(r"[+-]?\d+")
+# ASCII digits only: int() and Decimal() also read other Unicode digits and "1_000", which no export
+# means as a number (a value that is not one is an error naming it, never a guess).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 
@@ -32,13 +35,9 @@ def _number(text: str) -> int | decimal.Decimal:
     stripped = text.strip()
     if _INTEGER.fullmatch(stripped):
         return int(stripped)
-    try:
-        value = decimal.Decimal(stripped)  # every digit kept, as JSON numbers are read
-    except decimal.InvalidOperation:
-        raise ValueError from None
-    if not value.is_finite():
-        raise ValueError  # JSON cannot carry NaN or Infinity
-    return value
+    if not _DECIMAL.fullmatch(stripped):
+        raise ValueError  # NaN and Infinity too: JSON cannot carry them
+    return decimal.Decimal(stripped)  # every digit kept, as JSON numbers are read
 
 
 def _boolean(text: str) -> bool:
@@ -82,17 +81,22 @@ class CsvTypes:
             the value and the type.
     """
 
-    def __init__(self, schema: Mapping[str, Any] | None, describe: str) -> None:
+    def __init__(self, schema: Mapping[str, Any] | None, describe: str, replication_key: str | None = None) -> None:
         self.describe = describe
         self.columns: dict[str, tuple[tuple[str, ...], bool, bool]] = {}
-        for name, spec in ((schema or {}).get("properties") or {}).items():
+        properties = (schema or {}).get("properties") or {}
+        for name, spec in properties.items():
             types = _types(spec)
             typed = tuple(t for t in types if t in _CONVERTERS)
             if typed:
                 self.columns[name] = (typed, "null" in types, "string" in types)
+        # A replication key the schema does not declare is checked on its first value (see _check_key).
+        self._unchecked_key = replication_key if replication_key and replication_key not in properties else None
 
     def __call__(self, record: dict[str, Any], row: int) -> dict[str, Any]:
         """Return ``record`` with its typed columns converted (changed in place)."""
+        if self._unchecked_key is not None:
+            self._check_key(record, row)
         for name, (types, nullable, stringy) in self.columns.items():
             text = record.get(name)
             if text is None:
@@ -118,6 +122,31 @@ class CsvTypes:
                 )
                 raise ResponseShapeError(msg)
         return record
+
+    def _check_key(self, record: Mapping[str, Any], row: int) -> None:
+        """Refuse a replication key column holding numbers as text that the schema does not type.
+
+        Compared as text, ``"10"`` sorts before ``"9"``: the bookmark would stop at ``"9"`` and the next
+        run would drop every record from ``"10"`` on as older than it. Text such as ISO 8601 dates
+        sorts as its values do and passes; declaring the column (``{"type": "string"}`` included) is
+        taken as the user's decision.
+
+        Raises:
+            ResponseShapeError: The first value of the key looks like a number; names the key and value.
+        """
+        key = self._unchecked_key or ""
+        value = record.get(key)
+        if value is None or value == "":
+            return
+        self._unchecked_key = None
+        if _DECIMAL.fullmatch(value.strip()):
+            msg = (
+                f"{self.describe}: row {row}: replication_key '{key}' holds {value!r}, a number written as text "
+                "(CSV has no types). Compared as text, '10' sorts before '9', so the bookmark would skip records. "
+                f'Type the column in the stream\'s schema: "{key}": {{"type": "integer"}} (or "number"; '
+                '{"type": "string"} keeps it text).'
+            )
+            raise ResponseShapeError(msg)
 
 
 def _types(spec: Any) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from plugin_kit import fastjson
 from tap_generic_api.errors import ResponseShapeError
+from tap_generic_api.http.encodings import bom_codec
 
 LOGGER = logging.getLogger("tap_generic_api.formats")
 #: Records handed on at a time: the page the rest of the tap sees of a body read as it arrives.
@@ -38,26 +39,34 @@ def chunked(records: Iterable[dict[str, Any]], size: int = CHUNK_RECORDS) -> Ite
         yield chunk
 
 
-def jsonl_records(stream: IO[bytes], describe: str) -> Iterator[dict[str, Any]]:
+def jsonl_records(stream: IO[bytes], describe: str, charset: str = "") -> Iterator[dict[str, Any]]:
     """Yield each line's object.
 
     Args:
         stream: The decoded body (bytes).
         describe: Stream and redacted URL, for messages.
+        charset: The ``Content-Type`` charset, or ``""``. JSON Lines are UTF-8 (jsonlines.org), read
+            as bytes; a byte-order mark, else a declared charset other than UTF-8, is honoured as for
+            JSON bodies (read as text then), rather than each of its non-ASCII characters turned into U+FFFD.
 
     Raises:
         ResponseShapeError: A line is not JSON, or not an object; names its line number.
     """
     warned = False
-    for number, line in enumerate(stream, 1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
+    lines: Iterable[bytes | str] = stream
+    codec = _text_codec(stream, charset, describe)
+    if codec:
+        lines = io.TextIOWrapper(stream, encoding=codec, newline="\n")  # type: ignore[arg-type]
+    for number, line in enumerate(lines, 1):
+        if number == 1 and isinstance(line, bytes) and line.startswith(codecs.BOM_UTF8):
             line = line[len(codecs.BOM_UTF8) :]  # noqa: PLW2901 - a mark some exporters write
         if not line.strip():
             continue
         try:
             record, repairs = fastjson.decode_strict(line)
         except (ValueError, RecursionError):
-            excerpt = line[:200].decode("utf-8", "replace").strip()
+            head = line[:200]
+            excerpt = (head.decode("utf-8", "replace") if isinstance(head, bytes) else head).strip()
             msg = f"{describe}: line {number} is not JSON (response_format jsonl): {excerpt!r}"
             raise ResponseShapeError(msg) from None
         if not isinstance(record, dict):
@@ -74,6 +83,23 @@ def jsonl_records(stream: IO[bytes], describe: str) -> Iterator[dict[str, Any]]:
         yield record
 
 
+def _text_codec(stream: IO[bytes], charset: str, describe: str) -> str | None:
+    """Return the codec JSON Lines must be decoded with, or None for UTF-8 read as bytes (the fast path)."""
+    codec = bom_codec(stream.peek(4)[:4]) if hasattr(stream, "peek") else None
+    if codec == "utf-8-sig":
+        return None  # the bytes path drops a UTF-8 mark
+    if codec:
+        return codec
+    if charset in ("", "utf-8", "utf8"):
+        return None
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        msg = f"{describe}: unknown charset {charset!r} in Content-Type."
+        raise ResponseShapeError(msg) from None
+    return charset
+
+
 def csv_records(
     stream: IO[bytes],
     *,
@@ -87,7 +113,8 @@ def csv_records(
     Args:
         stream: The decoded body (bytes).
         delimiter: ``csv_delimiter``.
-        charset: The ``Content-Type`` charset, or ``""`` for UTF-8 (a byte-order mark is dropped).
+        charset: The ``Content-Type`` charset, or ``""`` for UTF-8. A byte-order mark (UTF-8, UTF-16,
+            UTF-32) decides over it, and is dropped.
         convert: Converts a row's strings per the schema (:class:`~tap_generic_api.formats.csv_values.CsvTypes`);
             gets the record and its row number (1 = the first row after the header).
         describe: Stream and redacted URL, for messages.
@@ -96,22 +123,29 @@ def csv_records(
         ResponseShapeError: The header names a column twice or not at all, a row has more or fewer
             fields than the header, or the text is not CSV in the charset; names the row.
     """
-    encoding = "utf-8-sig" if charset in ("", "utf-8", "utf8") else charset
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    # A byte-order mark wins over the charset (a UTF-8 mark read as latin-1 would rename the first column).
+    encoding = bom_codec(stream.peek(4)[:4]) or ("utf-8-sig" if charset in ("", "utf-8", "utf8") else charset)  # type: ignore[attr-defined]
     try:
         text = io.TextIOWrapper(stream, encoding=encoding, newline="")  # newline="": the csv module's rule
     except LookupError:
         msg = f"{describe}: unknown charset {charset!r} in Content-Type."
         raise ResponseShapeError(msg) from None
-    reader = csv.reader(text, delimiter=delimiter)
-    row_number = 0
+    # strict: a quote opened and never closed is an error, not a field that swallows every row after
+    # it (the default reader ends the field at the end of the body); so is text after a closing quote.
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    row_number = ended = 0  # ended: the line the last row read ended on
     try:
         header = next(reader, None)
         if header is None:
             return
         _check_header(header, describe)
         width = len(header)
+        ended = reader.line_num
         for row in reader:
             if not row:
+                ended = reader.line_num
                 continue  # a blank line
             row_number += 1
             if len(row) != width:
@@ -120,9 +154,16 @@ def csv_records(
                     f"{width}; check csv_delimiter ({delimiter!r}) and the quoting."
                 )
                 raise ResponseShapeError(msg)
+            ended = reader.line_num
             yield convert(dict(zip(header, row, strict=True)), row_number)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         msg = f"{describe}: row {row_number + 1} (line {reader.line_num}) is not CSV as read ({exc})."
+        raise ResponseShapeError(msg) from None
+    except csv.Error as exc:
+        msg = (
+            f"{describe}: row {row_number + 1} (starting on line {ended + 1}) is not CSV as read ({exc}); a field "
+            "that opens a quote must close it, followed by the delimiter or the end of the line (RFC 4180 section 2)."
+        )
         raise ResponseShapeError(msg) from None
 
 

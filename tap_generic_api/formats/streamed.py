@@ -113,7 +113,7 @@ class FormatReader:
     def __init__(self, config: StreamConfig, describe: Callable[[requests.Response], str]) -> None:
         self.config = config
         self.describe = describe
-        self.types = CsvTypes(config.schema, f"Stream '{config.name}'")
+        self.types = CsvTypes(config.schema, f"Stream '{config.name}'", config.replication_key)
         self._reads_body = PAGINATORS[config.pagination.type].reads_body(config.pagination)
 
     def __call__(self, response: requests.Response) -> StreamedRecords | None:
@@ -154,7 +154,7 @@ class FormatReader:
                 describe=describe,
             )
         else:
-            records = jsonl_records(body.stream, describe)
+            records = jsonl_records(body.stream, describe, declared_charset(response))
         result = StreamedRecords(chunked(records), body, describe)
         if not result and fmt == choice.CSV and response.status_code != requests.codes.no_content:
             LOGGER.info("%s: a CSV body without records.", describe)

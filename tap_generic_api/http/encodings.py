@@ -61,6 +61,18 @@ def decompress_undeclared(data: bytes) -> bytes:
     return data
 
 
+def bom_codec(data: bytes) -> str | None:
+    """Return the codec a byte-order mark at the start of ``data`` names (it drops the mark), or None.
+
+    A mark is the strongest evidence of a text's encoding, stronger than a declared ``charset``
+    (RFC 8259 section 8.1 for JSON; spreadsheet tools write UTF-16 CSV with one).
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec
+    return None
+
+
 def json_text(data: bytes, charset: str) -> bytes | str:
     """Return the body as text a JSON decoder reads: UTF-8 bytes as they are, else decoded.
 
@@ -77,9 +89,9 @@ def json_text(data: bytes, charset: str) -> bytes | str:
     Raises:
         ValueError: ``data`` is not text in the charset it declares (or an unknown charset).
     """
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return data.decode(codec)
+    codec = bom_codec(data)
+    if codec is not None:
+        return data.decode(codec)
     if charset in _UTF8:
         return data
     try:

@@ -71,10 +71,11 @@ class RetryPolicy:
         """Attempts per request: 1 + ``rate_limit.max_retries``."""
         return self.rate_limit.max_retries + 1
 
-    def validate(self, response: requests.Response) -> None:
+    def validate(self, response: requests.Response, *, body_optional: bool = False) -> None:
         """Raise per the policy: ``rate_limit.retry_statuses`` retriable, other errors fatal.
 
-        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.http.responses.check_body`).
+        A 2xx with an empty body (not 204) is retriable too (:func:`~tap_generic_api.http.responses.check_body`),
+        unless ``body_optional`` (the answer is in its headers).
 
         Raises:
             IgnoredStatusError: The status is in :attr:`ignore_statuses` (a child stream skips the parent).
@@ -88,7 +89,8 @@ class RetryPolicy:
                 message=self.messages.error_message(response),
                 retry_statuses=self.rate_limit.retry_statuses,
             )
-        check_body(response, f"Stream '{self.messages.name}': {self.messages.url(response.url)}")
+        if not body_optional:
+            check_body(response, f"Stream '{self.messages.name}': {self.messages.url(response.url)}")
 
     def _retried(self, status: int) -> bool:
         """Return True when ``status`` is retried (``rate_limit.retry_statuses``; 429 only with ``retry_on_429``)."""

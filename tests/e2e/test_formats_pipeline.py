@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 
 import pytest
 from helpers import metric_points, run_pipeline, table_rows
@@ -186,3 +187,44 @@ def test_a_failed_report_job_ends_the_run_with_an_error_and_no_state(httpserver,
     assert run.tap_returncode != 0
     assert "report job rep-9 failed: status 'error'" in run.tap_stderr
     assert not [state for state in run.states if "items" in state.get("bookmarks", {})]
+
+
+def test_a_202_report_job_lands_its_rows_and_a_cut_export_fails_the_run(httpserver, bq_client, target_config, tmp_path):
+    """A job whose status URL is in Location lands its rows; a zlib export cut in half ends the run non-zero."""
+    created = []
+
+    def create(request: Request) -> Response:
+        created.append(request.path)
+        return Response(status=202, headers={"Location": "/reports/rep-3"})
+
+    rows = "".join(f"{n},row {n}\n" for n in range(1, 3001))
+    export = zlib.compress(f"id,name\n{rows}".encode())
+    httpserver.expect_request("/reports", method="POST").respond_with_handler(create)
+    httpserver.expect_request("/reports/rep-3").respond_with_json({"status": "done", "url": "/files/rep-3"})
+    httpserver.expect_request("/files/rep-3").respond_with_data(b"id,name\n1,one\n2,two\n", content_type="text/csv")
+    httpserver.expect_request("/files/cut").respond_with_data(export[: len(export) // 2], content_type="text/plain")
+    tap_config = {
+        "url": httpserver.url_for("/reports"),
+        "method": "POST",
+        "destination": {"table": "items", "key_fields": ["id"]},
+        "schema": {"properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},
+        "job": {
+            "status_url_header": "Location",
+            "poll_interval": 0,
+            "status_path": "status",
+            "done": ["done"],
+            "result_path": "url",
+        },
+    }
+    run = run_pipeline(tmp_path, tap_config, target_config)
+    assert (run.tap_returncode, run.target_returncode) == (0, 0), run.tap_stderr
+    assert created == ["/reports"]
+    assert _landed(bq_client, target_config) == [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}]
+
+    cut = {"url": httpserver.url_for("/files/cut"), "response_format": "csv", "destination": {"table": "cut"}}
+    run = run_pipeline(tmp_path, cut, target_config)
+    assert run.tap_returncode != 0
+    assert f"Stream 'cut': {httpserver.url_for('/files/cut')}: the body's compressed data is damaged or cut short" in (
+        run.tap_stderr
+    )
+    assert run.target_returncode == 0  # the records read before the cut are written; the run says it is short

@@ -260,3 +260,114 @@ def test_a_poll_answering_503_is_retried_and_numeric_statuses_compare_as_text(re
     assert [r.url for r in requests_mock.request_history].count("https://api.example.com/jobs/5") == 3
     assert sleeps == [1]  # the retry's backoff wait, recorded, not slept
     assert clock.waits == [10, 10]
+
+
+def test_a_202_accepted_with_the_status_url_in_location_creates_one_job_and_polls_it(httpserver, clock):
+    created = []
+
+    def create(request: Request) -> Response:
+        created.append(request.get_json())
+        return Response(status=202, headers={"Location": "/jobs/j-9/status"})
+
+    answers = iter([{"state": "RUNNING"}, {"state": "DONE", "files": "/out/j-9"}])
+    httpserver.expect_request("/jobs", method="POST").respond_with_handler(create)
+    httpserver.expect_request("/jobs/j-9/status").respond_with_handler(
+        lambda _request: Response(json.dumps(next(answers)), content_type="application/json")
+    )
+    httpserver.expect_request("/out/j-9").respond_with_data(b"id,city\n1,Paris\n", content_type="text/csv")
+    job = {k: v for k, v in JOB.items() if k != "id_path"}
+    tap = bearer_tap(
+        url=httpserver.url_for("/jobs"),
+        method="POST",
+        body={"report": "x"},
+        job={**job, "status_url_header": "Location"},
+    )
+    messages = sync_messages(tap)
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": "1", "city": "Paris"}]
+    assert created == [{"report": "x"}]  # an empty 202 is the answer, not a failure to send again
+    assert [r.path for r, _ in httpserver.log] == ["/jobs", "/jobs/j-9/status", "/jobs/j-9/status", "/out/j-9"]
+
+
+def test_a_creation_answer_without_the_status_url_header_is_an_error_naming_it(httpserver, clock):
+    httpserver.expect_request("/jobs", method="POST").respond_with_data(b"", status=202)
+    job = {k: v for k, v in JOB.items() if k != "id_path"}
+    tap = bearer_tap(url=httpserver.url_for("/jobs"), method="POST", job={**job, "status_url_header": "Location"})
+    error = sync_error(tap, ReportJobError)
+    assert error == (
+        "Stream 'items': report job ? got a creation answer (status 202) without the header 'Location' "
+        "(job.status_url_header); no record of it is written."
+    )
+    assert len(httpserver.log) == 1
+
+
+def test_an_empty_creation_answer_is_an_error_after_one_request_not_a_second_job(httpserver, clock):
+    httpserver.expect_request("/jobs", method="POST").respond_with_data(b"", status=200)
+    tap = _tap(httpserver)
+    error = sync_error(tap, ReportJobError)
+    assert error == (
+        "Stream 'items': report job ? got a creation answer (status 200) with an empty body, where job.id_path "
+        "'job.id' should be found (if the status URL is in a header such as Location, set job.status_url_header); "
+        "no record of it is written."
+    )
+    assert [(r.method, r.path) for r, _ in httpserver.log] == [("POST", "/jobs")]
+
+
+def test_an_expired_result_link_is_an_error_naming_the_job_and_the_result(httpserver, storage, clock):
+    _job_api(httpserver, storage, ["DONE"], ["/export/part-1.csv", "/export/part-2.csv?X-Amz-Expires=60"])
+    storage.expect_request("/export/part-1.csv").respond_with_data(b"id\n1\n2\n", content_type="text/csv")
+    storage.expect_request("/export/part-2.csv").respond_with_data(
+        b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+        status=403,
+        content_type="application/xml",
+    )
+    error, out = _failed_run(_tap(httpserver))
+    assert error.startswith("Stream 'items': report job r-17 is done, but downloading result 2 of 2 failed: ")
+    assert "403" in error
+    assert "Request has expired" in error
+    assert error.endswith(
+        "A result URL can expire (pre-signed links last minutes to hours); the 2 records of the results before it "
+        "are written, and the next run creates a new job."
+    )
+    assert [m["record"] for m in out if m["type"] == "RECORD"] == [{"id": "1"}, {"id": "2"}]
+    assert not _stream_states(out)
+
+
+def test_a_job_done_with_no_results_says_so(httpserver, clock, caplog):
+    _job_api(httpserver, httpserver, ["DONE"], [])
+    messages = sync_messages(_tap(httpserver))
+    assert not [m for m in messages if m["type"] == "RECORD"]
+    assert (
+        "Stream 'items': report job r-17 is done with an empty list of results at job.result_path 'files': no records."
+    ) in [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_job_id_is_percent_encoded_in_the_poll_url(requests_mock, clock):
+    requests_mock.post("https://api.example.com/jobs", json={"job": {"id": "reports/r 17#a?b"}})
+    status = {"json": {"state": "DONE", "files": ["https://api.example.com/out.jsonl"]}}
+    requests_mock.get("https://api.example.com/jobs/reports/r%2017%23a%3Fb", [status])
+    requests_mock.get("https://api.example.com/out.jsonl", text='{"id": 1}\n', headers={"Content-Type": "text/plain"})
+    tap = bearer_tap(
+        url="https://api.example.com/jobs",
+        method="POST",
+        response_format="jsonl",
+        job={**JOB, "poll_url": "https://api.example.com/jobs/{job_id}?job={job_id}"},
+    )
+    messages = sync_messages(tap)
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": 1}]
+    assert requests_mock.request_history[1].url == (
+        "https://api.example.com/jobs/reports/r%2017%23a%3Fb?job=reports%2Fr%2017%23a%3Fb"
+    )
+
+
+def test_a_download_on_a_host_in_allowed_hosts_keeps_the_credentials(httpserver, storage, clock):
+    _job_api(httpserver, storage, ["DONE"], ["/files/out.jsonl"])
+    auth = []
+
+    def download(request: Request) -> Response:
+        auth.append(request.headers.get("Authorization"))
+        return Response(b'{"id": 1}\n', content_type="application/x-ndjson")
+
+    storage.expect_request("/files/out.jsonl").respond_with_handler(download)
+    messages = sync_messages(_tap(httpserver, allowed_hosts=["127.0.0.1"]))
+    assert [m["record"] for m in messages if m["type"] == "RECORD"] == [{"id": 1}]
+    assert auth == [f"Bearer {BEARER_SECRET}"]

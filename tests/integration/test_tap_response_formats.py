@@ -5,6 +5,7 @@ Each body is served as given and the records the tap yields are compared with th
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -157,8 +158,14 @@ def test_a_csv_value_that_does_not_convert_is_an_error_naming_row_and_column(htt
         (b'{"id": 1}\n{"id": \n', "application/x-ndjson", "line 2 is not JSON"),
         (b'{"id": 1}\n[1, 2]\n', "application/x-ndjson", "line 2 holds a list, not an object"),
         (gzip.compress(b"id\n1\n2\n")[:-12], "text/csv", "compressed data is damaged or cut short"),
+        (
+            b'id,name\n1,a\n2,"unclosed\n3,c\n4,d\n',
+            "text/csv",
+            "row 2 (starting on line 3) is not CSV as read (unexpected end of data); a field that opens a quote must",
+        ),
+        (b'id,name\n1,"a"b\n', "text/csv", "row 1 (starting on line 2) is not CSV as read (',' expected after '\"')"),
     ],
-    ids=["ragged-row", "duplicate-column", "bad-line", "not-an-object", "cut-gzip"],
+    ids=["ragged-row", "duplicate-column", "bad-line", "not-an-object", "cut-gzip", "unclosed-quote", "after-quote"],
 )
 def test_a_body_that_is_not_its_format_is_an_error_naming_where(httpserver, body, content_type, message):
     httpserver.expect_request("/export").respond_with_data(body, content_type=content_type)
@@ -285,3 +292,106 @@ def test_parse_response_yields_records_of_a_body_read_as_it_arrives(httpserver):
     stream = _tap(httpserver).streams["items"]
     response = requests.get(httpserver.url_for("/export"), stream=True, timeout=10)
     assert list(stream.parse_response(response)) == CSV_RECORDS
+
+
+@pytest.mark.parametrize("count", [3, 2000], ids=["cut-in-first-block", "cut-later"])
+@pytest.mark.parametrize("compress", [gzip.compress, zlib.compress], ids=["gzip", "zlib"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_compressed_body_cut_short_is_an_error_not_fewer_records(httpserver, compress, fmt, count):
+    rows = [{"id": str(n), "name": f"row {n}"} for n in range(count)]
+    body = (
+        "id,name\n" + "".join(f"{r['id']},{r['name']}\n" for r in rows)
+        if fmt == "csv"
+        else "".join(json.dumps(r) + "\n" for r in rows)
+    ).encode()
+    data = compress(body)
+    httpserver.expect_request("/export").respond_with_data(data[: len(data) // 2], content_type="text/plain")
+    error = sync_error(_tap(httpserver, response_format=fmt), ResponseShapeError)
+    where = f"Stream 'items': {httpserver.url_for('/export')}"
+    assert f"{where}: the body's compressed data is damaged or cut short" in error
+
+
+def test_concatenated_gzip_members_are_all_read(httpserver):
+    # RFC 1952 section 2.2: a gzip file is a series of members; exports appended part by part are so.
+    body = gzip.compress(b"id,name\n1,a\n") + gzip.compress(b"2,b\n") + gzip.compress(b"3,c\n")
+    httpserver.expect_request("/export").respond_with_data(body, headers={"Content-Encoding": "gzip"})
+    assert _records(_tap(httpserver, response_format="csv")) == [
+        {"id": "1", "name": "a"},
+        {"id": "2", "name": "b"},
+        {"id": "3", "name": "c"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("report.csv.gz", CSV_BODY.encode(), CSV_RECORDS),
+        ("report.jsonl.gz", JSONL_BODY, JSONL_RECORDS),
+        ("report.json.gz", json.dumps(JSONL_RECORDS).encode(), JSONL_RECORDS),
+    ],
+    ids=["csv", "jsonl", "json"],
+)
+def test_a_zip_holding_one_gzip_file_is_read_as_that_file_decompressed(httpserver, name, data, expected):
+    body = _zip({name: gzip.compress(data)})
+    httpserver.expect_request("/export").respond_with_data(body, content_type="application/zip")
+    assert _records(_tap(httpserver)) == expected
+
+
+def test_a_body_that_is_not_its_declared_content_encoding_is_an_error_naming_the_response(httpserver):
+    body = b"id,name\n1,a\n"
+    httpserver.expect_request("/export").respond_with_data(body, headers={"Content-Encoding": "gzip"})
+    error = sync_error(_tap(httpserver, response_format="csv"), ResponseShapeError)
+    assert error.startswith(
+        f"Stream 'items': {httpserver.url_for('/export')}: the body is not gzip data, as its Content-Encoding says ("
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            '{"id": 1, "name": "Zoë"}\n{"id": 2, "name": "café"}\n'.encode("latin-1"),
+            "application/x-ndjson; charset=ISO-8859-1",
+        ),
+        ('{"id": 1, "name": "Zoë"}\r\n{"id": 2, "name": "café"}\r\n'.encode("utf-16"), "application/x-ndjson"),
+        (codecs.BOM_UTF8 + '{"id": 1, "name": "Zoë"}\n{"id": 2, "name": "café"}'.encode(), "application/x-ndjson"),
+    ],
+    ids=["declared-latin-1", "utf-16-with-mark", "utf-8-with-mark"],
+)
+def test_json_lines_in_another_charset_keep_their_text(httpserver, body, content_type):
+    httpserver.expect_request("/export").respond_with_data(body, content_type=content_type)
+    assert _records(_tap(httpserver)) == [{"id": 1, "name": "Zoë"}, {"id": 2, "name": "café"}]
+
+
+def test_a_csv_replication_key_of_numbers_as_text_is_an_error_until_the_schema_types_it(httpserver):
+    # Compared as text, "10" < "9": the bookmark would stop at "9" and the next run drop 10 and 11.
+    httpserver.expect_request("/export").respond_with_data(b"seq,v\n8,a\n9,b\n10,c\n11,d\n", content_type="text/csv")
+    error = sync_error(_tap(httpserver, replication_key="seq"), ResponseShapeError)
+    assert "Stream 'items': row 1: replication_key 'seq' holds '8', a number written as text" in error
+    typed = {"properties": {"seq": {"type": "integer"}, "v": {"type": "string"}}}
+    messages = sync_messages(_tap(httpserver, replication_key="seq", schema=typed))
+    assert [m["record"]["seq"] for m in messages if m["type"] == "RECORD"] == [8, 9, 10, 11]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    assert states[-1]["bookmarks"]["items"]["replication_key_value"] == 11
+    httpserver.clear()
+    body = b"seq,v\n8,a\n9,b\n10,c\n11,d\n12,e\n"
+    httpserver.expect_request("/export").respond_with_data(body, content_type="text/csv")
+    again = TapGenericAPI(
+        config={
+            "url": httpserver.url_for("/export"),
+            "destination": {"table": "items"},
+            "replication_key": "seq",
+            "schema": typed,
+            "rate_limit": {"requests_per_second": 1000},
+        },
+        parse_env_config=False,
+        state=states[-1],
+    )
+    assert [m["record"]["seq"] for m in sync_messages(again) if m["type"] == "RECORD"] == [11, 12]
+
+
+def test_a_csv_replication_key_of_iso_dates_needs_no_type(httpserver):
+    body = b"updated,v\n2026-01-02T00:00:00Z,a\n2026-01-10T00:00:00Z,b\n"
+    httpserver.expect_request("/export").respond_with_data(body, content_type="text/csv")
+    messages = sync_messages(_tap(httpserver, replication_key="updated"))
+    assert [m["record"]["v"] for m in messages if m["type"] == "RECORD"] == ["a", "b"]

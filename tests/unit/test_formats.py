@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import decimal
 import gzip
 import io
@@ -84,6 +85,28 @@ def test_an_empty_zip_is_an_error():
         Body(_response(buffer.getvalue()), "Stream 's'")
 
 
+def test_a_zip_from_macos_is_read_without_its_metadata_copies():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.csv", b"id\n1\n")
+        archive.writestr("__MACOSX/._export.csv", b"\x00\x05\x16\x07 AppleDouble")
+    body = Body(_response(buffer.getvalue()), "Stream 's'")
+    assert (body.member, body.stream.read()) == ("export.csv", b"id\n1\n")
+
+
+def test_an_encrypted_zip_is_an_error_naming_its_file():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.csv", b"id\n1\n")
+    data = bytearray(buffer.getvalue())
+    # zipfile writes no encrypted entries: set bit 0 (encrypted, APPNOTE 4.4.4) of the general purpose
+    # flags in the local header (offset 6) and the central directory entry (offset 8).
+    data[6] |= 1
+    data[data.index(b"PK\x01\x02") + 8] |= 1
+    with pytest.raises(ResponseShapeError, match=r"Stream 's': the zip's file 'export.csv' cannot be read \(File"):
+        Body(_response(bytes(data)), "Stream 's'")
+
+
 def _csv(text: str, types: CsvTypes | None = None, delimiter: str = ",") -> list[dict]:
     convert = types or (lambda record, _row: record)
     return list(
@@ -114,6 +137,19 @@ def test_csv_in_another_charset():
     assert list(records) == [{"id": "1", "name": "Zoë"}]
 
 
+@pytest.mark.parametrize(
+    ("data", "charset"),
+    [
+        ("id\tname\r\n1\tZoë\r\n".encode("utf-16"), ""),  # a spreadsheet's "Unicode text": UTF-16 with a mark
+        (codecs.BOM_UTF8 + "id\tname\r\n1\tZoë\r\n".encode(), "iso-8859-1"),  # the mark wins over the label
+    ],
+    ids=["utf-16-le-mark", "utf-8-mark-labelled-latin-1"],
+)
+def test_a_byte_order_mark_decides_the_csv_encoding(data, charset):
+    records = csv_records(io.BytesIO(data), delimiter="\t", charset=charset, convert=lambda r, _n: r, describe="s")
+    assert list(records) == [{"id": "1", "name": "Zoë"}]
+
+
 def test_a_header_without_a_name_is_an_error():
     with pytest.raises(ResponseShapeError, match="column 2 has no name"):
         _csv("id,,x\n1,2,3\n")
@@ -125,6 +161,8 @@ def test_a_header_without_a_name_is_an_error():
         ({"type": "integer"}, "-42", -42),
         ({"type": "number"}, "1e3", decimal.Decimal("1E+3")),
         ({"type": "number"}, "7", 7),
+        ({"type": "number"}, " -.5 ", decimal.Decimal("-0.5")),
+        ({"type": "integer"}, " +7", 7),
         ({"type": ["number", "null"]}, "", None),
         ({"type": "boolean"}, "FALSE", False),
         ({"type": "boolean"}, "1", True),
@@ -147,6 +185,12 @@ def test_csv_values_convert_to_their_schema_type(spec, text, value):
         ({"type": "integer"}, ""),
         ({"type": "number"}, "NaN"),
         ({"type": "number"}, "12,5"),
+        ({"type": "number"}, "1,234.5"),
+        ({"type": "number"}, "1_000"),  # Python's Decimal and int read underscores; CSV exports do not mean them
+        ({"type": "integer"}, "1_000"),
+        ({"type": "integer"}, "\u0663"),  # ARABIC-INDIC DIGIT THREE: int() reads any Unicode digit
+        ({"type": "number"}, "\u0663.5"),
+        ({"type": "number"}, "Infinity"),
         ({"type": "boolean"}, "maybe"),
         ({"type": "object"}, "[1]"),
         ({"type": "object"}, "null"),
@@ -183,9 +227,11 @@ def test_a_job_block_is_parsed_with_its_defaults():
 @pytest.mark.parametrize(
     ("job", "message"),
     [
-        ({**JOB}, "set either id_path and poll_url"),
-        ({**JOB, "id_path": "id"}, "set either id_path and poll_url"),
-        ({**JOB, "id_path": "id", "poll_url": "u", "status_url_path": "s"}, "set either id_path and poll_url"),
+        ({**JOB}, "set one of id_path and poll_url"),
+        ({**JOB, "id_path": "id"}, "set one of id_path and poll_url"),
+        ({**JOB, "id_path": "id", "poll_url": "u", "status_url_path": "s"}, "set one of id_path and poll_url"),
+        ({**JOB, "status_url_path": "s", "status_url_header": "Location"}, "set one of id_path and poll_url"),
+        ({**JOB, "status_url_header": " "}, "job.status_url_header must be a non-empty string"),
         ({"done": ["ok"], "result_path": "u", "status_url_path": "s"}, "job.status_path is required"),
         ({**JOB, "done": [], "status_url_path": "s"}, "job.done is required"),
         ({**JOB, "failed": ["ok"], "status_url_path": "s"}, "['ok'] listed in both done and failed"),
@@ -198,6 +244,24 @@ def test_a_wrong_job_block_is_a_config_error_naming_the_key(job, message):
     with pytest.raises(ConfigError) as info:
         _parse(job=job)
     assert message in str(info.value)
+
+
+def test_a_child_stream_cannot_run_a_job():
+    streams = {
+        "streams": [
+            {"name": "accounts", "url": "https://api.example.com/a", "destination": {"table": "accounts"}},
+            {
+                "name": "reports",
+                "parent": "accounts",
+                "url": "https://api.example.com/a/{parent.id}/reports",
+                "job": {**JOB, "status_url_path": "s"},
+                "destination": {"table": "reports"},
+            },
+        ]
+    }
+    with pytest.raises(ConfigError) as info:
+        parse_streams(streams)
+    assert "streams[1].job: a child stream (parent 'accounts') cannot run a report job" in str(info.value)
 
 
 def test_a_job_stream_cannot_page():
