@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from tap_generic_api.credentials import oauth2_secrets, resolve_secret
 from tap_generic_api.errors import ForeignHostError, PaginationLoopError, ResponseShapeError
 from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
+from tap_generic_api.partitions import attach_partitions, parse_partition
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.templating import builtin_variables
 
@@ -95,6 +97,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
                 raised before any request is made.
         """
         configs = self._stream_configs()
+        partition = parse_partition(self.config.get("partition"), os.environ)
         variables = self._variables()
         secrets = self.config.get("secrets") or {}
         known_secrets = [*secret_values(self.config), *proxy_passwords()]
@@ -129,6 +132,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
                 )
             )
         install_log_redaction(known_secrets)
+        attach_partitions(partition, streams)
         for stream in streams:
             if stream.stream_config.infer_schema:
                 stream.infer_schema(INFER_SCHEMA_PAGES)
