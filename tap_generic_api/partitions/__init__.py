@@ -3,6 +3,7 @@
 See docs/PARTITIONS.md: which task takes which share (:mod:`.shares`), how a task's share is
 planned from its state (:mod:`.plan`), and how the tasks' states combine (:mod:`.combine`).
 """
+
 from __future__ import annotations
 
 from tap_generic_api.partitions.plan import attach_partitions

@@ -39,7 +39,11 @@ def test_partition_from_config_and_from_each_engines_variables():
         ({"index": "one", "count": 2}, {}, "Config partition.index must be a whole number, got 'one'."),
         ({"index": 1.5, "count": 2}, {}, "Config partition.index must be a whole number, got 1.5."),
         ({"count": 2}, {}, "Config partition.index is missing: partition takes {index, count}."),
-        ({"index": 0, "count": 2, "cont": 1}, {}, "Config partition has unknown key(s) ['cont']; it takes index and count."),  # noqa: E501
+        (
+            {"index": 0, "count": 2, "cont": 1},
+            {},
+            "Config partition has unknown key(s) ['cont']; it takes index and count.",
+        ),
         ("sometimes", {}, "Config partition must be 'auto' or {index, count}, got 'sometimes'."),
         (
             "auto",
