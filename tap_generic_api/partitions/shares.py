@@ -65,8 +65,10 @@ def share_of_parent(key: Any, index: int, count: int) -> bool:
     its canonical JSON (sorted keys, no spaces), so every task and every run agree, unlike
     Python's ``hash`` which is salted per process. Each parent goes to exactly one task.
 
-    Child streams are read per parent record; a parent's children are fetched by the task that
-    takes the parent. (Wired where child streams iterate their parents' records.)
+    Not called yet: this version has no child streams. Where a child stream iterates its parent
+    stream's records, each task keeps only the parents for which this returns True, so that a
+    parent's children are fetched by exactly one task; the parent stream itself is then split
+    like any other stream.
     """
     text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(text.encode()).digest()
