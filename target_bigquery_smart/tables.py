@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import requests
 from google.api_core.exceptions import BadRequest, Conflict, NotFound, PreconditionFailed, RetryError
@@ -20,6 +21,7 @@ from target_bigquery_smart.rows import KEY_HASH_COLUMN
 from target_bigquery_smart.schema import merge_schema
 
 logger = logging.getLogger("target_bigquery_smart.loader")
+T = TypeVar("T")
 
 #: Longest table name BigQuery accepts, in characters ("Table naming" in the BigQuery docs:
 #: https://cloud.google.com/bigquery/docs/tables#table_naming).
@@ -120,7 +122,9 @@ def ensure_table(
         dataset_ref = bigquery.Dataset(f"{project}.{dataset}")
         if location:
             dataset_ref.location = location
-        client.create_dataset(dataset_ref, exists_ok=True)
+        _create_or_read(
+            lambda: client.create_dataset(dataset_ref, exists_ok=True), lambda: client.get_dataset(dataset_ref)
+        )
         new = bigquery.Table(table_id, schema=list(schema))
         if partition_field:
             new.time_partitioning = bigquery.TimePartitioning(
@@ -128,8 +132,29 @@ def ensure_table(
             )
         if cluster_fields:
             new.clustering_fields = list(cluster_fields)[:4]
-        return client.create_table(new, exists_ok=True)
+        created = _create_or_read(lambda: client.create_table(new, exists_ok=True), lambda: client.get_table(table_id))
+        return add_columns(client, created, schema)
     return add_columns(client, table, schema)
+
+
+def _create_or_read(create: Callable[[], T], read: Callable[[], T]) -> T:
+    """Create a dataset or table that another writer may be creating at the same moment.
+
+    BigQuery answers the writer that loses the race 409, which ``exists_ok`` turns into a read.
+    The local emulator answers 400 (its storage refuses the second of two concurrent commits);
+    when the object exists after such an answer, it was created meanwhile and is read instead.
+
+    Raises:
+        google.api_core.exceptions.BadRequest: The create failed and the object does not exist.
+    """
+    try:
+        return create()
+    except BadRequest:
+        try:
+            return read()
+        except NotFound:
+            pass
+        raise
 
 
 def _changed_meanwhile(exc: Exception) -> bool:

@@ -73,3 +73,23 @@ def test_two_targets_adding_the_same_column_at_once_both_succeed(target_config, 
         (201, "c2"),
         (202, "c2"),
     ]
+
+
+def test_a_table_created_by_another_writer_at_the_same_moment_is_read_and_loaded(target_config, bq_emulator, bq_client):
+    # The create reaches BigQuery, but this target is answered as the loser of a race (the local
+    # emulator answers 400 where BigQuery answers 409): the table exists, so it is read and used.
+    refused = []
+
+    def lose_the_race(method: str, path: str, status: int, body: bytes) -> tuple[int, bytes]:
+        if method == "POST" and path.split("?")[0].endswith("/tables") and not refused:
+            refused.append(path)
+            error = {"error": {"code": 400, "message": "Failed to commit: Failed to commit DuckLake transaction."}}
+            return 400, json.dumps(error).encode()
+        return status, body
+
+    with BigQueryProxy(bq_emulator.endpoint, answer=lose_the_race) as proxy:
+        config = {**target_config, "flatten": True, "api_endpoint": proxy.endpoint}
+        run_target(config, [_schema({"id": {"type": "integer"}}), _record({"id": 1}), _record({"id": 2})])
+    assert len(refused) == 1
+    rows = table_rows(bq_client, target_config["project"], target_config["dataset"], "events", "ORDER BY id")
+    assert [r["id"] for r in rows] == [1, 2]
