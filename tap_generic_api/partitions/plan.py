@@ -111,6 +111,14 @@ class StreamPartition:
                 index,
                 count,
             )
+        if config.date_window_size and not rerun and config.end_date is None and index == count - 1:
+            # The last task's share ends where the range ends.
+            logger.info(
+                "Stream '%s': without end_date the run's windows end at %s, the last window bound before the "
+                "run's start; records after it are fetched by the next run.",
+                config.name,
+                _utc(share.record["end"]).strftime(ISO_FORMAT),
+            )
         state[STATE_KEY] = share.record
         self._log(config, share, rerun=bool(rerun), logger=logger)
         return share

@@ -139,8 +139,10 @@ def _plan(config, state, bookmark, index, count, end, caplog):
         share = StreamPartition(Partition(index, count), None).plan(
             config, state, bookmark, end=end, logger=logging.getLogger("test")
         )
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(SHARE_LOG_PREFIX)]
+    messages = [r.getMessage() for r in caplog.records]
     caplog.clear()
+    lines = [m for m in messages if m.startswith(SHARE_LOG_PREFIX)]
+    _plan.others = [m for m in messages if not m.startswith(SHARE_LOG_PREFIX)]
     return share, json.loads(lines[-1][len(SHARE_LOG_PREFIX) :])
 
 
@@ -148,15 +150,21 @@ def test_tasks_started_minutes_apart_cut_the_same_windows(caplog):
     config = _config()
     first_clock = datetime(2024, 1, 11, 0, 5, tzinfo=UTC)
     logged = []
+    ending = []
     for index in range(3):
         clock = first_clock + timedelta(minutes=10 * index)  # each task starts later
         share, line = _plan(config, {}, None, index, 3, clock, caplog)
         logged.append(line)
+        ending += _plan.others  # the last task says where the range ends
         assert [w.start_at.day for w in share.windows] == [[1, 2, 3], [4, 5, 6], [7, 8, 9, 10]][index]
     assert [(x["start"], x["end"], x["windows"], x["of"]) for x in logged] == [
         ("2024-01-01T00:00:00Z", "2024-01-04T00:00:00Z", [0, 3], 10),
         ("2024-01-04T00:00:00Z", "2024-01-07T00:00:00Z", [3, 6], 10),
         ("2024-01-07T00:00:00Z", "2024-01-11T00:00:00Z", [6, 10], 10),
+    ]
+    assert ending == [
+        "Stream 'events': without end_date the run's windows end at 2024-01-11T00:00:00Z, the last window bound "
+        "before the run's start; records after it are fetched by the next run."
     ]
 
 
