@@ -58,7 +58,8 @@ class RequestTemplates:
     def __init__(self, config: StreamConfig, variables: Mapping[str, Any], run_started: datetime) -> None:
         self.config = config
         self._variables = dict(variables)
-        self.run_started = run_started
+        # config end_date fixes the range's end, the same in every task of a partitioned run.
+        self.run_started = templating.to_datetime(config.end_date) if config.end_date is not None else run_started
         self._check()
 
     def render(self, bookmark: Any, window: DateWindow | None = None) -> RenderedRequest:

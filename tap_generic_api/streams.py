@@ -31,6 +31,7 @@ from tap_generic_api.paging.base import SafePaginator
 from tap_generic_api.paging.paginators import build_paginator
 from tap_generic_api.paging.records import RecordReader, records_pass_through
 from tap_generic_api.paging.runner import PageRunner
+from tap_generic_api.partitions.plan import StreamPartition
 from tap_generic_api.record_output import FastRecordOutput
 from tap_generic_api.request_templates import RenderedRequest, RequestTemplates
 from tap_generic_api.schemas import INFER_SCHEMA_MAX_WINDOWS, declared_schema, infer_from_pages
@@ -63,6 +64,8 @@ class GenericAPIStream(RESTStream[Any]):
     # of a sorted stream resumes at most one target batch back.
     STATE_MSG_FREQUENCY = 1000
     path = ""
+    #: This stream's place in a partitioned run (config ``partition``); None when the run is not split.
+    task_share: StreamPartition | None = None
 
     def __init__(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from tap_generic_api.errors import ForeignHostError, PaginationLoopError, Respon
 from tap_generic_api.first_page_report import print_first_pages
 from tap_generic_api.http.ratelimit import RateLimiters
 from tap_generic_api.output import BufferedSingerWriter
+from tap_generic_api.partitions import attach_partitions, parse_partition
 from tap_generic_api.rerun_hint import rerun_hint
 from tap_generic_api.streams import GenericAPIStream
 from tap_generic_api.subcommands import dispatch
@@ -151,6 +153,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
         configs = self._stream_configs()
         for message in table_name_warnings(self.config):
             self._warn_once(message, message)
+        partition = parse_partition(self.config.get("partition"), os.environ)
         variables = self._variables()
         secrets = self.config.get("secrets") or {}
         known_secrets = [*secret_values(self.config), *proxy_passwords()]
@@ -186,6 +189,7 @@ class TapGenericAPI(CleanPluginMixin, Tap):
                 )
             )
         install_log_redaction(known_secrets)
+        attach_partitions(partition, streams)
         for stream in streams:
             prepare_child(stream)
             if stream.stream_config.infer_schema:

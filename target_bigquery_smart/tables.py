@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import requests
-from google.api_core.exceptions import NotFound, RetryError
+from google.api_core.exceptions import BadRequest, Conflict, NotFound, PreconditionFailed, RetryError
 from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 
@@ -20,12 +21,16 @@ from target_bigquery_smart.rows import KEY_HASH_COLUMN
 from target_bigquery_smart.schema import merge_schema
 
 logger = logging.getLogger("target_bigquery_smart.loader")
+T = TypeVar("T")
 
 #: Longest table name BigQuery accepts, in characters ("Table naming" in the BigQuery docs:
 #: https://cloud.google.com/bigquery/docs/tables#table_naming).
 MAX_TABLE_NAME = 1024
 #: Seconds the run's first BigQuery call is retried (the client's default is 600 s).
 FIRST_CALL_TIMEOUT_SECONDS = 60.0
+#: Times a schema update is tried when other writers change the table at the same time (each
+#: failed attempt means another writer's update succeeded, so N writers need at most N attempts).
+SCHEMA_UPDATE_ATTEMPTS = 10
 #: Column types BigQuery can cluster a table on (not FLOAT64, BYTES, JSON, RECORD or repeated;
 #: https://cloud.google.com/bigquery/docs/clustered-tables#cluster_column_types).
 CLUSTERABLE_TYPES = frozenset(
@@ -117,7 +122,9 @@ def ensure_table(
         dataset_ref = bigquery.Dataset(f"{project}.{dataset}")
         if location:
             dataset_ref.location = location
-        client.create_dataset(dataset_ref, exists_ok=True)
+        _create_or_read(
+            lambda: client.create_dataset(dataset_ref, exists_ok=True), lambda: client.get_dataset(dataset_ref)
+        )
         new = bigquery.Table(table_id, schema=list(schema))
         if partition_field:
             new.time_partitioning = bigquery.TimePartitioning(
@@ -125,13 +132,72 @@ def ensure_table(
             )
         if cluster_fields:
             new.clustering_fields = list(cluster_fields)[:4]
-        return client.create_table(new, exists_ok=True)
-    merged = merge_schema(table.schema, schema)
-    if merged is not None:
+        created = _create_or_read(lambda: client.create_table(new, exists_ok=True), lambda: client.get_table(table_id))
+        return add_columns(client, created, schema)
+    return add_columns(client, table, schema)
+
+
+def _create_or_read(create: Callable[[], T], read: Callable[[], T]) -> T:
+    """Create a dataset or table that another writer may be creating at the same moment.
+
+    BigQuery answers the writer that loses the race 409, which ``exists_ok`` turns into a read.
+    The local emulator answers 400 (its storage refuses the second of two concurrent commits);
+    when the object exists after such an answer, it was created meanwhile and is read instead.
+
+    Raises:
+        google.api_core.exceptions.BadRequest: The create failed and the object does not exist.
+    """
+    try:
+        return create()
+    except BadRequest:
+        try:
+            return read()
+        except NotFound:
+            pass
+        raise
+
+
+def _changed_meanwhile(exc: Exception) -> bool:
+    """Return whether ``exc`` says another writer changed the table between our read and our update."""
+    if isinstance(exc, PreconditionFailed | Conflict):
+        return True  # 412: the etag we read is stale; 409: the change was already made
+    text = str(exc).lower()
+    return isinstance(exc, BadRequest) and ("already exists" in text or "duplicate" in text)
+
+
+def add_columns(
+    client: bigquery.Client, table: bigquery.Table, schema: Sequence[bigquery.SchemaField]
+) -> bigquery.Table:
+    """Add the columns of ``schema`` that ``table`` lacks; safe with other writers changing it at once.
+
+    The update is sent with the table's etag (``If-Match``), so BigQuery refuses it with 412 when
+    another writer (another task loading the same table) changed the schema since it was read. Then
+    the table is read again and the columns still missing are added, up to
+    :data:`SCHEMA_UPDATE_ATTEMPTS` times: two writers adding the same column both succeed.
+
+    Returns:
+        The table as it exists in BigQuery after the update.
+
+    Raises:
+        google.api_core.exceptions.PreconditionFailed: Other writers changed the table on every attempt.
+    """
+    table_id = f"{table.project}.{table.dataset_id}.{table.table_id}"
+    for attempt in range(1, SCHEMA_UPDATE_ATTEMPTS + 1):
+        merged = merge_schema(table.schema, schema)
+        if merged is None:
+            return table
         added = sorted({f.name for f in merged} - {f.name for f in table.schema})
         table.schema = merged
-        table = client.update_table(table, ["schema"])
+        try:
+            table = client.update_table(table, ["schema"])
+        except (PreconditionFailed, Conflict, BadRequest) as exc:
+            if not _changed_meanwhile(exc) or attempt == SCHEMA_UPDATE_ATTEMPTS:
+                raise
+            logger.info("Table %s changed while adding columns (%s); reading it again.", table_id, type(exc).__name__)
+            table = client.get_table(table_id)
+            continue
         logger.info("Added columns to %s: %s", table_id, ", ".join(added) or "(nested fields)")
+        return table
     return table
 
 

@@ -142,6 +142,8 @@ class StreamConfig:
         replication_key: Record field whose greatest value is the stream's bookmark.
         start_date: Where the first incremental run starts: ISO-8601, or a number for a
             numeric replication key.
+        end_date: Where the run's range ends (ISO-8601 or epoch seconds): the last window's end and
+            ``{end_date}``; None for the run's start.
         date_window_size: Days per date window, or None for one request sequence from the
             start to the run's start (see :mod:`tap_generic_api.windows`).
         is_sorted: The API returns records in replication-key order, so the bookmark
@@ -174,6 +176,7 @@ class StreamConfig:
     allowed_hosts: tuple[str, ...] = ()
     replication_key: str | None = None
     start_date: str | int | float | None = None
+    end_date: str | int | float | None = None
     date_window_size: float | None = None
     is_sorted: bool = False
     schema: Mapping[str, Any] | None = None

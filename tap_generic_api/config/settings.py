@@ -262,6 +262,14 @@ STREAM_PROPERTIES = [
         description="ISO-8601 start of the first incremental run; {start_date} and {bookmark} fall back to it.",
     ),
     th.Property(
+        "end_date",
+        th.CustomType({"type": ["string", "number", "null"]}),
+        description=(
+            "ISO-8601 end of the run's range: the last date window's end and {end_date} (default the run's "
+            "start). With partition, every task cuts the same windows up to it (docs/PARTITIONS.md)."
+        ),
+    ),
+    th.Property(
         "date_window_size",
         th.CustomType({"type": ["number", "string"]}),
         description=(
@@ -353,6 +361,15 @@ TOP_LEVEL_PROPERTIES = [
         secret=True,
         description=(
             "Decrypted credentials by key (e.g. {'hubspot': '...'}), as an earlier decrypt step produces them."
+        ),
+    ),
+    th.Property(
+        "partition",
+        th.CustomType({"type": ["object", "string", "null"]}),
+        description=(
+            "Split the run across tasks: {index, count}, or 'auto' to read the index from JOB_COMPLETION_INDEX "
+            "or CLOUD_RUN_TASK_INDEX and the count from CLOUD_RUN_TASK_COUNT or JOB_COMPLETION_COUNT. Each task "
+            "takes a disjoint share and keeps its own state (docs/PARTITIONS.md). Default: not split."
         ),
     ),
     th.Property("variables", _STRING_MAP, description="Values for {variable} placeholders."),

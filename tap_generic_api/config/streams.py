@@ -145,6 +145,9 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
     start_date = block.get("start_date")
     if start_date is not None:
         start_date = iso_datetime(start_date, f"{where}.start_date")
+    end_date = block.get("end_date")
+    if end_date is not None:
+        end_date = iso_datetime(end_date, f"{where}.end_date")
     date_window_size = block.get("date_window_size")
     if isinstance(date_window_size, str) and is_number(date_window_size):
         date_window_size = float(date_window_size)
@@ -194,6 +197,7 @@ def parse_stream(index: int | None, block: Mapping[str, Any]) -> StreamConfig:
         allowed_hosts=tuple(h.lower() for h in allowed_hosts),
         replication_key=replication_key,
         start_date=start_date,
+        end_date=end_date,
         date_window_size=date_window_size,
         is_sorted=is_sorted,
         schema=dict(schema) if schema is not None else None,

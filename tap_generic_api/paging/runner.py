@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tap_generic_api.config import StreamConfig
     from tap_generic_api.http.retry_policy import RetryPolicy
     from tap_generic_api.paging.records import RecordReader
+    from tap_generic_api.partitions.plan import StreamPartition
     from tap_generic_api.request_templates import RequestTemplates
 
 
@@ -42,6 +43,7 @@ class Stream(Protocol):
     templates: RequestTemplates
     retry_policy: RetryPolicy
     replication_key: str | None
+    task_share: StreamPartition | None
     _rendered: RenderedRequest
     _records_of: RecordReader
 
@@ -52,6 +54,8 @@ class Stream(Protocol):
     def get_http_request_counter(self) -> Counter: ...  # noqa: D102
     def update_sync_costs(self, request: Any, response: requests.Response, context: Any) -> None: ...  # noqa: D102
     def get_starting_replication_key_value(self, context: Any) -> Any: ...  # noqa: D102
+    @property
+    def stream_state(self) -> dict: ...  # noqa: D102
 
 
 class PageRunner:
@@ -86,6 +90,23 @@ class PageRunner:
         """
         stream = self.stream
         self.stopping.clear()  # a stream object may run again (tests, the SDK's test suites)
+        share = None
+        if stream.task_share is not None:
+            end = stream.templates.run_started
+            share = stream.task_share.plan(
+                stream.stream_config, stream.stream_state, bookmark, end=end, logger=stream.logger
+            )
+        if share is None or share.taken:
+            yield from self._share_pages(context, bookmark, None if share is None else share.windows)
+        if share is not None:
+            truncated = any(paginator.truncated for paginator in self.paginators)
+            stream.task_share.finish(stream.stream_state, complete=not truncated)
+
+    def _share_pages(
+        self, context: Mapping | None, bookmark: Any, windows: list[DateWindow] | None
+    ) -> Iterator[list[dict]]:
+        """Yield the pages of the run, or of ``windows`` (a partitioned run's share)."""
+        stream = self.stream
         if stream.stream_config.job is not None:
             from tap_generic_api.report_jobs import ReportJob  # noqa: PLC0415 - it imports the stream's modules
 
@@ -94,7 +115,8 @@ class PageRunner:
         if not stream.stream_config.date_window_size:
             yield from self.pages(context, stream._rendered)
             return
-        windows = stream.templates.windows(bookmark)
+        if windows is None:
+            windows = stream.templates.windows(bookmark)
 
         def open_window(window: DateWindow, alone: bool) -> tuple[SafePaginator, Iterator[list[dict]]]:
             rendered = stream.templates.render(bookmark, window)
