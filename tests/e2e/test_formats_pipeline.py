@@ -48,6 +48,7 @@ def _base(**config) -> dict:
         "auth": BEARER,
         "secrets": {"datasette": DATASETTE_TOKEN},
         "rate_limit": {"requests_per_second": 100},
+        "metrics_log_level": "INFO",  # the tests read the stream_summary METRIC line
         **config,
     }
 
