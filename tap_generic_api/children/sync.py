@@ -26,6 +26,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from plugin_kit.concurrency import in_order
 from tap_generic_api import sync_loop
 from tap_generic_api.children.jobs import CHILD, PARENT, SKIPPED, ChildJob, ChildRun
+from tap_generic_api.children.shares import parent_share
 
 
 def sync_parent(parent: Any) -> Iterator[list[dict]]:
@@ -53,6 +54,7 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
     emit = parent.selected and not parent.stream_config.parent_only
     fast = emit and parent.output.enabled()
     keeps = parent.stream_maps[0].get_filter_result  # a parent a __filter__ drops gets no child requests
+    share = parent_share(parent)  # a partitioned run: this task's parents only
 
     limit = parent.ABORT_AT_RECORD_COUNT  # a dry run (--test): this many parents, and children each
 
@@ -64,6 +66,11 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
                     if limit is not None and number >= limit:
                         return
                     number += 1
+                    if share is not None and not share.takes(record, number):
+                        # Another task's parent: not emitted, no child request; still yielded
+                        # below so that the parent's bookmark moves past it in order.
+                        yield functools.partial(_produce, record, [], False)
+                        continue
                     jobs = [run.job(record, number) for run in runs] if keeps(record) else []
                     yield functools.partial(_produce, record, jobs)
         except Exception as exc:  # noqa: BLE001 - raised in its turn, below
@@ -86,8 +93,8 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
                     _finish(jobs, last, parent)
                     yield [held]  # sync_pages moves the parent's bookmark past it, and may write STATE
                     since_state = _state_every(frequency, since_state, parent)
-                held, jobs, last = value, extra, {}
-                if emit:
+                held, jobs, last = value, extra[0], {}
+                if emit and extra[1]:
                     (parent.output.write_page if fast else parent._write_each)([value])  # noqa: SLF001
             elif kind == CHILD:
                 value.run.write(value, extra)
@@ -109,14 +116,23 @@ def sync_parent(parent: Any) -> Iterator[list[dict]]:
             run.stream.runner.stopping.set()
     for run in runs:
         run.summary()
+    if share is not None:
+        parent.logger.info(
+            "Stream '%s': task %d of %d took %d of %d parent records (the others are other tasks' share).",
+            parent.name,
+            share.index,
+            share.count,
+            share.taken,
+            share.taken + share.left,
+        )
     parent._finalize_state(parent.stream_state)  # noqa: SLF001
     parent.state_manager.is_flushed = False
     parent._write_state_message()  # noqa: SLF001
 
 
-def _produce(record: dict, jobs: list[ChildJob]) -> Iterator[tuple[str, Any, Any]]:
-    """One parent's items (on a worker thread): the record, then each child stream's pages."""
-    yield PARENT, record, jobs
+def _produce(record: dict, jobs: list[ChildJob], mine: bool = True) -> Iterator[tuple[str, Any, Any]]:
+    """One parent's items (on a worker thread): the record (emitted when ``mine``), then each child stream's pages."""
+    yield PARENT, record, (jobs, mine)
     for job in jobs:
         yield from job.items()
 

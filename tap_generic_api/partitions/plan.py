@@ -55,13 +55,21 @@ class StreamPartition:
 
     Args:
         partition: This task's index and the task count.
-        position: The stream's number among the streams without date windows (config order),
-            or None for a stream with date windows.
+        position: The stream's number among the streams run whole (config order), or None for a
+            stream with date windows or split by parents.
+        by_parent: A parent stream with child streams and no date windows: every task reads it
+            and keeps the parents in its share (:mod:`tap_generic_api.children.shares`).
     """
 
-    def __init__(self, partition: Partition, position: int | None) -> None:
+    def __init__(self, partition: Partition, position: int | None, *, by_parent: bool = False) -> None:
         self.partition = partition
         self.position = position
+        self.by_parent = by_parent
+
+    def _kind(self, config: StreamConfig) -> str:
+        if config.date_window_size:
+            return "windows"
+        return "parents" if self.by_parent else "stream"
 
     def plan(
         self,
@@ -88,10 +96,17 @@ class StreamPartition:
             isinstance(prior, dict)
             and prior.get("index") == index
             and prior.get("count") == count
-            and prior.get("kind") == ("windows" if config.date_window_size else "stream")
+            and prior.get("kind") == self._kind(config)
         )
         if config.date_window_size:
             share = self._windows(config, prior if rerun else None, bookmark, end)
+        elif self.by_parent:
+            # Every task reads every parent; which parents it keeps is decided per record.
+            share = TaskShare(
+                taken=True,
+                windows=None,
+                record={"kind": "parents", "index": index, "count": count, "complete": False},
+            )
         else:
             owner = stream_owner(self.position or 0, count)
             share = TaskShare(
@@ -180,6 +195,8 @@ class StreamPartition:
             )
             if share.windows:
                 line["fetch_from"] = share.windows[0].start_at.strftime(ISO_FORMAT)
+        elif record["kind"] == "parents":
+            line["key"] = "sha256 of the {parent.*} placeholder values, mod count"
         else:
             line["owner"] = record["owner"]
             if share.taken and self.partition.count > 1:
@@ -202,15 +219,22 @@ class StreamPartition:
 def attach_partitions(partition: Partition | None, streams: list) -> None:
     """Give each stream (``GenericAPIStream``) its place in the run split by ``partition`` (None: not split).
 
-    Streams with date windows are split by windows; the others are numbered in config order
-    for :func:`~tap_generic_api.partitions.shares.stream_owner`.
+    Streams with date windows are split by windows; parent streams with child streams (and no
+    windows) are split by parents; child streams run with their parent and take no share of
+    their own; the others are numbered in config order for
+    :func:`~tap_generic_api.partitions.shares.stream_owner`.
     """
     if partition is None:
         return
+    parents = {stream.stream_config.parent for stream in streams if stream.stream_config.parent}
     position = 0
     for stream in streams:
         if stream.stream_config.date_window_size:
             stream.task_share = StreamPartition(partition, None)
+        elif stream.stream_config.parent:
+            stream.task_share = None
+        elif stream.name in parents:
+            stream.task_share = StreamPartition(partition, None, by_parent=True)
         else:
             stream.task_share = StreamPartition(partition, position)
             position += 1
