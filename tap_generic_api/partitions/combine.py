@@ -15,6 +15,9 @@ The rule, per stream (docs/PARTITIONS.md):
   complete; else, at the first incomplete share (in task order), its own sorted bookmark when it
   lies inside its share, else its share's start. Never past a task that failed.
 - whole streams: the bookmark of the task that ran the stream.
+- parent streams split by parents: the least of the tasks' bookmarks; their child streams: each
+  parent's state partition from the task whose share that parent is
+  (:mod:`tap_generic_api.partitions.combine_parents`).
 
 Hand-written: Meltano's ``--state-id-suffix`` keeps one state per task but has no step that
 merges them.
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_kit.errors import ConfigError
+from tap_generic_api.partitions.combine_parents import child_partitions, is_child_state, parents_bookmark
 from tap_generic_api.partitions.plan import STATE_KEY
 from tap_generic_api.templating import to_datetime
 
@@ -103,8 +107,13 @@ def combine(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
             partitioned run, the task counts disagree, or the shares do not tile the range.
     """
     by_stream: dict[str, dict[int, dict]] = {}
-    for state in states:
+    children: dict[str, dict[int, dict]] = {}
+    for position, state in enumerate(states):
+        index = _task_index(state, position)
         for stream, entry in (state.get("bookmarks") or {}).items():
+            if is_child_state(entry):
+                children.setdefault(stream, {})[index] = entry
+                continue
             share = entry.get(STATE_KEY) if isinstance(entry, dict) else None
             if not isinstance(share, dict):
                 msg = f"Stream '{stream}': a state has no '{STATE_KEY}' entry: it is not from a partitioned run."
@@ -130,12 +139,33 @@ def combine(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
             raise ConfigError(msg)
         if entries[0][STATE_KEY]["kind"] == "windows":
             bookmarks[stream] = _windows_bookmark(stream, entries)
+        elif entries[0][STATE_KEY]["kind"] == "parents":
+            kept = parents_bookmark(entries)
+            if kept:
+                bookmarks[stream] = kept
         else:
             owner = entries[0][STATE_KEY]["owner"]
             kept = {k: v for k, v in entries[owner].items() if k in ("replication_key", "replication_key_value")}
             if kept:
                 bookmarks[stream] = kept
+    if children:
+        counts = {entry[STATE_KEY]["count"] for tasks in by_stream.values() for entry in tasks.values()}
+        if len(counts) != 1:
+            msg = "Child streams' states can be combined only with their parent's (a stream split by parents)."
+            raise ConfigError(msg)
+        count = counts.pop()
+        for stream, entries in children.items():
+            bookmarks[stream] = child_partitions(entries, count)
     return {"bookmarks": bookmarks}
+
+
+def _task_index(state: dict[str, Any], position: int) -> int:
+    """Return the task index of ``state`` from any stream's share in it, else its position among the states."""
+    for entry in (state.get("bookmarks") or {}).values():
+        share = entry.get(STATE_KEY) if isinstance(entry, dict) else None
+        if isinstance(share, dict) and isinstance(share.get("index"), int):
+            return share["index"]
+    return position
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import pytest
 from child_api import ChildAPI
 from helpers import sync_messages
 
+from tap_generic_api.partitions.combine import combine
 from tap_generic_api.partitions.plan import SHARE_LOG_PREFIX
 from tap_generic_api.partitions.shares import share_of_parent
 from tap_generic_api.tap import TapGenericAPI
@@ -113,9 +114,11 @@ def test_parent_only_emits_no_parent_and_the_same_children(api):
 
 def test_per_parent_bookmarks_are_kept_per_task_and_a_rerun_asks_from_them(api):
     child = {"replication_key": "k", "start_date": 0, "params": {"since": "{bookmark}"}}
+    states = []
     for index in range(COUNT):
         messages = _run(api, index, **child)
         state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        states.append(json.loads(json.dumps(state)))
         partitions = state["bookmarks"]["comments"]["partitions"]
         # A partition for each parent of this task's share only (a parent without comments: no bookmark yet).
         assert partitions == [
@@ -139,3 +142,26 @@ def test_per_parent_bookmarks_are_kept_per_task_and_a_rerun_asks_from_them(api):
         assert [r["k"] for r in _records(again, "comments")] == [
             post % 4 - 1 for post in sorted(_share(index)) if post % 4
         ]
+    # The combined state holds every parent's partition once, from the task that fetched it.
+    combined = combine(states)["bookmarks"]
+    assert combined == {
+        "comments": {
+            "partitions": [
+                {"context": {"parent.id": post}, "replication_key": "k", "replication_key_value": post % 4 - 1}
+                if post % 4
+                else {"context": {"parent.id": post}}
+                for index in range(COUNT)
+                for post in sorted(_share(index))
+            ]
+        }
+    }
+
+
+def test_an_incremental_parent_combines_to_the_least_bookmark_of_its_tasks():
+    def state(index: int, value: int) -> dict:
+        share = {"kind": "parents", "index": index, "count": 3, "complete": index != 1}
+        entry = {"replication_key": "updated_at", "replication_key_value": value, "partition": share}
+        return {"bookmarks": {"posts": entry}}
+
+    combined = combine([state(0, 30), state(1, 12), state(2, 30)])
+    assert combined == {"bookmarks": {"posts": {"replication_key": "updated_at", "replication_key_value": 12}}}
