@@ -65,10 +65,10 @@ def share_of_parent(key: Any, index: int, count: int) -> bool:
     its canonical JSON (sorted keys, no spaces), so every task and every run agree, unlike
     Python's ``hash`` which is salted per process. Each parent goes to exactly one task.
 
-    Not called yet: this version has no child streams. Where a child stream iterates its parent
-    stream's records, each task keeps only the parents for which this returns True, so that a
-    parent's children are fetched by exactly one task; the parent stream itself is then split
-    like any other stream.
+    A parent stream with child streams is read by every task, and each task keeps only the
+    parents for which this returns True (:mod:`tap_generic_api.children.shares`), so that a
+    parent and its children are emitted by exactly one task; the combine step uses it again to
+    pick each child state partition's task (:mod:`tap_generic_api.partitions.combine_parents`).
     """
     text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     digest = hashlib.sha256(text.encode()).digest()
