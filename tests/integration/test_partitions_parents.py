@@ -165,3 +165,12 @@ def test_an_incremental_parent_combines_to_the_least_bookmark_of_its_tasks():
 
     combined = combine([state(0, 30), state(1, 12), state(2, 30)])
     assert combined == {"bookmarks": {"posts": {"replication_key": "updated_at", "replication_key_value": 12}}}
+
+
+def test_parent_and_child_streams_take_no_place_among_the_streams_dealt_out_whole(api, caplog):
+    # users is the first stream run whole: task 0 runs it (the parent and its child are not numbered).
+    config = _config(api, 0)
+    config["streams"].append({"name": "users", "url": f"{api.url}/posts", "pagination": {"type": "page", "limit": 7}})
+    messages = sync_messages(TapGenericAPI(config=config, parse_env_config=False))
+    assert [r["id"] for r in _records(messages, "users")] == list(PARENTS)
+    assert "Stream 'users' has no date_window_size and cannot be split: it runs whole in task 0 of 3." in caplog.text
