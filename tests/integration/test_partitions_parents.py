@@ -95,9 +95,7 @@ def test_three_tasks_take_every_parent_and_child_once_by_the_hash_of_the_parent_
         ("posts", 2, "parents", True),
     ]
     for index in range(COUNT):
-        assert (
-            f"Stream 'posts': task {index} of 3 took {len(shares[index])} of 30 parent records" in caplog.text
-        )
+        assert f"Stream 'posts': task {index} of 3 took {len(shares[index])} of 30 parent records" in caplog.text
 
 
 def test_parent_only_emits_no_parent_and_the_same_children(api):
