@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 
+from singer_sdk import typing as th
 from singer_sdk.metrics import METRICS_LOGGER_NAME
 
 from plugin_kit.cli import reported_as_one_line
@@ -102,3 +103,14 @@ METRICS_LOG_LEVEL_DESCRIPTION = (
     "they show only when the log level is DEBUG (env LOGLEVEL); INFO shows them in every run, for tools "
     "that read Singer SDK metrics from stderr."
 )
+
+
+def metrics_log_level_property() -> th.Property:
+    """Return the ``metrics_log_level`` setting, declared here once for both plugins' schemas."""
+    return th.Property(
+        "metrics_log_level",
+        th.StringType,
+        allowed_values=list(METRICS_LOG_LEVELS),
+        default="DEBUG",
+        description=METRICS_LOG_LEVEL_DESCRIPTION,
+    )

@@ -10,7 +10,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from plugin_kit.config_checks import check_known_keys as check_block_keys
-from plugin_kit.quiet_logs import METRICS_LOG_LEVEL_DESCRIPTION, METRICS_LOG_LEVELS
+from plugin_kit.quiet_logs import metrics_log_level_property
 from target_bigquery_smart.errors import TargetConfigError, UnstorableValueError
 from target_bigquery_smart.schema import RESERVED_PREFIXES
 from target_bigquery_smart.write_settings import WRITE_METHODS, write_path_settings
@@ -174,13 +174,7 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.BooleanType,
         description="Cluster new tables on the key columns (default false).",
     ),
-    th.Property(
-        "metrics_log_level",
-        th.StringType,
-        allowed_values=list(METRICS_LOG_LEVELS),
-        default="DEBUG",
-        description=METRICS_LOG_LEVEL_DESCRIPTION,
-    ),
+    metrics_log_level_property(),
     th.Property(
         "validate_records",
         th.BooleanType,

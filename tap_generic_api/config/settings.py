@@ -17,7 +17,7 @@ from typing import Any
 
 from singer_sdk import typing as th
 
-from plugin_kit.quiet_logs import METRICS_LOG_LEVEL_DESCRIPTION, METRICS_LOG_LEVELS
+from plugin_kit.quiet_logs import metrics_log_level_property
 
 AUTH_TYPES = ("bearer", "header", "query", "basic", "oauth2")
 PAGINATION_TYPES = ("cursor", "offset", "page", "link", "none")
@@ -343,13 +343,7 @@ STREAM_PROPERTIES = [
 
 #: Keys that belong to the whole run, never to one stream.
 TOP_LEVEL_PROPERTIES = [
-    th.Property(
-        "metrics_log_level",
-        th.StringType,
-        allowed_values=list(METRICS_LOG_LEVELS),
-        default="DEBUG",
-        description=METRICS_LOG_LEVEL_DESCRIPTION,
-    ),
+    metrics_log_level_property(),
     th.Property(
         "streams",
         th.ArrayType(th.ObjectType(*STREAM_PROPERTIES)),
