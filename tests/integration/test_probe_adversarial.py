@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import FakeClock
 
 from tap_generic_api.openapi import cli as openapi_cli
 from tap_generic_api.probe import cli
@@ -17,19 +18,6 @@ from tap_generic_api.probe.client import Pacer
 
 URL = "https://api.example.test/v1/things"
 SECRET = "sk-NEVERLOG-0123456789"
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -8,26 +8,13 @@ import logging
 import subprocess
 
 import pytest
-from helpers import BIN
+from helpers import BIN, FakeClock
 
 from tap_generic_api.probe import cli
 from tap_generic_api.probe.client import Pacer
 
 URL = "https://api.example.test/v1/things"
 SECRET = "sk-NEVERLOG-0123456789"
-
-
-class FakeClock:
-    """Monotonic seconds that move only when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
