@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from run import _peak_rss_kb  # the benchmark folder's one peak-RSS sampler
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -99,18 +101,6 @@ def process_cpu(pid: int) -> float:
     """Return user + system CPU seconds of a live process (all its threads), from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _peak_rss_kb(pid: int, stop: threading.Event, peak: list[int]) -> None:
-    path = Path(f"/proc/{pid}/status")
-    while not stop.is_set():
-        try:
-            for line in path.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak[0] = max(peak[0], int(line.split()[1]))
-        except OSError:
-            return
-        time.sleep(0.01)
 
 
 def run_target(
