@@ -73,6 +73,21 @@ def strings_in(value: object) -> list[str]:
 NAMED_VALUE_BLOCKS = frozenset({"headers", "params", "variables"})
 #: A header, parameter or variable name that holds a secret (``X-API-Key``, ``api_token``).
 SECRET_NAME = re.compile(r"auth|key|token|secret|passw|signature|cookie|session|credential", re.IGNORECASE)
+#: Request headers that describe the request and never carry a credential (RFC 9110). Every
+#: other configured header value is masked: an API-specific credential header need not be named
+#: like one (``X-Customer``), and APIs echo request headers in their error bodies.
+PLAIN_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "cache-control",
+        "content-type",
+        "user-agent",
+        "x-requested-with",
+    }
+)
 
 
 def url_secrets(url: str) -> list[str]:
@@ -103,9 +118,10 @@ def url_secrets(url: str) -> list[str]:
 def secret_values(config: object) -> list[str]:
     """Return every string held under a secret key (:data:`SECRET_CONFIG_KEYS`) of a config.
 
-    Also the values of ``headers``, ``params`` and ``variables`` entries whose names look
-    secret (``X-API-Key``, ``token``): a key written there instead of in ``secrets`` is masked
-    too; and credentials written into a ``url`` (:func:`url_secrets`). Searches at any depth,
+    Also the values of ``params`` and ``variables`` entries whose names look secret
+    (``X-API-Key``, ``token``), and of every ``headers`` entry but the descriptive ones
+    (:data:`PLAIN_HEADERS`): a key written there instead of in ``secrets`` is masked too; and
+    credentials written into a ``url`` (:func:`url_secrets`). Searches at any depth,
     including nested ``streams`` blocks.
     """
     found: list[str] = []
@@ -117,7 +133,9 @@ def secret_values(config: object) -> list[str]:
                 found.extend(strings_in(value))
             elif key in NAMED_VALUE_BLOCKS and isinstance(value, Mapping):
                 for name, item in value.items():
-                    if isinstance(name, str) and SECRET_NAME.search(name):
+                    if not isinstance(name, str):
+                        continue
+                    if SECRET_NAME.search(name) or (key == "headers" and name.lower() not in PLAIN_HEADERS):
                         found.extend(strings_in(item))
             else:
                 found.extend(secret_values(value))

@@ -63,6 +63,16 @@ def test_a_key_written_in_headers_or_variables_is_masked_when_echoed(requests_mo
     assert '"got": ["***", "***"]' in str(info.value)
 
 
+def test_a_credential_header_not_named_like_one_is_masked_when_echoed(requests_mock):
+    # An API-specific credential header need not look secret; descriptive headers stay readable.
+    customer = "cust-NEVERLOG-5150"
+    requests_mock.get(API, status_code=401, json={"headers": {"X-Customer": customer, "Accept": "text/csv"}})
+    tap = query_key_tap(auth=None, headers={"X-Customer": customer, "Accept": "text/csv"})
+    with pytest.raises(Exception, match="API error 401") as info:
+        extract(tap)
+    assert '"headers": {"X-Customer": "***", "Accept": "text/csv"}' in str(info.value)
+
+
 def test_a_secret_no_stream_uses_is_masked_too(requests_mock):
     other = "other-NEVERLOG-99cc"
     requests_mock.get(API, status_code=400, json={"got": other})
