@@ -167,7 +167,11 @@ def insert_rows_smart(  # noqa: PLR0913 - the facade takes every setting of the 
             on_request()
         try:
             outcome = storage.append(table, rows)
-        except AppendTooLargeError:
+        except AppendTooLargeError as too_large:
+            if too_large.outcome.requests:
+                return _load_rest(
+                    client, table, rows, too_large, batch_label=batch_label, compress=compress, job_timeout=job_timeout
+                )
             logger.info("A row is too large for one Storage Write append (10 MB); loading the batch by load job.")
         else:
             return LoadResult(
@@ -204,3 +208,37 @@ def insert_rows_smart(  # noqa: PLR0913 - the facade takes every setting of the 
         job_timeout=job_timeout,
     )
     return LoadResult(rows=len(rows), method="load_job", requests=1, job_id=job_id)
+
+
+def _load_rest(
+    client: bigquery.Client,
+    table: bigquery.Table,
+    rows: Sequence[dict[str, Any]],
+    too_large: AppendTooLargeError,
+    *,
+    batch_label: str,
+    compress: bool,
+    job_timeout: float | None,
+) -> LoadResult:
+    """Load by load job the rows of a batch not appended before a row too large for the server turned up.
+
+    Part of the batch is in the committed write stream already (the server's request limit was
+    learned part-way); loading the whole batch would store those rows twice.
+    """
+    done = too_large.outcome
+    logger.info(
+        "A row is too large for one Storage Write append on this server; %d rows appended, "
+        "loading the other %d of the batch by load job.",
+        len(rows) - len(too_large.remaining) - len(done.rejected),
+        len(too_large.remaining),
+    )
+    rest = [rows[i] for i in too_large.remaining]
+    job_id = load_rows(client, table, rest, batch_label=batch_label, compress=compress, job_timeout=job_timeout)
+    return LoadResult(
+        rows=len(rows) - len(done.rejected),
+        method="storage_write",
+        requests=done.requests + 1,
+        job_id=job_id,
+        rejected=done.rejected,
+        retries=done.retries,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,10 @@ from target_bigquery_smart.errors import RowTooLargeError
 from target_bigquery_smart.load_jobs import check_row_sizes, content_job_id, load_rows, run_idempotent, table_path
 from target_bigquery_smart.row_sizes import MAX_LOAD_ROW_BYTES
 from target_bigquery_smart.rows import KEY_HASH_COLUMN
+from target_bigquery_smart.storage_write import AppendTooLargeError
 from target_bigquery_smart.tables import MAX_TABLE_NAME
+
+logger = logging.getLogger("target_bigquery_smart.loader")
 
 #: Staging tables are named ``<table>__staging_<16 hex digits>``.
 STAGING_SUFFIX = "__staging_"
@@ -93,11 +97,18 @@ def merge_rows(
     new_staging.expires = datetime.now(UTC) + STAGING_EXPIRY
     staging = client.create_table(new_staging, exists_ok=True)
     try:
+        staged = False
         if stage is not None:
-            refused = stage(staging, unique)
-            if rejected is not None:
-                rejected.extend(RowError(positions[e.index], e.reasons) for e in refused)
-        else:
+            try:
+                refused = stage(staging, unique)
+            except AppendTooLargeError:
+                # The pending stream was never committed, so the staging table is still empty.
+                logger.info("A row is too large for one Storage Write append; staging the batch by load job.")
+            else:
+                staged = True
+                if rejected is not None:
+                    rejected.extend(RowError(positions[e.index], e.reasons) for e in refused)
+        if not staged:
             load_rows(
                 client,
                 staging,

@@ -10,8 +10,10 @@ before the MERGE runs. Rows come as Arrow record batches (:mod:`.arrow_rows`).
 
 Limits (https://cloud.google.com/bigquery/quotas#write-api-limits): an ``AppendRows`` request
 may hold up to 10 MB; a batch larger than :data:`APPEND_MAX_BYTES` is split into several
-appends, each at its own offset. A single row too large for one request makes the batch go by
-load job (rows of up to 100 MB), never refused.
+appends, each at its own offset. A server that takes less (gRPC's default 4 MiB) says so, and
+appends are cut below its limit from then on (:class:`AppendLimit`). A single row too large for
+one request makes the rows of its batch not appended yet go by load job (rows of up to 100 MB),
+never refused.
 
 Batches read while an append is in flight wait and go together in the next append
 (:meth:`.commits.CommitThread.submit_merged`, config ``storage_write_queued_batches``).
@@ -24,8 +26,10 @@ record, as for streaming inserts) and the others are appended again at the same 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,8 +63,55 @@ TRANSIENT = (
 )
 
 
+#: gRPC's own message when a request passes the server's receive limit (grpc core,
+#: ``message_size_filter``): "Received message larger than max (8087623 vs. 4194304)".
+_SERVER_LIMIT = re.compile(r"larger than max \((\d+) vs\. (\d+)\)")
+
+
 class AppendTooLargeError(Exception):
-    """A single row is larger than one ``AppendRows`` request may be; nothing of the batch was sent."""
+    """A single row is larger than one ``AppendRows`` request may be.
+
+    Attributes:
+        remaining: Indexes (in the batch) of the rows not appended: the whole batch when the
+            row was found before anything was sent; fewer when the server's smaller limit
+            was learned part-way through (:class:`AppendLimit`).
+        outcome: What was appended of the batch before (rows refused, requests sent).
+    """
+
+    def __init__(self, remaining: list[int], outcome: AppendOutcome | None = None) -> None:
+        super().__init__(f"row {remaining[0]} is too large for one AppendRows request")
+        self.remaining = remaining
+        self.outcome = outcome if outcome is not None else AppendOutcome()
+
+
+class AppendLimit:
+    """Bytes of Arrow data per ``AppendRows`` request, lowered when a server says its limit is smaller.
+
+    BigQuery takes 10 MB a request; a gRPC server left at gRPC's default receive limit (4 MiB,
+    as the local emulator is) refuses a larger one with RESOURCE_EXHAUSTED "Received message
+    larger than max (N vs. M)" before reading it, so nothing of it was appended and the rows
+    can go again, in smaller requests, at the same offset. Shared by a run's write streams.
+    """
+
+    def __init__(self, max_bytes: int = 0) -> None:
+        self.max_bytes = max_bytes or APPEND_MAX_BYTES
+
+    def learn(self, error: Exception, schema_bytes: int) -> bool:
+        """Lower :attr:`max_bytes` below the limit named in ``error``; False when it names none we can go under."""
+        found = _SERVER_LIMIT.search(str(error))
+        if found is None:
+            return False
+        # Arrow's serialised batch runs a little over its nbytes (padding, metadata): keep 10% spare.
+        limit = int(int(found.group(2)) * 0.9) - schema_bytes - 1024
+        if limit <= 0 or limit >= self.max_bytes:
+            return False
+        logger.info(
+            "The Storage Write server takes at most %s bytes a request; appends are cut to %d bytes of rows.",
+            found.group(2),
+            limit,
+        )
+        self.max_bytes = limit
+        return True
 
 
 @dataclass
@@ -85,19 +136,16 @@ def table_parent(table: bigquery.Table) -> str:
     return f"projects/{table.project}/datasets/{table.dataset_id}/tables/{table.table_id}"
 
 
-def _pieces(batch: Any, indexes: list[int]) -> list[list[int]]:
-    """Cut row indexes into runs whose Arrow data stays within :data:`APPEND_MAX_BYTES`.
-
-    Raises:
-        AppendTooLargeError: One row alone is over the limit.
-    """
+def _pieces(batch: Any, indexes: list[int], max_bytes: int = APPEND_MAX_BYTES) -> list[list[int]] | None:
+    """Cut row indexes into runs whose Arrow data stays within ``max_bytes``; None when one row alone is over."""
     rows = batch.take(indexes) if len(indexes) != batch.num_rows else batch
-    if rows.nbytes <= APPEND_MAX_BYTES:
+    if rows.nbytes <= max_bytes:
         return [indexes]
     if len(indexes) == 1:
-        raise AppendTooLargeError(indexes[0])
+        return None
     half = len(indexes) // 2
-    return _pieces(batch, indexes[:half]) + _pieces(batch, indexes[half:])
+    first, second = _pieces(batch, indexes[:half], max_bytes), _pieces(batch, indexes[half:], max_bytes)
+    return None if first is None or second is None else first + second
 
 
 class WriteStream:
@@ -107,15 +155,17 @@ class WriteStream:
         client: ``BigQueryWriteClient``.
         table: The table (with its current schema).
         kind: ``"COMMITTED"`` (rows visible on acknowledgement) or ``"PENDING"`` (on commit).
+        limit: Bytes per request, shared with the run's other streams (default: BigQuery's).
     """
 
-    def __init__(self, client: Any, table: bigquery.Table, kind: str) -> None:
+    def __init__(self, client: Any, table: bigquery.Table, kind: str, limit: AppendLimit | None = None) -> None:
         from google.cloud.bigquery_storage_v1 import types
 
         from target_bigquery_smart.arrow_rows import arrow_schema
 
         self._client = client
         self._types = types
+        self.limit = limit if limit is not None else AppendLimit()
         self.fields = tuple(table.schema)
         self.schema = arrow_schema(self.fields)
         self._serialized_schema = self.schema.serialize().to_pybytes()
@@ -135,7 +185,8 @@ class WriteStream:
             The rows BigQuery refused (never appended) and the requests sent.
 
         Raises:
-            AppendTooLargeError: A row is larger than one request may be (nothing was sent).
+            AppendTooLargeError: A row is larger than one request may be; its ``remaining`` rows
+                were not appended (the whole batch unless the server's limit was learned part-way).
             LoadError: BigQuery refused the append as a whole (the message names the stream,
                 the offset and BigQuery's reason), or did not answer within :data:`RETRY_SECONDS`.
         """
@@ -143,17 +194,34 @@ class WriteStream:
 
         batch = record_batch(self.fields, self.schema, rows)
         outcome = AppendOutcome(stream=self.name)
-        pieces = _pieces(batch, list(range(len(rows))))  # checked whole before anything is sent
-        for piece in pieces:
-            pending = piece
-            while pending:
+        everything = list(range(len(rows)))
+        pieces = _pieces(batch, everything, self.limit.max_bytes)  # checked whole before anything is sent
+        if pieces is None:
+            raise AppendTooLargeError(everything, outcome)
+        queue = deque(pieces)
+        while queue:
+            pending = queue.popleft()
+            try:
                 refused = self._append_piece(batch, pending, outcome)
-                if not refused:
-                    break
+            except api_exceptions.ResourceExhausted as exc:
+                if not self.limit.learn(exc, len(self._serialized_schema)):
+                    raise
+                # Nothing of the refused request was read; it and every piece after it go again, cut smaller.
+                outcome.retries += 1
+                unsent = [pending, *queue]
+                smaller = [_pieces(batch, piece, self.limit.max_bytes) for piece in unsent]
+                if any(cut is None for cut in smaller):
+                    outcome.rejected.sort(key=lambda e: e.index)
+                    raise AppendTooLargeError([i for piece in unsent for i in piece], outcome) from exc
+                queue = deque(cut for cuts in smaller for cut in cuts)
+                continue
+            if refused:
                 outcome.rejected.extend(refused)
                 gone = {e.index for e in refused}
                 pending = [i for i in pending if i not in gone]
-                outcome.retries += 1 if pending else 0
+                if pending:
+                    outcome.retries += 1
+                    queue.appendleft(pending)
         outcome.rejected.sort(key=lambda e: e.index)
         return outcome
 
@@ -251,6 +319,8 @@ class StorageWrites:
         self._client: Any = None
         self._streams: dict[str, WriteStream] = {}
         self._lock = threading.Lock()
+        #: Bytes per append, shared by the run's streams (lowered if the server takes less).
+        self.limit = AppendLimit()
         #: Monotonic time of the newest acknowledged append whose STATE is not written yet.
         self._unreported_ack: float | None = None
         #: Longest seconds from an append's acknowledgement to the next STATE written (the
@@ -279,7 +349,7 @@ class StorageWrites:
             stream.finalize()
             stream = None
         if stream is None:
-            stream = self._streams[key] = WriteStream(client, table, "COMMITTED")
+            stream = self._streams[key] = WriteStream(client, table, "COMMITTED", self.limit)
         outcome = stream.append(rows)
         with self._lock:
             self._unreported_ack = time.monotonic()
@@ -294,7 +364,7 @@ class StorageWrites:
         Raises:
             AppendTooLargeError, LoadError: See :meth:`WriteStream.append` and :meth:`WriteStream.commit`.
         """
-        stream = WriteStream(self.client, staging, "PENDING")
+        stream = WriteStream(self.client, staging, "PENDING", self.limit)
         outcome = stream.append(rows)
         stream.finalize()
         if stream.offset:
