@@ -78,10 +78,10 @@ class AppendTooLargeError(Exception):
         outcome: What was appended of the batch before (rows refused, requests sent).
     """
 
-    def __init__(self, remaining: list[int], outcome: AppendOutcome | None = None) -> None:
+    def __init__(self, remaining: list[int], outcome: AppendOutcome) -> None:
         super().__init__(f"row {remaining[0]} is too large for one AppendRows request")
         self.remaining = remaining
-        self.outcome = outcome if outcome is not None else AppendOutcome()
+        self.outcome = outcome
 
 
 class AppendLimit:
@@ -93,8 +93,8 @@ class AppendLimit:
     can go again, in smaller requests, at the same offset. Shared by a run's write streams.
     """
 
-    def __init__(self, max_bytes: int = 0) -> None:
-        self.max_bytes = max_bytes or APPEND_MAX_BYTES
+    def __init__(self) -> None:
+        self.max_bytes = APPEND_MAX_BYTES
 
     def learn(self, error: Exception, schema_bytes: int) -> bool:
         """Lower :attr:`max_bytes` below the limit named in ``error``; False when it names none we can go under."""
